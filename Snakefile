@@ -1,0 +1,28 @@
+# brainalign: language-model representations vs brain recordings, from raw files to figures.
+#
+#   snakemake --cores 2                 the demo (config/config.yaml), end to end
+#   snakemake -n / --dag | dot -Tsvg    the plan
+#   snakemake --report report.html      the figures, captioned
+#
+# Rules stay thin: inputs, outputs, resources and an env; the science is in workflow/brainalign.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/words.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/encode.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,93 @@
+# Shared set-up: config validation, the names every rule expands over, path helpers.
+# Pure bookkeeping: no science here.
+
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+# The library is importable from the .venv (editable install) and, under --sdm conda, from the
+# repository itself: put workflow/ on the path for parse-time helpers.
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+wildcard_constraints:
+    model=r"[A-Za-z0-9-]+(_random)?",
+    story=r"[A-Za-z0-9]+",
+    subject=r"[A-Za-z0-9]+",
+    modality=r"fmri|meg|eeg|ieeg",
+    meeg=r"meg|eeg|ieeg",
+
+SEED = config["seed"]
+DATASET = config["dataset"]["name"]
+KIND = config["dataset"]["kind"]
+MODALITIES = list(config["dataset"]["modalities"])
+RESULTS = f"results/{DATASET}"
+LIBRARY = Path(workflow.basedir) / "workflow" / "brainalign"
+
+
+def _config_error(key, message):
+    raise WorkflowError(f"config key '{key}': {message}")
+
+
+if KIND == "demo":
+    STORIES = list(config["demo"]["stories"])
+    SUBJECTS = [f"{i + 1:02d}" for i in range(config["demo"]["n_subjects"])]
+    BIDS_ROOT = f"{RESULTS}/bids"
+    for _story in STORIES:
+        if not (LIBRARY / "demo" / "stories" / f"{_story}.txt").exists():
+            _config_error("demo.stories", f"no story '{_story}' (expected a file workflow/brainalign/demo/stories/{_story}.txt)")
+    if config["demo"]["planting_model"] not in config["models"]:
+        _config_error("demo.planting_model", f"'{config['demo']['planting_model']}' is not a key of 'models' ({', '.join(config['models'])})")
+else:
+    if "bids_root" not in config["dataset"]:
+        _config_error("dataset.bids_root", "required when dataset.kind is 'bids'")
+    BIDS_ROOT = config["dataset"]["bids_root"]
+    STORIES = list(config["dataset"].get("stories") or [])
+    if not STORIES:
+        _config_error("dataset.stories", "list the stories (BIDS task labels) to analyse")
+    SUBJECTS = list(config["dataset"].get("subjects") or [])
+    if not SUBJECTS:
+        _root = Path(BIDS_ROOT)
+        SUBJECTS = sorted(p.name[4:] for p in _root.glob("sub-*") if p.is_dir())
+        if not SUBJECTS:
+            _config_error("dataset.bids_root", f"no sub-* directories under {_root}")
+
+BASE_MODELS = list(config["models"])
+CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e.get("random_control", True)}
+MODELS = BASE_MODELS + list(CONTROL_OF.values())
+
+
+def model_entry(name):
+    """The config entry of a model name; '<base>_random' is the random-init control of <base>."""
+    base, random_init = (name[: -len("_random")], True) if name.endswith("_random") else (name, False)
+    if base not in config["models"]:
+        raise WorkflowError(f"model '{name}': no such key under 'models' in the config")
+    return {"name": base, "entry": dict(config["models"][base]), "random_init": random_init}
+
+
+def raw_inputs(wildcards=None):
+    """Raw recordings a preprocessing job reads: the generated BIDS tree for the demo."""
+    return [BIDS_ROOT] if KIND == "demo" else []
+
+
+def features_of(model):
+    return expand(f"{RESULTS}/features/{model}/{{story}}.zarr", story=STORIES)
+
+
+def recordings_of(modality):
+    return expand(f"{RESULTS}/preproc/{modality}/sub-{{subject}}/{{story}}.zarr", subject=SUBJECTS, story=STORIES)
+
+
+def scores_path(model, modality):
+    return f"{RESULTS}/scores/{model}/{modality}.zarr"
+
+
+def all_targets():
+    targets = [f"{RESULTS}/scores/{m}/{mod}.csv" for m in MODELS for mod in MODALITIES]
+    if KIND == "demo":
+        targets.append(f"{RESULTS}/validation.tsv")
+    return targets

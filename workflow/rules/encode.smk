@@ -1,0 +1,48 @@
+# Cross-validated encoders: all subjects that heard the same stories are fitted in one job.
+
+
+rule encode:
+    input:
+        features=lambda wc: features_of(wc.model),
+        recordings=lambda wc: recordings_of(wc.modality),
+    output:
+        scores=directory(f"{RESULTS}/scores/{{model}}/{{modality}}.zarr"),
+        table=f"{RESULTS}/scores/{{model}}/{{modality}}.csv",
+    params:
+        stories=STORIES,
+        subjects=SUBJECTS,
+        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        encoding=config["encoding"],
+        seed=SEED,
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    log:
+        f"{RESULTS}/logs/encode/{{model}}/{{modality}}.log",
+    conda:
+        "../../envs/encode.yaml"
+    script:
+        "../scripts/encode.py"
+
+
+rule validate_demo:
+    input:
+        bids=BIDS_ROOT,
+        scores=[scores_path(m, mod) for m in MODELS for mod in MODALITIES],
+    output:
+        f"{RESULTS}/validation.tsv",
+    params:
+        model=config["demo"]["planting_model"],
+        control_of=CONTROL_OF,
+        modalities=MODALITIES,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    log:
+        f"{RESULTS}/logs/validate_demo.log",
+    conda:
+        "../../envs/validate.yaml"
+    script:
+        "../scripts/validate_demo.py"

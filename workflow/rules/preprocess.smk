@@ -1,0 +1,44 @@
+# Preprocessing of each subject's run of each story.
+
+
+rule preprocess_fmri:
+    input:
+        raw_inputs,
+    output:
+        directory(f"{RESULTS}/preproc/fmri/sub-{{subject}}/{{story}}.zarr"),
+    params:
+        kind=KIND,
+        bids_root=BIDS_ROOT,
+        derivatives_root=config["dataset"].get("derivatives_root"),
+        options=config["preprocess"]["fmri"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    log:
+        f"{RESULTS}/logs/preproc/fmri/sub-{{subject}}/{{story}}.log",
+    conda:
+        "../../envs/preprocess.yaml"
+    script:
+        "../scripts/preprocess_fmri.py"
+
+
+rule preprocess_meeg:
+    input:
+        raw_inputs,
+    output:
+        directory(f"{RESULTS}/preproc/{{meeg}}/sub-{{subject}}/{{story}}.zarr"),
+    params:
+        kind=KIND,
+        bids_root=BIDS_ROOT,
+        options=lambda wc: config["preprocess"]["ieeg" if wc.meeg == "ieeg" else "meeg"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    log:
+        f"{RESULTS}/logs/preproc/{{meeg}}/sub-{{subject}}/{{story}}.log",
+    conda:
+        "../../envs/preprocess.yaml"
+    script:
+        "../scripts/preprocess_meeg.py"

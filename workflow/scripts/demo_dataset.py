@@ -1,0 +1,31 @@
+"""Rule `demo_dataset`: generate the BIDS demo dataset with planted ground truth.
+
+The planted responses are driven by the planting model's own features (story context); the truth
+is written to derivatives/groundtruth/truth.json, which only `validate_demo` reads.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
+
+from brainalign.demo import generate_demo, load_stories, story_words  # noqa: E402
+from brainalign.features import extract_features  # noqa: E402
+from brainalign.models import ModelSpec, load_model  # noqa: E402
+from brainalign.runtime import setup_logging  # noqa: E402
+
+log = setup_logging(snakemake.log[0])  # noqa: F821
+smk = snakemake  # noqa: F821
+demo, seed = smk.params.demo, smk.params.seed
+texts = load_stories(demo["stories"])
+words = {}
+for name, text in texts.items():
+    table = story_words(text, name, seed=seed)
+    words[name] = table.iloc[: demo["max_words"]].reset_index(drop=True) if demo["max_words"] else table
+
+planting = smk.params.model
+spec = ModelSpec.from_config(planting["name"], planting["entry"], seed=seed)
+loaded = load_model(spec)
+features = {name: extract_features(loaded, table, mode="story", progress=True) for name, table in words.items()}
+truth = generate_demo(Path(smk.output.bids), features, words, demo["params"], seed=seed)
+log.info("planted regions: %s", [region["name"] for region in truth["regions"]])

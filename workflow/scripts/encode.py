@@ -1,0 +1,33 @@
+"""Rule `encode`: cross-validated ridge encoders of every layer, all subjects jointly."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
+
+import numpy as np  # noqa: E402
+
+from brainalign.encoding import encode_dataset, scores_to_frame  # noqa: E402
+from brainalign.io.store import atomic_write_table, read_zarr, write_zarr  # noqa: E402
+from brainalign.runtime import provenance, setup_logging  # noqa: E402
+
+log = setup_logging(snakemake.log[0])  # noqa: F821
+smk = snakemake  # noqa: F821
+stories, subjects = smk.params.stories, smk.params.subjects
+encoding = dict(smk.params.encoding)
+grid = encoding.pop("alphas")
+encoding["alphas"] = np.logspace(grid["start"], grid["stop"], grid["num"]).tolist()
+layers = encoding.pop("layers", None)
+
+features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
+paths = iter(smk.input.recordings)  # ordered subject-major, story-minor (see common.smk)
+recordings = {subject: {story: read_zarr(next(paths))["data"] for story in stories} for subject in subjects}
+log.info("encoding %s / %s: %d subjects x %d stories", smk.wildcards.model, smk.wildcards.modality,
+         len(subjects), len(stories))
+scores = encode_dataset(features, recordings, modality=smk.wildcards.modality, design=smk.params.design,
+                        encoding=encoding, layers=layers, progress=True)
+first = next(iter(features.values()))
+scores.attrs.update(provenance({"design": smk.params.design, "encoding": smk.params.encoding},
+                               model=smk.wildcards.model, weights_sha256=first.attrs.get("weights_sha256", "")))
+write_zarr(scores, smk.output.scores)
+atomic_write_table(scores_to_frame(scores), smk.output.table)
