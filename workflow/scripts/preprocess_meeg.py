@@ -1,0 +1,23 @@
+"""Rule `preprocess_meeg`: one subject's MEG/EEG/iEEG run of one story -> time x channel."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
+
+from brainalign.io.bids import locate_run  # noqa: E402
+from brainalign.io.store import write_zarr  # noqa: E402
+from brainalign.preprocess.ieeg import preprocess_ieeg  # noqa: E402
+from brainalign.preprocess.meeg import preprocess_meeg  # noqa: E402
+from brainalign.runtime import provenance, setup_logging  # noqa: E402
+
+log = setup_logging(snakemake.log[0])  # noqa: F821
+smk = snakemake  # noqa: F821
+modality = smk.wildcards.meeg
+run = locate_run(smk.params.bids_root, smk.wildcards.subject, smk.wildcards.story, modality)
+log.info("sub-%s %s: %s", smk.wildcards.subject, smk.wildcards.story, run)
+preprocess = preprocess_ieeg if modality == "ieeg" else preprocess_meeg
+data = preprocess(run["bids_path"], channel_groups=run.get("channel_groups"), **smk.params.options)
+data.attrs.update(provenance(smk.params.options), subject=smk.wildcards.subject, story=smk.wildcards.story,
+                  modality=modality, source_file=str(run["raw"]))
+write_zarr(data, smk.output[0])
