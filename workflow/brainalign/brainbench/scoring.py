@@ -1,0 +1,188 @@
+"""Perplexity scoring of BrainBench prompts (Luo et al. 2024 protocol).
+
+Each prompt is ``PROMPT_TEMPLATE`` with the abstract substituted (and stripped, as the reference
+code does).  Its perplexity is ``exp(mean NLL)`` over *all* its tokens (template included), each token
+predicted from the ones before it (shifted by one; the first token is never scored).  The tokenizer
+is called with its default special tokens, as the reference code does (Llama-family tokenizers add a
+BOS token, GPT-2/SmolLM2 add none).  The model picks the version with the lower perplexity; a tie
+counts as wrong.
+
+Batched scoring pads on the right with an attention mask and drops padded positions from the loss,
+so it equals unbatched scoring up to floating-point summation order (tested to 1e-4 relative).
+Prompts are sorted by length before batching so that padding stays small.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .parsing import TestCase, isolated_sentences
+
+PROMPT_TEMPLATE = ("You are a neuroscientist with deep knowledge in neuroscience. "
+                   "Here is an abstract from a neuroscience publication: <abstract>")
+
+
+def build_prompt(abstract: str, template: str = PROMPT_TEMPLATE) -> str:
+    """Substitute an abstract into the template (``<abstract>`` placeholder), stripped."""
+    if "<abstract>" not in template:
+        raise ValueError(f"prompt template has no '<abstract>' placeholder: {template!r}")
+    return template.replace("<abstract>", abstract).strip()
+
+
+def _device(model):
+    return next(model.parameters()).device
+
+
+def _encode(tokenizer, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
+    ids = tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+    for i, seq in enumerate(ids):
+        if len(seq) < 2:
+            raise ValueError(f"text {i} has {len(seq)} token(s); perplexity needs at least 2: {texts[i]!r}")
+        if max_length is not None and len(seq) > max_length:
+            raise ValueError(
+                f"text {i} has {len(seq)} tokens, more than the model's context of {max_length}; "
+                "it would be truncated and its perplexity would not be comparable")
+    return ids
+
+
+def sequence_nll(model, tokenizer, texts: Sequence[str], batch_size: int = 8,
+                 max_length: int | None = None) -> pd.DataFrame:
+    """Mean and summed token negative log-likelihood of each text, batched.
+
+    Parameters
+    ----------
+    model
+        ``transformers`` causal LM (eval mode).
+    tokenizer
+        Its tokenizer.
+    texts
+        Texts to score (already templated).
+    batch_size
+        Texts per forward pass (right-padded; padded positions are masked out of attention and loss).
+    max_length
+        Refuse texts longer than this many tokens (None: the model config's context length, if any).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per text (input order): ``n_tokens``, ``n_scored`` (= n_tokens - 1), ``nll_sum``,
+        ``nll_mean`` (nats/token) and ``ppl`` (= exp(nll_mean)).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_length is None:
+        cfg = getattr(model.config, "get_text_config", lambda: model.config)()
+        max_length = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+    ids = _encode(tokenizer, texts, max_length)
+    pad_id = tokenizer.pad_token_id
+    if pad_id is None:  # any id works: padded positions are masked out of attention and loss
+        pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+    order = np.argsort([-len(s) for s in ids], kind="stable")
+    nll_sum = np.zeros(len(ids))
+    device = _device(model)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                width = max(len(ids[i]) for i in idx)
+                input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                    mask[row, : len(ids[i])] = 1
+                input_ids, mask = input_ids.to(device), mask.to(device)
+                logits = model(input_ids=input_ids, attention_mask=mask).logits
+                # Token t is predicted from tokens < t: logits[:, :-1] score labels[:, 1:].
+                logp = F.log_softmax(logits[:, :-1].float(), dim=-1)
+                del logits
+                token_nll = -logp.gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+                token_nll = token_nll * mask[:, 1:]
+                nll_sum[idx] = token_nll.double().sum(dim=1).cpu().numpy()
+    finally:
+        model.train(was_training)
+    n_tokens = np.array([len(s) for s in ids])
+    nll_mean = nll_sum / (n_tokens - 1)
+    return pd.DataFrame({"n_tokens": n_tokens, "n_scored": n_tokens - 1, "nll_sum": nll_sum,
+                         "nll_mean": nll_mean, "ppl": np.exp(nll_mean)})
+
+
+def score_pairs(model, tokenizer, original: Sequence[str], altered: Sequence[str],
+                batch_size: int = 8, template: str | None = PROMPT_TEMPLATE) -> pd.DataFrame:
+    """Score pairs of texts: perplexities, choice, correctness and confidence.
+
+    Parameters
+    ----------
+    original, altered
+        The two versions of each item (same length).
+    template
+        Prompt template with ``<abstract>``; None scores the texts as they are.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``ppl_original``, ``ppl_altered``, ``correct`` (bool: original strictly less perplexing;
+        ties are wrong), ``tie`` and ``confidence`` (= |log ppl_original - log ppl_altered|),
+        ``n_tokens_original``, ``n_tokens_altered``.
+    """
+    if len(original) != len(altered):
+        raise ValueError(f"{len(original)} original vs {len(altered)} altered texts")
+    texts = list(original) + list(altered)
+    if template is not None:
+        texts = [build_prompt(t, template) for t in texts]
+    nll = sequence_nll(model, tokenizer, texts, batch_size=batch_size)
+    n = len(original)
+    a, b = nll.iloc[:n].reset_index(drop=True), nll.iloc[n:].reset_index(drop=True)
+    return pd.DataFrame({
+        "ppl_original": a["ppl"], "ppl_altered": b["ppl"],
+        "correct": (a["nll_mean"] < b["nll_mean"]).to_numpy(),
+        "tie": (a["nll_mean"] == b["nll_mean"]).to_numpy(),
+        "confidence": (a["nll_mean"] - b["nll_mean"]).abs(),
+        "n_tokens_original": a["n_tokens"], "n_tokens_altered": b["n_tokens"],
+    })
+
+
+def score_cases(model, tokenizer, cases: Sequence[TestCase], batch_size: int = 8,
+                condition: str = "full", template: str = PROMPT_TEMPLATE) -> pd.DataFrame:
+    """Score BrainBench test cases.
+
+    Parameters
+    ----------
+    model, tokenizer
+        The language model (e.g. ``LoadedModel.model`` / ``.tokenizer``).
+    cases
+        Parsed test cases (:func:`brainalign.brainbench.parsing.read_testset`).
+    batch_size
+        Prompts per forward pass.
+    condition
+        ``"full"`` (whole abstracts) or ``"isolated"`` (only the sentences with altered spans).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per case: ``doi, journal_section, ppl_original, ppl_altered, correct, confidence``
+        then ``tie, n_tokens_original, n_tokens_altered, row, reference_parse_differs, condition``.
+    """
+    if condition == "full":
+        pairs = [(c.original, c.altered) for c in cases]
+    elif condition == "isolated":
+        pairs = [isolated_sentences(c) for c in cases]
+    else:
+        raise ValueError(f"condition must be 'full' or 'isolated', got {condition!r}")
+    scores = score_pairs(model, tokenizer, [p[0] for p in pairs], [p[1] for p in pairs],
+                         batch_size=batch_size, template=template)
+    meta = pd.DataFrame({"doi": [c.doi for c in cases],
+                         "journal_section": [c.journal_section for c in cases]})
+    out = pd.concat([meta, scores], axis=1)
+    out["row"] = [c.row for c in cases]
+    out["reference_parse_differs"] = [c.reference_parse_differs for c in cases]
+    out["condition"] = condition
+    return out
+
