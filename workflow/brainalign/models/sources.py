@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -105,16 +104,20 @@ def resolve_hub(spec: ModelSpec) -> Path:
     patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
     if spec.trust_remote_code:
         patterns.append("*.py")
+    # Read the variable now: huggingface_hub reads it only once, when first imported.
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("0", "", "false", "no")
     try:
-        return Path(snapshot_download(spec.id, revision=spec.revision, allow_patterns=patterns))
+        return Path(snapshot_download(spec.id, revision=spec.revision, allow_patterns=patterns,
+                                      local_files_only=offline,
+                                      cache_dir=os.environ.get("HF_HUB_CACHE") or None))
     except Exception as err:  # hub errors come in many types; all mean "not available"
-        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
         raise OSError(
             f"model {spec.name!r}: hub id {spec.id!r}"
             + (f" (revision {spec.revision!r})" if spec.revision else "")
             + " could not be loaded: "
             + ("the hub is unreachable (HF_HUB_OFFLINE=1) and it is not in the local hub cache"
-               if offline else f"{type(err).__name__}: {err}")
+               if offline else f"the hub is unreachable or has no such model "
+                               f"({type(err).__name__}: {err})")
             + ". Download it where the hub is reachable, or give a local directory "
               "(source: local, id: /path/to/model) holding config.json, *.safetensors and a tokenizer."
         ) from err
