@@ -1,0 +1,178 @@
+"""fMRI preprocessing on synthetic runs with planted signals and confounds."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainalign.preprocess.fmri import confound_columns, preprocess_fmri, resolve_tr
+
+TR = 1.5
+AFFINE = np.array([[6.0, 0, 0, -90], [0, 6, 0, -126], [0, 0, 6, -72], [0, 0, 0, 1]])
+SHAPE = (31, 37, 31)
+
+
+def make_run(tmp_path, n_vol=60, seed=0, tr_header=TR, tr_sidecar=TR, name="sub-01_task-pieman_bold"):
+    """A 6 mm MNI-grid run: noise + a confound-driven part + a planted signal in one voxel."""
+    rng = np.random.default_rng(seed)
+    conf = pd.DataFrame({c: rng.standard_normal(n_vol) for c in
+                         ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z", "white_matter", "csf",
+                          "global_signal", "a_comp_cor_00", "a_comp_cor_01", "framewise_displacement"]})
+    conf["trans_x_derivative1"] = np.r_[np.nan, np.diff(conf["trans_x"])]
+    data = rng.standard_normal(SHAPE + (n_vol,)).astype(np.float32)
+    data[4:27, 4:33, 4:27] += 100.0  # a bright "brain" box, so an EPI mask can be computed
+    signal = np.sin(np.arange(n_vol) / 3.0)
+    planted = (15, 18, 15)  # MNI (0, -18, 18): inside the brain mask
+    data[planted] += 5 * signal + 3 * conf["white_matter"].to_numpy() + 2 * conf["trans_x"].to_numpy()
+    img = nib.Nifti1Image(data, AFFINE)
+    img.header.set_xyzt_units("mm", "sec")
+    img.header["pixdim"][4] = tr_header
+    bold = tmp_path / f"{name}.nii.gz"
+    nib.save(img, bold)
+    if tr_sidecar is not None:
+        (tmp_path / f"{name}.json").write_text(json.dumps({"RepetitionTime": tr_sidecar, "TaskName": "pieman"}))
+    conf_path = tmp_path / "sub-01_task-pieman_desc-confounds_timeseries.tsv"
+    conf.to_csv(conf_path, sep="\t", index=False, na_rep="n/a")
+    return bold, conf_path, conf, signal, planted
+
+
+def strategy_cols(strategy, conf):
+    return confound_columns(conf.columns, strategy)
+
+
+def planted_column(out, planted):
+    x, y, z = nib.affines.apply_affine(AFFINE, planted)
+    hit = np.flatnonzero((out.x.values == x) & (out.y.values == y) & (out.z.values == z))
+    assert len(hit) == 1
+    return int(hit[0])
+
+
+def test_mask_confounds_zscore_and_times(tmp_path):
+    bold, conf_path, conf, signal, planted = make_run(tmp_path)
+    strategy = {"motion": "basic", "wm_csf": "basic"}
+    out = preprocess_fmri(bold, confounds=conf_path, strategy=strategy, drop_initial_trs=4, trim_end_trs=2)
+    assert out.dims == ("time", "voxel") and out.dtype == np.float32
+    assert out.sizes["time"] == 54 and 5000 < out.sizes["voxel"] < 12000  # MNI152 mask at 6 mm
+    np.testing.assert_allclose(out.time.values, (np.arange(4, 58) + 0.5) * TR)
+    np.testing.assert_allclose(out.mean("time").values, 0, atol=1e-5)
+    np.testing.assert_allclose(out.std("time").values, 1, atol=1e-4)
+    assert out.attrs["tr"] == TR and np.allclose(out.attrs["affine"], AFFINE) and out.attrs["mask_shape"] == list(SHAPE)
+    assert out.attrs["confounds"] == ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z", "white_matter", "csf"]
+    col = planted_column(out, planted)
+    y = out.values[:, col].astype(float)
+    kept = conf.iloc[4:58]
+    # confound regression leaves the planted voxel orthogonal to every regressed confound
+    for c in ["trans_x", "white_matter"]:
+        cc = kept[c].to_numpy() - kept[c].mean()
+        assert abs(np.corrcoef(y, cc)[0, 1]) < 1e-5
+    # closed form: residual of the raw series on [1, linear trend, confounds], z-scored
+    raw_ts = nib.load(bold).get_fdata()[planted][4:58]
+    design = np.column_stack([np.ones(54), np.arange(54), kept[strategy_cols(strategy, conf)].to_numpy()])
+    resid = raw_ts - design @ np.linalg.lstsq(design, raw_ts, rcond=None)[0]
+    np.testing.assert_allclose(y, (resid - resid.mean()) / resid.std(), atol=2e-4)
+    assert np.corrcoef(y, signal[4:58])[0, 1] > 0.7
+    # without confound regression the confound is still there
+    raw = preprocess_fmri(bold, confounds=None, drop_initial_trs=4, trim_end_trs=2)
+    assert abs(np.corrcoef(raw.values[:, col], kept["white_matter"])[0, 1]) > 0.3
+
+
+def test_tr_header_vs_sidecar_mismatch(tmp_path):
+    bold, *_ = make_run(tmp_path, tr_header=2.0, tr_sidecar=1.5)
+    with pytest.raises(ValueError, match=r"sub-01_task-pieman_bold.nii.gz: TR disagrees: 2 s .*header.* vs 1.5 s .*json"):
+        preprocess_fmri(bold)
+    assert resolve_tr(None, None, 2.0) == 2.0
+    with pytest.raises(ValueError, match="no repetition time"):
+        resolve_tr(bold, None, None, sidecar=bold.with_name("nope.json"))
+
+
+def test_tr_argument_checked(tmp_path):
+    bold, *_ = make_run(tmp_path, tr_sidecar=None)
+    epi = preprocess_fmri(bold, tr=1.5, mask="epi")
+    assert epi.attrs["tr"] == 1.5 and 0.9 * 23 * 29 * 23 < epi.sizes["voxel"] <= 23 * 29 * 23
+    assert epi.x.min() >= -90 + 6 * 4 and epi.x.max() <= -90 + 6 * 26  # inside the bright box only
+    with pytest.raises(ValueError, match="TR disagrees: 1.5 s .* vs 2 s from the tr argument"):
+        preprocess_fmri(bold, tr=2.0)
+
+
+def test_confound_errors(tmp_path):
+    bold, conf_path, conf, *_ = make_run(tmp_path)
+    with pytest.raises(ValueError, match=r"confounds_timeseries.tsv: confound column 'trans_x_power2'"):
+        preprocess_fmri(bold, confounds=conf_path, strategy={"motion": "power2"})
+    with pytest.raises(ValueError, match=r"confounds_timeseries.tsv: n_compcor=5 but only 2 'a_comp_cor_\*' columns"):
+        preprocess_fmri(bold, confounds=conf_path, strategy={"compcor": "anat_combined"})
+    short = tmp_path / "short.tsv"
+    conf.iloc[:-1].to_csv(short, sep="\t", index=False)
+    with pytest.raises(ValueError, match="short.tsv: 59 rows of confounds but the run has 60 volumes"):
+        preprocess_fmri(bold, confounds=short)
+    with pytest.raises(ValueError, match="strategy\\['motion'\\]='all'"):
+        confound_columns(conf.columns, {"motion": "all"})
+    cols = confound_columns(list(conf.columns) + ["cosine00", "cosine01"],
+                            {"motion": "derivatives", "global_signal": "basic", "compcor": "anat", "n_compcor": "all",
+                             "high_pass": True})
+    assert cols[:2] == ["trans_x", "trans_x_derivative1"] and cols[-4:] == ["a_comp_cor_00", "a_comp_cor_01",
+                                                                           "cosine00", "cosine01"]
+
+
+def test_derivative_nan_row_is_filled(tmp_path):
+    bold, conf_path, *_ = make_run(tmp_path)
+    with pytest.raises(ValueError, match="trans_y_derivative1"):
+        preprocess_fmri(bold, confounds=conf_path, strategy={"motion": "derivatives"})
+    out = preprocess_fmri(bold, confounds=conf_path, strategy={"extra": ["trans_x_derivative1"]})
+    assert np.isfinite(out.values).all()
+
+
+def test_atlas_parcel_means_match_nilearn(tmp_path):
+    from nilearn.maskers import NiftiLabelsMasker
+
+    bold, *_ = make_run(tmp_path, n_vol=30)
+    labels = np.zeros(SHAPE, np.int16)
+    labels[10:14, 10:14, 10:14] = 3
+    labels[16:20, 16:22, 12:16] = 7
+    atlas = tmp_path / "atlas.nii.gz"
+    nib.save(nib.Nifti1Image(labels, AFFINE), atlas)
+    lut = tmp_path / "atlas.tsv"
+    lut.write_text("index\tname\n3\tSTG\n7\tIFG\n")
+    out = preprocess_fmri(bold, atlas=atlas, atlas_labels=lut, detrend=False, standardize=False)
+    assert out.region.values.tolist() == ["STG", "IFG"] and out.n_voxels.values.tolist() == [64, 96]
+    ref = NiftiLabelsMasker(labels_img=str(atlas), standardize=False).fit_transform(str(bold))
+    np.testing.assert_allclose(out.values, ref, rtol=1e-4, atol=1e-4)
+    # centroids in mm
+    np.testing.assert_allclose(out.x.values, [-90 + 6 * 11.5, -90 + 6 * 17.5])
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("index\tname\n3\tSTG\n")
+    with pytest.raises(ValueError, match=r"bad.tsv: atlas values \[7\] have no label"):
+        preprocess_fmri(bold, atlas=atlas, atlas_labels=bad)
+
+
+def test_surface_gifti(tmp_path):
+    rng = np.random.default_rng(1)
+    n_vol, n_vert = 40, 10242  # fsaverage5, whose mesh nilearn ships
+    paths = []
+    for hemi in "LR":
+        darrays = [nib.gifti.GiftiDataArray(rng.standard_normal(n_vert).astype(np.float32) + 50,
+                                            intent="NIFTI_INTENT_TIME_SERIES") for _ in range(n_vol)]
+        p = tmp_path / f"sub-01_task-pieman_hemi-{hemi}_space-fsaverage5_bold.func.gii"
+        nib.save(nib.GiftiImage(darrays=darrays), p)
+        paths.append(p)
+    (tmp_path / "sub-01_task-pieman_hemi-L_space-fsaverage5_bold.json").write_text('{"RepetitionTime": 1.5}')
+    out = preprocess_fmri(paths, drop_initial_trs=2)
+    assert out.shape == (38, 2 * n_vert)
+    assert out.hemi.values[0] == "L" and out.hemi.values[-1] == "R" and out.vertex.values[n_vert] == 0
+    assert np.isfinite(out.x.values).all() and out.x.values[:n_vert].mean() < 0 < out.x.values[n_vert:].mean()
+    np.testing.assert_allclose(out.time.values[0], 2.5 * 1.5)
+    np.testing.assert_allclose(out.std("time").values, 1, atol=1e-4)
+    expected = nib.load(paths[1]).darrays[5].data[7]
+    col = out.values[:, n_vert + 7]
+    raw = np.array([nib.load(paths[1]).darrays[k].data[7] for k in range(2, n_vol)], float)
+    assert raw[3] == expected
+    assert np.corrcoef(col, raw)[0, 1] > 0.95  # detrending changes a pure-noise vertex only slightly
+
+
+def test_too_few_volumes(tmp_path):
+    bold, *_ = make_run(tmp_path, n_vol=8)
+    with pytest.raises(ValueError, match="8 volumes leave too few after dropping 4 initial and 2 final"):
+        preprocess_fmri(bold, drop_initial_trs=4, trim_end_trs=2)

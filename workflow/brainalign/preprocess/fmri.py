@@ -1,0 +1,439 @@
+"""fMRI preprocessing: one BOLD run -> z-scored ``time x voxel`` DataArray (nilearn).
+
+Volume runs are masked (the MNI152 brain mask nilearn ships, an EPI mask computed from the run, or
+a user mask) or reduced to parcel means of a user atlas; surface runs (fMRIPrep ``*.func.gii``,
+one file per hemisphere) keep every vertex.  Confounds are picked from an fMRIPrep confounds TSV
+with the strategies of nilearn's ``load_confounds`` and regressed out together with detrending and
+high-pass filtering in one projection (:func:`nilearn.signal.clean`), then each target is
+z-scored over the run.
+
+Times: the ``time`` coordinate is ``(k + time_reference) * tr`` for each retained volume ``k``
+counted from the first volume of the run, so dropping initial TRs keeps the alignment with word
+onsets (seconds from the run start).  ``time_reference=0.5`` (default) is the middle of the
+acquisition, fMRIPrep's slice-timing reference.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from brainalign.preprocess.common import zscore_time
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+# Column families of nilearn.interfaces.fmriprep.load_confounds, by fMRIPrep column name.
+_MOTION = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
+_WM_CSF = ["white_matter", "csf"]
+_GLOBAL = ["global_signal"]
+_LEVELS = {
+    "basic": ("",),
+    "derivatives": ("", "_derivative1"),
+    "power2": ("", "_power2"),
+    "full": ("", "_derivative1", "_power2", "_derivative1_power2"),
+}
+#: Default confound strategy: 24-parameter-free "basic" motion + WM/CSF + cosine high-pass regressors.
+DEFAULT_STRATEGY = {"motion": "basic", "wm_csf": "basic", "high_pass": True}
+_TR_TOLERANCE = 1e-3
+
+
+# ----------------------------------------------------------------------------------------- TR
+def _sidecar_of(path: Path) -> Path:
+    name = re.sub(r"(\.nii(\.gz)?|\.func\.gii|\.gii)$", "", path.name)
+    return path.with_name(name + ".json")
+
+
+def resolve_tr(img_path: Path | None, header_tr: float | None, tr: float | None = None,
+               sidecar: PathLike | None = None) -> float:
+    """The run's repetition time from the NIfTI header, the JSON sidecar and the caller.
+
+    Raises
+    ------
+    ValueError
+        If two sources disagree by more than 1 ms (naming the files and values), or none gives a TR.
+    """
+    sources: list[tuple[str, float]] = []
+    if header_tr is not None and header_tr > 0:
+        sources.append((f"{img_path} (NIfTI header pixdim[4])", float(header_tr)))
+    side = Path(sidecar) if sidecar is not None else (_sidecar_of(img_path) if img_path is not None else None)
+    if side is not None and side.exists():
+        meta = json.loads(side.read_text())
+        if "RepetitionTime" in meta:
+            sources.append((f"{side} (RepetitionTime)", float(meta["RepetitionTime"])))
+    if tr is not None:
+        sources.append(("the tr argument", float(tr)))
+    if not sources:
+        raise ValueError(f"{img_path}: no repetition time in the header or a sidecar JSON; pass tr=")
+    ref_name, ref = sources[0]
+    for name, value in sources[1:]:
+        if abs(value - ref) > _TR_TOLERANCE:
+            raise ValueError(f"{img_path}: TR disagrees: {ref:g} s from {ref_name} vs {value:g} s from {name}; "
+                             "fix the header or the sidecar (or pass the right tr=)")
+    return ref
+
+
+def _header_tr(img: nib.Nifti1Image) -> float | None:
+    zooms = img.header.get_zooms()
+    if len(zooms) < 4 or not zooms[3] > 0:
+        return None
+    _, t_unit = img.header.get_xyzt_units()
+    return float(zooms[3]) / 1000.0 if t_unit == "msec" else float(zooms[3])
+
+
+# ---------------------------------------------------------------------------------- confounds
+def confound_columns(columns: Sequence[str], strategy: Mapping, source: str = "confounds") -> list[str]:
+    """Names of the confound columns a nilearn-style strategy selects.
+
+    Parameters
+    ----------
+    columns
+        Columns of the fMRIPrep confounds table.
+    strategy
+        Keys (each optional): ``motion``, ``wm_csf``, ``global_signal`` — one of ``basic``,
+        ``derivatives``, ``power2``, ``full`` (as nilearn's ``load_confounds``); ``compcor`` —
+        ``anat_combined`` / ``anat`` (``a_comp_cor_*``), ``temporal`` (``t_comp_cor_*``) or
+        ``temporal_anat`` (both), with ``n_compcor`` (int or ``"all"``, default 5); ``high_pass`` —
+        true to include fMRIPrep's ``cosine*`` regressors; ``non_steady_state`` — true to include
+        ``non_steady_state_outlier*``; ``extra`` — a list of further column names.
+
+    Raises
+    ------
+    ValueError
+        If a required column is absent, naming ``source`` and the column.
+    """
+    cols = list(columns)
+    chosen: list[str] = []
+
+    def need(name: str) -> None:
+        if name not in cols:
+            raise ValueError(f"{source}: confound column '{name}' required by the strategy {dict(strategy)} "
+                             f"is missing ({len(cols)} columns present)")
+        if name not in chosen:
+            chosen.append(name)
+
+    for key, base in (("motion", _MOTION), ("wm_csf", _WM_CSF), ("global_signal", _GLOBAL)):
+        level = strategy.get(key)
+        if not level:
+            continue
+        if level not in _LEVELS:
+            raise ValueError(f"strategy[{key!r}]={level!r}: expected one of {list(_LEVELS)}")
+        for b in base:
+            for suffix in _LEVELS[level]:
+                need(b + suffix)
+    compcor = strategy.get("compcor")
+    if compcor:
+        prefixes = {"anat_combined": ["a_comp_cor_"], "anat": ["a_comp_cor_"], "anat_separated": ["a_comp_cor_"],
+                    "temporal": ["t_comp_cor_"], "temporal_anat": ["t_comp_cor_", "a_comp_cor_"],
+                    "temporal_anat_combined": ["t_comp_cor_", "a_comp_cor_"]}
+        if compcor not in prefixes:
+            raise ValueError(f"strategy['compcor']={compcor!r}: expected one of {list(prefixes)}")
+        n = strategy.get("n_compcor", 5)
+        for prefix in prefixes[compcor]:
+            found = sorted((c for c in cols if c.startswith(prefix)), key=lambda c: int(re.sub(r"\D", "", c) or 0))
+            if not found:
+                raise ValueError(f"{source}: confound columns '{prefix}*' required by compcor={compcor!r} are missing")
+            if n != "all" and len(found) < int(n):
+                raise ValueError(f"{source}: n_compcor={n} but only {len(found)} '{prefix}*' columns")
+            chosen += found if n == "all" else found[: int(n)]
+    if strategy.get("high_pass"):
+        chosen += [c for c in cols if c.startswith("cosine")]
+    if strategy.get("non_steady_state"):
+        chosen += [c for c in cols if c.startswith("non_steady_state_outlier")]
+    for name in strategy.get("extra", []) or []:
+        need(name)
+    return chosen
+
+
+def load_confounds(confounds: PathLike | pd.DataFrame, strategy: Mapping, n_volumes: int) -> pd.DataFrame:
+    """The selected confound regressors, NaNs (first row of derivatives) set to the column mean.
+
+    Raises
+    ------
+    ValueError
+        Missing columns, or a row count different from the number of volumes (naming the file).
+    """
+    if isinstance(confounds, pd.DataFrame):
+        table, source = confounds, "confounds table"
+    else:
+        source = str(confounds)
+        if not Path(confounds).exists():
+            raise FileNotFoundError(f"{confounds}: confounds file not found")
+        table = pd.read_csv(confounds, sep="\t", na_values=["n/a", "NaN", "nan", ""])
+    if len(table) != n_volumes:
+        raise ValueError(f"{source}: {len(table)} rows of confounds but the run has {n_volumes} volumes")
+    cols = confound_columns(table.columns, strategy, source)
+    out = table[cols].apply(pd.to_numeric, errors="coerce").astype(float)
+    return out.fillna(out.mean()).fillna(0.0)
+
+
+# ---------------------------------------------------------------------------------- loading
+def _load_surface(paths: Sequence[PathLike]) -> tuple[np.ndarray, dict]:
+    """Time x vertex data of one or two GIFTI func files (left then right hemisphere)."""
+    blocks, hemis, verts = [], [], []
+    for p in paths:
+        img = nib.load(str(p))
+        arrays = [np.asarray(d.data) for d in img.darrays]
+        if len(arrays) == 1 and arrays[0].ndim == 2:  # one (vertex x time) array
+            data = arrays[0].T
+        else:  # fMRIPrep: one (vertex,) array per volume
+            data = np.stack(arrays, axis=0)
+        m = re.search(r"hemi-([LR])", Path(p).name)
+        hemi = m.group(1) if m else ("L" if len(blocks) == 0 else "R")
+        blocks.append(data.astype(np.float64))
+        hemis += [hemi] * data.shape[1]
+        verts += list(range(data.shape[1]))
+    n_t = {b.shape[0] for b in blocks}
+    if len(n_t) != 1:
+        raise ValueError(f"{list(map(str, paths))}: hemispheres have different numbers of volumes {sorted(n_t)}")
+    return np.concatenate(blocks, axis=1), {"hemi": np.array(hemis), "vertex": np.array(verts)}
+
+
+def _surface_xyz(n_per_hemi: dict[str, int]) -> np.ndarray | None:
+    """Pial coordinates of the fsaverage mesh with this many vertices (nilearn ships fsaverage5)."""
+    sizes = {10242: "fsaverage5", 40962: "fsaverage6", 163842: "fsaverage"}
+    n = set(n_per_hemi.values())
+    if len(n) != 1 or next(iter(n)) not in sizes:
+        return None
+    try:
+        from nilearn.datasets import load_fsaverage
+        mesh = load_fsaverage(sizes[next(iter(n))])["pial"]
+    except Exception as err:  # fsaverage6/7 need a download; coordinates are optional
+        log.info("no fsaverage mesh for coordinates (%s)", err)
+        return None
+    parts = {"L": mesh.parts["left"].coordinates, "R": mesh.parts["right"].coordinates}
+    return np.concatenate([np.asarray(parts[h]) for h in n_per_hemi])
+
+
+def _resolve_mask(mask: str | PathLike | nib.Nifti1Image, ref: nib.Nifti1Image, where: str) -> nib.Nifti1Image:
+    from nilearn.image import resample_to_img
+    from nilearn.masking import compute_epi_mask
+
+    if isinstance(mask, str) and mask == "epi":
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = compute_epi_mask(ref)
+        if not np.asarray(img.dataobj).any():
+            raise ValueError(f"{where}: the EPI mask computed from the run is empty (already detrended data?); "
+                             "pass a mask image")
+        return img
+    if isinstance(mask, str) and mask.lower() in ("mni152", "mni"):
+        from nilearn.datasets import load_mni152_brain_mask
+        img = load_mni152_brain_mask(resolution=2)
+    elif isinstance(mask, nib.spatialimages.SpatialImage):
+        img = mask
+    else:
+        if not Path(mask).exists():
+            raise FileNotFoundError(f"{mask}: mask image not found (or use 'mni152' / 'epi')")
+        img = nib.load(str(mask))
+    ref3d = nib.Nifti1Image(np.zeros(ref.shape[:3], np.int8), ref.affine)
+    if img.shape[:3] != ref.shape[:3] or not np.allclose(img.affine, ref.affine):
+        # the mask goes to the BOLD grid (never the BOLD to the mask's finer grid)
+        img = resample_to_img(img, ref3d, interpolation="nearest", force_resample=True, copy_header=True)
+    data = np.asarray(img.dataobj) > 0.5
+    if not data.any():
+        raise ValueError(f"{where}: mask {mask!r} is empty on the BOLD grid (is the BOLD in the mask's space?)")
+    return nib.Nifti1Image(data.astype(np.int8), ref.affine)
+
+
+def _resolve_atlas(atlas: PathLike | nib.Nifti1Image, ref: nib.Nifti1Image) -> nib.Nifti1Image:
+    from nilearn.image import resample_to_img
+
+    if isinstance(atlas, nib.spatialimages.SpatialImage):
+        img = atlas
+    else:
+        if not Path(atlas).exists():
+            raise FileNotFoundError(f"{atlas}: atlas image not found")
+        img = nib.load(str(atlas))
+    if img.shape[:3] != ref.shape[:3] or not np.allclose(img.affine, ref.affine):
+        ref3d = nib.Nifti1Image(np.zeros(ref.shape[:3], np.int8), ref.affine)
+        img = resample_to_img(img, ref3d, interpolation="nearest", force_resample=True, copy_header=True)
+    if not np.asarray(img.dataobj).any():
+        raise ValueError(f"atlas {atlas}: no labelled voxel on the BOLD grid")
+    return img
+
+
+def _atlas_labels(path: PathLike | None, values: np.ndarray) -> list[str]:
+    if path is None:
+        return [str(int(v)) for v in values]
+    path = Path(path)
+    table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+    cols = {c.lower(): c for c in table.columns}
+    idx, name = cols.get("index"), cols.get("name") or cols.get("label")
+    if idx is None or name is None:
+        raise ValueError(f"{path}: atlas label table needs columns 'index' and 'name'; found {list(table.columns)}")
+    lut = dict(zip(table[idx].astype(float).astype(int), table[name]))
+    missing = [int(v) for v in values if int(v) not in lut]
+    if missing:
+        raise ValueError(f"{path}: atlas values {missing[:10]} have no label")
+    return [lut[int(v)] for v in values]
+
+
+# --------------------------------------------------------------------------------------- main
+def preprocess_fmri(
+    bold: PathLike | nib.Nifti1Image | Sequence[PathLike],
+    *,
+    confounds: PathLike | pd.DataFrame | None = None,
+    mask: str | PathLike | nib.Nifti1Image = "mni152",
+    strategy: Mapping | None = None,
+    detrend: bool = True,
+    high_pass: float | None = None,
+    low_pass: float | None = None,
+    standardize: bool = True,
+    drop_initial_trs: int = 0,
+    trim_end_trs: int = 0,
+    tr: float | None = None,
+    sidecar: PathLike | None = None,
+    atlas: PathLike | nib.Nifti1Image | None = None,
+    atlas_labels: PathLike | None = None,
+    smoothing_fwhm: float | None = None,
+    surface: bool | None = None,
+    time_reference: float = 0.5,
+) -> xr.DataArray:
+    """Clean one BOLD run into a z-scored ``time x voxel`` DataArray.
+
+    Parameters
+    ----------
+    bold
+        4D NIfTI (path or image), or surface data: one or two GIFTI files (``hemi-L``, ``hemi-R``).
+    confounds
+        fMRIPrep confounds TSV (or table); ``None`` = no confound regression.
+    mask
+        ``"mni152"`` (nilearn's MNI152 brain mask resampled to the BOLD grid), ``"epi"`` (computed
+        from the run, for native-space data), or a mask image/path.  Ignored with ``atlas``.
+    strategy
+        Confound selection as in nilearn's ``load_confounds`` (see :func:`confound_columns`);
+        default ``{"motion": "basic", "wm_csf": "basic", "high_pass": True}``.
+    detrend, high_pass, low_pass
+        Linear detrend; Butterworth cut-offs (Hz), applied in the same step as confound regression.
+    standardize
+        Z-score each target over the retained volumes (per run).
+    drop_initial_trs, trim_end_trs
+        Volumes removed at the start / end (before cleaning; times keep counting from volume 0).
+    tr
+        Repetition time (s); checked against the header and the sidecar (``<bold>.json`` or
+        ``sidecar``), a disagreement is an error.
+    atlas, atlas_labels
+        Label image: targets become parcel means (coordinate ``region`` from the label table, a TSV
+        with ``index`` and ``name``).
+    smoothing_fwhm
+        Spatial smoothing (mm) before extraction (volume only).
+    surface
+        Force surface mode (default: GIFTI inputs).
+    time_reference
+        Fraction of the TR at which a volume is stamped (0.5: acquisition middle).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``data`` (float32, ``time x voxel``) with coords ``time`` (s), ``x, y, z`` (mm; parcel
+        centroids with an atlas; pial vertex positions on fsaverage surfaces when the mesh is
+        available), ``region`` (atlas), ``hemi``/``vertex`` (surface); attrs ``tr``, ``affine``,
+        ``mask_shape``, ``n_volumes``, ``drop_initial_trs``, ``confounds`` (chosen columns).
+
+    Raises
+    ------
+    ValueError
+        TR disagreement, missing confound columns, too few volumes, empty mask — naming the file.
+    """
+    from nilearn import signal
+    from nilearn.maskers import NiftiMasker
+
+    strategy = DEFAULT_STRATEGY if strategy is None else dict(strategy)
+    paths = [bold] if isinstance(bold, (str, os.PathLike)) else bold
+    is_surface = surface if surface is not None else (
+        isinstance(paths, Sequence) and not isinstance(paths, nib.Nifti1Image)
+        and all(str(p).endswith(".gii") for p in paths))
+    coords: dict[str, tuple] = {}
+    attrs: dict[str, object] = {}
+    if is_surface:
+        data, surf = _load_surface(paths)
+        source = Path(paths[0])
+        tr = resolve_tr(source, None, tr, sidecar)
+        n_per_hemi = {h: int((surf["hemi"] == h).sum()) for h in dict.fromkeys(surf["hemi"])}
+        xyz = _surface_xyz(n_per_hemi)
+        xyz = np.full((data.shape[1], 3), np.nan) if xyz is None else xyz
+        coords.update(hemi=("voxel", surf["hemi"]), vertex=("voxel", surf["vertex"]))
+        attrs.update(affine=np.eye(4).tolist(), mask_shape=[data.shape[1]], space="surface")
+        n_vol = data.shape[0]
+    else:
+        img = bold if isinstance(bold, nib.spatialimages.SpatialImage) else nib.load(str(Path(bold)))
+        source = None if isinstance(bold, nib.spatialimages.SpatialImage) else Path(bold)
+        if img.ndim != 4:
+            raise ValueError(f"{source or 'bold image'}: expected a 4D image, got shape {img.shape}")
+        tr = resolve_tr(source, _header_tr(img), tr, sidecar)
+        n_vol = img.shape[3]
+    where = str(source) if source is not None else "bold image"
+    stop = n_vol - int(trim_end_trs)
+    if drop_initial_trs < 0 or trim_end_trs < 0 or stop - int(drop_initial_trs) < 3:
+        raise ValueError(f"{where}: {n_vol} volumes leave too few after dropping {drop_initial_trs} initial and "
+                         f"{trim_end_trs} final TRs")
+    keep = slice(int(drop_initial_trs), stop)
+    conf = None
+    if confounds is not None:
+        conf = load_confounds(confounds, strategy, n_vol).iloc[keep]
+        attrs["confounds"] = list(conf.columns)
+
+    if not is_surface:
+        from nilearn.image import index_img
+        run = index_img(img, keep)
+        if atlas is not None:
+            # Parcel means: the atlas goes to the BOLD grid (nearest), voxels are averaged per label.
+            atlas_img = _resolve_atlas(atlas, img)
+            labels_data = np.asarray(atlas_img.dataobj).astype(np.int64)
+            inside = labels_data != 0
+            masker = NiftiMasker(mask_img=nib.Nifti1Image(inside.astype(np.int8), img.affine),
+                                 smoothing_fwhm=smoothing_fwhm, standardize=None)
+            voxels = masker.fit().transform(run)
+            lab = labels_data[inside]  # C order == NiftiMasker's voxel order
+            values, inverse = np.unique(lab, return_inverse=True)
+            counts = np.bincount(inverse)
+            data = np.zeros((voxels.shape[0], len(values)))
+            for j in range(len(values)):
+                data[:, j] = voxels[:, inverse == j].mean(axis=1)
+            ijk = np.argwhere(inside)
+            ijk_cent = np.stack([np.bincount(inverse, weights=ijk[:, d]) / counts for d in range(3)], axis=1)
+            xyz = nib.affines.apply_affine(img.affine, ijk_cent)
+            coords["region"] = ("voxel", np.array(_atlas_labels(atlas_labels, values), dtype=str))
+            coords["n_voxels"] = ("voxel", counts)
+            attrs.update(affine=img.affine.tolist(), mask_shape=list(img.shape[:3]), atlas=str(atlas))
+        else:
+            mask_img = _resolve_mask(mask, img, where)
+            masker = NiftiMasker(mask_img=mask_img, smoothing_fwhm=smoothing_fwhm, standardize=None)
+            data = masker.fit().transform(run)
+            ijk = np.argwhere(np.asarray(mask_img.dataobj) > 0)  # C order == NiftiMasker's voxel order
+            xyz = nib.affines.apply_affine(img.affine, ijk)
+            attrs.update(affine=img.affine.tolist(), mask_shape=list(img.shape[:3]),
+                         mask=str(mask) if isinstance(mask, (str, os.PathLike)) else "image")
+    else:
+        data = data[keep]
+
+    # One projection: detrend + confounds + filter (nilearn orthogonalises them together).
+    cleaned = signal.clean(np.asarray(data, np.float64), detrend=detrend, standardize=None,
+                           confounds=None if conf is None or conf.shape[1] == 0 else conf.to_numpy(),
+                           high_pass=high_pass, low_pass=low_pass, t_r=tr)
+    values = zscore_time(cleaned, where) if standardize else cleaned.astype(np.float32)
+    n = values.shape[0]
+    times = (np.arange(int(drop_initial_trs), int(drop_initial_trs) + n) + time_reference) * tr
+    coords.update(time=("time", times), x=("voxel", xyz[:, 0]), y=("voxel", xyz[:, 1]), z=("voxel", xyz[:, 2]))
+    out = xr.DataArray(values, dims=("time", "voxel"), name="data",
+                       coords={"voxel": np.arange(values.shape[1]), **coords})
+    out.time.attrs["units"] = "s"
+    for c in ("x", "y", "z"):
+        out[c].attrs["units"] = "mm"
+    out.attrs.update(attrs, tr=float(tr), n_volumes=int(n_vol), drop_initial_trs=int(drop_initial_trs),
+                     trim_end_trs=int(trim_end_trs), time_reference=float(time_reference),
+                     detrend=bool(detrend), high_pass=high_pass if high_pass is None else float(high_pass),
+                     standardize=bool(standardize), source_file=where)
+    return out
