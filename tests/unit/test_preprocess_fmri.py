@@ -111,9 +111,11 @@ def test_confound_errors(tmp_path):
     with pytest.raises(ValueError, match="strategy\\['motion'\\]='all'"):
         confound_columns(conf.columns, {"motion": "all"})
     cols = confound_columns(list(conf.columns) + ["cosine00", "cosine01"],
-                            {"motion": "derivatives", "global_signal": "basic", "compcor": "anat", "n_compcor": "all",
-                             "high_pass": True})
-    assert cols[:2] == ["trans_x", "trans_x_derivative1"] and cols[-4:] == ["a_comp_cor_00", "a_comp_cor_01",
+                            {"motion": "basic", "global_signal": "basic", "compcor": "anat", "n_compcor": "all",
+                             "high_pass": True, "extra": ["trans_x_derivative1"]})
+    assert cols[:2] == ["trans_x", "trans_y"] and cols[6] == "global_signal" and cols[-1] == "trans_x_derivative1"
+    cols = cols[:-1]
+    assert cols[-4:] == ["a_comp_cor_00", "a_comp_cor_01",
                                                                            "cosine00", "cosine01"]
 
 
