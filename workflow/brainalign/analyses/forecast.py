@@ -1,0 +1,174 @@
+"""Forecast windows (Caucheteux et al. 2023).
+
+F(d) = score(features + forecast window at distance d) − score(features alone), per region and
+subject.  The scores for each d come from the encoder run on
+``brainalign.features.forecast_features`` outputs; these functions only compare Scores datasets.
+
+Distances are ``d >= 1`` words ahead; ``d* = 0`` means *no forecast benefit*: no distance gives a
+gain that is both larger than ``min_gain`` and significant across subjects.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .units import LagReduce, check_scores, reduce_lag, subject_stats, target_dim, to_units
+
+
+def _layer_reduce(da: xr.DataArray, layer: int | str) -> xr.DataArray:
+    """One score per subject and unit: the peak over layers, their mean, or one layer."""
+    if layer == "peak":
+        return da.max("layer")
+    if layer == "mean":
+        return da.mean("layer")
+    return da.sel(layer=int(layer)).drop_vars(["layer", "relative_depth"], errors="ignore")
+
+
+def _check_same_targets(base: xr.Dataset, other: xr.Dataset, what: str) -> None:
+    dim = target_dim(base)
+    for d in ("subject", dim):
+        if d not in other.dims or other.sizes[d] != base.sizes[d] or \
+                not np.array_equal(other[d].values, base[d].values):
+            raise ValueError(f"forecast scores at {what} do not have the same {d!r} as the base scores")
+
+
+def forecast_gain(base: xr.Dataset, by_distance: Mapping[int, xr.Dataset], *, var: str = "r",
+                  by: str | None = "region", layer: int | str = "peak",
+                  lag_reduce: LagReduce = "max") -> xr.DataArray:
+    """Forecast score F(d) per subject, unit and distance.
+
+    Parameters
+    ----------
+    base
+        Scores of the features alone.
+    by_distance
+        ``{d: Scores of features + forecast window at distance d}`` (``d >= 1``); layers must be
+        a subset of the base's layers when ``layer`` is a number, and are matched by number.
+    var
+        Score variable (``r`` or ``r2``).
+    by
+        ``"region"`` or ``None`` (per target).
+    layer
+        ``"peak"`` (each model's best layer per subject and unit: the comparison of peak brain
+        scores, which keeps the selection bias equal on both sides), ``"mean"`` over the common
+        layers, or a layer number.
+    lag_reduce
+        How MEG/EEG lags are collapsed.
+
+    Returns
+    -------
+    xr.DataArray
+        ``forecast_gain`` with dims ``subject × <unit> × distance`` (coords carried from the units).
+    """
+    if not by_distance:
+        raise ValueError("forecast_gain needs at least one distance")
+    distances = sorted(int(d) for d in by_distance)
+    if distances[0] < 1:
+        raise ValueError(f"forecast distances must be >= 1 word, got {distances}")
+    base_da = reduce_lag(check_scores(base, var), lag_reduce)
+    parts = []
+    for d in distances:
+        other = by_distance[d]
+        _check_same_targets(base, other, f"d={d}")
+        oth = reduce_lag(check_scores(other, var), lag_reduce)
+        common = np.intersect1d(base_da["layer"].values, oth["layer"].values)
+        if common.size == 0:
+            raise ValueError(f"forecast scores at d={d} share no layer with the base scores")
+        b = to_units(base_da.sel(layer=common), by)
+        o = to_units(oth.sel(layer=common), by)
+        parts.append(_layer_reduce(o, layer) - _layer_reduce(b, layer))
+    gain = xr.concat(parts, dim=xr.DataArray(distances, dims="distance", name="distance"),
+                     coords="minimal", compat="override")
+    gain.name = "forecast_gain"
+    gain.attrs = {"score_variable": var, "layer": str(layer), "units": "difference in " + var}
+    return gain.transpose("subject", ..., "distance")
+
+
+def _gain_unit(gain: xr.DataArray) -> str:
+    rest = [d for d in gain.dims if d not in ("subject", "distance")]
+    if len(rest) != 1:
+        raise ValueError(f"forecast gain must have dims subject × unit × distance, got {gain.dims}")
+    return rest[0]
+
+
+def forecast_table(gain: xr.DataArray, confidence: float = 0.95) -> pd.DataFrame:
+    """Tidy F(d): one row per unit and distance with the across-subject mean, band and test.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``<unit>, distance, mean, sem, ci_low, ci_high, t, p, n_subjects``.
+    """
+    unit = _gain_unit(gain)
+    st = subject_stats(gain, confidence)
+    df = st.drop_vars([c for c in st.coords if c not in (unit, "distance")]).to_dataframe().reset_index()
+    df["n_subjects"] = int(gain.sizes["subject"])
+    return df[[unit, "distance", "mean", "sem", "ci_low", "ci_high", "t", "p", "n_subjects"]]
+
+
+def best_distance(gain: xr.DataArray, *, min_gain: float = 0.01, alpha: float = 0.05,
+                  confidence: float = 0.95) -> pd.DataFrame:
+    """The best forecast distance d* per unit.
+
+    d* maximises the subject-mean F(d); it is reported as 0 (no forecast benefit) unless that
+    mean gain exceeds ``min_gain`` and is significant (one-sided t-test across subjects,
+    ``p < alpha``; with a single subject only ``min_gain`` applies).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``<unit>, d_star, argmax_distance, gain, ci_low, ci_high, p, significant``.
+    """
+    unit = _gain_unit(gain)
+    st = subject_stats(gain, confidence)
+    mean = st["mean"].transpose(unit, "distance")
+    distances = gain["distance"].values
+    rows = []
+    for j, name in enumerate(gain[unit].values):
+        m = mean.values[j]
+        if not np.isfinite(m).any():
+            rows.append({unit: name, "d_star": 0, "argmax_distance": -1, "gain": np.nan, "ci_low": np.nan,
+                         "ci_high": np.nan, "p": np.nan, "significant": False})
+            continue
+        k = int(np.nanargmax(m))
+        pick = {unit: j, "distance": k}
+        p = float(st["p"].isel(pick))
+        sig = bool(m[k] > min_gain and (p < alpha if np.isfinite(p) else gain.sizes["subject"] == 1))
+        rows.append({unit: name, "d_star": int(distances[k]) if sig else 0,
+                     "argmax_distance": int(distances[k]), "gain": float(m[k]),
+                     "ci_low": float(st["ci_low"].isel(pick)), "ci_high": float(st["ci_high"].isel(pick)),
+                     "p": p, "significant": sig})
+    return pd.DataFrame(rows)
+
+
+def best_distance_map(base: xr.Dataset, by_distance: Mapping[int, xr.Dataset], *, var: str = "r",
+                      layer: int | str = "peak", min_gain: float = 0.01,
+                      lag_reduce: LagReduce = "max") -> xr.Dataset:
+    """d* per target (voxel/channel) for brain maps, from the subject-mean gain.
+
+    Per target there is no across-subject test here (maps are descriptive); d* is 0 where the
+    best mean gain does not exceed ``min_gain``.
+
+    Returns
+    -------
+    xr.Dataset
+        ``d_star`` and ``gain`` (the best mean gain) along the target dimension, with the target
+        coordinates and the Scores attributes kept.
+    """
+    gain = forecast_gain(base, by_distance, var=var, by=None, layer=layer, lag_reduce=lag_reduce)
+    mean = gain.mean("subject")
+    dim = target_dim(base)
+    filled = mean.fillna(-np.inf)
+    k = filled.argmax("distance")
+    best = filled.max("distance")
+    d = xr.DataArray(gain["distance"].values[k.values], dims=(dim,))
+    out = xr.Dataset({"d_star": d.where((best > min_gain).values, 0).astype(int),
+                      "gain": best.where(np.isfinite(best)).drop_vars("distance", errors="ignore")})
+    raw = base[var]
+    out = out.assign_coords({c: raw[c] for c in raw.coords if raw[c].dims == (dim,)})
+    out.attrs = dict(base.attrs)
+    return out
