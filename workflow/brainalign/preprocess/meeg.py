@@ -1,0 +1,378 @@
+"""MEG/EEG preprocessing: one BIDS run -> z-scored ``time x channel`` DataArray (MNE + mne-bids).
+
+Order of operations (each optional step logged):
+
+1. read with :func:`mne_bids.read_raw_bids` (bad channels from ``channels.tsv``, bad segments and
+   events from ``events.tsv``, electrode positions from ``electrodes.tsv``), or take a Raw;
+2. pick data channels (``picks``); bad channels dropped (or interpolated, EEG with positions);
+3. EEG re-reference (``reference``: ``"average"``, a channel list, or ``None``);
+4. optional SSP (EOG/ECG projectors) and ICA (components matching EOG/ECG removed);
+5. notch at the line frequency and harmonics (only those the low-pass leaves in the band);
+6. band-pass ``l_freq``..``h_freq``, then resample to ``resample`` Hz (≤ 50 Hz by default);
+7. samples inside ``BAD*`` annotations become NaN (``bad_segments="nan"``) — they are excluded
+   from the z-score statistics and must be excluded by the encoder (documented contract);
+8. z-score each channel over the run.
+
+The ``time`` coordinate is the time of each sample from the first sample of the file, the time
+base of BIDS ``events.tsv`` onsets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import mne
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from brainalign.preprocess.common import read_region_table, zscore_time
+
+log = logging.getLogger(__name__)
+
+DATA_TYPES = ("mag", "grad", "eeg", "seeg", "ecog", "dbs")
+_TYPE_ALIASES = {"meg": ("mag", "grad")}
+
+
+# ------------------------------------------------------------------------------------- reading
+def read_raw(raw_or_bids_path, *, preload: bool = True) -> tuple[mne.io.BaseRaw, str]:
+    """A Raw from a ``BIDSPath``, a file path (BIDS-named files go through mne-bids), or a Raw.
+
+    Returns
+    -------
+    (raw, source)
+        The recording (loaded) and the file it came from.
+    """
+    import mne_bids
+
+    if isinstance(raw_or_bids_path, mne.io.BaseRaw):
+        raw = raw_or_bids_path.copy()
+        source = str(raw.filenames[0]) if raw.filenames and raw.filenames[0] else "<Raw>"
+    else:
+        bids_path = raw_or_bids_path
+        if not isinstance(bids_path, mne_bids.BIDSPath):
+            path = Path(bids_path)
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: recording not found")
+            bids_path = None
+            if path.name.startswith("sub-"):
+                try:
+                    bids_path = mne_bids.get_bids_path_from_fname(path)
+                    root = next((p for p in path.parents if (p / "dataset_description.json").exists()), None)
+                    bids_path.update(root=root) if root is not None else None
+                    bids_path = bids_path if root is not None else None
+                except Exception:  # not a valid BIDS name: read the file as it is
+                    bids_path = None
+            if bids_path is None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    raw = mne.io.read_raw(path, preload=preload, verbose="error")
+                return raw, str(path)
+        with warnings.catch_warnings():
+            # mne-bids warns about every optional sidecar it does not find; nothing to act on.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            raw = mne_bids.read_raw_bids(bids_path, verbose="error")
+        source = str(bids_path.fpath)
+    if preload:
+        raw.load_data(verbose="error")
+    return raw, source
+
+
+def _pick_names(raw: mne.io.BaseRaw, picks: Sequence[str] | str | None) -> list[str]:
+    types = raw.get_channel_types()
+    if picks is None:
+        wanted = set(DATA_TYPES)
+        names = None
+    else:
+        picks = [picks] if isinstance(picks, str) else list(picks)
+        wanted = set()
+        names = []
+        for p in picks:
+            if p in _TYPE_ALIASES:
+                wanted |= set(_TYPE_ALIASES[p])
+            elif p in DATA_TYPES or p in ("eog", "ecg", "emg", "misc"):
+                wanted.add(p)
+            else:
+                names.append(p)
+        missing = [n for n in names if n not in raw.ch_names]
+        if missing:
+            raise ValueError(f"picks: channel(s) {missing[:10]} not in the recording")
+    chosen = [c for c, t in zip(raw.ch_names, types) if t in wanted or (names and c in names)]
+    return chosen
+
+
+def channel_positions(raw: mne.io.BaseRaw) -> tuple[np.ndarray, str]:
+    """Per-channel positions (m) in the head frame (MEG: device frame transformed by dev_head_t).
+
+    Channels without a position get NaN.  Returns ``(positions, frame)``.
+    """
+    info = raw.info
+    pos = np.array([ch["loc"][:3] for ch in info["chs"]], dtype=float)
+    types = raw.get_channel_types()
+    is_meg = np.array([t in ("mag", "grad") for t in types])
+    frame = "head"
+    if is_meg.any():
+        if info["dev_head_t"] is not None:
+            pos[is_meg] = mne.transforms.apply_trans(info["dev_head_t"], pos[is_meg])
+        else:
+            frame = "meg"
+    others = [ch["coord_frame"] for ch, m in zip(info["chs"], is_meg) if not m]
+    if others and not is_meg.any():
+        frame = mne.transforms._coord_frame_name(int(others[0])) or "unknown"
+    unknown = ~np.isfinite(pos).all(1) | (np.abs(pos).sum(1) == 0)
+    pos[unknown] = np.nan
+    return pos, frame
+
+
+def _montage_name(raw: mne.io.BaseRaw, montage: str | None, source: str) -> str:
+    if montage:
+        return montage
+    types = set(raw.get_channel_types())
+    if types & {"mag", "grad"}:
+        try:
+            from mne.channels.channels import _get_meg_system
+            return str(_get_meg_system(raw.info)[0])
+        except Exception:  # private helper; the name is informative only
+            return "meg"
+    dig = raw.get_montage()
+    return "from file" if dig is not None and len(dig.ch_names) else "none"
+
+
+# -------------------------------------------------------------------------------- artefacts
+def _apply_ssp(raw: mne.io.BaseRaw, ssp: Mapping, source: str) -> list[str]:
+    done = []
+    types = set(raw.get_channel_types())
+    for kind, compute in (("eog", mne.preprocessing.compute_proj_eog), ("ecg", mne.preprocessing.compute_proj_ecg)):
+        n = ssp.get(kind)
+        if not n:
+            continue
+        if kind not in types and kind == "eog":
+            log.warning("%s: ssp.eog requested but no EOG channel; skipped", source)
+            continue
+        kw = {"n_grad": n, "n_mag": n, "n_eeg": n}
+        projs, _ = compute(raw, **kw, verbose="error")
+        raw.add_proj(projs).apply_proj(verbose="error")
+        done.append(f"ssp_{kind}:{len(projs)}")
+    return done
+
+
+def _apply_ica(raw: mne.io.BaseRaw, ica: Mapping, seed: int, source: str) -> list[str]:
+    """Fit ICA on a 1 Hz high-passed copy; remove components matching EOG/ECG channels."""
+    opts = dict(ica)
+    n_components = opts.get("n_components", 0.99)
+    fit_raw = raw.copy().filter(1.0, None, verbose="error")
+    model = mne.preprocessing.ICA(n_components=n_components, method=opts.get("method", "fastica"),
+                                  rng=seed, max_iter=opts.get("max_iter", 1000))
+    model.fit(fit_raw, verbose="error")
+    exclude: list[int] = []
+    types = set(raw.get_channel_types())
+    if opts.get("eog", True) and "eog" in types:
+        # correlation (not z-score) threshold: z-scores cannot reach 3 with a handful of components
+        idx, _ = model.find_bads_eog(fit_raw, threshold=opts.get("eog_threshold", 0.5), measure="correlation",
+                                     verbose="error")
+        exclude += idx
+    if opts.get("ecg", True) and ("ecg" in types or types & {"mag", "grad"}):
+        try:
+            idx, _ = model.find_bads_ecg(fit_raw, verbose="error")
+            exclude += idx
+        except Exception as err:  # no ECG channel and no magnetometers to synthesise one
+            log.info("%s: no ECG components searched (%s)", source, err)
+    model.exclude = sorted(set(exclude))
+    model.apply(raw, verbose="error")
+    log.info("%s: ICA removed components %s", source, model.exclude)
+    return [f"ica:{model.exclude}"]
+
+
+# ------------------------------------------------------------------------------------ helpers
+def line_noise_freqs(raw: mne.io.BaseRaw, notch, h_freq: float | None) -> list[float]:
+    """Notch frequencies: ``"auto"`` = the line frequency (``info['line_freq']``, from the BIDS
+    sidecar's PowerLineFrequency) and its harmonics below Nyquist and inside the pass band."""
+    if notch is None or notch is False:
+        return []
+    nyq = raw.info["sfreq"] / 2.0
+    if notch == "auto":
+        base = raw.info.get("line_freq")
+        if not base:
+            return []
+        freqs = list(np.arange(base, nyq, base))
+    else:
+        freqs = [float(f) for f in np.atleast_1d(notch)]
+    # above the low-pass cut-off the band-pass removes line noise anyway (and faster)
+    top = nyq if h_freq is None else min(nyq, 1.25 * h_freq)
+    return [float(f) for f in freqs if f < top - 1.0]
+
+
+def to_dataarray(raw: mne.io.BaseRaw, data: np.ndarray, *, source: str, montage: str,
+                 channel_groups=None, extra_attrs: Mapping | None = None) -> xr.DataArray:
+    """Wrap ``time x channel`` values with the contract's coordinates."""
+    pos, frame = channel_positions(raw)
+    coords = {
+        "time": ("time", raw.times.astype(float)),
+        "channel": ("channel", np.array(raw.ch_names, dtype=str)),
+        "ch_type": ("channel", np.array(raw.get_channel_types(), dtype=str)),
+        "pos_x": ("channel", pos[:, 0]), "pos_y": ("channel", pos[:, 1]), "pos_z": ("channel", pos[:, 2]),
+    }
+    groups = read_region_table(channel_groups)
+    if groups:
+        coords["region"] = ("channel", np.array([groups.get(c, "") for c in raw.ch_names], dtype=str))
+    out = xr.DataArray(data, dims=("time", "channel"), coords=coords, name="data")
+    out.time.attrs["units"] = "s"
+    for c in ("pos_x", "pos_y", "pos_z"):
+        out[c].attrs["units"] = "m"
+    out.attrs.update(sfreq=float(raw.info["sfreq"]), montage=montage, coord_frame=frame, source_file=source,
+                     **dict(extra_attrs or {}))
+    return out
+
+
+# --------------------------------------------------------------------------------------- main
+def preprocess_meeg(
+    raw_or_bids_path,
+    *,
+    l_freq: float | None = 0.1,
+    h_freq: float | None = 20.0,
+    notch: str | float | Sequence[float] | None = "auto",
+    resample: float | None = 50.0,
+    reference: str | Sequence[str] | None = "average",
+    picks: Sequence[str] | str | None = ("meg", "eeg"),
+    bad_channels: str = "drop",
+    bad_segments: str = "nan",
+    montage: str | None = None,
+    ica: Mapping | None = None,
+    ssp: Mapping | None = None,
+    standardize: bool = True,
+    channel_groups=None,
+    seed: int = 0,
+    n_jobs: int = 1,
+) -> xr.DataArray:
+    """Preprocess one MEG/EEG run into a z-scored ``time x channel`` DataArray.
+
+    Parameters
+    ----------
+    raw_or_bids_path
+        ``mne_bids.BIDSPath``, a path (files named like BIDS inside a BIDS root are read with
+        mne-bids, other files with :func:`mne.io.read_raw`), or an ``mne.io.Raw``.
+    l_freq, h_freq
+        Band-pass edges (Hz); ``None`` disables that edge.
+    notch
+        ``"auto"`` (line frequency from the BIDS sidecar and harmonics), frequencies, or ``None``.
+    resample
+        Output sampling rate (Hz), ``None`` keeps the recording's.  Keep ``h_freq`` below half of it.
+    reference
+        EEG reference: ``"average"``, a list of reference channels, or ``None`` (as recorded).
+    picks
+        Channel types (``meg``, ``mag``, ``grad``, ``eeg``, ``seeg``, ``ecog``) or names.
+    bad_channels
+        Channels marked bad (``channels.tsv`` status, ``info['bads']``): ``"drop"`` (default),
+        ``"interpolate"`` (spherical splines; needs positions) or ``"keep"``.
+    bad_segments
+        Samples inside ``BAD*`` annotations: ``"nan"`` (default; excluded from the z-score) or
+        ``"keep"``.
+    montage
+        Standard montage (e.g. ``"standard_1005"``, ``"biosemi64"``) set when the file has no
+        electrode positions; ignored for MEG.
+    ica, ssp
+        Optional artefact removal: ``ica={"n_components": 0.99, "method": "fastica", "eog": True,
+        "ecg": True, "eog_threshold": 0.5}`` (components whose time course correlates with an EOG
+        channel by more than ``eog_threshold`` are removed; ECG by MNE's CTPS method); ``ssp={"eog": 1, "ecg": 1}`` (projectors per channel type).
+    standardize
+        Z-score each channel over the run.
+    channel_groups
+        Channel -> region table (path, DataFrame or mapping); adds the ``region`` coordinate.
+    seed
+        Seed of ICA.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``data`` (float32, ``time x channel``), coords ``time`` (s), ``channel``, ``ch_type``,
+        ``pos_x/y/z`` (m, head frame; NaN when unknown), optional ``region``; attrs ``sfreq``,
+        ``montage``, ``coord_frame``, ``source_file``, ``bads``, ``n_bad_samples``, ``steps``.
+
+    Raises
+    ------
+    ValueError
+        No channel left, bad options, ``h_freq`` above the output Nyquist — naming the file.
+    """
+    if bad_channels not in ("drop", "interpolate", "keep"):
+        raise ValueError(f"bad_channels={bad_channels!r}: expected 'drop', 'interpolate' or 'keep'")
+    if bad_segments not in ("nan", "keep"):
+        raise ValueError(f"bad_segments={bad_segments!r}: expected 'nan' or 'keep'")
+    raw, source = read_raw(raw_or_bids_path)
+    steps: list[str] = []
+    if resample is not None and h_freq is not None and h_freq >= resample / 2:
+        raise ValueError(f"{source}: h_freq={h_freq} Hz is not below the Nyquist frequency of resample={resample} Hz")
+    bads = list(raw.info["bads"])
+    eeg_present = "eeg" in raw.get_channel_types()
+    if montage and eeg_present and raw.get_montage() is None:
+        raw.set_montage(montage, on_missing="ignore", match_case=False)
+        steps.append(f"montage:{montage}")
+
+    # keep EOG/ECG for artefact detection until the artefact steps are done
+    data_names = _pick_names(raw, picks)
+    aux = [c for c, t in zip(raw.ch_names, raw.get_channel_types()) if t in ("eog", "ecg")] if (ica or ssp) else []
+    if bad_channels == "drop":
+        dropped = [c for c in data_names if c in bads]
+        data_names = [c for c in data_names if c not in bads]
+        if dropped:
+            log.info("%s: dropped bad channel(s) %s", source, dropped)
+    if not data_names:
+        raise ValueError(f"{source}: no data channel left (picks={picks!r}, bads={bads})")
+    raw.pick(data_names + [a for a in aux if a not in data_names], verbose="error")
+    if bad_channels == "interpolate" and raw.info["bads"]:
+        raw.interpolate_bads(reset_bads=True, verbose="error")
+        steps.append("interpolate_bads")
+    elif bad_channels == "keep":
+        raw.info["bads"] = []
+
+    if reference is not None and "eeg" in raw.get_channel_types():
+        ref = reference if isinstance(reference, str) else list(reference)
+        raw.set_eeg_reference(ref, projection=False, verbose="error")
+        steps.append(f"reference:{reference}")
+    if ssp:
+        steps += _apply_ssp(raw, ssp, source)
+    if ica:
+        steps += _apply_ica(raw, ica, seed, source)
+    if aux:
+        raw.pick([c for c in raw.ch_names if c not in aux], verbose="error")
+
+    freqs = line_noise_freqs(raw, notch, h_freq)
+    with warnings.catch_warnings():
+        # short recordings: MNE warns that the filter is longer than the signal (it pads)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if freqs:
+            raw.notch_filter(freqs, picks="all", n_jobs=n_jobs, verbose="error")
+            steps.append(f"notch:{freqs}")
+        if l_freq is not None or h_freq is not None:
+            raw.filter(l_freq, h_freq, picks="all", n_jobs=n_jobs, verbose="error")
+            steps.append(f"filter:{l_freq}-{h_freq}")
+        if resample is not None and abs(raw.info["sfreq"] - resample) > 1e-9:
+            raw.resample(resample, method="polyphase", n_jobs=n_jobs, verbose="error")
+            steps.append(f"resample:{resample}")
+    data = raw.get_data(reject_by_annotation="NaN" if bad_segments == "nan" else None).T
+    n_bad = int(np.isnan(data).any(axis=1).sum())
+    if n_bad:
+        log.info("%s: %d of %d samples inside BAD annotations set to NaN", source, n_bad, len(data))
+    values = zscore_time(data, source) if standardize else data.astype(np.float32)
+    return to_dataarray(raw, values, source=source, montage=_montage_name(raw, montage, source),
+                        channel_groups=channel_groups,
+                        extra_attrs={"bads": bads, "n_bad_samples": n_bad, "steps": steps,
+                                     "l_freq": l_freq, "h_freq": h_freq})
+
+
+def check_same_sfreq(recordings: Mapping[str, xr.DataArray]) -> float:
+    """The common sampling rate of several preprocessed runs.
+
+    Raises
+    ------
+    ValueError
+        Naming each source and its rate when they differ (set ``resample`` to a common rate).
+    """
+    rates = {name: float(rec.attrs["sfreq"]) for name, rec in recordings.items()}
+    if len(set(rates.values())) > 1:
+        listing = ", ".join(f"{k}: {v:g} Hz" for k, v in rates.items())
+        raise ValueError(f"runs have different sampling rates ({listing}); preprocess with one `resample` rate")
+    return next(iter(rates.values()))
