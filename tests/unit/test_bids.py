@@ -1,0 +1,123 @@
+"""Run discovery in BIDS trees of the published datasets' shapes (empty files: names are what matter)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import mne
+import mne_bids
+import nibabel as nib
+import numpy as np
+import pytest
+
+from brainalign.io.bids import find_runs, locate_run, parse_entities, recording_duration, select_runs
+
+RECORDINGS = Path("/work/shared/data/recordings")
+
+
+def touch(path: Path, text: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def narratives_tree(root: Path) -> None:
+    """Narratives (ds002345): raw func + fMRIPrep volume and fsaverage6 derivatives."""
+    deriv = root / "derivatives" / "fmriprep"
+    for sub, tasks in {"001": ["pieman", "tunnel"], "002": ["pieman"], "003": ["pieman", "tunnel"]}.items():
+        for task in tasks:
+            f = root / f"sub-{sub}" / "func"
+            touch(f / f"sub-{sub}_task-{task}_bold.nii.gz")
+            touch(f / f"sub-{sub}_task-{task}_events.tsv", "onset\tduration\n")
+            d = deriv / f"sub-{sub}" / "func"
+            touch(d / f"sub-{sub}_task-{task}_space-MNI152NLin2009cAsym_res-native_desc-preproc_bold.nii.gz")
+            touch(d / f"sub-{sub}_task-{task}_space-MNI152NLin2009cAsym_res-native_desc-brain_mask.nii.gz")
+            touch(d / f"sub-{sub}_task-{task}_space-MNI152NLin2009cAsym_res-native_desc-preproc_bold.json",
+                  '{"RepetitionTime": 1.5}')
+            for hemi in "LR":
+                touch(d / f"sub-{sub}_task-{task}_hemi-{hemi}_space-fsaverage6_bold.func.gii")
+            touch(d / f"sub-{sub}_task-{task}_desc-confounds_regressors.tsv")
+    touch(root / "task-pieman_bold.json", '{"RepetitionTime": 1.5}')
+
+
+def test_narratives_volume_and_surface(tmp_path):
+    narratives_tree(tmp_path)
+    runs = find_runs(tmp_path, {"modality": "fmri", "space": "MNI152NLin2009cAsym"})
+    assert runs[["subject", "story"]].values.tolist() == [["001", "pieman"], ["001", "tunnel"], ["002", "pieman"],
+                                                          ["003", "pieman"], ["003", "tunnel"]]
+    row = runs.iloc[0]
+    assert row["path"].endswith("sub-001_task-pieman_space-MNI152NLin2009cAsym_res-native_desc-preproc_bold.nii.gz")
+    assert row["confounds"].endswith("sub-001_task-pieman_desc-confounds_regressors.tsv")
+    assert row["events"].endswith("sub-001/func/sub-001_task-pieman_events.tsv")
+    assert row["sidecar"].endswith("desc-preproc_bold.json") and row["path_r"] is None
+    surf = find_runs(tmp_path, {"modality": "fmri", "space": "fsaverage6", "stories": ["pieman"]})
+    assert len(surf) == 3 and surf["path"].str.contains("hemi-L").all() and surf["path_r"].str.contains("hemi-R").all()
+    assert surf["sidecar"].iloc[0].endswith("task-pieman_bold.json")  # inherited from the root
+    raw = find_runs(tmp_path, {"modality": "fmri", "use_derivatives": False})
+    assert raw["path"].str.endswith("_bold.nii.gz").all() and not raw["path"].str.contains("derivatives").any()
+    assert raw["confounds"].str.contains("derivatives/fmriprep").all()  # raw BOLD, fMRIPrep confounds
+    loc = locate_run(tmp_path, "003", "tunnel", "fmri", space="fsaverage6")
+    assert isinstance(loc["bold"], list) and loc["bold"][1].endswith("hemi-R_space-fsaverage6_bold.func.gii")
+
+
+def test_missing_story_error_or_drop(tmp_path, caplog):
+    narratives_tree(tmp_path)
+    runs = find_runs(tmp_path, {"modality": "fmri"})
+    with pytest.raises(FileNotFoundError, match=r"1 subject/story run\(s\) not found: sub-002/task-tunnel"):
+        select_runs(runs, ["001", "002", "003"], ["pieman", "tunnel"], root=tmp_path)
+    with caplog.at_level(logging.WARNING):
+        kept = select_runs(runs, ["001", "002", "003"], ["pieman", "tunnel"], missing="drop")
+    assert len(kept) == 5 and "sub-002/task-tunnel" in caplog.text
+    with pytest.raises(FileNotFoundError, match=r"no fmri run for sub-002 task-tunnel"):
+        locate_run(tmp_path, "002", "tunnel", "fmri")
+
+
+def test_megmasc_sessions_and_locate(tmp_path):
+    """MEG-MASC: four stories (task-0..3) in two sessions, KIT .con files."""
+    for sub in ("01", "02"):
+        for ses in ("0", "1"):
+            for task in ("0", "1", "2", "3"):
+                d = tmp_path / f"sub-{sub}" / f"ses-{ses}" / "meg"
+                touch(d / f"sub-{sub}_ses-{ses}_task-{task}_meg.con")
+                touch(d / f"sub-{sub}_ses-{ses}_task-{task}_events.tsv")
+                touch(d / f"sub-{sub}_ses-{ses}_task-{task}_channels.tsv")
+                touch(d / f"sub-{sub}_ses-{ses}_task-{task}_meg.json")
+                touch(d / f"sub-{sub}_ses-{ses}_task-{task}_markers.mrk")
+    runs = find_runs(tmp_path, {"modality": "meg"})
+    assert len(runs) == 16 and runs["channels"].notna().all() and runs["events"].notna().all()
+    only0 = find_runs(tmp_path, {"modality": "meg", "sessions": ["0"], "stories": ["2"]})
+    assert only0["path"].str.endswith("_ses-0_task-2_meg.con").all() and len(only0) == 2
+    chosen = select_runs(runs, ["01"], ["0"])
+    assert chosen["session"].tolist() == ["0"]  # first session of repeated stories
+    loc = locate_run(tmp_path, "01", "3", "meg", session="1")
+    assert loc["bids_path"].session == "1" and loc["bids_path"].task == "3" and loc["raw"].endswith("_meg.con")
+
+
+def test_eeg_real_file(tmp_path):
+    raw = mne.io.read_raw(RECORDINGS / "BDF_test_bdf_stim_channel.bdf", verbose="error")
+    raw.info["line_freq"] = 50
+    bp = mne_bids.BIDSPath(subject="01", task="story", run="1", root=tmp_path, datatype="eeg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mne_bids.write_raw_bids(raw, bp, overwrite=True, verbose=False)
+    loc = locate_run(tmp_path, "01", "story", "eeg")
+    assert loc["bids_path"].fpath == bp.fpath and loc["channels"].endswith("_channels.tsv")
+    assert recording_duration(loc["raw"]) == pytest.approx(10.0)
+    # the located BIDSPath is readable as is
+    assert mne_bids.read_raw_bids(loc["bids_path"], verbose="error").info["sfreq"] == 500.0
+
+
+def test_recording_duration_nifti(tmp_path):
+    img = nib.Nifti1Image(np.zeros((2, 2, 2, 12), np.float32), np.eye(4))
+    img.header["pixdim"][4] = 2.0
+    nib.save(img, tmp_path / "sub-01_task-x_bold.nii.gz")
+    (tmp_path / "sub-01_task-x_bold.json").write_text(json.dumps({"RepetitionTime": 2.0}))
+    assert recording_duration(tmp_path / "sub-01_task-x_bold.nii.gz") == 24.0
+
+
+def test_parse_entities():
+    assert parse_entities("sub-001_ses-2_task-pie_run-1_space-MNI_desc-preproc_bold.nii.gz") == \
+        {"sub": "001", "ses": "2", "task": "pie", "run": "1", "space": "MNI", "desc": "preproc"}

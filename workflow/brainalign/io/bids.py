@@ -1,0 +1,269 @@
+"""Finding runs in a BIDS tree (raw + fMRIPrep-style derivatives) by globbing BIDS file names.
+
+pybids indexes every file of a dataset before answering (minutes on Narratives' ~300 subjects);
+the workflow only needs "which (subject, story) runs exist and where are their files", which a few
+globs over BIDS names answer in milliseconds.  Stories are BIDS ``task`` labels.
+
+Functions
+---------
+find_runs(root, spec)           one row per run found (subject, session, story, run, paths ...)
+select_runs(runs, ...)          the (subject, story) grid the config asks for; missing -> error | drop
+locate_run(root, subject, story, modality, ...)   the files of one job (used by the rule scripts)
+recording_duration(path)        length of a recording in seconds (to check word events against)
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+MEEG_EXTENSIONS = (".fif", ".con", ".sqd", ".ds", ".pdf", ".vhdr", ".edf", ".bdf", ".set", ".mefd", ".nwb",
+                   ".EDF", ".BDF")
+RUN_COLUMNS = ["subject", "session", "story", "run", "modality", "path", "path_r", "events", "confounds",
+               "sidecar", "channels", "electrodes"]
+_ENTITY = re.compile(r"(?:^|_)([a-zA-Z]+)-([a-zA-Z0-9]+)")
+
+
+def parse_entities(name: str) -> dict[str, str]:
+    """BIDS entities of a file name: ``sub-01_ses-2_task-x_bold.nii.gz`` -> {sub: 01, ses: 2, task: x}."""
+    return {k: v for k, v in _ENTITY.findall(Path(name).name)}
+
+
+def _prefix(ent: Mapping[str, str], keys=("sub", "ses", "task", "acq", "run")) -> str:
+    return "_".join(f"{k}-{ent[k]}" for k in keys if k in ent)
+
+
+def _first(paths: Iterable[str]) -> str | None:
+    paths = sorted(paths)
+    return paths[0] if paths else None
+
+
+def _sidecar_glob(directory: Path, ent: Mapping[str, str], suffix: str, keys=("sub", "ses", "task", "acq", "run")) -> str | None:
+    """The file ``<entities>*_<suffix>`` beside a run (exact entities first, then without run)."""
+    for ks in (keys, tuple(k for k in keys if k != "run"), tuple(k for k in keys if k not in ("run", "task", "acq"))):
+        hit = _first(glob.glob(str(directory / f"{_prefix(ent, ks)}*_{suffix}")))
+        if hit:
+            return hit
+    return None
+
+
+def _spec_list(spec: Mapping, key: str) -> list[str] | None:
+    value = spec.get(key)
+    if value in (None, "all", []):
+        return None
+    return [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+
+
+def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFrame:
+    """Every run of one modality in a BIDS tree, with the files each job needs.
+
+    Parameters
+    ----------
+    root
+        BIDS root (raw data).
+    spec
+        ``modality`` (``fmri``, ``meg``, ``eeg``, ``ieeg``; default ``fmri``); ``subjects``,
+        ``stories``, ``sessions`` (lists, default all); fMRI only: ``derivatives_root`` (default
+        ``<root>/derivatives/fmriprep``), ``space`` (e.g. ``MNI152NLin2009cAsym``, or a surface
+        space such as ``fsaverage6``: then ``path``/``path_r`` are the left/right GIFTI files),
+        ``use_derivatives`` (default true: preprocessed BOLD when found, else raw BOLD).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``subject, session, story, run, modality, path, path_r, events, confounds, sidecar,
+        channels, electrodes`` (absent files: None), sorted by subject, story, session, run.
+    """
+    spec = dict(spec or {})
+    root = Path(root)
+    modality = spec.get("modality", "fmri")
+    if modality not in ("fmri", "meg", "eeg", "ieeg"):
+        raise ValueError(f"spec['modality']={modality!r}: expected fmri, meg, eeg or ieeg")
+    subjects, stories, sessions = (_spec_list(spec, k) for k in ("subjects", "stories", "sessions"))
+    rows = []
+    if modality == "fmri":
+        deriv = Path(spec.get("derivatives_root") or root / "derivatives" / "fmriprep")
+        space = spec.get("space")
+        surface = bool(space) and str(space).startswith("fs")
+        raw_bolds = glob.glob(str(root / "sub-*" / "**" / "func" / "*_bold.nii*"), recursive=True)
+        runs: dict[tuple, dict] = {}
+        for p in raw_bolds:
+            ent = parse_entities(p)
+            runs[(_prefix(ent))] = {"ent": ent, "raw": p}
+        use_deriv = spec.get("use_derivatives", True) and deriv.exists()
+        if use_deriv:
+            if surface:
+                pattern = f"*_hemi-L_space-{space}*_bold.func.gii"
+            else:
+                pattern = f"*_space-{space}*_desc-preproc_bold.nii*" if space else "*_desc-preproc_bold.nii*"
+            for p in glob.glob(str(deriv / "sub-*" / "**" / "func" / pattern), recursive=True):
+                ent = parse_entities(p)
+                key = _prefix(ent)
+                entry = runs.setdefault(key, {"ent": ent})
+                if "deriv" not in entry or Path(p).name < Path(entry["deriv"]).name:
+                    entry["deriv"] = p
+        for key, entry in runs.items():
+            ent = entry["ent"]
+            if "deriv" in entry:
+                path = entry["deriv"]
+            elif use_deriv and space:
+                continue  # the requested space is missing for this run
+            else:
+                path = entry.get("raw")
+            path_r = path.replace("hemi-L", "hemi-R") if surface else None
+            d = Path(path).parent
+            raw_dir = Path(entry["raw"]).parent if "raw" in entry else root / f"sub-{ent['sub']}" / (
+                f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
+            # confounds beside the BOLD used, else in the fMRIPrep tree, else beside the raw BOLD
+            deriv_dir = deriv / f"sub-{ent['sub']}" / (f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
+            confounds = next((hit for folder in (d, deriv_dir, raw_dir)
+                              for suffix in ("desc-confounds_timeseries.tsv", "desc-confounds_regressors.tsv")
+                              if (hit := _sidecar_glob(folder, ent, suffix))), None)
+            sidecar = re.sub(r"(\.nii(\.gz)?|\.func\.gii)$", ".json", path)
+            if not Path(sidecar).exists():
+                sidecar = _sidecar_glob(raw_dir, ent, "bold.json") or _first(glob.glob(str(root / f"task-{ent.get('task')}_bold.json")))
+            rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"), run=ent.get("run"),
+                             modality="fmri", path=path, path_r=path_r,
+                             events=_sidecar_glob(raw_dir, ent, "events.tsv"), confounds=confounds,
+                             sidecar=sidecar, channels=None, electrodes=None))
+    else:
+        for p in glob.glob(str(root / "sub-*" / "**" / modality / f"*_{modality}.*"), recursive=True):
+            name = Path(p).name
+            ext = name[name.index(f"_{modality}.") + len(modality) + 1:]
+            if ext not in MEEG_EXTENSIONS:
+                continue
+            ent = parse_entities(p)
+            if "split" in ent and ent["split"] not in ("01", "1"):
+                continue  # split FIF: mne reads the later parts from the first
+            d = Path(p).parent
+            rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"),
+                             run=ent.get("run"), modality=modality, path=p, path_r=None,
+                             events=_sidecar_glob(d, ent, "events.tsv"), confounds=None,
+                             sidecar=_sidecar_glob(d, ent, f"{modality}.json"),
+                             channels=_sidecar_glob(d, ent, "channels.tsv"),
+                             electrodes=_first(glob.glob(str(d / f"sub-{ent.get('sub')}*_electrodes.tsv")))))
+    df = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    if subjects is not None:
+        df = df[df["subject"].isin(subjects)]
+    if stories is not None:
+        df = df[df["story"].isin(stories)]
+    if sessions is not None:
+        df = df[df["session"].isin(sessions)]
+    return df.sort_values(["subject", "story", "session", "run"], na_position="first").reset_index(drop=True)
+
+
+def select_runs(
+    runs: pd.DataFrame,
+    subjects: Iterable[str],
+    stories: Iterable[str],
+    *,
+    missing: str = "error",
+    root: str | os.PathLike = "",
+) -> pd.DataFrame:
+    """One run per (subject, story) of the requested grid.
+
+    Parameters
+    ----------
+    runs
+        Output of :func:`find_runs`.
+    subjects, stories
+        The grid the config asks for.
+    missing
+        A subject without a story: ``"error"`` raises naming every missing (subject, story);
+        ``"drop"`` logs them and leaves them out.
+    root
+        Named in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The first run (by session, run) of each (subject, story) present, in grid order.  Further
+        repetitions (e.g. MEG-MASC's second session) are logged; restrict with ``spec['sessions']``.
+    """
+    if missing not in ("error", "drop"):
+        raise ValueError(f"missing={missing!r}: expected 'error' or 'drop'")
+    chosen, absent = [], []
+    for sub in subjects:
+        for story in stories:
+            hits = runs[(runs["subject"] == str(sub)) & (runs["story"] == str(story))]
+            if hits.empty:
+                absent.append((str(sub), str(story)))
+                continue
+            if len(hits) > 1:
+                log.info("sub-%s %s: %d runs found, using %s", sub, story, len(hits), Path(hits["path"].iloc[0]).name)
+            chosen.append(hits.iloc[0])
+    if absent:
+        listing = ", ".join(f"sub-{s}/task-{t}" for s, t in absent[:20]) + (" ..." if len(absent) > 20 else "")
+        if missing == "error":
+            raise FileNotFoundError(f"{root}: {len(absent)} subject/story run(s) not found: {listing} "
+                                    "(set dataset.missing_run: drop to leave them out)")
+        log.warning("%s: dropping %d missing subject/story run(s): %s", root, len(absent), listing)
+    return pd.DataFrame(chosen, columns=runs.columns).reset_index(drop=True)
+
+
+def locate_run(
+    bids_root: str | os.PathLike,
+    subject: str,
+    story: str,
+    modality: str,
+    derivatives_root: str | os.PathLike | None = None,
+    space: str | None = None,
+    session: str | None = None,
+) -> dict:
+    """The files of one (subject, story) run, for a preprocessing job.
+
+    Returns
+    -------
+    dict
+        fMRI: ``bold`` (path, or ``[left, right]`` GIFTI for a surface space), ``confounds``,
+        ``sidecar``, ``events``; MEG/EEG/iEEG: ``bids_path`` (``mne_bids.BIDSPath``), ``raw``,
+        ``events``, ``channels``, ``electrodes``.  Always ``subject``, ``story``, ``session``, ``run``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the subject, story and where it looked.
+    """
+    spec = {"modality": modality, "subjects": [subject], "stories": [story], "space": space,
+            "derivatives_root": derivatives_root, "sessions": [session] if session else None}
+    runs = find_runs(bids_root, spec)
+    if runs.empty:
+        where = Path(derivatives_root or Path(bids_root) / "derivatives" / "fmriprep") if modality == "fmri" else bids_root
+        raise FileNotFoundError(f"{bids_root}: no {modality} run for sub-{subject} task-{story}"
+                                f"{f' ses-{session}' if session else ''} (looked in {bids_root}"
+                                f"{f' and {where}' if modality == 'fmri' else ''})")
+    row = select_runs(runs, [subject], [story], root=bids_root).iloc[0]
+    out = {k: (None if pd.isna(v) else v) for k, v in row.items()}
+    if modality == "fmri":
+        out["bold"] = [row["path"], row["path_r"]] if row["path_r"] else row["path"]
+    else:
+        import mne_bids
+        ent = parse_entities(row["path"])
+        out["raw"] = row["path"]
+        out["bids_path"] = mne_bids.BIDSPath(subject=ent.get("sub"), session=ent.get("ses"), task=ent.get("task"),
+                                             acquisition=ent.get("acq"), run=ent.get("run"), datatype=modality,
+                                             suffix=modality, extension=Path(row["path"]).suffix,
+                                             root=bids_root)
+    return out
+
+
+def recording_duration(path: str | os.PathLike) -> float:
+    """Length (s) of a BOLD run (volumes x TR) or an M/EEG recording (header only)."""
+    path = Path(path)
+    name = path.name
+    if name.endswith((".nii", ".nii.gz")):
+        import nibabel as nib
+        from brainalign.preprocess.fmri import _header_tr, resolve_tr
+        img = nib.load(str(path))
+        return float(img.shape[3] * resolve_tr(path, _header_tr(img)))
+    import mne
+    raw = mne.io.read_raw(path, preload=False, verbose="error")
+    return float(raw.n_times / raw.info["sfreq"])
