@@ -48,6 +48,56 @@ def _encode(tokenizer, texts: Sequence[str], max_length: int | None) -> list[lis
     return ids
 
 
+def _head(model):
+    """The output head as a function of final hidden states -> logits (with Gemma-style soft-capping)."""
+    head = model.get_output_embeddings()
+    cfg = getattr(model.config, "get_text_config", lambda: model.config)()
+    cap = getattr(cfg, "final_logit_softcapping", None)
+    scale = getattr(cfg, "logit_scale", None)
+    if scale is not None and not isinstance(scale, (int, float)):
+        scale = None
+
+    def apply(hidden):
+        logits = head(hidden)
+        if scale is not None:
+            logits = logits * scale
+        if cap:
+            logits = cap * (logits / cap).tanh()
+        return logits
+
+    return apply
+
+
+def _batch_nll(model, input_ids, mask, chunk: int = 512) -> np.ndarray:
+    """Summed NLL per row of a right-padded batch.
+
+    Logits are computed only for real (unpadded) positions, ``chunk`` at a time, from the base
+    model's final hidden states: a full ``batch x length x vocab`` float32 logit tensor (~0.5 GB for 8
+    SmolLM2 prompts) would dominate time and memory.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    base = getattr(model, model.base_model_prefix, None)
+    if base is None or model.get_output_embeddings() is None:  # unusual layout: full logits
+        logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
+        nll = F.cross_entropy(logits.transpose(1, 2), input_ids[:, 1:], reduction="none")
+        return (nll * mask[:, 1:]).double().sum(dim=1).cpu().numpy()
+    hidden = base(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    # Token t is predicted from tokens < t: position t-1's state scores label t.
+    valid = mask[:, 1:].bool()
+    states = hidden[:, :-1][valid]
+    labels = input_ids[:, 1:][valid]
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None].expand_as(valid)[valid]
+    head = _head(model)
+    total = torch.zeros(input_ids.shape[0], dtype=torch.float64, device=input_ids.device)
+    for start in range(0, len(labels), chunk):
+        sl = slice(start, start + chunk)
+        nll = F.cross_entropy(head(states[sl]).float(), labels[sl], reduction="none")
+        total.index_add_(0, rows[sl], nll.double())
+    return total.cpu().numpy()
+
+
 def sequence_nll(model, tokenizer, texts: Sequence[str], batch_size: int = 8,
                  max_length: int | None = None) -> pd.DataFrame:
     """Mean and summed token negative log-likelihood of each text, batched.
@@ -72,7 +122,6 @@ def sequence_nll(model, tokenizer, texts: Sequence[str], batch_size: int = 8,
         ``nll_mean`` (nats/token) and ``ppl`` (= exp(nll_mean)).
     """
     import torch
-    import torch.nn.functional as F
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -99,13 +148,7 @@ def sequence_nll(model, tokenizer, texts: Sequence[str], batch_size: int = 8,
                     input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
                     mask[row, : len(ids[i])] = 1
                 input_ids, mask = input_ids.to(device), mask.to(device)
-                logits = model(input_ids=input_ids, attention_mask=mask).logits
-                # Token t is predicted from tokens < t: logits[:, :-1] score labels[:, 1:].
-                logp = F.log_softmax(logits[:, :-1].float(), dim=-1)
-                del logits
-                token_nll = -logp.gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-                token_nll = token_nll * mask[:, 1:]
-                nll_sum[idx] = token_nll.double().sum(dim=1).cpu().numpy()
+                nll_sum[idx] = _batch_nll(model, input_ids, mask)
     finally:
         model.train(was_training)
     n_tokens = np.array([len(s) for s in ids])

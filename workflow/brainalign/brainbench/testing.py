@@ -29,7 +29,7 @@ def tiny_tokenizer(texts: Iterable[str] = (_DEFAULT_TEXT,), vocab_size: int = 40
                                    bos_token="<|endoftext|>", unk_token="<|endoftext|>")
 
 
-def tiny_gpt2(vocab_size: int, seed: int = 0, n_layer: int = 2, n_embd: int = 32, n_positions: int = 1024):
+def tiny_gpt2(vocab_size: int, seed: int = 0, n_layer: int = 2, n_embd: int = 32, n_positions: int = 2048):
     """A randomly initialised GPT-2 (seeded) in eval mode; eager attention for exact comparisons."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
