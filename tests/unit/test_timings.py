@@ -152,6 +152,8 @@ def test_textgrid_long_and_short(tmp_path, text):
     np.testing.assert_array_equal(words["offset"], EXPECTED_TG["offset"])
     assert words["word_index"].tolist() == [0, 1, 2]
     assert words["norm"].tolist() == ["hello", 'she said "hi', "world"]
+    shifted = read_timings(path, shift=10.0)
+    np.testing.assert_allclose(shifted["onset"], EXPECTED_TG["onset"] + 10.0)
     # the phone tier chosen by name
     phones = read_timings(path, tier="PHONE")
     assert phones["word"].tolist() == ["HH"]

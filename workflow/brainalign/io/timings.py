@@ -697,6 +697,7 @@ def read_timings(
     duration: float | None = None,
     on_overlap: str = "error",
     on_beyond_end: str = "error",
+    shift: float = 0.0,
     **kw: object,
 ) -> pd.DataFrame:
     """Read word timings in any supported format into the word table, validated.
@@ -713,6 +714,9 @@ def read_timings(
         Recording length (s), to detect words beyond its end (see :func:`validate_words`).
     on_overlap, on_beyond_end
         Handling of overlapping/non-monotonic and late words (see :func:`validate_words`).
+    shift
+        Seconds added to every onset and offset: the time of the stimulus start in the recording
+        when the timing file counts from the audio start (e.g. a run that begins with silence).
     **kw
         Reader options: ``tier``/``skip_labels`` (textgrid), ``word_column``/``trial_type``/``kind``
         (bids_events), ``columns``/``time_scale``/``on_missing``/``sep`` (csv).
@@ -737,4 +741,7 @@ def read_timings(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=pd.errors.DtypeWarning)
         df = _READERS[fmt](path, story=story, **kw)
+    if shift:
+        df["onset"] += float(shift)
+        df["offset"] += float(shift)
     return validate_words(df, path, duration=duration, on_overlap=on_overlap, on_beyond_end=on_beyond_end)
