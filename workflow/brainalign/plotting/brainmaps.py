@@ -1,0 +1,130 @@
+"""Brain maps with nilearn: per-voxel values -> NIfTI in MNI space -> glass brain, stat map on
+the MNI152 template, or the fsaverage5 surface (both ship with nilearn; no download)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import xarray as xr
+
+from .figure_io import new_figure, save_figure
+
+Kind = Literal["glass", "stat", "surface"]
+
+
+def values_to_nifti(values: xr.DataArray, affine=None, shape=None):
+    """Put per-voxel values (dim ``voxel`` with coords ``x, y, z`` in MNI mm) into a 3-D image.
+
+    Parameters
+    ----------
+    values
+        One value per voxel; NaN voxels are left at 0 (nilearn's background).
+    affine, shape
+        Voxel-to-MNI affine (4 × 4) and grid shape; default ``values.attrs['affine']`` /
+        ``['mask_shape']`` (the Scores attributes).
+
+    Raises
+    ------
+    ValueError
+        If coordinates or grid attributes are missing, or a voxel falls outside the grid.
+    """
+    import nibabel as nib
+
+    affine = np.asarray(values.attrs.get("affine") if affine is None else affine, dtype=float)
+    shape = values.attrs.get("mask_shape") if shape is None else shape
+    if affine.shape != (4, 4) or shape is None:
+        raise ValueError("brain map needs the Scores attributes 'affine' (4×4) and 'mask_shape'")
+    for c in ("x", "y", "z"):
+        if c not in values.coords:
+            raise ValueError(f"brain map needs the voxel coordinate {c!r} (MNI mm)")
+    xyz = np.stack([values[c].values for c in ("x", "y", "z")] + [np.ones(values.sizes["voxel"])])
+    ijk = np.rint(np.linalg.inv(affine) @ xyz)[:3].astype(int)
+    shape = tuple(int(s) for s in shape)[:3]
+    if (ijk < 0).any() or (ijk >= np.asarray(shape)[:, None]).any():
+        raise ValueError(f"voxel coordinates fall outside the {shape} grid of the affine")
+    data = np.zeros(shape, dtype=np.float32)
+    data[tuple(ijk)] = np.nan_to_num(np.asarray(values.values, dtype=np.float32), nan=0.0)
+    return nib.Nifti1Image(data, affine)
+
+
+def plot_brain_map(img, path: str | os.PathLike, *, title: str, cbar_label: str, kind: Kind = "glass",
+                   cmap: str = "RdBu_r", vmin: float | None = None, vmax: float | None = None,
+                   threshold: float | None = None, symmetric: bool = True) -> Path:
+    """Draw a volume image on the MNI152 template (glass / stat map) or on fsaverage5 (surface).
+
+    Parameters
+    ----------
+    img
+        A NIfTI image in MNI space (e.g. from :func:`values_to_nifti`).
+    kind
+        ``"glass"`` (glass brain, 3 projections), ``"stat"`` (orthogonal slices on the MNI152
+        template) or ``"surface"`` (``vol_to_surf`` onto the fsaverage5 pial surface, drawn on the
+        inflated mesh: left and right lateral views).
+    cbar_label
+        Unit of the colour bar (written under it).
+    threshold
+        Values with ``|v| <= threshold`` are not drawn.
+    symmetric
+        Colour scale symmetric around 0 (signed scores); False for depths/distances.
+    """
+    from nilearn import datasets, plotting
+
+    data = np.asarray(img.get_fdata())
+    finite = data[np.isfinite(data) & (data != 0)]
+    if vmax is None:
+        vmax = float(np.abs(finite).max()) if finite.size else 1.0
+        vmax = vmax if vmax > 0 else 1.0
+    if vmin is None:
+        vmin = -vmax if symmetric else 0.0
+    if threshold is None:
+        # Background voxels are exactly 0: never paint them with the colour map's zero colour.
+        threshold = 0.0 if not symmetric else 1e-6 * vmax
+    if kind in ("glass", "stat"):
+        fig = new_figure(9.0, 3.6)
+        common = dict(figure=fig, title=title, colorbar=True, cmap=cmap, threshold=threshold, vmax=vmax,
+                      symmetric_cbar=symmetric)
+        if not symmetric:
+            common["vmin"] = vmin
+        if kind == "glass":
+            display = plotting.plot_glass_brain(img, plot_abs=False, black_bg=False, **common)
+        else:
+            bg = datasets.load_mni152_template(resolution=2)
+            display = plotting.plot_stat_map(img, bg_img=bg, draw_cross=False, black_bg=False, **common)
+        _label_colorbar(display, cbar_label)
+        return save_figure(fig, path)
+    if kind == "surface":
+        from nilearn import surface
+
+        fsaverage = datasets.load_fsaverage("fsaverage5")
+        sulc = datasets.load_fsaverage_data(mesh="fsaverage5", data_type="sulcal", mesh_type="inflated")
+        fig = new_figure(9.0, 3.6)
+        for i, hemi in enumerate(("left", "right")):
+            tex = surface.vol_to_surf(img, fsaverage["pial"].parts[hemi], radius=6.0, interpolation="linear")
+            ax = fig.add_subplot(1, 2, i + 1, projection="3d")
+            plotting.plot_surf_stat_map(
+                fsaverage["inflated"].parts[hemi], tex, hemi=hemi, view="lateral", bg_map=sulc.data.parts[hemi],
+                axes=ax, figure=fig, cmap=cmap, threshold=threshold, vmax=vmax,
+                vmin=vmin if not symmetric else None, symmetric_cbar=symmetric, colorbar=(i == 1),
+                title=None)
+            ax.set_title(f"{hemi} hemisphere", fontsize=9, y=0.92)
+        fig.suptitle(f"{title}  (colour: {cbar_label}; fsaverage5)", fontsize=11, y=0.98)
+        return save_figure(fig, path)
+    raise ValueError(f"kind must be 'glass', 'stat' or 'surface', got {kind!r}")
+
+
+def _label_colorbar(display, label: str) -> None:
+    """Write the unit under the colour bar nilearn drew (its private axes), or in the title."""
+    cbar_ax = getattr(display, "_colorbar_ax", None)
+    if cbar_ax is not None:
+        cbar_ax.set_title(label, fontsize=8, pad=6, loc="left", rotation=0)
+    else:
+        display.title(label, size=8)
+
+
+def plot_voxel_map(values: xr.DataArray, path: str | os.PathLike, *, title: str, cbar_label: str,
+                   kind: Kind = "glass", **kwargs) -> Path:
+    """:func:`values_to_nifti` then :func:`plot_brain_map` in one call."""
+    return plot_brain_map(values_to_nifti(values), path, title=title, cbar_label=cbar_label, kind=kind, **kwargs)
