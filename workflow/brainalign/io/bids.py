@@ -217,8 +217,12 @@ def locate_run(
     derivatives_root: str | os.PathLike | None = None,
     space: str | None = None,
     session: str | None = None,
+    profile: Mapping | None = None,
 ) -> dict:
     """The files of one (subject, story) run, for a preprocessing job.
+
+    ``profile`` is the dataset profile's free-form block (``config["dataset"]["profile"]``); its
+    ``space``, ``sessions`` (first one used) and ``use_derivatives`` apply unless given explicitly.
 
     Returns
     -------
@@ -232,8 +236,13 @@ def locate_run(
     FileNotFoundError
         Naming the subject, story and where it looked.
     """
+    profile = dict(profile or {})
+    space = space or profile.get("space")
+    if session is None and profile.get("sessions"):
+        session = str(list(profile["sessions"])[0])
     spec = {"modality": modality, "subjects": [subject], "stories": [story], "space": space,
-            "derivatives_root": derivatives_root, "sessions": [session] if session else None}
+            "derivatives_root": derivatives_root, "sessions": [session] if session else None,
+            "use_derivatives": profile.get("use_derivatives", True)}
     runs = find_runs(bids_root, spec)
     if runs.empty:
         where = Path(derivatives_root or Path(bids_root) / "derivatives" / "fmriprep") if modality == "fmri" else bids_root
