@@ -79,7 +79,7 @@ def plot_layer_profiles(profiles: Mapping[str, pd.DataFrame], path: str | os.Pat
     for ax in list(axes.flat)[len(units):]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, frameon=False, loc="best")
-    fig.suptitle(f"{title}\nmean ± 95% CI across {n} subjects; dots: FDR p < {alpha} (score > 0)", fontsize=10)
+    fig.suptitle(f"{title}\nmean ± 95% CI across {n} subjects; dots: FDR p < {alpha} (score > 0)", fontsize=10, y=1.0 + 0.1 / rows)
     return save_figure(fig, path)
 
 
@@ -161,7 +161,7 @@ def plot_forecast(table: pd.DataFrame, best: pd.DataFrame, path: str | os.PathLi
     for ax in list(axes.flat)[len(units):]:
         ax.set_visible(False)
     n = int(table["n_subjects"].iloc[0]) if "n_subjects" in table else 0
-    fig.suptitle(f"{title}\nmean ± 95% CI across {n} subjects; * d* significant (t-test across subjects)", fontsize=10)
+    fig.suptitle(f"{title}\nmean ± 95% CI across {n} subjects; * d* significant (t-test across subjects)", fontsize=10, y=1.0 + 0.1 / rows)
     return save_figure(fig, path)
 
 
@@ -201,9 +201,10 @@ def plot_control_comparison(table: pd.DataFrame, path: str | os.PathLike, *, tra
     for xi, row in zip(x, table.itertuples(index=False)):
         s = _stars(row.p)
         if s:
-            ax.annotate(s, (xi, max(row.score_trained, row.score_control) + 0.02 * (top or 1)), ha="center", fontsize=9)
+            ax.annotate(s, (xi, max(row.score_trained, row.score_control) + 0.01 * (top or 1)), ha="center", va="bottom", fontsize=9)
     ax.set_xticks(x, table[unit].astype(str), rotation=30, ha="right")
     ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_ylim(top=1.12 * top if top > 0 else None)
     ax.set_ylabel(ylabel)
     n = int(table["n_subjects"].max()) if "n_subjects" in table else 0
     ax.set_title(f"{title}\n(mean over {n} subjects; stars: paired t-test trained > control)", fontsize=10)
