@@ -1,0 +1,164 @@
+"""Dataset profiles: valid config fragments whose options the library accepts, on fake trees of the
+published shapes, and download rules that dry-run."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from brainalign.io.bids import find_runs, select_runs
+from brainalign.io.timings import read_timings
+from brainalign.preprocess.fmri import preprocess_fmri
+from brainalign.preprocess.ieeg import preprocess_ieeg
+from brainalign.preprocess.meeg import preprocess_meeg
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILES = {p.stem: p for p in sorted((REPO / "config" / "datasets").glob("*.yaml"))}
+PREPROCESS = {"fmri": preprocess_fmri, "meeg": preprocess_meeg, "ieeg": preprocess_ieeg}
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load(PROFILES[name].read_text())
+
+
+def merged(name: str) -> dict:
+    """config/config.yaml with the profile merged over it (what --configfile does)."""
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+    def update(a, b):
+        for k, v in b.items():
+            a[k] = update(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+
+    return update(copy.deepcopy(base), load(name))
+
+
+def test_all_four_profiles_exist():
+    assert set(PROFILES) == {"narratives", "megmasc", "lebel2023", "podcast_ecog"}
+
+
+@pytest.mark.parametrize("name", ["narratives", "megmasc", "lebel2023", "podcast_ecog"])
+def test_profile_validates_and_options_bind(name):
+    from snakemake.utils import validate
+
+    config = merged(name)
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    assert config["dataset"]["kind"] == "bids" and config["dataset"]["name"] == name
+    # every preprocessing option of the profile is a keyword of the library function
+    for modality, options in load(name).get("preprocess", {}).items():
+        inspect.signature(PREPROCESS[modality]).bind("run", **options)
+
+
+def _tree_narratives(root: Path):
+    for sub in ("001", "002"):
+        for task in ("pieman", "tunnel", "lucy", "prettymouth"):
+            if sub == "002" and task == "lucy":
+                continue  # a subject missing a story: the profile drops it
+            (root / f"sub-{sub}" / "func").mkdir(parents=True, exist_ok=True)
+            (root / f"sub-{sub}" / "func" / f"sub-{sub}_task-{task}_bold.nii.gz").touch()
+            d = root / "derivatives" / "fmriprep" / f"sub-{sub}" / "func"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"sub-{sub}_task-{task}_space-MNI152NLin2009cAsym_res-native_desc-preproc_bold.nii.gz").touch()
+            (d / f"sub-{sub}_task-{task}_desc-confounds_timeseries.tsv").touch()
+    for task in ("pieman", "tunnel", "lucy", "prettymouth"):
+        g = root / "stimuli" / "gentle" / task / "align.json"
+        g.parent.mkdir(parents=True, exist_ok=True)
+        g.write_text(json.dumps({"transcript": "I began.", "words": [
+            {"case": "success", "start": 0.5, "end": 0.7, "startOffset": 0, "endOffset": 1, "word": "I"},
+            {"case": "not-found-in-audio", "startOffset": 2, "endOffset": 7, "word": "began"}]}))
+    return {"subjects": ["001", "002"], "expected_runs": 7}
+
+
+def _tree_megmasc(root: Path):
+    events = ("onset\tduration\ttrial_type\n"
+              "1.0\t0.3\t{'story': 'lw1', 'kind': 'word', 'word': 'Tara', 'start': 0.1}\n"
+              "1.4\t0.2\t{'story': 'lw1', 'kind': 'word', 'word': 'went', 'start': 0.5}\n")
+    for sub in ("01", "02"):
+        for ses in ("0", "1"):
+            for task in "0123":
+                d = root / f"sub-{sub}" / f"ses-{ses}" / "meg"
+                d.mkdir(parents=True, exist_ok=True)
+                (d / f"sub-{sub}_ses-{ses}_task-{task}_meg.con").touch()
+                (d / f"sub-{sub}_ses-{ses}_task-{task}_events.tsv").write_text(events)
+    return {"subjects": ["01", "02"], "expected_runs": 8}
+
+
+def _tree_lebel2023(root: Path):
+    for sub in ("UTS01", "UTS02", "UTS03"):
+        for i, task in enumerate(("wheretheressmoke", "adollshouse", "adventuresinsayingyes", "alternateithicatom")):
+            d = root / f"sub-{sub}" / f"ses-{i + 2}" / "func"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"sub-{sub}_ses-{i + 2}_task-{task}_bold.nii.gz").touch()
+    tg = root / "derivatives" / "TextGrids"
+    tg.mkdir(parents=True)
+    for task in ("wheretheressmoke", "adollshouse", "adventuresinsayingyes", "alternateithicatom"):
+        (tg / f"{task}.TextGrid").write_text(
+            'File type = "ooTextFile"\nObject class = "TextGrid"\n\n0\n2\n<exists>\n1\n"IntervalTier"\n"word"\n'
+            '0\n2\n3\n0\n0.5\n"sp"\n0.5\n1.2\n"I"\n1.2\n2\n"reached"\n')
+    return {"subjects": ["UTS01", "UTS02", "UTS03"], "expected_runs": 12}
+
+
+def _tree_podcast_ecog(root: Path):
+    for sub in ("01", "02"):
+        d = root / f"sub-{sub}" / "ieeg"
+        d.mkdir(parents=True)
+        (d / f"sub-{sub}_task-podcast_ieeg.edf").touch()
+        (d / f"sub-{sub}_task-podcast_channels.tsv").touch()
+        (d / f"sub-{sub}_space-MNI152NLin2009aSym_electrodes.tsv").touch()
+    (root / "stimuli").mkdir()
+    (root / "stimuli" / "podcast_transcript.csv").write_text("word,start,end\nAct,3.71,3.95\none,,\nso,4.3,4.5\n")
+    return {"subjects": ["01", "02"], "expected_runs": 2}
+
+
+TREES = {"narratives": _tree_narratives, "megmasc": _tree_megmasc, "lebel2023": _tree_lebel2023,
+         "podcast_ecog": _tree_podcast_ecog}
+
+
+@pytest.mark.parametrize("name", ["narratives", "megmasc", "lebel2023", "podcast_ecog"])
+def test_profile_on_fake_tree(name, tmp_path):
+    profile = load(name)
+    ds = profile["dataset"]
+    facts = TREES[name](tmp_path)
+    modality = ds["modalities"][0]
+    spec = {"modality": modality, "stories": ds["stories"], **{k: v for k, v in ds.get("profile", {}).items()
+                                                                if k in ("space", "sessions", "use_derivatives")}}
+    if "derivatives_root" in ds:
+        spec["derivatives_root"] = tmp_path / "derivatives" / "fmriprep"
+    runs = find_runs(tmp_path, spec)
+    subjects = ds.get("subjects") or facts["subjects"]
+    chosen = select_runs(runs, subjects, ds["stories"], missing=ds.get("missing_run", "error"), root=tmp_path)
+    assert len(chosen) == facts["expected_runs"]
+    if name == "narratives":
+        assert chosen["path"].str.contains("derivatives/fmriprep").all() and chosen["confounds"].notna().all()
+    # the word timings of the first story read with the profile's options
+    options = dict(ds["timings"])
+    path = options.pop("path").format(root=tmp_path, story=ds["stories"][0], subject=subjects[0])
+    options.pop("per_subject", None)
+    words = read_timings(path, fmt=options.pop("format"), story=ds["stories"][0], **options)
+    assert len(words) >= 2 and words["onset"].is_monotonic_increasing
+    if name in ("narratives", "podcast_ecog"):
+        assert "interpolated" in words["flags"].tolist()
+
+
+def test_download_rules_dry_run(tmp_path):
+    """Each profile's download rule plans (dry run) with the command the profile asks for."""
+    cmd = [sys.executable, "-m", "snakemake", "download_narratives", "download_megmasc", "download_lebel2023",
+           "download_podcast_ecog", "-n", "-p", "-s", str(REPO / "workflow" / "rules" / "download.smk"),
+           "-d", str(tmp_path), "--configfile", str(PROFILES["lebel2023"])]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout + out.stderr
+    assert "openneuro-py download --dataset=ds002345 --target-dir=data/ds002345 --tag=1.0.3" in text
+    assert "openneuro-py download --dataset=ds003020 --target-dir=data/ds003020 --tag=2.2.0 " \
+           "--include=derivatives/TextGrids --include=sub-UTS01 --include=sub-UTS02 --include=sub-UTS03" in text
+    assert "osf -p ag3kj clone data/megmasc/.osf" in text
+    assert "openneuro-py download --dataset=ds005574" in text
+    for name in ("narratives", "megmasc", "lebel2023", "podcast_ecog"):
+        assert f"download_{name}" in text
