@@ -1,0 +1,158 @@
+"""The workflow on a real SLURM cluster (single node on localhost) through the project's profile.
+
+The cluster is the one ``tests/workflow/slurm_setup.sh`` starts (Debian's slurm-wlm, munge,
+slurmdbd so that ``sacct`` works). When no cluster answers, the test starts one itself if it runs as
+root with ``CI`` set; otherwise it is skipped with the reason. In CI (``CI`` set) a cluster that cannot
+be started is a failure, not a skip.
+
+Snakemake is stopped with SIGINT on timeout (``timeout -s INT -k 30``): on SIGINT it cancels its
+SLURM jobs, on SIGTERM it would wait for them forever.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILE = REPO / "config" / "profiles" / "slurm"
+REDUCED = REPO / "tests" / "workflow" / "configs" / "reduced_demo.yaml"
+SETUP = REPO / "tests" / "workflow" / "slurm_setup.sh"
+LIMIT_S = int(os.environ.get("BRAINALIGN_SLURM_TEST_TIMEOUT", "1500"))
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+?)\)")
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+
+def _cluster_problem() -> str | None:
+    """None when a SLURM node answers idle/mixed/allocated, else why not."""
+    if shutil.which("sinfo") is None:
+        return "sinfo not found (SLURM client not installed)"
+    out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
+    states = out.stdout.split()
+    if out.returncode != 0 or not {"idle", "mix", "alloc"} & set(states):
+        return f"sinfo reports no usable node ({out.stdout.strip() or out.stderr.strip()})"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster() -> None:
+    problem = _cluster_problem()
+    if problem is None:
+        return
+    in_ci = bool(os.environ.get("CI"))
+    if os.geteuid() != 0 or not in_ci:
+        why = "not root" if os.geteuid() != 0 else "CI is unset"
+        pytest.skip(f"no SLURM cluster ({problem}) and {why}: start one with `sudo {SETUP.relative_to(REPO)}` "
+                    "or run the tests as root with CI=1")
+    setup = subprocess.run([str(SETUP)], capture_output=True, text=True, timeout=600)
+    problem = _cluster_problem()
+    if setup.returncode != 0 or problem:
+        pytest.fail(f"could not start the local SLURM cluster: {problem}\n{setup.stdout[-3000:]}{setup.stderr[-3000:]}")
+
+
+def run_on_slurm(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
+    """Run snakemake with the project's SLURM profile in ``workdir``; SIGINT on timeout."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    cmd = ["timeout", "-s", "INT", "-k", "30", str(LIMIT_S),
+           sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(workdir),
+           "--profile", str(PROFILE),
+           # the local node has 2 CPUs: batches of grouped jobs are sized to fit it
+           "--cores", "2",
+           "--slurm-init-seconds-before-status-checks", "5", "--slurm-keep-successful-logs", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=LIMIT_S + 120)
+
+
+def slurm_jobs(out: subprocess.CompletedProcess) -> dict[str, str]:
+    """SLURM job id -> the rule or group folder of its log, from snakemake's submission messages."""
+    return {jobid: Path(log).parent.name for jobid, log in SUBMITTED.findall(out.stdout + out.stderr)}
+
+
+def sacct_states(jobids: list[str]) -> dict[str, str]:
+    """Final state of each job in SLURM's accounting (retried a few times: slurmdbd lags)."""
+    states: dict[str, str] = {}
+    for _ in range(20):
+        out = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", ",".join(jobids)],
+                             capture_output=True, text=True, timeout=30)
+        states = dict(line.split("|", 1) for line in out.stdout.split() if "|" in line)
+        if set(jobids) <= states.keys() and all(s.split()[0] in {"COMPLETED", "FAILED", "OUT_OF_MEMORY",
+                                                                   "CANCELLED", "TIMEOUT"} for s in states.values()):
+            break
+        time.sleep(1)
+    return states
+
+
+def _report(out: subprocess.CompletedProcess) -> str:
+    return f"rc={out.returncode}\n--- stdout\n{out.stdout[-4000:]}\n--- stderr\n{out.stderr[-8000:]}"
+
+
+MINI_SNAKEFILE = """
+# Profile mechanics on the real cluster, in seconds: the profile's grouping of preprocessing jobs
+# (rule names as in the workflow) and its retries with more memory.
+rule all:
+    input: expand("pre/{i}.txt", i=range(4)), "retry.txt"
+
+rule preprocess_fmri:
+    output: "pre/{i}.txt"
+    threads: 1
+    resources: mem_mb=lambda wc, attempt: 1000 * attempt, runtime=5
+    shell: "echo job=$SLURM_JOB_ID > {output}"
+
+rule retry:
+    output: "retry.txt"
+    threads: 1
+    resources: mem_mb=lambda wc, attempt: 500 * attempt, runtime=5
+    # fails unless it was given at least 1000 MB: only the second attempt succeeds
+    shell: "test {resources.mem_mb} -ge 1000 || exit 3; echo job=$SLURM_JOB_ID mem={resources.mem_mb} > {output}"
+"""
+
+
+def test_profile_groups_jobs_and_retries_with_more_memory(slurm_cluster, tmp_path):
+    (tmp_path / "Snakefile").write_text(MINI_SNAKEFILE)
+    out = run_on_slurm(tmp_path, snakefile=tmp_path / "Snakefile")
+    assert out.returncode == 0, _report(out)
+    jobs = slurm_jobs(out)
+    # four preprocessing jobs, one submission (the profile's group 'preproc')
+    groups = [folder for folder in jobs.values() if folder.startswith("group_preproc")]
+    assert len(groups) == 1, jobs
+    pre_ids = {(tmp_path / "pre" / f"{i}.txt").read_text().split("=")[1].strip() for i in range(4)}
+    assert len(pre_ids) == 1 and pre_ids <= jobs.keys(), (pre_ids, jobs)
+    # the retried rule: two submissions, the first failed, the second ran with twice the memory
+    retry_ids = sorted((j for j, folder in jobs.items() if folder == "rule_retry"), key=int)
+    assert len(retry_ids) == 2, jobs
+    states = sacct_states(retry_ids)
+    assert states[retry_ids[0]].startswith("FAILED") and states[retry_ids[1]].startswith("COMPLETED"), states
+    assert (tmp_path / "retry.txt").read_text().split() == [f"job={retry_ids[1]}", "mem=1000"]
+
+
+def test_reduced_demo_on_slurm_equals_local_run(slurm_cluster, runnable_pipeline, output_digest, digest_diff,
+                                                request, tmp_path):
+    local = request.getfixturevalue("reduced_demo")  # the uninterrupted local run (tests/workflow/conftest.py)
+    (tmp_path / "config").mkdir()
+    shutil.copy(REPO / "config" / "config.yaml", tmp_path / "config" / "config.yaml")
+    start = time.monotonic()
+    out = run_on_slurm(tmp_path, "--configfile", str(REDUCED))
+    wall = time.monotonic() - start
+    assert out.returncode == 0, _report(out)
+    print(f"SLURM reduced demo wall time: {wall:.0f} s")
+
+    jobs = slurm_jobs(out)
+    assert jobs, "no job was submitted to SLURM:\n" + _report(out)
+    states = sacct_states(list(jobs))
+    assert all(states.get(j, "").startswith("COMPLETED") for j in jobs), states
+    # every rule that did work ran inside a SLURM job (alone or in a group submission)
+    ran = set(re.findall(r"^\s*rule (\w+):", out.stdout + out.stderr, flags=re.MULTILINE))
+    assert {"demo_dataset", "features", "encode"} <= ran, ran
+    folders = set(jobs.values())
+    for rule in ran:
+        assert any(rule in folder for folder in folders), f"rule {rule} has no SLURM submission: {folders}"
+
+    differences = digest_diff(output_digest(local), output_digest(tmp_path))
+    assert not differences, "SLURM outputs differ from the local run:\n" + "\n".join(differences[:50])
