@@ -80,6 +80,20 @@ def test_mask_confounds_zscore_and_times(tmp_path):
     assert abs(np.corrcoef(raw.values[:, col], kept["white_matter"])[0, 1]) > 0.3
 
 
+def test_output_round_trips_through_the_store(tmp_path):
+    from brainalign.io.store import read_zarr, write_zarr
+
+    bold, conf_path, *_ = make_run(tmp_path, n_vol=20)
+    out = preprocess_fmri(bold, confounds=conf_path, drop_initial_trs=2, strategy={"motion": "basic"})
+    back = read_zarr(write_zarr(out, tmp_path / "pieman.zarr"), load=True)["data"]
+    np.testing.assert_array_equal(back.values, out.values)
+    np.testing.assert_array_equal(back.time.values, out.time.values)
+    np.testing.assert_array_equal(back.z.values, out.z.values)
+    assert back.attrs["tr"] == TR and np.allclose(back.attrs["affine"], AFFINE)
+    with pytest.raises(ValueError, match="mask=None"):
+        preprocess_fmri(bold, mask=None)
+
+
 def test_tr_header_vs_sidecar_mismatch(tmp_path):
     bold, *_ = make_run(tmp_path, tr_header=2.0, tr_sidecar=1.5)
     with pytest.raises(ValueError, match=r"sub-01_task-pieman_bold.nii.gz: TR disagrees: 2 s .*header.* vs 1.5 s .*json"):

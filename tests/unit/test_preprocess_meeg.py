@@ -119,6 +119,18 @@ def test_real_recording_through_bids(key, tmp_path):
     np.testing.assert_allclose(words["onset"], onsets, atol=1.0 / sfreq)
 
 
+def test_output_round_trips_through_the_store(tmp_path):
+    from brainalign.io.store import read_zarr, write_zarr
+
+    bids_path, *_ = write_bids("eeglab", tmp_path)
+    out = preprocess_meeg(bids_path, l_freq=None, h_freq=20.0)
+    back = read_zarr(write_zarr(out, tmp_path / "sub-eeglab" / "story.zarr"), load=True)["data"]
+    np.testing.assert_array_equal(back.values, out.values)
+    np.testing.assert_array_equal(back.pos_x.values, out.pos_x.values)
+    assert back.channel.values.tolist() == out.channel.values.tolist()
+    assert back.attrs["sfreq"] == 50.0 and back.attrs["bads"] == out.attrs["bads"]
+
+
 def test_preprocessing_matches_mne_by_hand(tmp_path):
     """Same steps done directly with MNE give the same numbers (EDF, average reference)."""
     bids_path, raw, _ = write_bids("edf", tmp_path)

@@ -219,6 +219,8 @@ def _resolve_mask(mask: str | PathLike | nib.Nifti1Image, ref: nib.Nifti1Image, 
     from nilearn.image import resample_to_img
     from nilearn.masking import compute_epi_mask
 
+    if mask is None:
+        raise ValueError(f"{where}: mask=None; volume data need a mask: 'mni152', 'epi' or a mask image path")
     if isinstance(mask, str) and mask == "epi":
         import warnings
         with warnings.catch_warnings():
