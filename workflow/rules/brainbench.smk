@@ -17,17 +17,11 @@
 
 import re as _bb_re
 
-_BB_DEFAULTS = {
-    "testsets": {},
-    "models": [],
-    "batch_size": 8,
-    "device": "cpu",
-    "calibration_bins": 5,
-    "bootstrap": {"n": 10000, "seed": 0},
-    "unseen": [],
-    "lora": {"enabled": False, "corpus": []},
-}
-_BB = {**_BB_DEFAULTS, **config.get("brainbench", {})}
+from snakemake.utils import validate as _bb_validate
+
+# Validated (and defaults filled) at parse time against the section's own schema fragment.
+_BB = dict(config.get("brainbench") or {})
+_bb_validate(_BB, schema="../brainalign/brainbench/config.schema.yaml", set_default=True)
 _BB_TESTSETS = dict(_BB["testsets"])
 _BB_MODELS = list(_BB["models"])
 _BB_LORA = dict(_BB["lora"])

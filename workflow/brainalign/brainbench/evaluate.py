@@ -16,8 +16,6 @@ from .stats import accuracy_table, calibration, summarize
 
 log = logging.getLogger(__name__)
 
-ITEM_COLUMNS = ["doi", "journal_section", "ppl_original", "ppl_altered", "correct", "confidence"]
-
 
 @dataclass
 class Evaluation:
@@ -91,6 +89,5 @@ def evaluate_model(model, tokenizer, cases: Sequence[TestCase], unseen: Sequence
     summary["seconds_full_condition"] = t1 - t0
     summary["abstracts_per_s"] = len(items) / (t1 - t0)
     summary["prompt_template"] = template
-    order = ITEM_COLUMNS + [c for c in items.columns if c not in ITEM_COLUMNS]
-    return Evaluation(items=items[order], isolated=isolated[order], subfields=subfields,
+    return Evaluation(items=items, isolated=isolated, subfields=subfields,
                       calibration=calib, memorization=memo, summary=summary)

@@ -330,7 +330,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     for m in _SENTENCE_END.finditer(text):
         bounds.append((start, m.start()))
         start = m.end()
-    bounds.append((start, len(text)))
+    bounds.append((start, len(text.rstrip())))
     return [(s, e) for s, e in bounds if text[s:e].strip()]
 
 
@@ -349,7 +349,7 @@ def isolated_sentences(case: TestCase) -> tuple[str, str]:
     combined = case.combined
     masked = list(combined)
     for span in case.spans:  # hide option text (it may contain '. X') from the sentence splitter
-        masked[span.start:span.end] = ["x"] * (span.end - span.start)
+        masked[span.start:span.end] = ["X"] * (span.end - span.start)  # "X": a span may open a sentence
         if span.original.rstrip()[-1:] in (".", "!", "?"):  # an option may end its sentence
             masked[span.end - 1] = "."
     bounds = split_sentences("".join(masked))

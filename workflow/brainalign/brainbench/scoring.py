@@ -21,6 +21,8 @@ import pandas as pd
 
 from .parsing import TestCase, isolated_sentences
 
+# The first six columns of items.csv (the contract); extra columns follow.
+ITEM_COLUMNS = ["doi", "journal_section", "ppl_original", "ppl_altered", "correct", "confidence"]
 PROMPT_TEMPLATE = ("You are a neuroscientist with deep knowledge in neuroscience. "
                    "Here is an abstract from a neuroscience publication: <abstract>")
 
@@ -227,5 +229,5 @@ def score_cases(model, tokenizer, cases: Sequence[TestCase], batch_size: int = 8
     out["row"] = [c.row for c in cases]
     out["reference_parse_differs"] = [c.reference_parse_differs for c in cases]
     out["condition"] = condition
-    return out
+    return out[ITEM_COLUMNS + [c for c in out.columns if c not in ITEM_COLUMNS]]
 

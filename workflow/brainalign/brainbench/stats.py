@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from scipy.special import expit
 
 # Reference lines of Luo et al. 2024 (human-written cases; see REFERENCE.md).
 HUMAN_EXPERTS = 0.634
@@ -121,7 +122,7 @@ def _logistic_slope(x: np.ndarray, y: np.ndarray, n_iter: int = 50) -> float:
     X = np.column_stack([np.ones_like(x), x])
     w = np.zeros(2)
     for _ in range(n_iter):
-        p = 1 / (1 + np.exp(-X @ w))
+        p = expit(X @ w)
         H = X.T @ (X * (p * (1 - p))[:, None])
         try:
             step = np.linalg.solve(H, X.T @ (y - p))
