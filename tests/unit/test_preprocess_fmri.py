@@ -103,6 +103,16 @@ def test_tr_header_vs_sidecar_mismatch(tmp_path):
         resolve_tr(bold, None, None, sidecar=bold.with_name("nope.json"))
 
 
+def test_tr_from_inherited_sidecar(tmp_path):
+    (tmp_path / "dataset_description.json").write_text("{}")
+    (tmp_path / "task-pieman_bold.json").write_text(json.dumps({"RepetitionTime": 2.0}))
+    sub = tmp_path / "sub-01" / "func"
+    sub.mkdir(parents=True)
+    bold, *_ = make_run(sub, n_vol=10, tr_sidecar=None)
+    with pytest.raises(ValueError, match=r"1.5 s .*header.* vs 2 s from .*task-pieman_bold.json"):
+        preprocess_fmri(bold)
+
+
 def test_tr_argument_checked(tmp_path):
     bold, *_ = make_run(tmp_path, tr_sidecar=None)
     epi = preprocess_fmri(bold, tr=1.5, mask="epi")

@@ -50,8 +50,20 @@ _TR_TOLERANCE = 1e-3
 
 # ----------------------------------------------------------------------------------------- TR
 def _sidecar_of(path: Path) -> Path:
+    """The JSON sidecar of a BOLD file: its sibling, else the nearest inherited
+    ``task-<label>_bold.json`` up to the dataset root (BIDS inheritance principle)."""
     name = re.sub(r"(\.nii(\.gz)?|\.func\.gii|\.gii)$", "", path.name)
-    return path.with_name(name + ".json")
+    sibling = path.with_name(name + ".json")
+    task = re.search(r"task-([A-Za-z0-9]+)", path.name)
+    if sibling.exists() or task is None:
+        return sibling
+    for folder in path.parents:
+        for candidate in (folder / f"task-{task.group(1)}_bold.json",):
+            if candidate.exists():
+                return candidate
+        if (folder / "dataset_description.json").exists():
+            break
+    return sibling
 
 
 def resolve_tr(img_path: Path | None, header_tr: float | None, tr: float | None = None,
