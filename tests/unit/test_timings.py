@@ -192,6 +192,7 @@ def gentle_doc() -> dict:
     words = [item("Once", "success", 0.5, 0.8), item("upon", "success", 0.8, 1.1),
              item("a", "success", 1.1, 1.2), item("time", "success", 1.2, 1.6),
              item("Tara", "not-found-in-audio"), item("went", "not-found-in-audio"),
+             {"case": "not-found-in-transcript", "start": 2.0, "end": 2.1, "word": "uh"},
              item("to", "success", 2.2, 2.3), item("twenty", "success", 2.3, 2.6),
              item("one", "success", 2.6, 2.8), item("shops", "success", 2.8, 3.3)]
     return {"transcript": transcript, "words": words}
@@ -213,7 +214,7 @@ def test_gentle_interpolates_missing_words_and_keeps_punctuation(tmp_path):
 
 def test_gentle_leading_and_trailing_missing(tmp_path):
     doc = gentle_doc()
-    for i in (0, 9):
+    for i in (0, 10):
         doc["words"][i] = {k: v for k, v in doc["words"][i].items() if k in ("startOffset", "endOffset", "word")}
         doc["words"][i]["case"] = "not-found-in-audio"
     path = tmp_path / "align.json"

@@ -550,6 +550,8 @@ def read_gentle(path: str | os.PathLike, *, story: str | None = None, **_: objec
     for i, w in enumerate(doc["words"]):
         if "word" not in w:
             raise ValueError(f"{path}: words[{i}] has no 'word' key")
+        if w.get("case") == "not-found-in-transcript":
+            continue  # heard in the audio but not part of the text the model reads
         text, span = str(w["word"]), None
         if transcript is not None and "startOffset" in w and "endOffset" in w:
             a, b = int(w["startOffset"]), int(w["endOffset"])
