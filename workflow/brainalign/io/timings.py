@@ -33,7 +33,6 @@ from __future__ import annotations
 import ast
 import json
 import logging
-import math
 import os
 import re
 import unicodedata

@@ -20,14 +20,12 @@ base of BIDS ``events.tsv`` onsets.
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import mne
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from brainalign.preprocess.common import read_region_table, zscore_time
