@@ -20,6 +20,7 @@ include: "workflow/rules/words.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/encode.smk"
+include: "workflow/rules/download.smk"
 
 
 rule all:

@@ -56,6 +56,26 @@ else:
         if not SUBJECTS:
             _config_error("dataset.bids_root", f"no sub-* directories under {_root}")
 
+# (subject, story) runs of each modality: the full grid for the demo; for BIDS data, the runs found
+# on disk (one glob per modality, not one per job), with missing ones an error or dropped
+# (dataset.missing_run).
+if KIND == "demo":
+    RUNS = {mod: {(s, t): [] for s in SUBJECTS for t in STORIES} for mod in MODALITIES}
+else:
+    from brainalign.io.bids import find_runs, select_runs
+
+    _profile = config["dataset"].get("profile", {})
+    RUNS = {}
+    for _mod in MODALITIES:
+        _spec = {"modality": _mod, "subjects": SUBJECTS, "stories": STORIES,
+                 "derivatives_root": config["dataset"].get("derivatives_root"), "space": _profile.get("space"),
+                 "sessions": list(_profile.get("sessions") or [])[:1] or None,
+                 "use_derivatives": _profile.get("use_derivatives", True)}
+        _runs = select_runs(find_runs(BIDS_ROOT, _spec), SUBJECTS, STORIES,
+                            missing=config["dataset"]["missing_run"], root=BIDS_ROOT)
+        RUNS[_mod] = {(r.subject, r.story): [p for p in (r.path, r.path_r, r.confounds) if isinstance(p, str)]
+                      for r in _runs.itertuples()}
+
 BASE_MODELS = list(config["models"])
 CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e.get("random_control", True)}
 MODELS = BASE_MODELS + list(CONTROL_OF.values())
@@ -69,17 +89,27 @@ def model_entry(name):
     return {"name": base, "entry": dict(config["models"][base]), "random_init": random_init}
 
 
-def raw_inputs(wildcards=None):
-    """Raw recordings a preprocessing job reads: the generated BIDS tree for the demo."""
-    return [BIDS_ROOT] if KIND == "demo" else []
+def raw_inputs(wildcards):
+    """Files a job reads from the dataset: the generated BIDS tree (demo) or the run's own files."""
+    if KIND == "demo":
+        return [BIDS_ROOT]
+    if not hasattr(wildcards, "subject"):
+        return []  # the words rule reads the timing files named in the config
+    modality = getattr(wildcards, "meeg", None) or "fmri"
+    return RUNS[modality][(wildcards.subject, wildcards.story)]
 
 
 def features_of(model):
     return expand(f"{RESULTS}/features/{model}/{{story}}.zarr", story=STORIES)
 
 
+def runs_of(modality):
+    """The (subject, story) pairs of a modality, in a fixed order."""
+    return sorted(RUNS[modality])
+
+
 def recordings_of(modality):
-    return expand(f"{RESULTS}/preproc/{modality}/sub-{{subject}}/{{story}}.zarr", subject=SUBJECTS, story=STORIES)
+    return [f"{RESULTS}/preproc/{modality}/sub-{s}/{t}.zarr" for s, t in runs_of(modality)]
 
 
 def scores_path(model, modality):

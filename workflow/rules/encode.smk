@@ -10,7 +10,7 @@ rule encode:
         table=f"{RESULTS}/scores/{{model}}/{{modality}}.csv",
     params:
         stories=STORIES,
-        subjects=SUBJECTS,
+        runs=lambda wc: runs_of(wc.modality),
         design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
         encoding=config["encoding"],
         seed=SEED,

@@ -10,6 +10,7 @@ rule preprocess_fmri:
         kind=KIND,
         bids_root=BIDS_ROOT,
         derivatives_root=config["dataset"].get("derivatives_root"),
+        profile=config["dataset"].get("profile", {}),
         options=config["preprocess"]["fmri"],
     threads: 1
     resources:
@@ -31,6 +32,7 @@ rule preprocess_meeg:
     params:
         kind=KIND,
         bids_root=BIDS_ROOT,
+        profile=config["dataset"].get("profile", {}),
         options=lambda wc: config["preprocess"]["ieeg" if wc.meeg == "ieeg" else "meeg"],
     threads: 1
     resources:

@@ -24,7 +24,8 @@ differs = [c.row for c in cases if c.reference_parse_differs]
 if differs:
     log.warning("%s: rows %s have options with commas that the reference parser splits wrongly; "
                 "scored with the parallel-split rule (column reference_parse_differs)", sm.input.testset, differs)
-unseen = [d.text for d in read_corpus(list(sm.input.unseen))] if sm.input.unseen else []
+# Paragraphs are joined into one text, then cut into abstract-length chunks by the memorization check.
+unseen = [" ".join(d.text for d in read_corpus(list(sm.input.unseen)))] if sm.input.unseen else []
 ev = evaluate_model(loaded.model, loaded.tokenizer, cases, unseen=unseen, batch_size=p.batch_size,
                     n_boot=p.bootstrap["n"], seed=p.bootstrap["seed"], n_bins=p.n_bins)
 ev.summary.update(model=p.label, testset=p.testset, testset_path=str(sm.input.testset), model_info=loaded.info,

@@ -13,17 +13,18 @@ from brainalign.runtime import provenance, setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
-stories, subjects = smk.params.stories, smk.params.subjects
+stories = smk.params.stories
 encoding = dict(smk.params.encoding)
 grid = encoding.pop("alphas")
 encoding["alphas"] = np.logspace(grid["start"], grid["stop"], grid["num"]).tolist()
 layers = encoding.pop("layers", None)
 
 features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
-paths = iter(smk.input.recordings)  # ordered subject-major, story-minor (see common.smk)
-recordings = {subject: {story: read_zarr(next(paths))["data"] for story in stories} for subject in subjects}
-log.info("encoding %s / %s: %d subjects x %d stories", smk.wildcards.model, smk.wildcards.modality,
-         len(subjects), len(stories))
+recordings = {}
+for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
+    recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
+log.info("encoding %s / %s: %d subjects, %d runs", smk.wildcards.model, smk.wildcards.modality,
+         len(recordings), len(smk.params.runs))
 scores = encode_dataset(features, recordings, modality=smk.wildcards.modality, design=smk.params.design,
                         encoding=encoding, layers=layers, progress=True)
 first = next(iter(features.values()))

@@ -13,10 +13,9 @@ from brainalign.runtime import provenance, setup_logging  # noqa: E402
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 run = locate_run(smk.params.bids_root, smk.wildcards.subject, smk.wildcards.story, "fmri",
-                 derivatives_root=smk.params.derivatives_root)
+                 derivatives_root=smk.params.derivatives_root, profile=smk.params.profile)
 log.info("sub-%s %s: %s", smk.wildcards.subject, smk.wildcards.story, run)
-data = preprocess_fmri(run["bold"], confounds=run.get("confounds"), atlas=run.get("atlas"),
-                       atlas_labels=run.get("atlas_labels"), **smk.params.options)
+data = preprocess_fmri(run["bold"], confounds=run.get("confounds"), sidecar=run.get("sidecar"), **smk.params.options)
 data.attrs.update(provenance(smk.params.options), subject=smk.wildcards.subject, story=smk.wildcards.story,
                   modality="fmri", source_file=str(run["bold"]))
 write_zarr(data, smk.output[0])

@@ -14,10 +14,11 @@ from brainalign.runtime import provenance, setup_logging  # noqa: E402
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 modality = smk.wildcards.meeg
-run = locate_run(smk.params.bids_root, smk.wildcards.subject, smk.wildcards.story, modality)
+run = locate_run(smk.params.bids_root, smk.wildcards.subject, smk.wildcards.story, modality,
+                 profile=smk.params.profile)
 log.info("sub-%s %s: %s", smk.wildcards.subject, smk.wildcards.story, run)
 preprocess = preprocess_ieeg if modality == "ieeg" else preprocess_meeg
-data = preprocess(run["bids_path"], channel_groups=run.get("channel_groups"), **smk.params.options)
+data = preprocess(run["bids_path"], **smk.params.options)
 data.attrs.update(provenance(smk.params.options), subject=smk.wildcards.subject, story=smk.wildcards.story,
                   modality=modality, source_file=str(run["raw"]))
 write_zarr(data, smk.output[0])

@@ -17,7 +17,9 @@ if smk.params.kind == "demo":
     options = {"format": "bids_events", "path": f"{root}/sub-{subject}/func/sub-{subject}_task-{story}_events.tsv"}
 else:
     options = dict(smk.params.timings)
-    options["path"] = options["path"].format(root=root, story=story)
+    # per-subject onsets (MEG-MASC): the words, hence the features, are the same for every subject
+    options.pop("per_subject", None)
+    options["path"] = options["path"].format(root=root, story=story, subject=smk.params.subject)
 path = options.pop("path")
 words = read_timings(path, fmt=options.pop("format"), story=story, **options)
 log.info("%s: %d words from %s", story, len(words), path)
