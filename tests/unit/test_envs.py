@@ -55,6 +55,7 @@ CONDA_TO_PYPI = {"pytorch": "torch", "mne-base": "mne", "matplotlib-base": "matp
 ACTIONS = {"script", "shell", "run", "notebook", "wrapper", "cwl"}
 IGNORED_MODULES = {"snakemake", "__future__"}  # injected by Snakemake / language feature
 RULE_HEADER = re.compile(r"^(\s*)(?:rule|checkpoint)(?:\s+([A-Za-z_]\w*))?\s*:\s*(#.*)?$")
+USE_RULE = re.compile(r"^(\s*)use\s+rule\s+(\w+)\s+(?:from\s+\w+\s+)?as\s+(\w+)\s*(?:with\s*:)?\s*(#.*)?$")
 DIRECTIVE = re.compile(r"^(\s*)([A-Za-z_]\w*)\s*:(.*)$")
 
 
@@ -70,6 +71,7 @@ class Rule:
     file: Path
     line: int
     directives: dict[str, str] = field(default_factory=dict)
+    base: str | None = None  # ``use rule <base> as <name> with:`` inherits <base>'s directives
 
     def where(self) -> str:
         return f"rule {self.name} ({self.file.relative_to(REPO)}:{self.line})"
@@ -88,17 +90,19 @@ class Rule:
 
 
 def parse_rules(path: Path) -> list[Rule]:
-    """Every ``rule``/``checkpoint`` of a Snakefile with its top-level directives (source text)."""
+    """Every ``rule``/``checkpoint``/``use rule`` of a Snakefile with its top-level directives (source
+    text); a ``use rule`` keeps the name of the rule it inherits from in ``base``."""
     lines = path.read_text().splitlines()
     rules: list[Rule] = []
     i = 0
     while i < len(lines):
-        head = RULE_HEADER.match(lines[i])
+        head, use = RULE_HEADER.match(lines[i]), USE_RULE.match(lines[i])
         i += 1
-        if not head:
+        if not head and not use:
             continue
-        indent = len(head.group(1))
-        rule = Rule(name=head.group(2), file=path, line=i)
+        indent = len((head or use).group(1))
+        rule = (Rule(name=head.group(2), file=path, line=i) if head
+                else Rule(name=use.group(3), file=path, line=i, base=use.group(2)))
         directive_indent, current = None, None
         while i < len(lines):
             line = lines[i]
@@ -126,6 +130,12 @@ def parse_rules(path: Path) -> list[Rule]:
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[Rule, ...]:
     rules = [rule for path in RULE_FILES if path.exists() for rule in parse_rules(path)]
+    by_name = {rule.name: rule for rule in rules if rule.base is None}
+    for rule in rules:
+        if rule.base is not None:
+            if rule.base not in by_name:
+                pytest.fail(f"{rule.where()}: inherits from unknown rule '{rule.base}'")
+            rule.directives = {**by_name[rule.base].directives, **rule.directives}
     return tuple(rules)
 
 
@@ -475,12 +485,17 @@ def test_parser_reads_directives_and_lambdas(tmp_path):
         "    conda:\n        '../envs/a.yaml'\n"
         "    script:\n        '../scripts/a.py'\n"
         "\n\ncheckpoint b:\n    output: 'o'\n    shell: 'true'\n"
+        "\nuse rule a as a2 with:\n    output: 'o2'\n"
+        "\nfor x in [1]:\n    rule:\n        name: f'dl_{x}'\n        shell: 'true'\n"
     )
-    a, b = parse_rules(smk)
+    a, b = parse_rules(smk)[:2]
     assert (a.name, b.name) == ("a", "b")
     assert resource_keys(a.directives["resources"]) == {"mem_mb", "runtime"}
     assert a.path_of("conda") == (tmp_path / "../envs/a.yaml").resolve()
     assert "conda" not in b.directives and "shell" in b.directives
+    a2, loop = parse_rules(smk)[2:]
+    assert (a2.name, a2.base, loop.name) == ("a2", "a", "dl_{x}")
+    assert "script" not in a2.directives and "output" in a2.directives  # inherited when all rules are read
 
 
 def test_import_collector_marks_optional_and_resolves_relative(tmp_path):
