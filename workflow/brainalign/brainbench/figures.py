@@ -38,12 +38,12 @@ def accuracy_per_model(summary: pd.DataFrame):
     """
     testsets = sorted(summary["testset"].unique())
     models = list(dict.fromkeys(summary["model"]))
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(models) * len(testsets), 4))
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.5 + 1.1 * len(models) * len(testsets)), 4))
     width = 0.8 / len(testsets)
     for k, ts in enumerate(testsets):
         sub = summary[summary["testset"] == ts].set_index("model").reindex(models).dropna(subset=["accuracy"])
         x = np.array([models.index(m) for m in sub.index]) + (k - (len(testsets) - 1) / 2) * width
-        ax.bar(x, sub["accuracy"] * 100, width=width * 0.9, yerr=_errorbar(sub), capsize=3, label=ts, alpha=0.8)
+        ax.bar(x, sub["accuracy"] * 100, width=width * 0.9, yerr=_errorbar(sub), capsize=3, label=f"test set: {ts}", alpha=0.8)
     _reference_lines(ax)
     ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
     ax.set_ylabel("BrainBench accuracy (%)")
