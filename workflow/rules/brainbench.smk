@@ -15,76 +15,25 @@
 # Self-contained (its own defaults and helpers, prefixed _bb) so that it also runs when included on
 # its own; the main config schema fills the same defaults.
 
-import re as _bb_re
+import sys as _bb_sys
+from pathlib import Path as _BbPath
 
 from snakemake.utils import validate as _bb_validate
+
+# The library: importable from the .venv, and from the repository when run in a conda env.
+_bb_sys.path.insert(0, str(_BbPath(workflow.current_basedir).parent))
+from brainalign.brainbench import plan as _bb
 
 # Validated (and defaults filled) at parse time against the section's own schema fragment.
 _BB = dict(config.get("brainbench") or {})
 _bb_validate(_BB, schema="../brainalign/brainbench/config.schema.yaml", set_default=True)
+_bb.check_section(_BB, config.get("models", {}))
 _BB_TESTSETS = dict(_BB["testsets"])
 _BB_MODELS = list(_BB["models"])
 _BB_LORA = dict(_BB["lora"])
-_BB_LORA_ON = bool(_BB_LORA.get("enabled", False))
-_BB_OUT = "results/brainbench"
-_BB_FILES = {
-    "item_table": "items.csv",
-    "isolated_table": "isolated_items.csv",
-    "subfields": "subfields.csv",
-    "calibration": "calibration.csv",
-    "memorization": "memorization.csv",
-    "summary": "summary.json",
-}
-_BB_FIGURES = ["accuracy_per_model", "accuracy_per_subfield", "calibration_curves"] + (
-    ["base_vs_lora"] if _BB_LORA_ON else []
-)
-
-
-def _bb_error(key, message):
-    raise ValueError(f"config key 'brainbench.{key}': {message}")
-
-
-def _bb_model(name):
-    """Config entry of a BrainBench model name ('<base>_random' = random-init control of <base>)."""
-    base, random_init = (name[: -len("_random")], True) if name.endswith("_random") else (name, False)
-    models = config.get("models", {})
-    if base not in models:
-        _bb_error("models", f"'{name}' is not a key of 'models' ({', '.join(models)})")
-    return {"name": base, "entry": dict(models[base]), "random_init": random_init}
-
-
-for _name in _BB_MODELS:
-    _bb_model(_name)
-for _name in _BB_TESTSETS:
-    if not _bb_re.fullmatch(r"[A-Za-z0-9-]+", _name):
-        _bb_error("testsets", f"name '{_name}' must be letters, digits and '-' (it names a directory)")
-if _BB_LORA_ON and not _BB_LORA.get("corpus"):
-    _bb_error("lora.corpus", "LoRA is enabled but no corpus files are listed")
-
-
-def _bb_alternation(names):
-    return "|".join(_bb_re.escape(n) for n in names) or "$^"  # "$^" matches nothing
-
-
-def _bb_paths(label, testset):
-    return {key: f"{_BB_OUT}/{label}/{testset}/{fname}" for key, fname in _BB_FILES.items()}
-
-
-def _bb_runs():
-    """Every (label, testset, base_model, variant) the target rule produces, in a fixed order."""
-    runs = []
-    for model in _BB_MODELS:
-        for ts in _BB_TESTSETS:
-            runs.append({"model": model, "testset": ts, "base_model": model, "variant": "base"})
-            if _BB_LORA_ON:
-                runs.append({"model": f"{model}_lora", "testset": ts, "base_model": model, "variant": "lora"})
-    return runs
-
-
-def _bb_run_files(key):
-    return [_bb_paths(r["model"], r["testset"])[key] for r in _bb_runs()]
-
-
+_BB_LORA_ON = bool(_BB_LORA["enabled"])
+_BB_RUNS = _bb.runs(_BB_MODELS, _BB_TESTSETS, _BB_LORA_ON)
+_BB_OUT = _bb.OUT
 _BB_SCORE_PARAMS = dict(
     device=_BB["device"],
     batch_size=_BB["batch_size"],
@@ -95,9 +44,9 @@ _BB_SCORE_PARAMS = dict(
 
 rule brainbench:
     input:
-        _bb_run_files("summary"),
-        _bb_run_files("item_table"),
-        expand(f"{_BB_OUT}/figures/{{fig}}.png", fig=_BB_FIGURES) if _BB_MODELS and _BB_TESTSETS else [],
+        _bb.run_files(_BB_RUNS, "summary"),
+        _bb.run_files(_BB_RUNS, "item_table"),
+        expand(f"{_BB_OUT}/figures/{{fig}}.png", fig=_bb.figures(_BB_LORA_ON)) if _BB_MODELS and _BB_TESTSETS else [],
 
 
 rule brainbench_score:
@@ -105,12 +54,12 @@ rule brainbench_score:
         testset=lambda wc: _BB_TESTSETS[wc.testset],
         unseen=_BB["unseen"],
     output:
-        **_bb_paths("{bbmodel}", "{testset}"),
+        **_bb.paths("{bbmodel}", "{testset}"),
     wildcard_constraints:
-        bbmodel=_bb_alternation(_BB_MODELS),
-        testset=_bb_alternation(_BB_TESTSETS),
+        bbmodel=_bb.alternation(_BB_MODELS),
+        testset=_bb.alternation(_BB_TESTSETS),
     params:
-        model=lambda wc: _bb_model(wc.bbmodel),
+        model=lambda wc: _bb.model_entry(config["models"], wc.bbmodel),
         label=lambda wc: wc.bbmodel,
         testset=lambda wc: wc.testset,
         **_BB_SCORE_PARAMS,
@@ -136,9 +85,9 @@ rule brainbench_lora:
         history=f"{_BB_OUT}/lora/{{bbmodel}}/training_history.csv",
         info=f"{_BB_OUT}/lora/{{bbmodel}}/training.json",
     wildcard_constraints:
-        bbmodel=_bb_alternation(_BB_MODELS),
+        bbmodel=_bb.alternation(_BB_MODELS),
     params:
-        model=lambda wc: _bb_model(wc.bbmodel),
+        model=lambda wc: _bb.model_entry(config["models"], wc.bbmodel),
         lora=_BB_LORA,
         device=_BB["device"],
     threads: 2
@@ -159,9 +108,9 @@ use rule brainbench_score as brainbench_score_lora with:
         unseen=_BB["unseen"],
         adapter=f"{_BB_OUT}/lora/{{bbmodel}}/adapter/adapter_model.safetensors",
     output:
-        **_bb_paths("{bbmodel}_lora", "{testset}"),
+        **_bb.paths("{bbmodel}_lora", "{testset}"),
     params:
-        model=lambda wc: _bb_model(wc.bbmodel),
+        model=lambda wc: _bb.model_entry(config["models"], wc.bbmodel),
         label=lambda wc: f"{wc.bbmodel}_lora",
         testset=lambda wc: wc.testset,
         **_BB_SCORE_PARAMS,
@@ -171,9 +120,9 @@ use rule brainbench_score as brainbench_score_lora with:
 
 rule brainbench_figures:
     input:
-        summary=_bb_run_files("summary"),
-        subfields=_bb_run_files("subfields"),
-        calibration=_bb_run_files("calibration"),
+        summary=_bb.run_files(_BB_RUNS, "summary"),
+        subfields=_bb.run_files(_BB_RUNS, "subfields"),
+        calibration=_bb.run_files(_BB_RUNS, "calibration"),
     output:
         **{
             fig: report(
@@ -181,10 +130,10 @@ rule brainbench_figures:
                 caption=f"../report/brainbench/{fig}.rst",
                 category="BrainBench",
             )
-            for fig in _BB_FIGURES
+            for fig in _bb.figures(_BB_LORA_ON)
         },
     params:
-        runs=_bb_runs(),
+        runs=_BB_RUNS,
         lora_models=_BB_MODELS if _BB_LORA_ON else [],
     threads: 1
     resources:
