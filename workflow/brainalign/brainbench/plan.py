@@ -51,7 +51,7 @@ def check_section(section: dict, models: dict) -> None:
 
 def alternation(names) -> str:
     """Regex matching exactly one of ``names`` (a wildcard constraint); matches nothing if empty."""
-    return "|".join(re.escape(n) for n in names) or "$^"
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
 def paths(label: str, testset: str) -> dict[str, str]:
