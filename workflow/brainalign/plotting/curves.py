@@ -216,7 +216,8 @@ def plot_quality(table: pd.DataFrame, corr: pd.DataFrame, path: str | os.PathLik
                  unit_value: str = "mean", title: str = "Brain score vs model quality") -> Path:
     """Scatter across models of brain score (mean over regions) vs a quality measure."""
     unit = table.columns[1]
-    d = table[table[unit] == unit_value].dropna(subset=[quality])
+    d = table[table[unit] == unit_value]
+    d = d.dropna(subset=[quality]) if quality in d.columns else d.iloc[0:0]
     fig = new_figure(4.8, 3.8)
     ax = fig.add_subplot()
     if d.empty:
