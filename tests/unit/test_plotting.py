@@ -124,3 +124,24 @@ def test_similarity_heatmap(tmp_path):
                             coords={"layer": np.arange(4), "relative_depth": ("layer", np.arange(4) / 3)})
     table = A.similarity_table({"a": feats(0), "b": feats(1)}, debiased=True)
     assert _is_png(P.plot_similarity(table, tmp_path / "cka.png"))
+
+
+def test_parcel_targets_paint_whole_parcels(tmp_path):
+    import nibabel as nib
+
+    affine = np.diag([4.0, 4.0, 4.0, 1.0])
+    affine[:3, 3] = -20
+    labels = np.zeros((10, 10, 10), dtype=np.int16)
+    labels[1:4, 1:4, 1:4] = 3          # 27 voxels, centroid (2, 2, 2)
+    labels[6:9, 5:9, 5:7] = 7          # 24 voxels, centroid (7, 6.5, 5.5)
+    atlas = tmp_path / "atlas.nii.gz"
+    nib.save(nib.Nifti1Image(labels, affine), atlas)
+    centroids = np.array([[7, 6.5, 5.5], [2, 2, 2]])   # parcel order need not be label order
+    xyz = centroids * 4.0 - 20
+    values = xr.DataArray([0.5, 0.2], dims="voxel",
+                          coords={"x": ("voxel", xyz[:, 0]), "y": ("voxel", xyz[:, 1]), "z": ("voxel", xyz[:, 2]),
+                                  "n_voxels": ("voxel", [24, 27])},
+                          attrs={"affine": affine.tolist(), "mask_shape": [10, 10, 10], "atlas": str(atlas)})
+    data = P.values_to_nifti(values).get_fdata()
+    assert np.all(data[labels == 7] == pytest.approx(0.5)) and np.all(data[labels == 3] == pytest.approx(0.2))
+    assert np.all(data[labels == 0] == 0)

@@ -298,3 +298,21 @@ def fraction_of_peak_table(scores_by_model: Mapping[str, xr.Dataset], *, fractio
                 "fraction": fraction,
             })
     return pd.DataFrame(rows)
+
+
+def top_units(best: pd.DataFrame, n: int | None = 8, *, column: str = "peak_score",
+              always: tuple[str, ...] = ()) -> list[str]:
+    """The ``n`` units with the highest ``column`` (e.g. peak score), in table order.
+
+    Figures with one panel per region stay readable with dozens of atlas parcels: show the best
+    ``n`` plus any ``always`` listed (e.g. configured regions of interest).  ``n=None`` keeps all.
+    """
+    unit = best.columns[0]
+    names = [str(u) for u in best[unit]]
+    if n is None or len(names) <= n:
+        chosen = set(names)
+    else:
+        order = best.sort_values(column, ascending=False, na_position="last")[unit].astype(str)
+        chosen = set(order.iloc[:n])
+    chosen |= {u for u in always if u in names}
+    return [u for u in names if u in chosen]

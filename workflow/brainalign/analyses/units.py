@@ -174,3 +174,15 @@ def fdr(p: np.ndarray) -> np.ndarray:
     if ok.any():
         out[ok] = stats.false_discovery_control(p[ok], method="bh")
     return out
+
+
+def with_regions(scores: xr.Dataset, default: str = "all") -> xr.Dataset:
+    """``scores`` with a ``region`` coordinate: unchanged if present, else one region ``default``.
+
+    Lets region-level analyses and figures run on data preprocessed without an atlas (then the
+    whole brain / all sensors form a single region).
+    """
+    dim = target_dim(scores)
+    if "region" in scores.coords:
+        return scores
+    return scores.assign_coords(region=(dim, np.full(scores.sizes[dim], default)))

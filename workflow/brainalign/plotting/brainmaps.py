@@ -21,7 +21,9 @@ def values_to_nifti(values: xr.DataArray, affine=None, shape=None):
     Parameters
     ----------
     values
-        One value per voxel; NaN voxels are left at 0 (nilearn's background).
+        One value per voxel; NaN voxels are left at 0 (nilearn's background).  Parcel-mean
+        targets (coordinate ``n_voxels`` and attribute ``atlas``: a path to the label image, as
+        written by atlas preprocessing) paint their whole parcel, matched by centroid.
     affine, shape
         Voxel-to-MNI affine (4 × 4) and grid shape; default ``values.attrs['affine']`` /
         ``['mask_shape']`` (the Scores attributes).
@@ -41,13 +43,57 @@ def values_to_nifti(values: xr.DataArray, affine=None, shape=None):
         if c not in values.coords:
             raise ValueError(f"brain map needs the voxel coordinate {c!r} (MNI mm)")
     xyz = np.stack([values[c].values for c in ("x", "y", "z")] + [np.ones(values.sizes["voxel"])])
-    ijk = np.rint(np.linalg.inv(affine) @ xyz)[:3].astype(int)
+    ijk_float = (np.linalg.inv(affine) @ xyz)[:3]
+    ijk = np.rint(ijk_float).astype(int)
     shape = tuple(int(s) for s in shape)[:3]
     if (ijk < 0).any() or (ijk >= np.asarray(shape)[:, None]).any():
         raise ValueError(f"voxel coordinates fall outside the {shape} grid of the affine")
+    vals = np.nan_to_num(np.asarray(values.values, dtype=np.float32), nan=0.0)
     data = np.zeros(shape, dtype=np.float32)
-    data[tuple(ijk)] = np.nan_to_num(np.asarray(values.values, dtype=np.float32), nan=0.0)
+    atlas = values.attrs.get("atlas")
+    if "n_voxels" in values.coords and atlas:
+        # Parcel-mean targets (preprocessing with an atlas): paint each whole parcel.
+        labels = _atlas_on_grid(atlas, affine, shape)
+        for j, parcel in enumerate(_match_parcels(labels, ijk_float)):
+            data[labels == parcel] = vals[j]
+        return nib.Nifti1Image(data, affine)
+    data[tuple(ijk)] = vals
     return nib.Nifti1Image(data, affine)
+
+
+def _atlas_on_grid(atlas, affine: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The atlas label image resampled (nearest) onto the scores' grid."""
+    import nibabel as nib
+    from nilearn.image import resample_img
+
+    img = nib.load(str(atlas)) if not hasattr(atlas, "affine") else atlas
+    if img.shape[:3] != tuple(shape) or not np.allclose(img.affine, affine):
+        img = resample_img(img, target_affine=affine, target_shape=shape, interpolation="nearest",
+                           force_resample=True, copy_header=True)
+    return np.asarray(img.dataobj).astype(np.int64)
+
+
+def _match_parcels(labels: np.ndarray, ijk: np.ndarray) -> list[int]:
+    """Atlas label of each parcel target, matched by centroid (the preprocessing's voxel coords).
+
+    Raises
+    ------
+    ValueError
+        If a target's centroid is not within one voxel of any parcel centroid.
+    """
+    values = np.unique(labels[labels != 0])
+    idx = np.argwhere(labels != 0)
+    lab = labels[labels != 0]
+    centroids = np.stack([np.bincount(np.searchsorted(values, lab), weights=idx[:, d]) /
+                          np.bincount(np.searchsorted(values, lab)) for d in range(3)], axis=1)
+    out = []
+    for point in ijk.T:
+        dist = np.linalg.norm(centroids - point, axis=1)
+        k = int(np.argmin(dist))
+        if dist[k] > 1.0:
+            raise ValueError(f"parcel target at voxel {point.tolist()} matches no parcel centroid of the atlas")
+        out.append(int(values[k]))
+    return out
 
 
 def plot_brain_map(img, path: str | os.PathLike, *, title: str, cbar_label: str, kind: Kind = "glass",

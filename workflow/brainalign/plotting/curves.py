@@ -28,7 +28,8 @@ def _unit_col(df: pd.DataFrame, skip: tuple[str, ...] = ("model", "context")) ->
 
 def plot_layer_profiles(profiles: Mapping[str, pd.DataFrame], path: str | os.PathLike, *,
                         controls: tuple[str, ...] = (), title: str = "Layer profiles",
-                        ylabel: str = "brain score (Pearson r)", alpha: float = 0.05) -> Path:
+                        ylabel: str = "brain score (Pearson r)", alpha: float = 0.05,
+                        units: list[str] | None = None) -> Path:
     """One panel per region: score vs relative depth with the across-subject band, per model.
 
     Parameters
@@ -40,12 +41,14 @@ def plot_layer_profiles(profiles: Mapping[str, pd.DataFrame], path: str | os.Pat
     alpha
         Layers whose FDR-corrected p (score > 0 across subjects) is below this get a dot under the
         curve, in the model's colour.
+    units
+        Units to draw (default all; see :func:`brainalign.analyses.top_units`).
     """
     if not profiles:
         raise ValueError("plot_layer_profiles needs at least one profile table")
     first = next(iter(profiles.values()))
     unit = first.columns[0]
-    units = list(dict.fromkeys(first[unit]))
+    units = list(units) if units is not None else list(dict.fromkeys(first[unit]))
     rows, cols = grid_shape(len(units))
     fig = new_figure(3.2 * cols, 2.6 * rows + 0.6)
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
@@ -84,11 +87,12 @@ def plot_layer_profiles(profiles: Mapping[str, pd.DataFrame], path: str | os.Pat
 
 
 def plot_best_depths(best: Mapping[str, pd.DataFrame], path: str | os.PathLike, *,
-                     title: str = "Best layer per region", alpha: float = 0.05) -> Path:
+                     title: str = "Best layer per region", alpha: float = 0.05,
+                     units: list[str] | None = None) -> Path:
     """Best relative depth per region (group argmax) with the across-subject CI, per model."""
     first = next(iter(best.values()))
     unit = first.columns[0]
-    units = list(dict.fromkeys(first[unit]))
+    units = list(units) if units is not None else list(dict.fromkeys(first[unit]))
     fig = new_figure(max(4.0, 0.9 * len(units) + 2), 3.4)
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(best))
@@ -135,10 +139,11 @@ def plot_hierarchy(best: pd.DataFrame, position: Mapping[str, float], corr: Mapp
 
 
 def plot_forecast(table: pd.DataFrame, best: pd.DataFrame, path: str | os.PathLike, *,
-                  title: str = "Forecast score F(d)", ylabel: str = "F(d) (Δ Pearson r)") -> Path:
+                  title: str = "Forecast score F(d)", ylabel: str = "F(d) (Δ Pearson r)",
+                  units: list[str] | None = None) -> Path:
     """One panel per region: F(d) with the across-subject band; d* marked (dashed line)."""
     unit = table.columns[0]
-    units = list(dict.fromkeys(table[unit]))
+    units = list(units) if units is not None else list(dict.fromkeys(table[unit]))
     rows, cols = grid_shape(len(units))
     fig = new_figure(3.2 * cols, 2.6 * rows + 0.6)
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
@@ -166,9 +171,11 @@ def plot_forecast(table: pd.DataFrame, best: pd.DataFrame, path: str | os.PathLi
 
 
 def plot_context(profile: pd.DataFrame, path: str | os.PathLike, *, title: str = "Brain score vs context length",
-                 ylabel: str = "brain score (Pearson r)") -> Path:
+                 ylabel: str = "brain score (Pearson r)", units: list[str] | None = None) -> Path:
     """Score at the best layer vs context length (tokens), one line per region, with bands."""
     unit = _unit_col(profile)
+    if units is not None:
+        profile = profile[profile[unit].astype(str).isin([str(u) for u in units])]
     fig = new_figure(5.5, 3.8)
     ax = fig.add_subplot()
     for j, (name, d) in enumerate(profile.groupby(unit, sort=False)):
@@ -189,9 +196,11 @@ def plot_context(profile: pd.DataFrame, path: str | os.PathLike, *, title: str =
 
 def plot_control_comparison(table: pd.DataFrame, path: str | os.PathLike, *, trained: str = "trained",
                             control: str = "random-init", title: str = "Trained model vs random-init control",
-                            ylabel: str = "peak brain score (Pearson r)") -> Path:
+                            ylabel: str = "peak brain score (Pearson r)", units: list[str] | None = None) -> Path:
     """Grouped bars per region (trained vs control at their own best layers) with paired-test stars."""
     unit = table.columns[0]
+    if units is not None:
+        table = table[table[unit].astype(str).isin([str(u) for u in units])].reset_index(drop=True)
     x = np.arange(len(table))
     fig = new_figure(max(4.0, 0.9 * len(table) + 2), 3.6)
     ax = fig.add_subplot()

@@ -1,0 +1,61 @@
+"""Defaults of the ``analyses`` and ``figures`` config sections (mirrors config.schema.yaml).
+
+The rules read their settings through :func:`merged` so that a config written before a key
+existed still gets the documented default.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping
+
+ANALYSES: dict[str, Any] = {
+    "score": "r",                 # score variable of the Scores stores (r | r2)
+    "lag_reduce": "max",          # MEG/EEG: peak (max) or mean score over lags
+    "confidence": 0.95,           # level of the across-subject bands
+    "hierarchy": {"enabled": True, "positions": {}, "fraction": 0.95},
+    "forecast": {"enabled": True, "distances": [1, 2, 4, 8, 16], "width": 1, "combine": "concat",
+                 "layers": None, "n_layers": 6, "layer": "peak", "min_gain": 0.01, "alpha": 0.05,
+                 "models": None, "modalities": None},
+    "comparison": {"enabled": True, "brainbench_testset": None},
+    "similarity": {"enabled": True, "methods": ["cka"], "debiased": True, "max_words": 1000, "models": None},
+    "context": {"enabled": False, "lengths": [0, 4, 16, 64, 256], "layers": None, "n_layers": 6,
+                "models": None, "modalities": None},
+}
+
+FIGURES: dict[str, Any] = {
+    "format": "png",              # png | svg
+    "max_regions": 8,             # panels per figure: the best regions by peak score
+    "regions": [],                # regions always shown
+    "map_kinds": ["glass", "surface"],
+    "min_score": 0.05,            # best-layer maps: voxels whose peak score is below are not drawn
+    "topomap_layers": None,       # layers shown as topomaps (default: up to 8 evenly spaced)
+}
+
+
+def _merge(base: dict, override: Mapping | None) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict) and key != "positions":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def merged(section: str, config: Mapping | None) -> dict:
+    """Defaults of ``section`` (``"analyses"`` or ``"figures"``) updated with the config's values."""
+    if section not in ("analyses", "figures"):
+        raise ValueError(f"unknown section {section!r}")
+    return _merge(ANALYSES if section == "analyses" else FIGURES, (config or {}).get(section))
+
+
+def evenly_spaced_layers(layers, n: int | None) -> list[int]:
+    """At most ``n`` layers spread evenly over ``layers`` (first and last included)."""
+    import numpy as np
+
+    layers = sorted(int(x) for x in layers)
+    if n is None or n >= len(layers):
+        return layers
+    idx = np.unique(np.rint(np.linspace(0, len(layers) - 1, max(1, n))).astype(int))
+    return [layers[i] for i in idx]
