@@ -63,7 +63,7 @@ rule brainbench_score:
         label=lambda wc: wc.bbmodel,
         testset=lambda wc: wc.testset,
         **_BB_SCORE_PARAMS,
-    threads: 2
+    threads: _BB["threads"]
     resources:
         mem_mb=8000,
         runtime=90,
@@ -90,7 +90,7 @@ rule brainbench_lora:
         model=lambda wc: _bb.model_entry(config["models"], wc.bbmodel),
         lora=_BB_LORA,
         device=_BB["device"],
-    threads: 2
+    threads: _BB["threads"]
     resources:
         mem_mb=8000,
         runtime=120,

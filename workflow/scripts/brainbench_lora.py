@@ -4,6 +4,8 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
 from brainalign.brainbench.lora import (LoraSettings, check_leaks, read_corpus, save_adapter,  # noqa: E402
@@ -15,6 +17,7 @@ from brainalign.runtime import provenance, setup_logging  # noqa: E402
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])
+torch.set_num_threads(sm.threads)  # the rule's threads, not every core of a shared node
 p = sm.params
 settings = LoraSettings.from_config(p.lora)
 docs = read_corpus(list(sm.input.corpus))

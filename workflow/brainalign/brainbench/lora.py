@@ -60,8 +60,8 @@ class LoraSettings:
     target_modules: tuple[str, ...] | None = None
     max_steps: int = 200
     lr: float = 2e-4
-    batch_size: int = 4
-    max_length: int = 128
+    batch_size: int = 2
+    max_length: int = 64
     warmup_steps: int = 10
     weight_decay: float = 0.0
     seed: int = 0
