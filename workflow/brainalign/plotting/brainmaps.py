@@ -174,3 +174,23 @@ def plot_voxel_map(values: xr.DataArray, path: str | os.PathLike, *, title: str,
                    kind: Kind = "glass", **kwargs) -> Path:
     """:func:`values_to_nifti` then :func:`plot_brain_map` in one call."""
     return plot_brain_map(values_to_nifti(values), path, title=title, cbar_label=cbar_label, kind=kind, **kwargs)
+
+
+def save_nifti(img, path: str | os.PathLike) -> Path:
+    """Write a NIfTI image atomically (temporary sibling with the same suffix, then rename)."""
+    import tempfile
+
+    import nibabel as nib
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        nib.save(img, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

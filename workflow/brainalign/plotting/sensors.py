@@ -67,7 +67,8 @@ def sensor_info(obj: xr.DataArray | xr.Dataset, ch_type: str | None = None):
 
 
 def plot_topomaps(values: xr.DataArray, path: str | os.PathLike, *, title: str, cbar_label: str = "Pearson r",
-                  layers: Sequence[int] | None = None, max_maps: int = 8, cmap: str = "RdBu_r") -> Path:
+                  layers: Sequence[int] | None = None, max_maps: int = 8, cmap: str = "RdBu_r",
+                  vlim: tuple[float, float] | None = None, panel_titles: Sequence[str] | None = None) -> Path:
     """One topomap per layer (shared colour scale) of a ``layer × channel`` array.
 
     Parameters
@@ -77,6 +78,10 @@ def plot_topomaps(values: xr.DataArray, path: str | os.PathLike, *, title: str, 
         coordinates of the Scores.
     layers
         Layers to show (default: up to ``max_maps`` evenly spaced layers, first and last included).
+    vlim
+        Colour limits (default symmetric around 0 at the largest absolute value).
+    panel_titles
+        One title per map (default ``layer N (depth d)``).
     """
     import mne
 
@@ -89,14 +94,16 @@ def plot_topomaps(values: xr.DataArray, path: str | os.PathLike, *, title: str, 
     data = values.sel(layer=list(layers)).values[:, idx]
     lim = float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 1.0
     lim = lim if lim > 0 else 1.0
+    vlim = (-lim, lim) if vlim is None else tuple(vlim)
     fig = new_figure(2.0 * len(layers) + 1.0, 2.6)
     axes = fig.subplots(1, len(layers) + 1, gridspec_kw={"width_ratios": [1] * len(layers) + [0.08]})
     im = None
-    for ax, layer, row in zip(axes[:-1], layers, data):
-        im, _ = mne.viz.plot_topomap(np.nan_to_num(row), info, axes=ax, show=False, cmap=cmap, vlim=(-lim, lim),
+    for i, (ax, layer, row) in enumerate(zip(axes[:-1], layers, data)):
+        im, _ = mne.viz.plot_topomap(np.nan_to_num(row), info, axes=ax, show=False, cmap=cmap, vlim=vlim,
                                      contours=0, sensors=True)
         depth = values["relative_depth"].sel(layer=layer).item() if "relative_depth" in values.coords else None
-        ax.set_title(f"layer {int(layer)}" + (f"\n(depth {depth:.2f})" if depth is not None else ""), fontsize=9)
+        label = f"layer {int(layer)}" + (f"\n(depth {depth:.2f})" if depth is not None else "")
+        ax.set_title(panel_titles[i] if panel_titles else label, fontsize=9)
     cb = fig.colorbar(im, cax=axes[-1])
     cb.set_label(cbar_label)
     fig.suptitle(title, fontsize=11)

@@ -1,0 +1,294 @@
+# The seed analyses: (1) layer profiles and hierarchy, (2) forecast windows, (3) model comparison,
+# (4) model-to-model similarity, (5) context length.  Tables under results/{ds}/analyses/<analysis>/,
+# figures flagged for `snakemake --report` (captions in workflow/report/analyses/).
+#
+# Include after figures.smk (shares ANALYSES_CFG, FIGURES_CFG, FIG_EXT).  Needs from common.smk:
+# RESULTS, SEED, STORIES, MODALITIES, MODELS, BASE_MODELS, CONTROL_OF, scores_path(), features_of(),
+# recordings_of(), runs_of(), model_entry().
+#
+# analysis_targets() lists every enabled output (the foundation figures included) for `rule all`.
+
+ANALYSES_DIR = f"{RESULTS}/analyses"
+_FC = ANALYSES_CFG["forecast"]
+_CMP = ANALYSES_CFG["comparison"]
+_SIM = ANALYSES_CFG["similarity"]
+_CTX = ANALYSES_CFG["context"]
+_an_plan.check_models(ANALYSES_CFG, MODELS)
+_TRAINED_WITH_CONTROL = [m for m in BASE_MODELS if m in CONTROL_OF]
+_SIM_MODELS = list(_SIM["models"] or MODELS)
+_BB_SET = _CMP["brainbench_testset"]
+_BB_CMP_MODELS = [m for m in (config.get("brainbench") or {}).get("models", []) if m in MODELS] if _BB_SET else []
+
+# Every enabled analysis output plus the foundation figures, for the top-level `all` rule.
+analysis_targets = lambda wildcards=None: _an_plan.analysis_targets(
+    RESULTS, BASE_MODELS, MODELS, MODALITIES, ANALYSES_CFG, FIGURES_CFG
+)
+
+
+rule analysis_hierarchy:
+    input:
+        scores=lambda wc: [scores_path(m, wc.modality) for m in MODELS],
+    output:
+        best=f"{ANALYSES_DIR}/hierarchy/{{modality}}/best_layers.tsv",
+        fraction=f"{ANALYSES_DIR}/hierarchy/{{modality}}/fraction_of_peak.tsv",
+        correlation=f"{ANALYSES_DIR}/hierarchy/{{modality}}/hierarchy_correlation.tsv",
+        best_figure=report(
+            f"{ANALYSES_DIR}/hierarchy/{{modality}}/best_depth_by_region_and_model.{FIG_EXT}",
+            caption="../report/analyses/hierarchy_best_depth.rst",
+            category="2. Layer profiles and hierarchy",
+            subcategory="{modality}",
+            labels={"modality": "{modality}", "figure": "best depth per region"},
+        ),
+        fraction_figure=report(
+            f"{ANALYSES_DIR}/hierarchy/{{modality}}/depth_reaching_fraction_of_peak_by_model.{FIG_EXT}",
+            caption="../report/analyses/hierarchy_fraction_of_peak.rst",
+            category="2. Layer profiles and hierarchy",
+            subcategory="{modality}",
+            labels={"modality": "{modality}", "figure": "depth reaching 95% of peak"},
+        ),
+        hierarchy_figure=report(
+            f"{ANALYSES_DIR}/hierarchy/{{modality}}/hierarchy_position_vs_best_depth.{FIG_EXT}",
+            caption="../report/analyses/hierarchy_correlation.rst",
+            category="2. Layer profiles and hierarchy",
+            subcategory="{modality}",
+            labels={"modality": "{modality}", "figure": "hierarchy vs best depth"},
+        ),
+    params:
+        models=MODELS,
+        controls=list(CONTROL_OF.values()),
+        analyses=ANALYSES_CFG,
+        figures=FIGURES_CFG,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/analyses/hierarchy/{{modality}}.log",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_hierarchy.py"
+
+
+rule forecast_scores:
+    input:
+        features=lambda wc: features_of(wc.model),
+        recordings=lambda wc: recordings_of(wc.modality),
+    output:
+        directory(f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/scores.zarr"),
+    params:
+        stories=STORIES,
+        runs=lambda wc: runs_of(wc.modality),
+        forecast=_FC,
+        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        encoding=config["encoding"],
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    log:
+        f"{RESULTS}/logs/analyses/forecast/{{model}}/{{modality}}_scores.log",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_forecast_scores.py"
+
+
+rule analysis_forecast:
+    input:
+        base=lambda wc: scores_path(wc.model, wc.modality),
+        forecast=f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/scores.zarr",
+    output:
+        table=f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/forecast_gain.tsv",
+        best=f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/best_distance.tsv",
+        figure=report(
+            f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/forecast_gain_by_distance_and_region.{FIG_EXT}",
+            caption="../report/analyses/forecast_gain.rst",
+            category="3. Forecast windows",
+            subcategory="{model} · {modality}",
+            labels={"model": "{model}", "modality": "{modality}", "figure": "F(d) per region"},
+        ),
+        map=report(
+            f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/best_distance_map.{FIG_EXT}",
+            caption="../report/analyses/forecast_map.rst",
+            category="3. Forecast windows",
+            subcategory="{model} · {modality}",
+            labels={"model": "{model}", "modality": "{modality}", "figure": "map of d*"},
+        ),
+    params:
+        analyses=ANALYSES_CFG,
+        figures=FIGURES_CFG,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/analyses/forecast/{{model}}/{{modality}}.log",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_forecast.py"
+
+
+rule analysis_comparison:
+    input:
+        scores=lambda wc: [scores_path(m, wc.modality) for m in MODELS],
+        features=[path for m in MODELS for path in features_of(m)],  # model-major, story-minor
+        brainbench=[f"results/brainbench/{m}/{_BB_SET}/summary.json" for m in _BB_CMP_MODELS],
+    output:
+        table=f"{ANALYSES_DIR}/comparison/{{modality}}/brain_vs_quality.tsv",
+        correlations=f"{ANALYSES_DIR}/comparison/{{modality}}/quality_correlations.tsv",
+        control=f"{ANALYSES_DIR}/comparison/{{modality}}/trained_vs_control.tsv",
+        perplexity_figure=report(
+            f"{ANALYSES_DIR}/comparison/{{modality}}/brain_score_vs_perplexity.{FIG_EXT}",
+            caption="../report/analyses/comparison_quality.rst",
+            category="4. Model comparison",
+            subcategory="{modality}",
+            labels={"modality": "{modality}", "figure": "brain score vs perplexity"},
+        ),
+        brainbench_figure=report(
+            f"{ANALYSES_DIR}/comparison/{{modality}}/brain_score_vs_brainbench.{FIG_EXT}",
+            caption="../report/analyses/comparison_quality.rst",
+            category="4. Model comparison",
+            subcategory="{modality}",
+            labels={"modality": "{modality}", "figure": "brain score vs BrainBench"},
+        ),
+        control_figures=[
+            report(
+                f"{ANALYSES_DIR}/comparison/{{modality}}/trained_vs_random_init_{m}.{FIG_EXT}",
+                caption="../report/analyses/comparison_control.rst",
+                category="4. Model comparison",
+                subcategory="{modality}",
+                labels={"modality": "{modality}", "figure": f"{m} vs random-init control"},
+            )
+            for m in _TRAINED_WITH_CONTROL
+        ],
+    params:
+        models=MODELS,
+        stories=STORIES,
+        trained=_TRAINED_WITH_CONTROL,
+        controls=[CONTROL_OF[m] for m in _TRAINED_WITH_CONTROL],
+        brainbench_models=_BB_CMP_MODELS,
+        analyses=ANALYSES_CFG,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/analyses/comparison/{{modality}}.log",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_comparison.py"
+
+
+rule analysis_similarity:
+    input:
+        features=[path for m in _SIM_MODELS for path in features_of(m)],  # model-major, story-minor
+    output:
+        tables=expand(f"{ANALYSES_DIR}/similarity/{{method}}.tsv", method=_SIM["methods"]),
+        figures=[
+            report(
+                f"{ANALYSES_DIR}/similarity/{method}_layer_by_layer_all_model_pairs.{FIG_EXT}",
+                caption="../report/analyses/similarity.rst",
+                category="5. Model-to-model similarity",
+                labels={"method": method, "figure": "layer-by-layer similarity"},
+            )
+            for method in _SIM["methods"]
+        ],
+    params:
+        models=_SIM_MODELS,
+        stories=STORIES,
+        similarity=_SIM,
+        seed=SEED,
+    threads: 2
+    resources:
+        mem_mb=lambda wc: 2000 + int(len(_SIM_MODELS) * 40 * (_SIM["max_words"] or 3000) ** 2 * 4 / 1e6),
+        runtime=30,
+    log:
+        f"{RESULTS}/logs/analyses/similarity.log",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_similarity.py"
+
+
+rule context_features:
+    input:
+        words=expand(f"{RESULTS}/words/{{story}}.tsv", story=STORIES),
+    output:
+        [directory(f"{ANALYSES_DIR}/context/{{model}}/features/ctx{{context}}/{story}.zarr") for story in STORIES],
+    wildcard_constraints:
+        context=r"\d+",
+    params:
+        model=lambda wc: model_entry(wc.model),
+        features=config["features"],
+        layers=_CTX["layers"],
+        n_layers=_CTX["n_layers"],
+        stories=STORIES,
+        seed=SEED,
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=120,
+    log:
+        f"{RESULTS}/logs/analyses/context/{{model}}/features_ctx{{context}}.log",
+    conda:
+        "../../envs/features.yaml"
+    script:
+        "../scripts/analysis_context_features.py"
+
+
+rule context_scores:
+    input:
+        features=expand(f"{ANALYSES_DIR}/context/{{{{model}}}}/features/ctx{{{{context}}}}/{{story}}.zarr", story=STORIES),
+        recordings=lambda wc: recordings_of(wc.modality),
+    output:
+        directory(f"{ANALYSES_DIR}/context/{{model}}/{{modality}}/scores_ctx{{context}}.zarr"),
+    wildcard_constraints:
+        context=r"\d+",
+    params:
+        stories=STORIES,
+        runs=lambda wc: runs_of(wc.modality),
+        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        encoding=config["encoding"],
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    log:
+        f"{RESULTS}/logs/analyses/context/{{model}}/{{modality}}_scores_ctx{{context}}.log",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_context_scores.py"
+
+
+rule analysis_context:
+    input:
+        scores=expand(f"{ANALYSES_DIR}/context/{{{{model}}}}/{{{{modality}}}}/scores_ctx{{context}}.zarr",
+                      context=_CTX["lengths"]),
+    output:
+        table=f"{ANALYSES_DIR}/context/{{model}}/{{modality}}/context_profile.tsv",
+        gain=f"{ANALYSES_DIR}/context/{{model}}/{{modality}}/context_gain.tsv",
+        figure=report(
+            f"{ANALYSES_DIR}/context/{{model}}/{{modality}}/brain_score_vs_context_length.{FIG_EXT}",
+            caption="../report/analyses/context.rst",
+            category="6. Context length",
+            subcategory="{model} · {modality}",
+            labels={"model": "{model}", "modality": "{modality}", "figure": "score vs context"},
+        ),
+    params:
+        lengths=_CTX["lengths"],
+        analyses=ANALYSES_CFG,
+        figures=FIGURES_CFG,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/analyses/context/{{model}}/{{modality}}.log",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_context.py"

@@ -1,0 +1,140 @@
+# Foundation figures of every trained model: layer profiles per region (with the random-init control),
+# fMRI brain maps of the peak brain score and of the best layer, MEG/EEG topomaps per layer.
+# Each figure is flagged for `snakemake --report` with a caption under workflow/report/figures/.
+#
+# Needs from common.smk: RESULTS, BASE_MODELS, CONTROL_OF, MODALITIES, scores_path().
+
+import sys as _fig_sys
+from pathlib import Path as _FigPath
+
+_fig_sys.path.insert(0, str(_FigPath(workflow.current_basedir).parent))
+from brainalign.analyses import plan as _an_plan
+from brainalign.analyses.settings import merged as _settings_merged
+
+ANALYSES_CFG = _settings_merged("analyses", config)
+FIGURES_CFG = _settings_merged("figures", config)
+FIG = f"{RESULTS}/figures"
+FIG_EXT = FIGURES_CFG["format"]
+_TRAINED_RE = _an_plan.alternation(BASE_MODELS)
+
+# Every foundation figure of every trained model and modality.
+figure_targets = lambda wildcards=None: _an_plan.figure_targets(RESULTS, BASE_MODELS, MODALITIES, FIGURES_CFG)
+
+
+rule figure_layer_profiles:
+    input:
+        scores=lambda wc: scores_path(wc.model, wc.modality),
+        control=lambda wc: [scores_path(CONTROL_OF[wc.model], wc.modality)] if wc.model in CONTROL_OF else [],
+    output:
+        profiles=report(
+            f"{FIG}/{{model}}/{{modality}}/layer_profiles_by_region.{FIG_EXT}",
+            caption="../report/figures/layer_profiles.rst",
+            category="1. Foundation figures",
+            subcategory="{model} · {modality}",
+            labels={"model": "{model}", "modality": "{modality}", "figure": "layer profiles"},
+        ),
+        best=report(
+            f"{FIG}/{{model}}/{{modality}}/best_layer_by_region.{FIG_EXT}",
+            caption="../report/figures/best_layers.rst",
+            category="1. Foundation figures",
+            subcategory="{model} · {modality}",
+            labels={"model": "{model}", "modality": "{modality}", "figure": "best layer per region"},
+        ),
+        table=f"{FIG}/{{model}}/{{modality}}/layer_profiles.tsv",
+        best_table=f"{FIG}/{{model}}/{{modality}}/best_layers.tsv",
+    wildcard_constraints:
+        model=_TRAINED_RE,
+    params:
+        control=lambda wc: CONTROL_OF.get(wc.model),
+        analyses=ANALYSES_CFG,
+        figures=FIGURES_CFG,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/figures/{{model}}/{{modality}}/layer_profiles.log",
+    conda:
+        "../../envs/figures.yaml"
+    script:
+        "../scripts/figure_layer_profiles.py"
+
+
+rule figure_brain_maps:
+    input:
+        scores=lambda wc: scores_path(wc.model, "fmri"),
+    output:
+        score_maps=[
+            report(
+                f"{FIG}/{{model}}/fmri/brain_score_{kind}.{FIG_EXT}",
+                caption="../report/figures/brain_score_map.rst",
+                category="1. Foundation figures",
+                subcategory="{model} · fmri",
+                labels={"model": "{model}", "modality": "fmri", "figure": f"brain score map ({kind})"},
+            )
+            for kind in FIGURES_CFG["map_kinds"]
+        ],
+        depth_maps=[
+            report(
+                f"{FIG}/{{model}}/fmri/best_layer_{kind}.{FIG_EXT}",
+                caption="../report/figures/best_layer_map.rst",
+                category="1. Foundation figures",
+                subcategory="{model} · fmri",
+                labels={"model": "{model}", "modality": "fmri", "figure": f"best layer map ({kind})"},
+            )
+            for kind in FIGURES_CFG["map_kinds"]
+        ],
+        score_nifti=f"{FIG}/{{model}}/fmri/brain_score.nii.gz",
+        depth_nifti=f"{FIG}/{{model}}/fmri/best_relative_depth.nii.gz",
+    wildcard_constraints:
+        model=_TRAINED_RE,
+    params:
+        kinds=FIGURES_CFG["map_kinds"],
+        analyses=ANALYSES_CFG,
+        figures=FIGURES_CFG,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/figures/{{model}}/fmri/brain_maps.log",
+    conda:
+        "../../envs/figures.yaml"
+    script:
+        "../scripts/figure_brain_maps.py"
+
+
+rule figure_sensors:
+    input:
+        scores=lambda wc: scores_path(wc.model, wc.meeg),
+    output:
+        topomaps=report(
+            f"{FIG}/{{model}}/{{meeg}}/topomaps_by_layer.{FIG_EXT}",
+            caption="../report/figures/topomaps.rst",
+            category="1. Foundation figures",
+            subcategory="{model} · {meeg}",
+            labels={"model": "{model}", "modality": "{meeg}", "figure": "topomaps per layer"},
+        ),
+        time_courses=report(
+            f"{FIG}/{{model}}/{{meeg}}/time_courses_by_region.{FIG_EXT}",
+            caption="../report/figures/time_courses.rst",
+            category="1. Foundation figures",
+            subcategory="{model} · {meeg}",
+            labels={"model": "{model}", "modality": "{meeg}", "figure": "score time courses"},
+        ),
+        table=f"{FIG}/{{model}}/{{meeg}}/time_courses.tsv",
+    wildcard_constraints:
+        model=_TRAINED_RE,
+    params:
+        analyses=ANALYSES_CFG,
+        figures=FIGURES_CFG,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/figures/{{model}}/{{meeg}}/sensors.log",
+    conda:
+        "../../envs/figures.yaml"
+    script:
+        "../scripts/figure_sensors.py"

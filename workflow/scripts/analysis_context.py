@@ -1,0 +1,28 @@
+"""Rule `analysis_context`: brain score per region as a function of context length."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
+
+from brainalign.analyses import context_gain, context_profile, context_scores, top_units  # noqa: E402
+from brainalign.analyses.units import with_regions  # noqa: E402
+from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
+from brainalign.plotting import plot_context  # noqa: E402
+from brainalign.runtime import setup_logging  # noqa: E402
+
+log = setup_logging(snakemake.log[0])  # noqa: F821
+smk = snakemake  # noqa: F821
+an, fig = smk.params.analyses, smk.params.figures
+model, modality = smk.wildcards.model, smk.wildcards.modality
+scores = {int(c): with_regions(read_zarr(p, load=True)) for c, p in zip(smk.params.lengths, smk.input.scores)}
+table = context_scores(scores, var=an["score"], lag_reduce=an["lag_reduce"])
+profile = context_profile(table, confidence=an["confidence"])
+gain = context_gain(profile)
+atomic_write_table(profile, smk.output.table)
+atomic_write_table(gain, smk.output.gain)
+log.info("\n%s", gain.to_string(index=False))
+longest = profile[profile["context"] == profile["context"].max()].rename(columns={"mean": "peak_score"})
+units = top_units(longest[["region", "peak_score"]], fig["max_regions"], always=tuple(fig["regions"]))
+plot_context(profile, smk.output.figure, units=units, title=f"{model}: brain score vs context length ({modality})",
+             ylabel=f"brain score ({'Pearson r' if an['score'] == 'r' else 'R²'})")

@@ -1,0 +1,44 @@
+"""Rule `forecast_scores`: encoder scores of features + a forecast window, for every distance d."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
+
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from brainalign.analyses.settings import evenly_spaced_layers  # noqa: E402
+from brainalign.encoding import encode_dataset  # noqa: E402
+from brainalign.features import forecast_features  # noqa: E402
+from brainalign.io.store import read_zarr, write_zarr  # noqa: E402
+from brainalign.runtime import provenance, setup_logging  # noqa: E402
+
+log = setup_logging(snakemake.log[0])  # noqa: F821
+smk = snakemake  # noqa: F821
+fc = smk.params.forecast
+stories = smk.params.stories
+encoding = dict(smk.params.encoding)
+grid = encoding.pop("alphas")
+encoding["alphas"] = np.logspace(grid["start"], grid["stop"], grid["num"]).tolist()
+encoding.pop("layers", None)
+
+features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
+first = next(iter(features.values()))
+layers = fc["layers"] or evenly_spaced_layers(first["layer"].values, fc["n_layers"])
+recordings = {}
+for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
+    recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
+
+per_distance = []
+for d in fc["distances"]:
+    log.info("distance %d: layers %s, width %d (%s)", d, layers, fc["width"], fc["combine"])
+    derived = {story: forecast_features(ds.sel(layer=layers).load(), [d], fc["width"], fc["combine"])
+               .isel(distance=0, drop=True) for story, ds in features.items()}
+    per_distance.append(encode_dataset(derived, recordings, modality=smk.wildcards.modality,
+                                       design=smk.params.design, encoding=encoding, layers=None))
+scores = xr.concat(per_distance, dim=xr.DataArray(list(fc["distances"]), dims="distance", name="distance"),
+                   coords="minimal", compat="override")
+scores.attrs.update(provenance({"forecast": fc, "design": smk.params.design, "encoding": smk.params.encoding},
+                               model=smk.wildcards.model))
+write_zarr(scores, smk.output[0])

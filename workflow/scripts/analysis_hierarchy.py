@@ -1,0 +1,62 @@
+"""Rule `analysis_hierarchy`: best layers, hierarchy correlation, depth reaching 95 % of the peak."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
+
+import pandas as pd  # noqa: E402
+
+from brainalign.analyses import (best_layers, fraction_of_peak_table, hierarchy_correlation,  # noqa: E402
+                                 peak_latency, top_units)
+from brainalign.analyses.units import with_regions  # noqa: E402
+from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
+from brainalign.plotting import new_figure, plot_best_depths, plot_fraction_of_peak, plot_hierarchy, save_figure  # noqa: E402
+from brainalign.runtime import setup_logging  # noqa: E402
+
+log = setup_logging(snakemake.log[0])  # noqa: F821
+smk = snakemake  # noqa: F821
+an, fig = smk.params.analyses, smk.params.figures
+hier = an["hierarchy"]
+modality = smk.wildcards.modality
+opts = dict(var=an["score"], lag_reduce=an["lag_reduce"])
+scores = {m: with_regions(read_zarr(p, load=True)) for m, p in zip(smk.params.models, smk.input.scores)}
+trained = [m for m in smk.params.models if m not in smk.params.controls]
+
+best = {m: best_layers(s, confidence=an["confidence"], **opts) for m, s in scores.items()}
+atomic_write_table(pd.concat([df.assign(model=m) for m, df in best.items()], ignore_index=True), smk.output.best)
+units = top_units(best[trained[0]], fig["max_regions"], always=tuple(fig["regions"]))
+plot_best_depths(best, smk.output.best_figure, units=units, title=f"Best layer per region ({modality})")
+
+fop = fraction_of_peak_table(scores, fraction=hier["fraction"], **opts)
+atomic_write_table(fop, smk.output.fraction)
+plot_fraction_of_peak(fop, smk.output.fraction_figure,
+                      title=f"Depth needed for {100 * hier['fraction']:.0f}% of the peak score ({modality})")
+
+# Hierarchy position: configured ordering, else (MEG/EEG) each region's response latency.
+rows = []
+first_plot = True
+for m in trained:
+    if hier["positions"]:
+        position, xlabel, source = dict(hier["positions"]), "hierarchy position (configured)", "positions"
+    elif "lag" in scores[m].dims:
+        lat = peak_latency(scores[m], var=an["score"])
+        position = dict(zip(lat["region"], lat["latency"]))
+        xlabel, source = "response latency (s, lag of the peak score)", "latency"
+    else:
+        position, xlabel, source = {}, "", "none"
+    position = {k: v for k, v in position.items() if k in set(best[m]["region"])}
+    corr = hierarchy_correlation(position, best[m]) if position else {"n": 0}
+    rows.append({"model": m, "position_source": source, **corr})
+    if first_plot:
+        if position:
+            plot_hierarchy(best[m], position, corr, smk.output.hierarchy_figure, xlabel=xlabel,
+                           title=f"{m}: hierarchy vs best layer ({modality})")
+        else:
+            f = new_figure(5, 2)
+            f.text(0.5, 0.5, "No hierarchy positions configured (analyses.hierarchy.positions)\n"
+                   "and no MEG/EEG latencies for this modality.", ha="center", va="center")
+            save_figure(f, smk.output.hierarchy_figure)
+        first_plot = False
+atomic_write_table(pd.DataFrame(rows), smk.output.correlation)
+log.info("\n%s", pd.DataFrame(rows).to_string(index=False))

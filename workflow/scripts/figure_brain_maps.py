@@ -1,0 +1,38 @@
+"""Rule `figure_brain_maps`: fMRI maps of the peak brain score and of the best layer (nilearn)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
+
+from brainalign.analyses import best_layer_map  # noqa: E402
+from brainalign.io.store import read_zarr  # noqa: E402
+from brainalign.plotting import plot_brain_map, save_nifti, values_to_nifti  # noqa: E402
+from brainalign.runtime import setup_logging  # noqa: E402
+
+log = setup_logging(snakemake.log[0])  # noqa: F821
+smk = snakemake  # noqa: F821
+an, fig = smk.params.analyses, smk.params.figures
+model = smk.wildcards.model
+scores = read_zarr(smk.input.scores, load=True)
+best = best_layer_map(scores, var=an["score"], lag_reduce=an["lag_reduce"])
+unit = "Pearson r" if an["score"] == "r" else "R²"
+
+score = best["peak_score"]
+score.attrs.update(best.attrs)
+score_img = values_to_nifti(score)
+save_nifti(score_img, smk.output.score_nifti)
+# Best layer: only targets with a score worth the name; depth + 1e-3 keeps layer 0 off the background.
+depth = (best["best_relative_depth"] + 1e-3).where(best["peak_score"] >= fig["min_score"], 0.0)
+depth.attrs.update(best.attrs)
+depth_img = values_to_nifti(depth)
+save_nifti(depth_img, smk.output.depth_nifti)
+n_shown = int((best["peak_score"] >= fig["min_score"]).sum())
+log.info("%s: %d of %d targets reach peak %s >= %.2f", model, n_shown, best.sizes["voxel"], an["score"], fig["min_score"])
+
+for kind, path in zip(smk.params.kinds, smk.output.score_maps):
+    plot_brain_map(score_img, path, kind=kind, title=f"{model}: peak brain score", cbar_label=unit)
+for kind, path in zip(smk.params.kinds, smk.output.depth_maps):
+    plot_brain_map(depth_img, path, kind=kind, cmap="viridis", vmin=0.0, vmax=1.0, symmetric=False,
+                   title=f"{model}: best layer (peak {an['score']} ≥ {fig['min_score']})",
+                   cbar_label="relative depth")
