@@ -1,0 +1,61 @@
+"""Bookkeeping of the figure/analysis rules and the config defaults (brainalign.analyses.plan, settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from brainalign.analyses import plan
+from brainalign.analyses.settings import ANALYSES, FIGURES, evenly_spaced_layers, merged
+
+FRAGMENT = Path(__file__).resolve().parents[2] / "workflow" / "brainalign" / "analyses" / "config.schema.yaml"
+
+
+def test_defaults_satisfy_the_schema_fragment():
+    schema = {"type": "object", "properties": yaml.safe_load(FRAGMENT.read_text())}
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert not list(validator.iter_errors({"analyses": ANALYSES, "figures": FIGURES}))
+    bad = list(validator.iter_errors({"analyses": {"forecast": {"distances": [0, 2]}}}))
+    assert bad and "minimum" in bad[0].message
+    assert list(validator.iter_errors({"analyses": {"typo": 1}}))
+
+
+def test_merged_overrides_nested_keys_only():
+    cfg = merged("analyses", {"analyses": {"forecast": {"distances": [3]}, "hierarchy": {"positions": {"A1": 1}}}})
+    assert cfg["forecast"]["distances"] == [3] and cfg["forecast"]["width"] == ANALYSES["forecast"]["width"]
+    assert cfg["hierarchy"]["positions"] == {"A1": 1}
+    assert merged("figures", {})["format"] == "png"
+    assert ANALYSES["forecast"]["distances"] == [1, 2, 4, 8, 16]  # defaults not mutated
+
+
+def test_evenly_spaced_layers():
+    assert evenly_spaced_layers(range(31), 6) == [0, 6, 12, 18, 24, 30]
+    assert evenly_spaced_layers([0, 3, 6], 10) == [0, 3, 6]
+    assert evenly_spaced_layers(range(5), None) == [0, 1, 2, 3, 4]
+
+
+def test_targets_follow_modalities_and_switches():
+    an = merged("analyses", {"analyses": {"context": {"enabled": True, "lengths": [0, 8]}}})
+    fig = merged("figures", {"figures": {"map_kinds": ["glass"], "format": "svg"}})
+    out = plan.analysis_targets("results/demo", ["m"], ["m", "m_random"], ["fmri", "eeg"], an, fig)
+    assert "results/demo/figures/m/fmri/brain_score_glass.svg" in out
+    assert "results/demo/figures/m/eeg/topomaps_by_layer.svg" in out
+    assert not any("m_random" in p for p in out)      # controls appear inside their model's figures
+    assert not any("eeg/brain_score" in p or "fmri/topomaps" in p for p in out)
+    assert "results/demo/analyses/forecast/m/eeg/best_distance.tsv" in out
+    assert "results/demo/analyses/context/m/fmri/context_profile.tsv" in out
+    assert "results/demo/analyses/similarity/cka.tsv" in out
+    off = merged("analyses", {"analyses": {k: {"enabled": False} for k in
+                                           ("hierarchy", "forecast", "comparison", "similarity", "context")}})
+    assert plan.analysis_targets("r", ["m"], ["m"], ["fmri"], off, fig) == plan.figure_targets("r", ["m"], ["fmri"], fig)
+
+
+def test_check_models_names_the_key():
+    an = merged("analyses", {"analyses": {"forecast": {"models": ["nope"]}}})
+    with pytest.raises(ValueError, match="analyses.forecast.models"):
+        plan.check_models(an, ["m"])
+    assert plan.alternation([]) == "(?!)" and plan.alternation(["a.b"]) == r"a\.b"
