@@ -12,8 +12,9 @@
 #   {model}_lora/{testset}/...             the adapted model, same files
 #   figures/*.png                          accuracy per model / subfield, calibration curves, base vs LoRA
 #
-# Self-contained (its own defaults and helpers, prefixed _bb) so that it also runs when included on
-# its own; the main config schema fills the same defaults.
+# Self-contained, so that it also runs when included on its own (tests/workflow): it validates its
+# config section against workflow/brainalign/brainbench/config.schema.yaml (filling defaults), and its
+# bookkeeping (names, paths, runs) lives in brainalign.brainbench.plan. Globals are prefixed _bb/_BB.
 
 import sys as _bb_sys
 from pathlib import Path as _BbPath
