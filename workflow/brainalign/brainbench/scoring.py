@@ -5,7 +5,10 @@ code does).  Its perplexity is ``exp(mean NLL)`` over *all* its tokens (template
 predicted from the ones before it (shifted by one; the first token is never scored).  The tokenizer
 is called with its default special tokens, as the reference code does (Llama-family tokenizers add a
 BOS token, GPT-2/SmolLM2 add none).  The model picks the version with the lower perplexity; a tie
-counts as wrong.
+counts as wrong.  The reference code randomises which version is shown as "A" (seed 42); with
+perplexity scoring each prompt is scored on its own, so that order cannot change any result and is
+not simulated.  Scoring only the abstract's tokens would be a variant of the protocol; it is not
+what this module does.
 
 Batched scoring pads on the right with an attention mask and drops padded positions from the loss,
 so it equals unbatched scoring up to floating-point summation order (tested to 1e-4 relative).
