@@ -1,1 +1,22 @@
-"""brainalign.encoding"""
+"""brainalign.encoding: cross-validated ridge encoders, scores, noise ceilings and statistics.
+
+* :mod:`.ridge` — per-target ridge with inner K-fold alpha selection (numpy/torch backends);
+* :mod:`.cv` — story-wise outer cross-validation;
+* :mod:`.banded` — banded ridge (several feature spaces) through himalaya;
+* :mod:`.scores`, :mod:`.ceiling`, :mod:`.stats` — r/R², noise ceilings, circular-shift nulls, FDR,
+  group tests;
+* :mod:`.pipeline` — :func:`encode_dataset`, the entry point of the ``encode`` rule.
+"""
+
+from .ceiling import intersubject_ceiling, normalize_by_ceiling, repeat_ceiling
+from .cv import CVResult, cross_validate, outer_splits
+from .pipeline import encode_dataset, scores_to_frame
+from .ridge import DEFAULT_ALPHAS, RidgeCV, RidgeCVFit, fit_ridge_cv, kfold_blocks
+from .scores import pearson_r, r2_score
+from .stats import circular_shift_null, fdr_bh, group_test
+
+__all__ = [
+    "CVResult", "DEFAULT_ALPHAS", "RidgeCV", "RidgeCVFit", "circular_shift_null", "cross_validate",
+    "encode_dataset", "fdr_bh", "fit_ridge_cv", "group_test", "intersubject_ceiling", "kfold_blocks",
+    "normalize_by_ceiling", "outer_splits", "pearson_r", "r2_score", "repeat_ceiling", "scores_to_frame",
+]

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .backends import NumpyBackend, TorchBackend, get_backend
 
@@ -89,14 +90,16 @@ def _row_space(X: np.ndarray) -> np.ndarray | None:
     n, p = X.shape
     if p <= n:
         return None
-    _, s, vt = np.linalg.svd(X.astype(np.float64), full_matrices=False)
+    with threadpool_limits(1, user_api="blas"):  # small LAPACK calls: threads only add contention
+        _, s, vt = np.linalg.svd(X.astype(np.float64), full_matrices=False)
     keep = s > s[0] * max(n, p) * np.finfo(np.float64).eps if s.size and s[0] > 0 else np.zeros(s.size, bool)
     return vt[keep].T  # p x r
 
 
 def _eigh_psd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigendecomposition of a symmetric PSD matrix; round-off negatives are set to zero."""
-    lam, q = np.linalg.eigh((a + a.T) / 2)
+    with threadpool_limits(1, user_api="blas"):  # small LAPACK calls: threads only add contention
+        lam, q = np.linalg.eigh((a + a.T) / 2)
     return np.clip(lam, 0.0, None), q
 
 
