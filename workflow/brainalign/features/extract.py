@@ -339,8 +339,8 @@ def extract_features(loaded, words: pd.DataFrame, *, mode: str = "story", contex
     Returns
     -------
     xr.Dataset
-        ``hidden`` (float32, ``word × layer × feature``, chunked one layer per chunk), ``n_tokens``
-        (per word), ``perplexity`` (scalar; from the same passes in ``story``/``strided`` mode, from an
+        ``hidden`` (float32, ``word × layer × feature``; write it with
+        ``encoding=zarr_encoding(ds)`` for one layer per chunk), ``n_tokens`` (per word), ``perplexity`` (scalar; from the same passes in ``story``/``strided`` mode, from an
         extra full-context pass in ``fixed`` mode), coords ``word, text, onset, offset, story, layer,
         relative_depth, feature`` and provenance attributes (see ``docs/architecture.md``).
     """
@@ -402,7 +402,6 @@ def extract_features(loaded, words: pd.DataFrame, *, mode: str = "story", contex
     ds.attrs = attrs
     ds["hidden"].attrs = {"description": "hidden state per word (pooled over its tokens)"}
     ds["perplexity"].attrs = {"description": "exp(mean next-token NLL) over the story's tokens"}
-    ds["hidden"].encoding["chunks"] = (n, 1, hidden.shape[-1])
     return ds
 
 

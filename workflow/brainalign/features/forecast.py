@@ -81,5 +81,4 @@ def forecast_features(ds: xr.Dataset, distances: list[int], width: int = 1,
     for name in ("perplexity", "n_tokens"):
         if name in ds:
             result[name] = ds[name]
-    result["hidden"].encoding["chunks"] = (1, n, 1, n_blocks * h)
     return result

@@ -9,6 +9,8 @@ from pathlib import Path
 
 SOURCES = ("pypi", "gguf", "hub", "local")
 DTYPES = ("float32", "float16", "bfloat16")
+# Keys of a config["models"] entry that steer the workflow, not the weights: accepted and ignored.
+WORKFLOW_KEYS = ("random_control",)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,8 @@ class ModelSpec:
 
         ``source`` may be omitted: an entry with ``package`` is ``pypi``, an ``id`` ending in
         ``.gguf`` is ``gguf``, an ``id`` naming an existing directory is ``local``, anything else is
-        a ``hub`` id.  Unknown keys are an error naming the key.
+        a ``hub`` id.  Workflow-only keys (``random_control``) are ignored; other unknown keys are
+        an error naming the key.
 
         Parameters
         ----------
@@ -90,7 +93,7 @@ class ModelSpec:
         if not isinstance(entry, dict):
             raise ValueError(f"config models.{name}: expected a mapping, got {type(entry).__name__}")
         allowed = {f.name for f in fields(cls)} - {"name"}
-        merged = {**entry, **overrides}
+        merged = {k: v for k, v in {**entry, **overrides}.items() if k not in WORKFLOW_KEYS}
         unknown = sorted(set(merged) - allowed)
         if unknown:
             raise ValueError(
