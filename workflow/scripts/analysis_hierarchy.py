@@ -41,7 +41,10 @@ for m in trained:
         position, xlabel, source = dict(hier["positions"]), "hierarchy position (configured)", "positions"
     elif "lag" in scores[m].dims:
         lat = peak_latency(scores[m], var=an["score"])
-        position = dict(zip(lat["region"], lat["latency"]))
+        # A latency means something only where the region responds: keep regions whose peak
+        # score is above 0 across subjects.
+        responsive = set(best[m].loc[best[m]["peak_p"] < 0.05, "region"])
+        position = {r: t for r, t in zip(lat["region"], lat["latency"]) if r in responsive}
         xlabel, source = "response latency (s, lag of the peak score)", "latency"
     else:
         position, xlabel, source = {}, "", "none"

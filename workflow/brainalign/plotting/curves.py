@@ -230,7 +230,10 @@ def plot_quality(table: pd.DataFrame, corr: pd.DataFrame, path: str | os.PathLik
     fig = new_figure(4.8, 3.8)
     ax = fig.add_subplot()
     if d.empty:
-        ax.text(0.5, 0.5, f"no model has a {quality}", ha="center", va="center", transform=ax.transAxes)
+        hint = ("\n(set analyses.comparison.brainbench_testset and run the brainbench rules)"
+                if quality == "brainbench_accuracy" else "")
+        ax.text(0.5, 0.5, f"no model has a {quality}{hint}", ha="center", va="center", transform=ax.transAxes,
+                fontsize=8)
     else:
         ax.scatter(d[quality], d["brain_score"], color=COLORS[0])
         for row in d.itertuples(index=False):
