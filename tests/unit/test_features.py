@@ -275,3 +275,15 @@ def test_story_perplexity_function(tiny, words):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ppl > 1
+
+
+def test_fixed_plan_shares_one_pass_among_words_at_story_start():
+    from brainalign.features.windows import fixed_plan
+
+    start = np.array([0, 2, 3, 6, 9])
+    stop = np.array([2, 3, 6, 9, 10])
+    plan = fixed_plan(start, stop, context=4)
+    # words 0-2 have fewer than 4 tokens before them: windows [0,2), [0,3), [0,6) -> one pass [0,6)
+    windows = [(plan.starts[k], plan.stops[k]) for k in plan.word_window]
+    assert windows == [(0, 6), (0, 6), (0, 6), (2, 9), (5, 10)]
+    assert len(plan.starts) == 3

@@ -47,11 +47,28 @@ class Plan:
 
 
 def fixed_plan(word_start: np.ndarray, word_stop: np.ndarray, context: int) -> Plan:
-    """One window per word: the ``context`` tokens before the word, then the word."""
+    """One window per word: the ``context`` tokens before the word, then the word.
+
+    Words near the start of the story (fewer than ``context`` tokens before them) all have windows
+    starting at token 0, each a prefix of the next; with causal attention a token's hidden state
+    does not depend on later tokens, so they are read from one pass over the longest of these
+    windows (equal to fresh passes up to float rounding, as tested).
+    """
     if context < 0:
         raise ValueError(f"context must be >= 0 tokens, got {context}")
     starts = np.maximum(0, word_start - context)
-    return Plan(starts=starts, stops=word_stop.copy(), word_window=np.arange(len(word_start)))
+    return merge_shared_starts(Plan(starts=starts, stops=word_stop.copy(),
+                                    word_window=np.arange(len(word_start))))
+
+
+def merge_shared_starts(plan: Plan) -> Plan:
+    """Read words whose windows share a start from the longest of those windows (causal models)."""
+    uniq, inverse = np.unique(plan.starts, return_inverse=True)
+    if len(uniq) == len(plan.starts):
+        return plan
+    stops = np.zeros(len(uniq), dtype=np.int64)
+    np.maximum.at(stops, inverse, plan.stops)
+    return Plan(starts=uniq.astype(np.int64), stops=stops, word_window=inverse[plan.word_window])
 
 
 def strided_plan(word_start: np.ndarray, word_stop: np.ndarray, n_tokens: int, length: int,
