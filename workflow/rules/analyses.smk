@@ -72,6 +72,7 @@ rule analysis_hierarchy:
 
 rule forecast_scores:
     input:
+        base=lambda wc: scores_path(wc.model, wc.modality),  # its layers: F(d) compares the same layers
         features=lambda wc: features_of(wc.model),
         recordings=lambda wc: recordings_of(wc.modality),
     output:

@@ -25,7 +25,9 @@ encoding.pop("layers", None)
 
 features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
 first = next(iter(features.values()))
-layers = fc["layers"] or evenly_spaced_layers(first["layer"].values, fc["n_layers"])
+# Evenly spaced among the layers the base scores have, so that F(d) compares like with like.
+base_layers = read_zarr(smk.input.base)["layer"].values
+layers = fc["layers"] or evenly_spaced_layers(np.intersect1d(base_layers, first["layer"].values), fc["n_layers"])
 recordings = {}
 for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
     recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]

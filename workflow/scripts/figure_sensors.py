@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-from brainalign.analyses import reduce_lag  # noqa: E402
+from brainalign.analyses import best_layers, reduce_lag, top_units  # noqa: E402
 from brainalign.analyses.units import with_regions  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
 from brainalign.plotting import plot_time_courses, plot_topomaps, time_course_table  # noqa: E402
@@ -24,5 +24,7 @@ plot_topomaps(values, smk.output.topomaps, layers=fig["topomap_layers"],
               cbar_label=unit)
 table = time_course_table(scores, var=an["score"], confidence=an["confidence"])
 atomic_write_table(table, smk.output.table)
-plot_time_courses(table, smk.output.time_courses, title=f"{model}: {modality.upper()} score time course",
+best = best_layers(scores, var=an["score"], lag_reduce=an["lag_reduce"], confidence=an["confidence"])
+units = top_units(best, fig["max_regions"], always=tuple(fig["regions"]))
+plot_time_courses(table[table["region"].astype(str).isin(units)], smk.output.time_courses, title=f"{model}: {modality.upper()} score time course",
                   ylabel=f"brain score ({unit})")
