@@ -1,0 +1,224 @@
+"""Story-wise cross-validation, encode_dataset (fMRI and MEG/EEG), the tidy frame, banded ridge."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from brainalign.design import apply_operator, fmri_operator
+from brainalign.encoding import cross_validate, encode_dataset, outer_splits, scores_to_frame
+
+TR = 1.5
+SMALL = {"alphas": np.logspace(-1, 5, 7).tolist(), "inner_folds": 3}
+
+
+# ---------------------------------------------------------------- splits and cross-validation
+def test_outer_splits_hold_whole_stories_out():
+    groups = np.repeat(["a", "b", "c", "d", "e"], [30, 20, 25, 10, 15])
+    for n_folds in (None, 2, 3):
+        splits = outer_splits(groups, n_folds)
+        tested = np.concatenate([te for _, te in splits])
+        np.testing.assert_array_equal(np.sort(tested), np.arange(groups.size))  # every row tested once
+        for train, test in splits:
+            assert not set(groups[train]) & set(groups[test])  # no story on both sides
+            assert train.size + test.size == groups.size
+    assert len(outer_splits(groups)) == 5
+
+
+def test_single_story_falls_back_with_warning():
+    with pytest.warns(UserWarning, match="only one story"):
+        splits = outer_splits(np.zeros(50), 4)
+    assert len(splits) == 4
+    assert all(np.all(np.diff(te) == 1) for _, te in splits)  # contiguous blocks
+
+
+def _planted(n_per_story=120, p=20, t=30, n_signal=10, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((2 * n_per_story, p)) * rng.uniform(0.5, 50, p) + rng.uniform(-5, 5, p)
+    W = rng.standard_normal((p, t))
+    Y = rng.standard_normal((2 * n_per_story, t))
+    Y[:, :n_signal] += 1.0 * (X - X.mean(0)) / X.std(0) @ W[:, :n_signal] / np.sqrt(p)
+    return X.astype(np.float32), Y.astype(np.float32), np.repeat(["a", "b"], n_per_story)
+
+
+def test_cross_validate_recovers_signal_and_noise_is_zero():
+    X, Y, groups = _planted()
+    res = cross_validate(X, Y, groups, **SMALL)
+    assert res.r_folds.shape == (2, 30)
+    assert res.r[:10].min() > 0.2
+    assert abs(res.r[10:].mean()) < 0.06
+    np.testing.assert_allclose(res.r, res.r_folds.mean(0))
+
+
+def test_no_leak_from_the_held_out_story():
+    X, Y, groups = _planted(seed=1)
+    base = cross_validate(X, Y, groups, **SMALL)
+    test_b = 1  # fold 1 tests story "b" and trains on "a" only
+    X2, Y2 = X.copy(), Y.copy()
+    rows_b = groups == "b"
+    X2[rows_b] = X2[rows_b] * 7.0 + 100.0  # a wildly different scale in the held-out story
+    Y2[rows_b] = Y2[rows_b][::-1]  # and scrambled targets
+    other = cross_validate(X2, Y2, groups, **SMALL)
+    # the model tested on "b" never saw "b": same alphas (features standardised on "a" only)
+    np.testing.assert_array_equal(other.alpha_folds[test_b], base.alpha_folds[test_b])
+    # while the model tested on "a" (trained on "b") did change
+    assert not np.array_equal(other.alpha_folds[0], base.alpha_folds[0]) or not np.allclose(
+        other.r_folds[0], base.r_folds[0])
+
+
+def test_cross_validate_bad_input():
+    X, Y, groups = _planted()
+    with pytest.raises(ValueError, match="sample counts"):
+        cross_validate(X[:-1], Y, groups)
+    Yb = Y.copy()
+    Yb[5, 3] = np.inf
+    with pytest.raises(ValueError, match="row 5, target 3"):
+        cross_validate(X, Yb, groups)
+    with pytest.raises(ValueError, match="inner_folds"):
+        cross_validate(X[:6], Y[:6], np.array(list("aaabbb")), inner_folds=5)
+
+
+def test_constant_target_gives_nan_with_warning():
+    X, Y, groups = _planted()
+    Y[:, 0] = 1.0
+    with pytest.warns(UserWarning, match="constant"):
+        res = cross_validate(X, Y, groups, **SMALL)
+    assert np.isnan(res.r[0]) and np.isfinite(res.r[1:]).all()
+
+
+# ---------------------------------------------------------------- encode_dataset
+def _features(rng, n_layers=4, p=12, n_words=150, stories=("s1", "s2")):
+    feats = {}
+    for s in stories:
+        onset = np.cumsum(rng.uniform(0.3, 0.5, n_words)) + 2.0
+        h = rng.standard_normal((n_words, n_layers, p)).astype(np.float32) * np.logspace(0, 4, n_layers)[None, :, None]
+        feats[s] = xr.Dataset({"hidden": (("word", "layer", "feature"), h.astype(np.float32))},
+                              coords={"word": np.arange(n_words), "onset": ("word", onset),
+                                      "layer": np.arange(n_layers),
+                                      "relative_depth": ("layer", np.arange(n_layers) / (n_layers - 1))})
+    return feats
+
+
+def _fmri(rng, feats, subjects=("01", "02", "03"), planted_layer=2, n_vox=40, drop=3):
+    recs = {}
+    for sub in subjects:
+        recs[sub] = {}
+        for s, f in feats.items():
+            n_t = int(f.onset.values[-1] / TR) + 8
+            times = (np.arange(drop, n_t) + 0.5) * TR
+            sig = apply_operator(fmri_operator(f.onset.values, times, TR), f.hidden.sel(layer=planted_layer)).values
+            data = rng.standard_normal((times.size, n_vox))
+            data[:, :4] += 1.5 * sig[:, :4] / sig[:, :4].std(0)
+            recs[sub][s] = xr.DataArray(data.astype(np.float32), dims=("time", "voxel"), coords={
+                "time": times, "x": ("voxel", np.arange(n_vox) * 4.0), "y": ("voxel", np.zeros(n_vox)),
+                "z": ("voxel", np.ones(n_vox)), "region": ("voxel", ["planted"] * 4 + ["noise"] * (n_vox - 4))},
+                attrs={"tr": TR})
+    return recs
+
+
+def test_encode_fmri_recovers_planted_layer_and_contract():
+    rng = np.random.default_rng(0)
+    feats = _features(rng)
+    recs = _fmri(rng, feats)
+    ds = encode_dataset(feats, recs, modality="fmri", design={"method": "hrf"}, encoding=SMALL)
+    assert ds.r.dims == ("subject", "layer", "voxel")
+    assert set(ds.data_vars) >= {"r", "r2", "alpha", "ceiling", "r_normalized"}
+    assert list(ds.subject.values) == ["01", "02", "03"]
+    np.testing.assert_allclose(ds.relative_depth.values, np.arange(4) / 3)
+    for c in ("x", "y", "z", "region"):
+        assert ds[c].dims == ("voxel",)
+    planted = ds.r.where(ds.region == "planted", drop=True).mean(("subject", "voxel"))
+    assert int(np.argmax(planted.values)) == 2
+    assert float(planted.max()) > 0.3
+    noise = ds.r.where(ds.region == "noise", drop=True)
+    assert abs(float(noise.mean())) < 0.03
+    df = scores_to_frame(ds)
+    assert list(df.columns[:8]) == ["subject", "layer", "relative_depth", "target", "r", "r2", "alpha", "ceiling"]
+    assert len(df) == 3 * 4 * 40
+    assert {"region", "x"} <= set(df.columns)
+
+
+def test_joint_fit_equals_one_subject_at_a_time():
+    rng = np.random.default_rng(1)
+    feats = _features(rng, n_layers=2)
+    recs = _fmri(rng, feats, planted_layer=1, n_vox=10)
+    enc = dict(SMALL, ceiling="none")
+    joint = encode_dataset(feats, recs, modality="fmri", design={"method": "fir", "delays": [1, 2, 3]}, encoding=enc)
+    for sub in recs:
+        alone = encode_dataset(feats, {sub: recs[sub]}, modality="fmri", design={"method": "fir", "delays": [1, 2, 3]},
+                               encoding=enc)
+        np.testing.assert_allclose(joint.r.sel(subject=sub).values, alone.r.sel(subject=sub).values, atol=1e-5)
+        np.testing.assert_array_equal(joint.alpha.sel(subject=sub).values, alone.alpha.sel(subject=sub).values)
+
+
+def test_encode_meg_word_locked_finds_planted_lag_and_layer():
+    rng = np.random.default_rng(2)
+    feats = _features(rng, n_layers=3, p=8, n_words=200)
+    sfreq = 50.0
+    recs = {}
+    for sub in ("01", "02"):
+        recs[sub] = {}
+        for s, f in feats.items():
+            n = int((f.onset.values[-1] + 2) * sfreq)
+            data = rng.standard_normal((n, 5))
+            idx = np.rint(f.onset.values * sfreq).astype(int) + 10  # response 0.2 s after each word
+            h = f.hidden.values[:, 1, :]
+            data[idx, 0] += 2.0 * (h[:, 0] - h[:, 0].mean()) / h[:, 0].std()
+            recs[sub][s] = xr.DataArray(data.astype(np.float32), dims=("time", "channel"), coords={
+                "time": np.arange(n) / sfreq, "channel": [f"EEG{i}" for i in range(5)],
+                "pos_x": ("channel", np.arange(5.0))}, attrs={"sfreq": sfreq})
+    ds = encode_dataset(feats, recs, modality="eeg", design={"tmin": 0.0, "tmax": 0.4},
+                        encoding=dict(SMALL, n_permutations=2500))
+    assert ds.r.dims == ("subject", "layer", "channel", "lag")
+    assert ds.sizes["lag"] == 21
+    assert "pos_x" in ds.coords and ds.lag.attrs["units"] == "s"
+    best = ds.r.sel(channel="EEG0").mean("subject")
+    layer, lag = np.unravel_index(int(np.argmax(best.values)), best.shape)
+    assert layer == 1 and ds.lag.values[lag] == pytest.approx(0.2)
+    assert bool(ds.significant.sel(channel="EEG0", layer=1, lag=0.2).all())
+    assert float(ds.significant.sel(channel=["EEG2", "EEG3", "EEG4"]).mean()) < 0.05
+    df = scores_to_frame(ds)
+    assert list(df.columns[:5]) == ["subject", "layer", "relative_depth", "target", "lag"]
+    assert set(df.target) == {f"EEG{i}" for i in range(5)}
+
+
+def test_encode_bad_input():
+    rng = np.random.default_rng(3)
+    feats = _features(rng, n_layers=2)
+    recs = _fmri(rng, feats, subjects=("01", "02"), n_vox=6, planted_layer=1)
+    bad = {k: dict(v) for k, v in recs.items()}
+    vals = bad["02"]["s2"].values.copy()
+    vals[4, 2] = np.nan
+    bad["02"]["s2"] = bad["02"]["s2"].copy(data=vals)
+    with pytest.raises(ValueError, match="subject 02, story s2.*row 4, target 2"):
+        encode_dataset(feats, bad, modality="fmri", design={}, encoding=SMALL)
+    other = {"01": recs["01"], "02": {s: r.isel(voxel=slice(0, 5)) for s, r in recs["02"].items()}}
+    with pytest.raises(ValueError, match="share the target space"):
+        encode_dataset(feats, other, modality="fmri", design={}, encoding=SMALL)
+    with pytest.raises(ValueError, match="unknown design keys"):
+        encode_dataset(feats, recs, modality="fmri", design={"lags": [1]}, encoding=SMALL)
+    with pytest.raises(ValueError, match="layers"):
+        encode_dataset(feats, recs, modality="fmri", design={}, encoding=SMALL, layers=[7])
+    with pytest.raises(ValueError, match="modality"):
+        encode_dataset(feats, recs, modality="pet", design={}, encoding=SMALL)
+    missing = {"01": {"s3": recs["01"]["s1"]}}
+    with pytest.raises(ValueError, match="no features"):
+        encode_dataset(feats, missing, modality="fmri", design={}, encoding=SMALL)
+
+
+# ---------------------------------------------------------------- banded ridge
+def test_banded_ridge_attributes_signal_to_the_right_space():
+    from brainalign.encoding.banded import cross_validate_banded
+
+    rng = np.random.default_rng(4)
+    n = 240
+    lm = rng.standard_normal((n, 15)).astype(np.float32)
+    control = rng.standard_normal((n, 2)).astype(np.float32)
+    Y = rng.standard_normal((n, 6)).astype(np.float32)
+    Y[:, :3] += lm @ rng.standard_normal((15, 3)).astype(np.float32) * 0.4
+    res = cross_validate_banded({"lm": lm, "control": control}, Y, np.repeat(["a", "b"], n // 2),
+                                alphas=np.logspace(-1, 5, 7), inner_folds=3, n_iter=5)
+    assert res.spaces == ["lm", "control"]
+    assert res.r_split.shape == (2, 6)
+    assert res.r[:3].min() > 0.4
+    assert (res.r_split[0, :3] > res.r_split[1, :3]).all()
+    assert abs(res.r[3:].mean()) < 0.15
