@@ -135,3 +135,13 @@ def test_trf_design_impulse():
     np.testing.assert_array_equal(X[13, 6:], [1.0, 2.0])     # lag 0.03 s three samples later
     np.testing.assert_array_equal(X[52, 4:6], [3.0, 4.0])    # second word, lag 0.02
     assert np.count_nonzero(X) == 16
+
+
+def test_words_without_onset_are_left_out_with_a_warning():
+    times = (np.arange(20) + 0.5) * TR
+    with pytest.warns(UserWarning, match="1 of 2 words have no finite onset"):
+        d = fmri_design(_words([np.nan, 3.0], [[5.0], [1.0]]), _bold(times))
+    np.testing.assert_allclose(d.values, fmri_design(_words([3.0]), _bold(times)).values, atol=1e-7)
+    with pytest.warns(UserWarning, match="1 of 2 words have no onset"):
+        ep = word_locked(_meg(np.arange(100)[:, None]), np.array([np.nan, 0.2]), 0.0, 0.05)
+    np.testing.assert_array_equal(ep.word.values, [1])

@@ -18,6 +18,7 @@ the first retained TR still contribute through the HRF / delays.
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -106,6 +107,13 @@ def fmri_operator(onsets: np.ndarray, times: np.ndarray, tr: float, method: str 
         dims ``(time, word)`` for ``hrf``; ``(time, delay, word)`` for ``fir``.
     """
     times = _check_times(times, tr)
+    onsets = np.asarray(onsets, dtype=np.float64)
+    missing = ~np.isfinite(onsets)
+    if missing.any():
+        # A word without a time stamp cannot be placed: it contributes nothing (its column is 0).
+        warnings.warn(f"{int(missing.sum())} of {onsets.size} words have no finite onset and are left out of the "
+                      "design", UserWarning, stacklevel=2)
+        onsets = np.where(missing, -1e9, onsets)  # far before the recording: 0 under the HRF and every bin
     if method == "hrf":
         op = hrf_operator(onsets, times, tr, hrf_model)
         return xr.DataArray(op, dims=("time", "word"), coords={"time": times})

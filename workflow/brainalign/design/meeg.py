@@ -63,12 +63,13 @@ def word_locked(recording: xr.DataArray, onsets: np.ndarray, tmin: float = 0.0, 
     times, sfreq = _sampling(recording)
     lags = lag_samples(tmin, tmax, sfreq)
     onsets = np.asarray(onsets, dtype=np.float64)
-    start = np.rint((onsets - times[0]) * sfreq).astype(np.int64)
+    timed = np.isfinite(onsets)
+    start = np.rint((np.where(timed, onsets, times[0]) - times[0]) * sfreq).astype(np.int64)
     idx = start[:, None] + lags[None, :]  # word x lag
-    inside = (idx >= 0).all(1) & (idx < times.size).all(1)
+    inside = timed & (idx >= 0).all(1) & (idx < times.size).all(1)
     if not inside.all():
-        warnings.warn(f"{int((~inside).sum())} of {inside.size} words have a [{tmin}, {tmax}] s window outside the "
-                      "recording and are dropped", UserWarning, stacklevel=2)
+        warnings.warn(f"{int((~inside).sum())} of {inside.size} words have no onset or a [{tmin}, {tmax}] s window "
+                      "outside the recording and are dropped", UserWarning, stacklevel=2)
     data = recording.transpose("time", ...).values
     out = data[idx[inside]]  # word x lag x channel
     word_index = np.flatnonzero(inside)
@@ -98,11 +99,13 @@ def trf_design(words: xr.DataArray, recording: xr.DataArray, tmin: float = 0.0, 
     times, sfreq = _sampling(recording)
     lags = lag_samples(tmin, tmax, sfreq)
     f = words.transpose("word", ...).values.reshape(words.sizes["word"], -1).astype(np.float32)
-    start = np.rint((words.onset.values - times[0]) * sfreq).astype(np.int64)
+    onsets = np.asarray(words.onset.values, dtype=np.float64)
+    timed = np.isfinite(onsets)
+    start = np.rint((np.where(timed, onsets, times[0]) - times[0]) * sfreq).astype(np.int64)
     blocks = []
     for lag in lags:
         rows = start + lag
-        ok = (rows >= 0) & (rows < times.size)
+        ok = timed & (rows >= 0) & (rows < times.size)
         op = sp.csr_matrix((np.ones(ok.sum(), np.float32), (rows[ok], np.flatnonzero(ok))),
                            shape=(times.size, f.shape[0]))
         blocks.append(op @ f)

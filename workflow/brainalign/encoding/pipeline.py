@@ -240,9 +240,7 @@ def encode_dataset(
                 targets[subject][story] = values
                 key.append((story, float(rec.attrs.get("tr", np.nan)), times.tobytes()))
             else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    ep = word_locked(rec, features[story]["onset"].values, dpar["tmin"], dpar["tmax"])
+                ep = word_locked(rec, features[story]["onset"].values, dpar["tmin"], dpar["tmax"])
                 if ep.sizes["word"] == 0:
                     raise ValueError(f"{where}: no word has a complete [{dpar['tmin']}, {dpar['tmax']}] s window")
                 lag_values = ep.lag.values
