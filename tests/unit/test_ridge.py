@@ -112,3 +112,16 @@ def test_bad_input():
         fit_ridge_cv(bad, Y, ALPHAS)
     with pytest.raises(ValueError, match="partition"):
         fit_ridge_cv(X, Y, ALPHAS, inner_folds=[np.arange(10), np.arange(5, 50)])
+
+
+def test_cv_mse_is_the_validation_mse_of_the_chosen_alpha():
+    X, Y, _ = _data(100, 8, 6)
+    fit = fit_ridge_cv(X, Y, ALPHAS, center=False)
+    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+    mse = np.zeros(Y.shape[1])
+    for val in kfold_blocks(100, 5):
+        tr = np.setdiff1d(np.arange(100), val)
+        for j in range(Y.shape[1]):
+            b = np.linalg.solve(X64[tr].T @ X64[tr] + fit.best_alpha[j] * np.eye(8), X64[tr].T @ Y64[tr, j])
+            mse[j] += ((Y64[val, j] - X64[val] @ b) ** 2).mean() / 5
+    np.testing.assert_allclose(fit.cv_mse, mse, rtol=1e-4)

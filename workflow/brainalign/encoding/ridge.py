@@ -152,7 +152,8 @@ def fit_ridge_cv(
     backend
         ``"numpy"``, ``"torch"``, ``"torch_cpu"``, ``"torch_cuda"`` or a backend object.
     chunk_size
-        Targets per chunk; default: as many as keep the prediction block under ~64 MiB.
+        Maximum targets per chunk; default: as many as keep the per-chunk prediction block
+        (``n_alphas x n_val x chunk`` float32) under 64 MiB; a given value is capped at 256 MiB.
     progress
         Show a tqdm bar over target chunks.
 
@@ -199,9 +200,11 @@ def fit_ridge_cv(
     xte_b = None if Xte is None else be.asarray(Xte)
     val_idx = [be.index(b) for b in blocks]
 
+    # The per-chunk prediction block is n_alphas x n_val x chunk float32: cap it by memory as well,
+    # so a large configured chunk_size cannot blow up with many alphas or long validation folds.
     max_val = max(len(b) for b in blocks)
-    if chunk_size is None:
-        chunk_size = max(64, CHUNK_BYTES // (4 * n_alphas * max_val))
+    by_memory = max(64, CHUNK_BYTES // (4 * n_alphas * max_val))
+    chunk_size = by_memory if chunk_size is None else min(int(chunk_size), 4 * by_memory)
     chunk_size = int(max(1, min(chunk_size, n_targets)))
 
     best_alpha = np.empty(n_targets)
@@ -240,7 +243,8 @@ def fit_ridge_cv(
         err_np = be.to_numpy(err).astype(np.float64) / len(blocks)
         best = np.argmin(err_np, axis=0)  # first minimum: ties go to the smaller alpha, as himalaya
         best_alpha[cols] = alphas[best]
-        cv_mse[cols] = err_np[best, np.arange(t)]
+        y_sq = sum(np.einsum("vt,vt->t", y[b], y[b], dtype=np.float64) / len(b) for b in blocks) / len(blocks)
+        cv_mse[cols] = err_np[best, np.arange(t)] + y_sq  # add back the alpha-independent ||y||^2 term
 
         # Refit on all training rows with each target's alpha: w = Q diag(f_a) Q^T X^T Y.
         proj = q_full_b.T @ total  # k x t
