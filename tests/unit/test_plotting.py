@@ -46,7 +46,7 @@ def test_values_to_nifti_places_each_voxel(fmri):
     ijk = np.linalg.inv(img.affine) @ np.array([values["x"][3], values["y"][3], values["z"][3], 1.0])
     assert data[tuple(np.rint(ijk[:3]).astype(int))] == pytest.approx(float(values[3]))
     assert np.count_nonzero(data) == values.sizes["voxel"]
-    values.attrs.pop("affine")
+    values.attrs["affine"] = [[6.0, 0, 0], [0, 6.0, 0], [0, 0, 6.0]]
     with pytest.raises(ValueError, match="affine"):
         P.values_to_nifti(values)
 
@@ -145,3 +145,14 @@ def test_parcel_targets_paint_whole_parcels(tmp_path):
     data = P.values_to_nifti(values).get_fdata()
     assert np.all(data[labels == 7] == pytest.approx(0.5)) and np.all(data[labels == 3] == pytest.approx(0.2))
     assert np.all(data[labels == 0] == 0)
+
+
+def test_grid_inferred_when_scores_lack_affine(fmri):
+    best = A.best_layer_map(fmri)
+    values = best["peak_score"]        # no affine / mask_shape attributes
+    img = P.values_to_nifti(values)
+    assert np.allclose(np.diag(img.affine)[:3], 6.0)
+    data = img.get_fdata()
+    assert np.count_nonzero(data) == values.sizes["voxel"]
+    ijk = np.linalg.inv(img.affine) @ np.array([values["x"][5], values["y"][5], values["z"][5], 1.0])
+    assert data[tuple(np.rint(ijk[:3]).astype(int))] == pytest.approx(float(values[5]))

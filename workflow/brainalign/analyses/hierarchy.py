@@ -151,7 +151,8 @@ def best_layer_map(scores: xr.Dataset, *, var: str = "r", lag_reduce: LagReduce 
     })
     keep = {c: da[c] for c in da.coords if da[c].dims == (dim,)}
     out = out.assign_coords(keep)
-    out.attrs = dict(scores.attrs)
+    # Grid/montage attributes may sit on the dataset or on the score variable.
+    out.attrs = {**dict(scores[var].attrs), **dict(scores.attrs)}
     out.attrs["score_variable"] = var
     return out
 

@@ -63,8 +63,8 @@ def make_scores(
     if modality == "fmri":
         dim = "voxel"
         # Targets on a 6 mm MNI grid, one small cluster per region.
-        centres = np.array([[-48, -20, 8], [48, -20, 8], [-44, 20, 12], [0, -60, 30], [30, 40, 20],
-                            [-30, -80, 0], [20, -40, 50], [-10, 50, -10]], dtype=float)
+        centres = np.array([[-48, -18, 6], [48, -18, 6], [-42, 18, 12], [0, -60, 30], [30, 42, 18],
+                            [-30, -78, 0], [18, -42, 48], [-12, 48, -12]], dtype=float)  # on the 6 mm grid
         xyz = np.zeros((n_targets, 3))
         offsets = np.array([[0, 0, 0], [6, 0, 0], [0, 6, 0], [0, 0, 6], [6, 6, 0], [0, 6, 6],
                             [6, 0, 6], [6, 6, 6]], dtype=float)

@@ -26,7 +26,8 @@ def values_to_nifti(values: xr.DataArray, affine=None, shape=None):
         written by atlas preprocessing) paint their whole parcel, matched by centroid.
     affine, shape
         Voxel-to-MNI affine (4 × 4) and grid shape; default ``values.attrs['affine']`` /
-        ``['mask_shape']`` (the Scores attributes).
+        ``['mask_shape']`` (the Scores attributes); without them a grid is inferred from the
+        coordinates (:func:`grid_from_coords`).
 
     Raises
     ------
@@ -35,13 +36,16 @@ def values_to_nifti(values: xr.DataArray, affine=None, shape=None):
     """
     import nibabel as nib
 
-    affine = np.asarray(values.attrs.get("affine") if affine is None else affine, dtype=float)
-    shape = values.attrs.get("mask_shape") if shape is None else shape
-    if affine.shape != (4, 4) or shape is None:
-        raise ValueError("brain map needs the Scores attributes 'affine' (4×4) and 'mask_shape'")
     for c in ("x", "y", "z"):
         if c not in values.coords:
             raise ValueError(f"brain map needs the voxel coordinate {c!r} (MNI mm)")
+    affine = values.attrs.get("affine") if affine is None else affine
+    shape = values.attrs.get("mask_shape") if shape is None else shape
+    if affine is None or shape is None:
+        affine, shape = grid_from_coords(values)
+    affine = np.asarray(affine, dtype=float)
+    if affine.shape != (4, 4):
+        raise ValueError(f"brain map: 'affine' must be 4×4, got shape {affine.shape}")
     xyz = np.stack([values[c].values for c in ("x", "y", "z")] + [np.ones(values.sizes["voxel"])])
     ijk_float = (np.linalg.inv(affine) @ xyz)[:3]
     ijk = np.rint(ijk_float).astype(int)
@@ -59,6 +63,24 @@ def values_to_nifti(values: xr.DataArray, affine=None, shape=None):
         return nib.Nifti1Image(data, affine)
     data[tuple(ijk)] = vals
     return nib.Nifti1Image(data, affine)
+
+
+def grid_from_coords(values: xr.DataArray) -> tuple[np.ndarray, list[int]]:
+    """A voxel grid (affine, shape) holding every ``x, y, z`` of ``values`` (MNI mm).
+
+    Used when the scores lack the ``affine`` / ``mask_shape`` attributes: the voxel size is the
+    smallest spacing between distinct coordinates along each axis, the origin the minimum.
+    """
+    affine = np.eye(4)
+    shape = []
+    for d, c in enumerate(("x", "y", "z")):
+        u = np.unique(np.asarray(values[c].values, dtype=float))
+        steps = np.diff(u)
+        step = float(steps[steps > 1e-6].min()) if (steps > 1e-6).any() else 1.0
+        affine[d, d] = step
+        affine[d, 3] = u[0]
+        shape.append(int(np.rint((u[-1] - u[0]) / step)) + 1)
+    return affine, shape
 
 
 def _atlas_on_grid(atlas, affine: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
