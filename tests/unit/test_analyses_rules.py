@@ -28,6 +28,7 @@ REGIONS = {"early": {"depth": 0.2, "latency": 0.1}, "late": {"depth": 0.8, "late
 SNAKEFILE = f"""
 configfile: "config.yaml"
 RESULTS = "results/demo"
+BIDS_ROOT = "bids"
 SEED = 0
 STORIES = ["s1", "s2"]
 MODALITIES = ["fmri", "eeg"]
@@ -70,11 +71,16 @@ def workdir(tmp_path_factory):
     for model, amp, seed in (("m", 0.3, 0), ("m_random", 0.05, 1)):
         regions = {k: {**v, "amplitude": amp if v.get("amplitude", 1) else 0.0} for k, v in REGIONS.items()}
         write_zarr(make_scores(regions, n_layers=6, n_subjects=3, seed=seed), res / "scores" / model / "fmri.zarr")
-        write_zarr(make_scores(regions, modality="eeg", n_layers=6, n_subjects=3, targets_per_region=8, seed=seed),
-                   res / "scores" / model / "eeg.zarr")
+        eeg = make_scores(regions, modality="eeg", n_layers=6, n_subjects=3, targets_per_region=8, seed=seed)
+        groups = pd.DataFrame({"channel": eeg["channel"].values, "group": eeg["region"].values})
+        # EEG regions come from the channel-group table found under bids/derivatives/atlas (auto).
+        write_zarr(eeg.drop_vars("region"), res / "scores" / model / "eeg.zarr")
         for i, story in enumerate(("s1", "s2")):
             write_zarr(_features(story, 60, 10 * seed + i, 20.0 if model == "m" else 900.0),
                        res / "features" / model / f"{story}.zarr")
+    atlas_dir = root / "bids" / "derivatives" / "atlas"
+    atlas_dir.mkdir(parents=True)
+    groups.to_csv(atlas_dir / "montage-test_desc-demo_channelgroups.tsv", sep="\t", index=False)
     config = {"encoding": {}, "features": {}, "design": {"fmri": {}, "meeg": {}},
               "analyses": {"forecast": {"enabled": False}, "context": {"enabled": False},
                            "similarity": {"methods": ["cka", "rsa"]}},
@@ -110,6 +116,8 @@ def test_rules_run_and_report(workdir):
     assert trained.loc["late", "best_relative_depth"] == pytest.approx(5 / 6, abs=0.1)
     corr = pd.read_csv(an / "hierarchy" / "eeg" / "hierarchy_correlation.tsv", sep="\t")
     assert (corr["position_source"] == "latency").all()
+    eeg_best = pd.read_csv(an / "hierarchy" / "eeg" / "best_layers.tsv", sep="\t")
+    assert set(eeg_best["region"]) == {"early", "late", "noise"}
     control = pd.read_csv(an / "comparison" / "eeg" / "trained_vs_control.tsv", sep="\t").set_index("region")
     assert control.loc["early", "difference"] > 0.15 and control.loc["late", "difference"] > 0.15
     quality = pd.read_csv(an / "comparison" / "fmri" / "brain_vs_quality.tsv", sep="\t")

@@ -3,7 +3,7 @@
 # figures flagged for `snakemake --report` (captions in workflow/report/analyses/).
 #
 # Include after figures.smk (shares ANALYSES_CFG, FIGURES_CFG, FIG_EXT).  Needs from common.smk:
-# RESULTS, SEED, STORIES, MODALITIES, MODELS, BASE_MODELS, CONTROL_OF, scores_path(), features_of(),
+# RESULTS, BIDS_ROOT, SEED, STORIES, MODALITIES, MODELS, BASE_MODELS, CONTROL_OF, scores_path(), features_of(),
 # recordings_of(), runs_of(), model_entry().
 #
 # analysis_targets() lists every enabled output (the foundation figures included) for `rule all`.
@@ -27,6 +27,7 @@ analysis_targets = lambda wildcards=None: _an_plan.analysis_targets(
 
 rule analysis_hierarchy:
     input:
+        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
         scores=lambda wc: [scores_path(m, wc.modality) for m in MODELS],
     output:
         best=f"{ANALYSES_DIR}/hierarchy/{{modality}}/best_layers.tsv",
@@ -54,6 +55,7 @@ rule analysis_hierarchy:
             labels={"modality": "{modality}", "figure": "hierarchy vs best depth"},
         ),
     params:
+        bids_root=BIDS_ROOT,
         models=MODELS,
         controls=list(CONTROL_OF.values()),
         analyses=ANALYSES_CFG,
@@ -97,6 +99,7 @@ rule forecast_scores:
 
 rule analysis_forecast:
     input:
+        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
         base=lambda wc: scores_path(wc.model, wc.modality),
         forecast=f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/scores.zarr",
     output:
@@ -117,6 +120,7 @@ rule analysis_forecast:
             labels={"model": "{model}", "modality": "{modality}", "figure": "map of d*"},
         ),
     params:
+        bids_root=BIDS_ROOT,
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
     threads: 1
@@ -133,6 +137,7 @@ rule analysis_forecast:
 
 rule analysis_comparison:
     input:
+        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
         scores=lambda wc: [scores_path(m, wc.modality) for m in MODELS],
         features=[path for m in MODELS for path in features_of(m)],  # model-major, story-minor
         brainbench=[f"results/brainbench/{m}/{_BB_SET}/summary.json" for m in _BB_CMP_MODELS],
@@ -165,6 +170,7 @@ rule analysis_comparison:
             for m in _TRAINED_WITH_CONTROL
         ],
     params:
+        bids_root=BIDS_ROOT,
         models=MODELS,
         stories=STORIES,
         trained=_TRAINED_WITH_CONTROL,
@@ -267,6 +273,7 @@ rule context_scores:
 
 rule analysis_context:
     input:
+        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
         scores=expand(f"{ANALYSES_DIR}/context/{{{{model}}}}/{{{{modality}}}}/scores_ctx{{context}}.zarr",
                       context=_CTX["lengths"]),
     output:
@@ -280,6 +287,7 @@ rule analysis_context:
             labels={"model": "{model}", "modality": "{modality}", "figure": "score vs context"},
         ),
     params:
+        bids_root=BIDS_ROOT,
         lengths=_CTX["lengths"],
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,

@@ -2,7 +2,7 @@
 # fMRI brain maps of the peak brain score and of the best layer, MEG/EEG topomaps per layer.
 # Each figure is flagged for `snakemake --report` with a caption under workflow/report/figures/.
 #
-# Needs from common.smk: RESULTS, BASE_MODELS, CONTROL_OF, MODALITIES, scores_path().
+# Needs from common.smk: RESULTS, BIDS_ROOT, BASE_MODELS, CONTROL_OF, MODALITIES, scores_path().
 
 import sys as _fig_sys
 from pathlib import Path as _FigPath
@@ -23,6 +23,7 @@ figure_targets = lambda wildcards=None: _an_plan.figure_targets(RESULTS, BASE_MO
 
 rule figure_layer_profiles:
     input:
+        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
         scores=lambda wc: scores_path(wc.model, wc.modality),
         control=lambda wc: [scores_path(CONTROL_OF[wc.model], wc.modality)] if wc.model in CONTROL_OF else [],
     output:
@@ -45,6 +46,7 @@ rule figure_layer_profiles:
     wildcard_constraints:
         model=_TRAINED_RE,
     params:
+        bids_root=BIDS_ROOT,
         control=lambda wc: CONTROL_OF.get(wc.model),
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
@@ -106,6 +108,7 @@ rule figure_brain_maps:
 
 rule figure_sensors:
     input:
+        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
         scores=lambda wc: scores_path(wc.model, wc.meeg),
     output:
         topomaps=report(
@@ -126,6 +129,7 @@ rule figure_sensors:
     wildcard_constraints:
         model=_TRAINED_RE,
     params:
+        bids_root=BIDS_ROOT,
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
     threads: 1

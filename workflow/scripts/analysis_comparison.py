@@ -9,18 +9,19 @@ import pandas as pd  # noqa: E402
 
 from brainalign.analyses import (brain_vs_quality, compare_to_control, model_perplexity, peak_scores,  # noqa: E402
                                  quality_table, read_brainbench_summary)
-from brainalign.analyses.units import with_regions  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
 from brainalign.plotting import plot_control_comparison, plot_quality  # noqa: E402
 from brainalign.runtime import setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
+sources = find_region_sources(smk.params.bids_root, smk.params.analyses["regions"])
 an = smk.params.analyses
 modality = smk.wildcards.modality
 models, stories = list(smk.params.models), list(smk.params.stories)
 opts = dict(var=an["score"], lag_reduce=an["lag_reduce"])
-scores = {m: with_regions(read_zarr(p, load=True)) for m, p in zip(models, smk.input.scores)}
+scores = {m: attach_regions(read_zarr(p, load=True), sources) for m, p in zip(models, smk.input.scores)}
 
 feature_paths = iter(smk.input.features)  # model-major, story-minor
 perplexity = {m: model_perplexity([read_zarr(next(feature_paths)) for _ in stories]) for m in models}

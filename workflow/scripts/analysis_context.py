@@ -6,16 +6,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
 from brainalign.analyses import context_gain, context_profile, context_scores, top_units  # noqa: E402
-from brainalign.analyses.units import with_regions  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
 from brainalign.plotting import plot_context  # noqa: E402
 from brainalign.runtime import setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
+sources = find_region_sources(smk.params.bids_root, smk.params.analyses["regions"])
 an, fig = smk.params.analyses, smk.params.figures
 model, modality = smk.wildcards.model, smk.wildcards.modality
-scores = {int(c): with_regions(read_zarr(p, load=True)) for c, p in zip(smk.params.lengths, smk.input.scores)}
+scores = {int(c): attach_regions(read_zarr(p, load=True), sources) for c, p in zip(smk.params.lengths, smk.input.scores)}
 table = context_scores(scores, var=an["score"], lag_reduce=an["lag_reduce"])
 profile = context_profile(table, confidence=an["confidence"])
 gain = context_gain(profile)

@@ -6,19 +6,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
 from brainalign.analyses import best_distance, best_distance_map, forecast_gain, forecast_table, top_units  # noqa: E402
-from brainalign.analyses.units import with_regions  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
 from brainalign.plotting import plot_brain_map, plot_forecast, plot_topomaps, values_to_nifti  # noqa: E402
 from brainalign.runtime import setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
+sources = find_region_sources(smk.params.bids_root, smk.params.analyses["regions"])
 an, fig = smk.params.analyses, smk.params.figures
 fc = an["forecast"]
 model, modality = smk.wildcards.model, smk.wildcards.modality
-base = with_regions(read_zarr(smk.input.base, load=True))
+base = attach_regions(read_zarr(smk.input.base, load=True), sources)
 stack = read_zarr(smk.input.forecast, load=True)
-by_d = {int(d): with_regions(stack.sel(distance=d, drop=True)) for d in stack["distance"].values}
+by_d = {int(d): attach_regions(stack.sel(distance=d, drop=True), sources) for d in stack["distance"].values}
 layer = fc["layer"]
 opts = dict(var=an["score"], layer=layer, lag_reduce=an["lag_reduce"])
 

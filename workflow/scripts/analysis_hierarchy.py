@@ -9,18 +9,19 @@ import pandas as pd  # noqa: E402
 
 from brainalign.analyses import (best_layers, fraction_of_peak_table, hierarchy_correlation,  # noqa: E402
                                  peak_latency, top_units)
-from brainalign.analyses.units import with_regions  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
 from brainalign.plotting import new_figure, plot_best_depths, plot_fraction_of_peak, plot_hierarchy, save_figure  # noqa: E402
 from brainalign.runtime import setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
+sources = find_region_sources(smk.params.bids_root, smk.params.analyses["regions"])
 an, fig = smk.params.analyses, smk.params.figures
 hier = an["hierarchy"]
 modality = smk.wildcards.modality
 opts = dict(var=an["score"], lag_reduce=an["lag_reduce"])
-scores = {m: with_regions(read_zarr(p, load=True)) for m, p in zip(smk.params.models, smk.input.scores)}
+scores = {m: attach_regions(read_zarr(p, load=True), sources) for m, p in zip(smk.params.models, smk.input.scores)}
 trained = [m for m in smk.params.models if m not in smk.params.controls]
 
 best = {m: best_layers(s, confidence=an["confidence"], **opts) for m, s in scores.items()}

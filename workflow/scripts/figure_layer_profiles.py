@@ -8,20 +8,21 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda 
 import pandas as pd  # noqa: E402
 
 from brainalign.analyses import best_layers, layer_profiles, top_units  # noqa: E402
-from brainalign.analyses.units import with_regions  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
 from brainalign.plotting import plot_best_depths, plot_layer_profiles  # noqa: E402
 from brainalign.runtime import setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
+sources = find_region_sources(smk.params.bids_root, smk.params.analyses["regions"])
 an, fig = smk.params.analyses, smk.params.figures
 model, control = smk.wildcards.model, smk.params.control
 opts = dict(var=an["score"], lag_reduce=an["lag_reduce"], confidence=an["confidence"])
 
-scores = {model: with_regions(read_zarr(smk.input.scores, load=True))}
+scores = {model: attach_regions(read_zarr(smk.input.scores, load=True), sources)}
 if control:
-    scores[control] = with_regions(read_zarr(smk.input.control[0], load=True))
+    scores[control] = attach_regions(read_zarr(smk.input.control[0], load=True), sources)
 profiles = {name: layer_profiles(s, **opts) for name, s in scores.items()}
 best = {name: best_layers(s, **opts) for name, s in scores.items()}
 units = top_units(best[model], fig["max_regions"], always=tuple(fig["regions"]))

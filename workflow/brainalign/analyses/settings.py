@@ -13,6 +13,9 @@ ANALYSES: dict[str, Any] = {
     "score": "r",                 # score variable of the Scores stores (r | r2)
     "lag_reduce": "max",          # MEG/EEG: peak (max) or mean score over lags
     "confidence": 0.95,           # level of the across-subject bands
+    # Where targets get their region when preprocessing attached none ("auto": the BIDS root's
+    # derivatives/atlas/*_dseg.nii.gz (+ .tsv) and *_channelgroups.tsv, as the demo ships; null: none).
+    "regions": {"atlas": "auto", "atlas_labels": "auto", "channel_groups": "auto"},
     "hierarchy": {"enabled": True, "positions": {}, "fraction": 0.95},
     "forecast": {"enabled": True, "distances": [1, 2, 4, 8, 16], "width": 1, "combine": "concat",
                  "layers": None, "n_layers": 6, "layer": "peak", "min_gain": 0.01, "alpha": 0.05,
