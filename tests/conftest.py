@@ -8,12 +8,16 @@ import importlib
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "workflow" / "configs" / "tiny_demo.yaml"
 # Attribute names whose values legitimately differ between two runs of the same config.
 VOLATILE_ATTR = re.compile(r"(time|date|created|host|duration|elapsed)", re.IGNORECASE)
 
@@ -117,3 +121,30 @@ def output_digest():
 def digest_diff():
     """``diff_digests`` as a fixture (see its docstring)."""
     return diff_digests
+
+
+def run_snakemake(workdir: Path, *args: str, config: Path = TINY, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile in ``workdir`` (default config copied there, ``config`` over it)."""
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "config" / "config.yaml", workdir / "config" / "config.yaml")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", *args, "--configfile", str(config)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(runnable_pipeline, tmp_path_factory) -> Path:
+    """Working directory of one uninterrupted local run of the tiny demo (tests/workflow/configs/tiny_demo.yaml),
+    the reference of the SLURM, resume and reproducibility tests."""
+    workdir = tmp_path_factory.mktemp("tiny_demo")
+    out = run_snakemake(workdir)
+    if out.returncode != 0:
+        pytest.fail(f"the tiny demo failed:\n{out.stdout[-3000:]}\n{out.stderr[-8000:]}")
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def snakemake_runner():
+    """``run_snakemake`` as a fixture (see its docstring)."""
+    return run_snakemake

@@ -1,9 +1,10 @@
 """Same config and inputs -> bit-identical outputs, run after run.
 
-The reference is the session's uninterrupted run of the reduced demo (fixture ``reduced_demo`` of
-tests/workflow/conftest.py); a second run in a fresh directory must reproduce every output: the
-generated BIDS demo, word tables, features, preprocessed recordings, scores (Zarr arrays compared on
-their values, attributes without timestamps) and every table byte for byte.
+The reference is the session's uninterrupted run of the tiny demo (fixture ``tiny_demo`` of
+tests/conftest.py: every stage of the workflow, tests/workflow/configs/tiny_demo.yaml); a second run
+in a fresh directory must reproduce every output: the generated BIDS demo, word tables, features,
+preprocessed recordings, scores (Zarr arrays compared on their values, attributes without
+timestamps), the validation table, every file byte for byte.
 
 The first tests check the comparison itself on planted differences, so that "identical" means
 something.
@@ -18,8 +19,6 @@ import numpy as np
 import pytest
 import xarray as xr
 
-REPO = Path(__file__).resolve().parents[2]
-REDUCED = REPO / "tests" / "workflow" / "configs" / "reduced_demo.yaml"
 
 
 def _store(path: Path, values: np.ndarray, **attrs) -> None:
@@ -61,13 +60,10 @@ def test_digest_sees_tables_and_dtype_but_not_timestamps_or_workdir(tmp_path, ou
 
 
 @pytest.mark.slow
-def test_second_run_is_bit_identical(runnable_pipeline, request, tmp_path, output_digest, digest_diff):
-    from workflow_runner import run_workflow
-
-    reference = request.getfixturevalue("reduced_demo")
-    out = run_workflow(tmp_path, "--configfile", str(REDUCED))
+def test_second_run_is_bit_identical(tiny_demo, tmp_path, output_digest, digest_diff, snakemake_runner):
+    out = snakemake_runner(tmp_path)
     assert out.returncode == 0, out.stderr[-8000:]
-    first, second = output_digest(reference), output_digest(tmp_path)
+    first, second = output_digest(tiny_demo), output_digest(tmp_path)
     assert any(k.startswith("demo/scores/") for k in first), sorted(first)[:20]
     differences = digest_diff(first, second)
     assert not differences, "two runs of the same config differ:\n" + "\n".join(differences[:50])

@@ -1,11 +1,11 @@
 """A run killed with SIGKILL in the middle of feature extraction resumes to bit-identical scores.
 
-The run of the reduced demo is started in its own process group and the whole group (snakemake and
+The run of the tiny demo (tests/workflow/configs/tiny_demo.yaml, every stage) is started in its own process group and the whole group (snakemake and
 the job it is running) is killed with SIGKILL while a ``features`` job is extracting, after at least
 one other feature store was completed: a node dying mid-job. The user's recovery is the documented
 one, ``snakemake --unlock`` then ``snakemake --rerun-incomplete``. The rerun must keep what was
 complete (not recompute it), redo the interrupted job, and end with every output, scores included,
-bit-identical to the uninterrupted reference run (fixture ``reduced_demo``).
+bit-identical to the uninterrupted reference run (fixture ``tiny_demo``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-REDUCED = REPO / "tests" / "workflow" / "configs" / "reduced_demo.yaml"
+TINY = REPO / "tests" / "workflow" / "configs" / "tiny_demo.yaml"
 WAIT_S = 900  # for the run to reach feature extraction
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,7 @@ def _start(workdir: Path, log: Path) -> subprocess.Popen:
     (config / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "--configfile", str(REDUCED)]
+           "--cores", "2", "--configfile", str(TINY)]
     with log.open("w") as sink:
         return subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
@@ -48,11 +48,9 @@ def _features_in_progress(results: Path) -> tuple[list[Path], Path] | None:
     return None
 
 
-def test_sigkill_during_features_then_rerun_gives_identical_scores(
-        runnable_pipeline, request, tmp_path, output_digest, digest_diff):
-    from workflow_runner import run_workflow
-
-    reference = request.getfixturevalue("reduced_demo")
+def test_sigkill_during_features_then_rerun_gives_identical_scores(tiny_demo, tmp_path, output_digest, digest_diff,
+                                                                   snakemake_runner):
+    reference, run_snakemake = tiny_demo, snakemake_runner
     results = tmp_path / "results" / "demo"
     proc = _start(tmp_path, tmp_path / "first_run.log")
     deadline = time.monotonic() + WAIT_S
@@ -76,9 +74,9 @@ def test_sigkill_during_features_then_rerun_gives_identical_scores(
     assert not list(results.glob("scores/*/*.csv")), "killed too late: scores were already written"
     kept = {p: p.stat().st_mtime_ns for p in done}
 
-    unlock = run_workflow(tmp_path, "--configfile", str(REDUCED), "--unlock")
+    unlock = run_snakemake(tmp_path, "--unlock")
     assert unlock.returncode == 0, unlock.stderr[-3000:]
-    rerun = run_workflow(tmp_path, "--configfile", str(REDUCED), "--rerun-incomplete")
+    rerun = run_snakemake(tmp_path, "--rerun-incomplete")
     assert rerun.returncode == 0, rerun.stderr[-8000:]
 
     assert interrupted.is_dir()

@@ -23,7 +23,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "config" / "profiles" / "slurm"
-REDUCED = REPO / "tests" / "workflow" / "configs" / "reduced_demo.yaml"
+TINY = REPO / "tests" / "workflow" / "configs" / "tiny_demo.yaml"
 SETUP = REPO / "tests" / "workflow" / "slurm_setup.sh"
 LIMIT_S = int(os.environ.get("BRAINALIGN_SLURM_TEST_TIMEOUT", "1500"))
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+?)\)")
@@ -132,16 +132,16 @@ def test_profile_groups_jobs_and_retries_with_more_memory(slurm_cluster, tmp_pat
     assert (tmp_path / "retry.txt").read_text().split() == [f"job={retry_ids[1]}", "mem=1000"]
 
 
-def test_reduced_demo_on_slurm_equals_local_run(slurm_cluster, runnable_pipeline, output_digest, digest_diff,
-                                                request, tmp_path):
-    local = request.getfixturevalue("reduced_demo")  # the uninterrupted local run (tests/workflow/conftest.py)
+def test_demo_on_slurm_equals_local_run(slurm_cluster, tiny_demo, output_digest, digest_diff, tmp_path):
+    """The tiny demo (every stage of the workflow) through SLURM == the same config run locally."""
+    local = tiny_demo  # the uninterrupted local run (tests/conftest.py)
     (tmp_path / "config").mkdir()
     shutil.copy(REPO / "config" / "config.yaml", tmp_path / "config" / "config.yaml")
     start = time.monotonic()
-    out = run_on_slurm(tmp_path, "--configfile", str(REDUCED))
+    out = run_on_slurm(tmp_path, "--configfile", str(TINY))
     wall = time.monotonic() - start
     assert out.returncode == 0, _report(out)
-    print(f"SLURM reduced demo wall time: {wall:.0f} s")
+    print(f"SLURM demo wall time: {wall:.0f} s")
 
     jobs = slurm_jobs(out)
     assert jobs, "no job was submitted to SLURM:\n" + _report(out)
