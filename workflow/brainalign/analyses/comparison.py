@@ -30,7 +30,7 @@ def _units(scores: xr.Dataset, var: str, by: str | None, lag_reduce: LagReduce) 
 
 
 def peak_scores(scores: xr.Dataset, *, model: str = "", var: str = "r", by: str | None = "region",
-                lag_reduce: LagReduce = "max") -> pd.DataFrame:
+                lag_reduce: LagReduce = "mean") -> pd.DataFrame:
     """Per unit and subject: the score at the unit's best layer (argmax of the subject mean).
 
     Returns
@@ -54,7 +54,7 @@ def peak_scores(scores: xr.Dataset, *, model: str = "", var: str = "r", by: str 
 
 
 def compare_to_control(trained: xr.Dataset, control: xr.Dataset, *, var: str = "r",
-                       by: str | None = "region", lag_reduce: LagReduce = "max") -> pd.DataFrame:
+                       by: str | None = "region", lag_reduce: LagReduce = "mean") -> pd.DataFrame:
     """Trained model vs its random-init control, each at its own best layer, paired over subjects.
 
     Returns

@@ -19,7 +19,7 @@ from .units import LagReduce, subject_stats
 
 
 def context_scores(scores_by_context: Mapping[int, xr.Dataset], *, var: str = "r", by: str | None = "region",
-                   lag_reduce: LagReduce = "max") -> pd.DataFrame:
+                   lag_reduce: LagReduce = "mean") -> pd.DataFrame:
     """Per context length, unit and subject: the brain score at the best layer.
 
     Returns

@@ -38,7 +38,7 @@ def _check_same_targets(base: xr.Dataset, other: xr.Dataset, what: str) -> None:
 
 def forecast_gain(base: xr.Dataset, by_distance: Mapping[int, xr.Dataset], *, var: str = "r",
                   by: str | None = "region", layer: int | str = "peak",
-                  lag_reduce: LagReduce = "max") -> xr.DataArray:
+                  lag_reduce: LagReduce = "mean") -> xr.DataArray:
     """Forecast score F(d) per subject, unit and distance.
 
     Parameters
@@ -147,7 +147,7 @@ def best_distance(gain: xr.DataArray, *, min_gain: float = 0.01, alpha: float = 
 
 def best_distance_map(base: xr.Dataset, by_distance: Mapping[int, xr.Dataset], *, var: str = "r",
                       layer: int | str = "peak", min_gain: float = 0.01,
-                      lag_reduce: LagReduce = "max") -> xr.Dataset:
+                      lag_reduce: LagReduce = "mean") -> xr.Dataset:
     """d* per target (voxel/channel) for brain maps, from the subject-mean gain.
 
     Per target there is no across-subject test here (maps are descriptive); d* is 0 where the

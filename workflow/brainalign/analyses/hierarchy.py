@@ -29,7 +29,7 @@ def _unit_scores(scores: xr.Dataset, var: str, by: str | None, lag_reduce: LagRe
 
 
 def layer_profiles(scores: xr.Dataset, *, var: str = "r", by: str | None = "region",
-                   lag_reduce: LagReduce = "max", confidence: float = 0.95) -> pd.DataFrame:
+                   lag_reduce: LagReduce = "mean", confidence: float = 0.95) -> pd.DataFrame:
     """Score per layer per region: mean across subjects, confidence band, significance.
 
     Parameters
@@ -77,7 +77,7 @@ def _argmax_layer(profile: xr.DataArray) -> xr.DataArray:
 
 
 def best_layers(scores: xr.Dataset, *, var: str = "r", by: str | None = "region",
-                lag_reduce: LagReduce = "max", confidence: float = 0.95) -> pd.DataFrame:
+                lag_reduce: LagReduce = "mean", confidence: float = 0.95) -> pd.DataFrame:
     """Each unit's best layer, as an absolute layer and a relative depth.
 
     The group best layer maximises the subject-mean profile; the subject-level spread is the
@@ -125,7 +125,7 @@ def best_layers(scores: xr.Dataset, *, var: str = "r", by: str | None = "region"
     return pd.DataFrame(rows)
 
 
-def best_layer_map(scores: xr.Dataset, *, var: str = "r", lag_reduce: LagReduce = "max") -> xr.Dataset:
+def best_layer_map(scores: xr.Dataset, *, var: str = "r", lag_reduce: LagReduce = "mean") -> xr.Dataset:
     """Per target (voxel/channel): best layer, best relative depth and peak subject-mean score.
 
     Returns
@@ -268,7 +268,7 @@ def depth_at_fraction(profile: np.ndarray, depth: np.ndarray, fraction: float = 
 
 def fraction_of_peak_table(scores_by_model: Mapping[str, xr.Dataset], *, fraction: float = 0.95,
                            var: str = "r", by: str | None = "region",
-                           lag_reduce: LagReduce = "max") -> pd.DataFrame:
+                           lag_reduce: LagReduce = "mean") -> pd.DataFrame:
     """Per model and unit (plus ``all``: every target pooled), where 95 % of the peak is reached.
 
     Returns

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 ANALYSES: dict[str, Any] = {
     "score": "r",                 # score variable of the Scores stores (r | r2)
-    "lag_reduce": "max",          # MEG/EEG: peak (max) or mean score over lags
+    "lag_reduce": "mean",         # MEG/EEG: mean (unbiased for noise) or peak (max) score over lags
     "confidence": 0.95,           # level of the across-subject bands
     # Where targets get their region when preprocessing attached none ("auto": the BIDS root's
     # derivatives/atlas/*_dseg.nii.gz (+ .tsv) and *_channelgroups.tsv, as the demo ships; null: none).

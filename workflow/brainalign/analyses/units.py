@@ -54,7 +54,7 @@ def check_scores(scores: xr.Dataset, var: str = "r") -> xr.DataArray:
     return da
 
 
-def reduce_lag(da: xr.DataArray, how: LagReduce = "max") -> xr.DataArray:
+def reduce_lag(da: xr.DataArray, how: LagReduce = "mean") -> xr.DataArray:
     """Collapse the ``lag`` axis of MEG/EEG scores (no-op for fMRI).
 
     Parameters
@@ -62,7 +62,8 @@ def reduce_lag(da: xr.DataArray, how: LagReduce = "max") -> xr.DataArray:
     da
         Scores with or without a ``lag`` dimension.
     how
-        ``"max"``: the peak score over lags (the usual MEG "peak r"); ``"mean"``: mean over lags;
+        ``"mean"`` (default): mean over lags, unbiased for noise-only targets; ``"max"``: the peak
+        score over lags per subject (a "peak r", biased upwards for noise: a max of noisy values);
         ``"none"``: keep ``lag``.
     """
     if "lag" not in da.dims or how == "none":
