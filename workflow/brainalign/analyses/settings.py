@@ -17,8 +17,8 @@ ANALYSES: dict[str, Any] = {
     # derivatives/atlas/*_dseg.nii.gz (+ .tsv) and *_channelgroups.tsv, as the demo ships; null: none).
     "regions": {"atlas": "auto", "atlas_labels": "auto", "channel_groups": "auto"},
     "hierarchy": {"enabled": True, "positions": {}, "fraction": 0.95},
-    "forecast": {"enabled": True, "distances": [1, 2, 4, 8, 16], "width": 1, "combine": "concat",
-                 "layers": None, "n_layers": 6, "layer": "peak", "min_gain": 0.01, "alpha": 0.05,
+    "forecast": {"enabled": True, "distances": [1, 2, 4, 8], "width": 1, "combine": "concat",
+                 "layers": None, "n_layers": 5, "layer": "peak", "min_gain": 0.01, "alpha": 0.05,
                  "models": None, "modalities": None},
     "comparison": {"enabled": True, "brainbench_testset": None},
     "similarity": {"enabled": True, "methods": ["cka"], "debiased": True, "max_words": 1000, "models": None},
