@@ -55,7 +55,6 @@ rule analysis_hierarchy:
             labels={"modality": "{modality}", "figure": "hierarchy vs best depth"},
         ),
     params:
-        bids_root=BIDS_ROOT,
         models=MODELS,
         controls=list(CONTROL_OF.values()),
         analyses=ANALYSES_CFG,
@@ -120,7 +119,6 @@ rule analysis_forecast:
             labels={"model": "{model}", "modality": "{modality}", "figure": "map of d*"},
         ),
     params:
-        bids_root=BIDS_ROOT,
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
     threads: 1
@@ -170,7 +168,6 @@ rule analysis_comparison:
             for m in _TRAINED_WITH_CONTROL
         ],
     params:
-        bids_root=BIDS_ROOT,
         models=MODELS,
         stories=STORIES,
         trained=_TRAINED_WITH_CONTROL,
@@ -287,7 +284,6 @@ rule analysis_context:
             labels={"model": "{model}", "modality": "{modality}", "figure": "score vs context"},
         ),
     params:
-        bids_root=BIDS_ROOT,
         lengths=_CTX["lengths"],
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,

@@ -46,7 +46,6 @@ rule figure_layer_profiles:
     wildcard_constraints:
         model=_TRAINED_RE,
     params:
-        bids_root=BIDS_ROOT,
         control=lambda wc: CONTROL_OF.get(wc.model),
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
@@ -129,7 +128,6 @@ rule figure_sensors:
     wildcard_constraints:
         model=_TRAINED_RE,
     params:
-        bids_root=BIDS_ROOT,
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
     threads: 1
