@@ -31,6 +31,16 @@ def eeg():
     return make_scores(REGIONS, modality="eeg", n_layers=8, n_subjects=3, targets_per_region=8, seed=1)
 
 
+def test_saved_figure_is_readable_by_group(tmp_path):
+    import os
+    import stat
+
+    out = P.save_figure(P.new_figure(), tmp_path / "x.png")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+
+
 def test_save_figure_rejects_unknown_format(tmp_path):
     with pytest.raises(ValueError, match="format"):
         P.save_figure(P.new_figure(), tmp_path / "x.jpg")

@@ -20,6 +20,13 @@ def new_figure(width: float = 6.0, height: float = 4.0, **kwargs) -> plt.Figure:
     return plt.figure(figsize=(width, height), **kwargs)
 
 
+def _umask_mode() -> int:
+    """Permissions a plainly created file would get (mkstemp's are 0600: unreadable to the group)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
     """Save ``fig`` to ``path`` atomically (format from the suffix) and close it.
 
@@ -37,6 +44,7 @@ def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 150) -> Pat
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", facecolor="white")
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
