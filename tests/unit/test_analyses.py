@@ -36,7 +36,7 @@ def test_to_units_is_the_mean_of_each_regions_targets(fmri):
     idx = np.flatnonzero(fmri["region"].values == "middle")
     expected = fmri["r"].isel(voxel=idx).mean("voxel")
     np.testing.assert_allclose(units.sel(region="middle").values, expected.values, rtol=1e-6)
-    assert list(units["region"].values) == ["early", "middle", "late", "noise"]
+    assert list(units["region"].values) == ["early", "late", "middle", "noise"]   # natural order
     assert units["n_targets"].values.tolist() == [6, 6, 6, 6]
 
 

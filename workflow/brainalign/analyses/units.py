@@ -115,7 +115,8 @@ def to_units(da: xr.DataArray, by: str | None = "region", exclude: tuple[str, ..
         raise ValueError(f"'by' must be 'region' or None, got {by!r}")
     dim = target_dim(da)
     labels = region_labels(da)
-    names = [lab for lab in dict.fromkeys(labels) if lab not in exclude]
+    # Natural order (G2 before G10, L-02 before R-01) so that every table and figure lists regions alike.
+    names = sorted((lab for lab in dict.fromkeys(labels) if lab not in exclude), key=_natural_key)
     if not names:
         raise ValueError(f"no region labels left after excluding {exclude}")
     parts, counts = [], []
@@ -127,6 +128,12 @@ def to_units(da: xr.DataArray, by: str | None = "region", exclude: tuple[str, ..
     out = xr.concat(parts, dim="region", coords="minimal", compat="override")
     # Reductions over the target dim already dropped per-target coords (x, y, z, ch_type, ...).
     return out.assign_coords(region=np.asarray(names, dtype=object), n_targets=("region", np.asarray(counts)))
+
+
+def _natural_key(label: str) -> list:
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
 
 
 def unit_dim(da: xr.DataArray) -> str:
