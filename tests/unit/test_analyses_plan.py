@@ -46,7 +46,8 @@ def test_targets_follow_modalities_and_switches():
     assert "results/demo/figures/m/eeg/topomaps_by_layer.svg" in out
     assert not any("m_random" in p for p in out)      # controls appear inside their model's figures
     assert not any("eeg/brain_score" in p or "fmri/topomaps" in p for p in out)
-    assert "results/demo/analyses/forecast/m/eeg/best_distance.tsv" in out
+    assert "results/demo/analyses/forecast/m/fmri/best_distance.tsv" in out
+    assert "results/demo/analyses/forecast/m/eeg/best_distance.tsv" not in out   # fMRI only by default
     assert "results/demo/analyses/context/m/fmri/context_profile.tsv" in out
     assert "results/demo/analyses/similarity/cka.tsv" in out
     off = merged("analyses", {"analyses": {k: {"enabled": False} for k in

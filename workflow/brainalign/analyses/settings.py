@@ -19,7 +19,9 @@ ANALYSES: dict[str, Any] = {
     "hierarchy": {"enabled": True, "positions": {}, "fraction": 0.95},
     "forecast": {"enabled": True, "distances": [1, 2, 4, 8], "width": 1, "combine": "concat",
                  "layers": None, "n_layers": 5, "layer": "peak", "min_gain": 0.01, "alpha": 0.05,
-                 "models": None, "modalities": None},
+                 # fMRI by default: with word-locked MEG/EEG lags, words d ahead fall inside the lag
+                 # window, so F(d) there mixes their own evoked response with any forecast.
+                 "models": None, "modalities": ["fmri"]},
     "comparison": {"enabled": True, "brainbench_testset": None},
     "similarity": {"enabled": True, "methods": ["cka"], "debiased": True, "max_words": 1000, "models": None},
     "context": {"enabled": False, "lengths": [0, 4, 16, 64, 256], "layers": None, "n_layers": 6,
