@@ -18,6 +18,7 @@ encoding = dict(smk.params.encoding)
 grid = encoding.pop("alphas")
 encoding["alphas"] = np.logspace(grid["start"], grid["stop"], grid["num"]).tolist()
 layers = encoding.pop("layers", None)
+encoding["seed"] = smk.params.seed
 
 features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
 recordings = {}
