@@ -262,7 +262,7 @@ def _features(x: np.ndarray, story: str = "s") -> xr.Dataset:
     n, n_layer, _ = x.shape
     return xr.Dataset({"hidden": (("word", "layer", "feature"), x.astype(np.float32))},
                       coords={"word": np.arange(n), "layer": np.arange(n_layer),
-                              "relative_depth": ("layer", np.arange(n_layer) / (n_layer - 1)),
+                              "relative_depth": ("layer", np.arange(n_layer) / max(n_layer - 1, 1)),
                               "text": ("word", [f"w{i}" for i in range(n)]), "story": story})
 
 
@@ -355,3 +355,15 @@ def test_label_voxels_and_channels(tmp_path, fmri, meg):
     with pytest.raises(FileNotFoundError, match="analyses.regions.atlas"):
         find_region_sources(tmp_path, {"atlas": "{bids_root}/missing.nii.gz"})
     assert label_voxels(fmri, adir / "x_dseg.nii.gz")["region"].values[0] == "1"
+
+
+def test_standardized_cka_is_not_dominated_by_an_outlier_dimension():
+    rng = np.random.default_rng(4)
+    shared = rng.standard_normal((300, 10))
+    a = np.concatenate([shared, 100 * rng.standard_normal((300, 1))], axis=1)   # one huge private dim
+    b = np.concatenate([shared, 100 * rng.standard_normal((300, 1))], axis=1)
+    fa = A.stack_features([_features(a[:, None, :])])
+    fb = A.stack_features([_features(b[:, None, :])])
+    raw = float(A.layer_similarity(fa, fb, debiased=True)[0, 0])
+    std = float(A.layer_similarity(fa, fb, debiased=True, standardize=True)[0, 0])
+    assert raw < 0.1 < 0.8 < std

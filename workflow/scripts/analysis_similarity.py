@@ -18,7 +18,7 @@ paths = iter(smk.input.features)  # model-major, story-minor
 features = {m: stack_features([read_zarr(next(paths)) for _ in stories]) for m in models}
 for method, table_path, fig_path in zip(sim["methods"], smk.output.tables, smk.output.figures):
     table = similarity_table(features, method=method, debiased=sim["debiased"], max_words=sim["max_words"],
-                             seed=smk.params.seed)
+                             seed=smk.params.seed, standardize=sim["standardize"])
     atomic_write_table(table, table_path)
     plot_similarity(table, fig_path)
     log.info("%s: %d layer pairs on %d words", method, len(table), int(table["n_words"].iloc[0]))

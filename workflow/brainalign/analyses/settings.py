@@ -23,7 +23,8 @@ ANALYSES: dict[str, Any] = {
                  # window, so F(d) there mixes their own evoked response with any forecast.
                  "models": None, "modalities": ["fmri"]},
     "comparison": {"enabled": True, "brainbench_testset": None},
-    "similarity": {"enabled": True, "methods": ["cka"], "debiased": True, "max_words": 1000, "models": None},
+    "similarity": {"enabled": True, "methods": ["cka"], "debiased": True, "standardize": True, "max_words": 1000,
+                   "models": None},
     "context": {"enabled": False, "lengths": [0, 4, 16, 64, 256], "layers": None, "n_layers": 6,
                 "models": None, "modalities": None},
 }

@@ -144,10 +144,17 @@ def _subsample(n: int, max_words: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=max_words, replace=False))
 
 
-def _prepare(feats: xr.DataArray, idx: np.ndarray, method: Method, debiased: bool):
+def _prepare(feats: xr.DataArray, idx: np.ndarray, method: Method, debiased: bool, standardize: bool = False):
     x = np.asarray(feats.transpose("word", "layer", "feature").values)[idx]
     if not np.isfinite(x).all():
         raise ValueError("features contain NaN/inf; cannot compute similarity")
+    if standardize:
+        # Per feature z-score (as the encoders see the features): a few high-magnitude "outlier"
+        # dimensions of transformer residual streams otherwise dominate linear CKA.
+        x = x.astype(np.float64)
+        x -= x.mean(axis=0)
+        sd = x.std(axis=0)
+        x = np.divide(x, sd, out=np.zeros_like(x), where=sd > 0)
     return _grams(x, debiased) if method == "cka" else _rdm_ranks(x)
 
 
@@ -161,7 +168,7 @@ def _compare(pa, pb, method: Method, debiased: bool, n: int) -> np.ndarray:
 
 
 def layer_similarity(a: xr.DataArray, b: xr.DataArray, *, method: Method = "cka", debiased: bool = False,
-                     max_words: int | None = 1000, seed: int = 0) -> xr.DataArray:
+                     max_words: int | None = 1000, seed: int = 0, standardize: bool = False) -> xr.DataArray:
     """Similarity between every layer of ``a`` and every layer of ``b`` on the same words.
 
     Parameters
@@ -176,6 +183,9 @@ def layer_similarity(a: xr.DataArray, b: xr.DataArray, *, method: Method = "cka"
         Use a seeded random subset of at most this many words (memory grows as words²).
     seed
         Seed of the subset.
+    standardize
+        z-score every feature over words first (what the encoders see); otherwise raw features, as
+        in Kornblith et al. (2019), where a few high-magnitude dimensions can dominate.
 
     Returns
     -------
@@ -186,8 +196,8 @@ def layer_similarity(a: xr.DataArray, b: xr.DataArray, *, method: Method = "cka"
         raise ValueError(f"method must be 'cka' or 'rsa', got {method!r}")
     _check_aligned(a, b)
     idx = _subsample(a.sizes["word"], max_words, seed)
-    pa = _prepare(a, idx, method, debiased)
-    pb = pa if b is a else _prepare(b, idx, method, debiased)
+    pa = _prepare(a, idx, method, debiased, standardize)
+    pb = pa if b is a else _prepare(b, idx, method, debiased, standardize)
     return _wrap(_compare(pa, pb, method, debiased, idx.size), a, b, method, debiased, idx.size)
 
 
@@ -202,10 +212,11 @@ def _wrap(values, a, b, method, debiased, n) -> xr.DataArray:
 
 
 def similarity_table(features_by_model: Mapping[str, xr.DataArray], *, method: Method = "cka",
-                     debiased: bool = False, max_words: int | None = 1000, seed: int = 0) -> pd.DataFrame:
+                     debiased: bool = False, max_words: int | None = 1000, seed: int = 0,
+                     standardize: bool = False) -> pd.DataFrame:
     """Layer-by-layer similarity for every unordered pair of models (each model with itself too).
 
-    Each model's Gram/RDM stack is computed once.
+    Each model's Gram/RDM stack is computed once.  Parameters as in :func:`layer_similarity`.
 
     Returns
     -------
@@ -220,7 +231,7 @@ def similarity_table(features_by_model: Mapping[str, xr.DataArray], *, method: M
     for name in names[1:]:
         _check_aligned(first, features_by_model[name])
     idx = _subsample(first.sizes["word"], max_words, seed)
-    prepared = {name: _prepare(features_by_model[name], idx, method, debiased) for name in names}
+    prepared = {name: _prepare(features_by_model[name], idx, method, debiased, standardize) for name in names}
     frames = []
     for i, ma in enumerate(names):
         for mb in names[i:]:
@@ -234,6 +245,7 @@ def similarity_table(features_by_model: Mapping[str, xr.DataArray], *, method: M
     out["method"] = method
     out["debiased"] = bool(debiased)
     out["n_words"] = int(idx.size)
+    out["standardized"] = bool(standardize)
     cols = ["model_a", "model_b", "layer_a", "layer_b", "relative_depth_a", "relative_depth_b",
-            "similarity", "method", "debiased", "n_words"]
+            "similarity", "method", "debiased", "standardized", "n_words"]
     return out[[c for c in cols if c in out.columns]]

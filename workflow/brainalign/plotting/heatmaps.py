@@ -25,9 +25,11 @@ def plot_similarity(table: pd.DataFrame, path: str | os.PathLike, *, title: str 
     method = str(table["method"].iloc[0]) if "method" in table else "cka"
     debiased = bool(table["debiased"].iloc[0]) if "debiased" in table else False
     label = ("debiased " if debiased and method == "cka" else "") + LABELS.get(method, method)
+    if "standardized" in table and bool(table["standardized"].iloc[0]):
+        label += " (z-scored features)"
     pairs = list(dict.fromkeys(zip(table["model_a"], table["model_b"])))
     rows, cols = grid_shape(len(pairs), max_cols=3)
-    fig = new_figure(3.6 * cols + 0.8, 3.3 * rows + 0.6)
+    fig = new_figure(3.8 * cols + 1.0, 3.4 * rows + 0.6, layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     vmin = min(0.0, float(np.nanmin(table["similarity"])))
     im = None
