@@ -27,5 +27,6 @@ planting = smk.params.model
 spec = ModelSpec.from_config(planting["name"], planting["entry"], seed=seed)
 loaded = load_model(spec)
 features = {name: extract_features(loaded, table, mode="story", progress=True) for name, table in words.items()}
-truth = generate_demo(Path(smk.output.bids), features, words, demo["params"], seed=seed)
+params = {**demo["params"], "n_subjects": demo["n_subjects"]}  # one source of truth for the subject count
+truth = generate_demo(Path(smk.output.bids), features, words, params, seed=seed)
 log.info("planted regions: %s", [region["name"] for region in truth["regions"]])
