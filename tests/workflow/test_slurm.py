@@ -71,8 +71,13 @@ def run_on_slurm(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile"
 
 
 def slurm_jobs(out: subprocess.CompletedProcess) -> dict[str, str]:
-    """SLURM job id -> the rule or group folder of its log, from snakemake's submission messages."""
-    return {jobid: Path(log).parent.name for jobid, log in SUBMITTED.findall(out.stdout + out.stderr)}
+    """SLURM job id -> rule or group of the job (``rule_<name>`` / ``group_<group>_<rules>``, the folder
+    of its log under .snakemake/slurm_logs/), from snakemake's submission messages."""
+    jobs = {}
+    for jobid, log in SUBMITTED.findall(out.stdout + out.stderr):
+        parts = Path(log).parts
+        jobs[jobid] = parts[parts.index("slurm_logs") + 1]
+    return jobs
 
 
 def sacct_states(jobids: list[str]) -> dict[str, str]:
