@@ -6,7 +6,7 @@ Noise model of one run (all in units of ``noise_sd``, the sd of the unstructured
   time (coefficient ``ar1``), scaled to unit variance per voxel;
 * slow drifts: random mixtures of a linear trend and cosines slower than 1/128 Hz (sd ``drift``);
   detrending / fMRIPrep's ``cosine*`` regressors remove them;
-* motion: six rigid-body parameters (random walks with occasional jumps, written as
+* motion: six rigid-body parameters (slow AR(1) wandering with occasional lasting jumps, written as
   ``trans_*`` (mm) / ``rot_*`` (rad)) entering every voxel linearly with voxel-specific weights
   (sd ``motion``); regressing the six columns out removes this part exactly;
 * physiology: CSF, white-matter and a global fluctuation (sd ``physio``) whose noisy measurements
@@ -126,12 +126,13 @@ def _unit(x: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def _motion(n_vol: int, tr: float, rng: np.random.Generator) -> np.ndarray:
-    """Six rigid-body parameters: slow random walks plus a few sudden small jumps (mm, rad)."""
-    steps = rng.normal(0.0, 0.02, (n_vol, 6))
+    """Six rigid-body parameters: slow wandering plus a few sudden small jumps (mm, rad)."""
+    # stationary slow wandering (AR(1), 0.9) plus a few lasting jumps
+    wander = lfilter([1.0], [1.0, -0.9], rng.normal(0.0, 0.03, (n_vol, 6)), axis=0)
     jumps = np.zeros((n_vol, 6))
     for t in rng.choice(np.arange(5, n_vol), size=max(1, n_vol // 150), replace=False):
         jumps[t] = rng.normal(0.0, 0.15, 6)
-    walk = np.cumsum(steps + jumps, axis=0)
+    walk = wander + np.cumsum(jumps, axis=0)
     walk -= walk[0]
     walk[:, 3:] *= np.pi / 180.0  # rotations in rad (walk in degrees)
     return walk
@@ -177,7 +178,7 @@ def simulate_run(mask: nib.Nifti1Image, planted: dict[str, tuple[np.ndarray, np.
     motion = _motion(n_vol, tr, rng)
     motion_part = _unit(_unit(motion) @ rng.standard_normal((6, n_vox)))
     # physiology: CSF, white matter, global (slow-ish AR(1) fluctuations)
-    physio = _unit(lfilter([1.0], [1.0, -0.8], rng.standard_normal((n_vol, 3)), axis=0))
+    physio = _unit(lfilter([1.0], [1.0, -0.5], rng.standard_normal((n_vol, 3)), axis=0))
     physio_part = _unit(physio @ (np.abs(rng.normal(1.0, 0.5, (3, n_vox))) * rng.choice([-1, 1], (3, n_vox))))
     total = (noise + float(params["drift"]) * drift + float(params["motion"]) * motion_part
              + float(params["physio"]) * physio_part)

@@ -23,7 +23,7 @@ fmri : mapping
     ``tr`` (s, 1.5), ``voxel_size`` (mm, 6; 4 or 6 ... any resolution nilearn's MNI152 mask
     offers), ``n_dummy_trs`` (non-steady-state volumes at the start, 3), ``tail`` (s of scanning
     after the last word, 10), ``snr`` (variance of the planted signal / variance of the
-    unstructured noise in a planted voxel, 1.0), ``ar1`` (AR(1) coefficient of the noise, 0.3),
+    unstructured noise in a planted voxel, 2.5), ``ar1`` (AR(1) coefficient of the noise, 0.3),
     ``smoothness_mm`` (FWHM of the spatial noise smoothing, 9), ``drift`` (sd of slow drifts
     relative to the unstructured noise, 1.0), ``motion`` (sd of motion-driven signal relative to
     the unstructured noise, 0.8), ``physio`` (sd of the CSF/white-matter/global signals relative to
@@ -60,7 +60,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "voxel_size": 6,
         "n_dummy_trs": 3,
         "tail": 10.0,
-        "snr": 1.0,
+        "snr": 2.5,
         "ar1": 0.3,
         "smoothness_mm": 9.0,
         "drift": 1.0,
