@@ -6,10 +6,14 @@ feature over all words of all stories): low-dimensional enough for a ridge encod
 few hundred fMRI volumes.  Residual-stream layers are so correlated that such latents are almost as
 well explained by the neighbouring layers, so a fraction ``specificity`` of what the top
 components of layers ``l - distance`` and ``l + distance`` explain is regressed out: the planted
-layer then stands out in a layer profile (measured on SmolLM2-135M's own features: without it the
-profile is flat to within 1-2 % over ten layers; with it the planted layer leads its +-3 neighbours
-by 15-30 % of r).  A forecast region (``forecast_distance = d``) gets, at word ``t``, the latents of
-word ``t + d`` of the same story (zeros past the end).
+layer then stands out in a layer profile.  Measured on SmolLM2-135M's own features (2 stories
+x 400 words, 1.5 s TR, FIR ridge, leave-one-story-out): without it the profile is flat to within a
+few hundredths of r over 6-9 layers; with ``n_pcs=8, specificity=0.5`` the planted layer leads the
+layers 3 away by 0.02-0.08 r, and a larger ``specificity`` sharpens the peak at the cost of a lower
+peak (the decorrelated latents are harder to learn from few samples).
+
+A forecast region (``forecast_distance = d``) gets, at word ``t``, the latents of word ``t + d`` of
+the same story (zeros past the end).
 """
 
 from __future__ import annotations
