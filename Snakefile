@@ -3,6 +3,7 @@
 #   snakemake --cores 2                 the demo (config/config.yaml), end to end
 #   snakemake -n / --dag | dot -Tsvg    the plan
 #   snakemake --report report.html      the figures, captioned
+#   snakemake brainbench                BrainBench (and LoRA when enabled) on the configured test sets
 #
 # Rules stay thin: inputs, outputs, resources and an env; the science is in workflow/brainalign.
 
@@ -21,9 +22,13 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/download.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/analyses.smk"
+include: "workflow/rules/brainbench.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+        analysis_targets(),

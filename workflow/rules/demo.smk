@@ -12,8 +12,8 @@ rule demo_dataset:
         seed=SEED,
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=30,
+        mem_mb=lambda wc, attempt: 6000 * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
     log:
         f"results/{DATASET}/logs/demo_dataset.log",
     conda:

@@ -16,8 +16,8 @@ rule encode:
         seed=SEED,
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=lambda wc, attempt: 8000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
     log:
         f"{RESULTS}/logs/encode/{{model}}/{{modality}}.log",
     conda:
@@ -27,6 +27,7 @@ rule encode:
 
 
 rule validate_demo:
+    localrule: True
     input:
         bids=BIDS_ROOT,
         scores=[scores_path(m, mod) for m in MODELS for mod in MODALITIES],

@@ -12,8 +12,10 @@ rule features:
         seed=SEED,
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=60,
+        # retries (SLURM profile) come back with more memory and time
+        mem_mb=lambda wc, attempt: 6000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+        gpu=1 if str(config["features"]["device"]).startswith("cuda") else 0,
     log:
         f"{RESULTS}/logs/features/{{model}}/{{story}}.log",
     conda:
