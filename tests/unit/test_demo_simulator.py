@@ -174,6 +174,18 @@ def test_bids_layout_and_sidecars(demo):
     assert on_disk["regions"] == truth["regions"]
 
 
+def test_pybids_indexes_the_dataset(demo):
+    from bids import BIDSLayout
+
+    root, _, _, _ = demo
+    layout = BIDSLayout(root, validate=True, derivatives=True)
+    assert layout.get_subjects() == ["01", "02"] and layout.get_tasks() == ["lighthouse", "orchard"]
+    bolds = layout.get(suffix="bold", extension=".nii.gz")
+    assert len(bolds) == 4 and layout.get_metadata(bolds[0].path)["RepetitionTime"] == TR
+    assert len(layout.get(suffix="eeg", extension=".vhdr")) == 4
+    assert len(layout.get(desc="confounds", suffix="timeseries", extension=".tsv")) == 4
+
+
 def test_truth_describes_every_planted_region(demo):
     _, truth, _, _ = demo
     fmri = {r["name"]: r for r in truth["regions"] if r["modality"] == "fmri"}
