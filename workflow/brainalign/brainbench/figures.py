@@ -94,11 +94,12 @@ def calibration_curves(calibration: pd.DataFrame):
         ax.errorbar(sub["bin"], sub["accuracy"] * 100, yerr=sub["sem"] * 100, marker="o", capsize=3,
                     label=f"{model} / {ts}")
     ax.axhline(50, color="0.5", ls=":", lw=1)
-    ax.set_xlabel("confidence bin (quantiles of |log ppl_original − log ppl_altered|, low → high)")
+    ax.set_xlabel("confidence bin, low → high\n(equal-count bins of |log ppl_original − log ppl_altered|)")
+    ax.set_xticks(sorted(calibration["bin"].unique()))
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 105)
     ax.legend(fontsize=7)
-    ax.set_title("Calibration: accuracy rises with confidence")
+    ax.set_title("Calibration: accuracy by confidence bin (± SEM)")
     fig.tight_layout()
     return fig
 
