@@ -64,7 +64,7 @@ def test_leaks_are_refused(cases):
 
 @pytest.mark.skipif(not SHARED.is_file(), reason="shared BrainBench CSV not available")
 def test_repository_corpus_does_not_contain_the_test_set():
-    files = sorted((REPO / "data" / "brainbench_corpus").rglob("*.txt"))
+    files = sorted((REPO / "workflow" / "brainalign" / "brainbench" / "corpus").rglob("*.txt"))
     docs = read_corpus(files)
     assert sum(len(d.text.split()) for d in docs) > 3000
     check_leaks(docs, read_testset(SHARED))

@@ -39,13 +39,13 @@ def workdir(tmp_path_factory):
     df.to_csv(wd / "tiny.csv", index=False)
     save_tiny_model(wd / "model", texts=list(df["original_abstract"]))
     (wd / "Snakefile").write_text(f'configfile: "config.yaml"\ninclude: "{RULES}"\n')
-    corpus = sorted(str(p) for p in (REPO / "data" / "brainbench_corpus").glob("*.txt"))[:2]
+    corpus = sorted(str(p) for p in (REPO / "workflow" / "brainalign" / "brainbench" / "corpus").glob("*.txt"))[:2]
     config = {
         "models": {"tiny": {"source": "local", "id": str(wd / "model")}},
         "brainbench": {
             "testsets": {"tiny": "tiny.csv"}, "models": ["tiny"], "batch_size": 4,
             "bootstrap": {"n": 200, "seed": 1},
-            "unseen": [str(p) for p in (REPO / "data" / "brainbench_corpus" / "heldout").glob("*.txt")],
+            "unseen": [str(p) for p in (REPO / "workflow" / "brainalign" / "brainbench" / "corpus" / "heldout").glob("*.txt")],
             "lora": {"enabled": True, "corpus": corpus, "rank": 2, "alpha": 4, "dropout": 0.0,
                      "max_steps": 3, "lr": 1e-3, "batch_size": 2, "max_length": 32},
         },

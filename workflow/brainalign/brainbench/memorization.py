@@ -17,7 +17,7 @@ Reference texts the model cannot have seen:
 * ``shuffled``: each test abstract with its words shuffled (seeded) - same words, same zlib size,
   no fluent order; a ceiling for text never seen in that order;
 * ``unseen``: fluent neuroscience prose written after the model's training cutoff (e.g. the
-  held-out part of ``data/brainbench_corpus``), cut into chunks of the abstracts' median length.
+  held-out part of ``workflow/brainalign/brainbench/corpus``), cut into chunks of the abstracts' median length.
 
 A test set whose ``ratio`` lies well *below* the unseen fluent text's (one-sided Mann-Whitney U,
 and the share of abstracts below the unseen texts' 5th percentile) suggests memorization; a test set
