@@ -336,6 +336,10 @@ def encode_dataset(
         "ceiling_method": "leave-one-subject-out correlation with the mean of the other subjects, per story, "
                           "averaged" if "ceiling" in data_vars else "none",
     })
+    # What maps and topomaps need to place the targets (grid, montage) travels with the scores.
+    for key in ("affine", "mask_shape", "tr", "montage", "sfreq", "space"):
+        if key in ref_rec.attrs:
+            ds.attrs[key] = ref_rec.attrs[key]
     if "relative_depth" not in first.coords:
         ds.attrs["relative_depth_note"] = "computed as layer / max(layer): features had no relative_depth coord"
     return ds
