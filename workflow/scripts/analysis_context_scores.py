@@ -5,19 +5,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-import numpy as np  # noqa: E402
 
 from brainalign.encoding import encode_dataset  # noqa: E402
+from brainalign.encoding.settings import encoding_settings  # noqa: E402
 from brainalign.io.store import read_zarr, write_zarr  # noqa: E402
 from brainalign.runtime import provenance, setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 stories = smk.params.stories
-encoding = dict(smk.params.encoding)
-grid = encoding.pop("alphas")
-encoding["alphas"] = np.logspace(grid["start"], grid["stop"], grid["num"]).tolist()
-encoding.pop("layers", None)
+encoding, _, _ = encoding_settings(smk.params.encoding)  # layers: chosen below / by the context rule
 features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
 recordings = {}
 for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)

@@ -10,6 +10,7 @@ import xarray as xr  # noqa: E402
 
 from brainalign.analyses.settings import evenly_spaced_layers  # noqa: E402
 from brainalign.encoding import encode_dataset  # noqa: E402
+from brainalign.encoding.settings import encoding_settings  # noqa: E402
 from brainalign.features import forecast_features  # noqa: E402
 from brainalign.io.store import read_zarr, write_zarr  # noqa: E402
 from brainalign.runtime import provenance, setup_logging  # noqa: E402
@@ -18,10 +19,7 @@ log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 fc = smk.params.forecast
 stories = smk.params.stories
-encoding = dict(smk.params.encoding)
-grid = encoding.pop("alphas")
-encoding["alphas"] = np.logspace(grid["start"], grid["stop"], grid["num"]).tolist()
-encoding.pop("layers", None)
+encoding, _, _ = encoding_settings(smk.params.encoding)  # layers: chosen below / by the context rule
 
 features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
 first = next(iter(features.values()))

@@ -5,22 +5,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-import numpy as np  # noqa: E402
-
 from brainalign.encoding import encode_dataset, scores_to_frame  # noqa: E402
+from brainalign.encoding.settings import encoding_settings, select_layers  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr, write_zarr  # noqa: E402
 from brainalign.runtime import provenance, setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 stories = smk.params.stories
-encoding = dict(smk.params.encoding)
-grid = encoding.pop("alphas")
-encoding["alphas"] = np.logspace(grid["start"], grid["stop"], grid["num"]).tolist()
-layers = encoding.pop("layers", None)
-encoding["seed"] = smk.params.seed
+encoding, layers, stride = encoding_settings(smk.params.encoding, smk.params.seed)
 
 features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
+layers = select_layers(next(iter(features.values()))["layer"].values, layers, stride)
 recordings = {}
 for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
     recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
