@@ -226,15 +226,15 @@ def test_confound_regression_removes_motion_contamination(demo):
     assert raw[:, 0].mean() > 1.2 * raw[:, 5:].mean()
 
 
-def test_forecast_latents_are_shifted_current_latents():
+def test_forecast_latents_add_the_word_d_ahead():
     words = _words(120)
     feats = _fake_features(words)
     kw = dict(n_latents=3, n_pcs=8, specificity=0.5, specificity_distance=3)
     now = region_latents(feats, 13, forecast_distance=0, rng=np.random.default_rng(5), **kw)
     ahead = region_latents(feats, 13, forecast_distance=4, rng=np.random.default_rng(5), **kw)
     for story in words:
-        np.testing.assert_allclose(ahead[story][:-4], now[story][4:])
-        assert (ahead[story][-4:] == 0).all()
+        np.testing.assert_allclose(ahead[story][:-4], (now[story][:-4] + now[story][4:]) / np.sqrt(2), atol=1e-12)
+        np.testing.assert_allclose(ahead[story][-4:], now[story][-4:] / np.sqrt(2), atol=1e-12)
 
 
 def test_specificity_decorrelates_from_neighbouring_layers():

@@ -12,8 +12,10 @@ few hundredths of r over 6-9 layers; with ``n_pcs=8, specificity=0.5`` the plant
 layers 3 away by 0.02-0.08 r, and a larger ``specificity`` sharpens the peak at the cost of a lower
 peak (the decorrelated latents are harder to learn from few samples).
 
-A forecast region (``forecast_distance = d``) gets, at word ``t``, the latents of word ``t + d`` of
-the same story (zeros past the end).
+A forecast region (``forecast_distance = d``) gets, at word ``t``, the latents of word ``t`` plus
+those of word ``t + d`` of the same story (zeros past the end), scaled by 1/sqrt(2): like the
+regions of Caucheteux et al. (2023), it reflects the present word and a forecast of a later one, so
+its layer profile peaks at the planted layer and adding a forecast window at distance ``d`` helps.
 """
 
 from __future__ import annotations
@@ -107,6 +109,9 @@ def region_latents(features: dict[str, xr.Dataset], layer: int, *, n_latents: in
         start += n
         if forecast_distance:
             d = int(forecast_distance)
-            lat = np.concatenate([lat[d:], np.zeros((min(d, n), n_latents))])[:n]
+            ahead = np.concatenate([lat[d:], np.zeros((min(d, n), n_latents))])[:n]
+            # present word + word d ahead (Caucheteux et al. 2023: responses reflect the current word
+            # and a forecast): the layer profile peaks at the planted layer and F(d) > 0 at d.
+            lat = (lat + ahead) / np.sqrt(2.0)
         out[story] = lat
     return out
