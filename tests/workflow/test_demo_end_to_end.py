@@ -1,4 +1,4 @@
-"""End to end: the workflow recovers what was planted in the reduced demo."""
+"""End to end: the workflow recovers what was planted in the demo (`make demo`'s config)."""
 
 import pandas as pd
 import pytest
@@ -14,8 +14,8 @@ def _validation(workdir) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t")
 
 
-def test_every_planted_region_is_recovered(reduced_demo):
-    table = _validation(reduced_demo)
+def test_every_planted_region_is_recovered(demo_run):
+    table = _validation(demo_run)
     regions = table[table["region"] != "noise"]
     assert len(regions) >= 4, table
     for row in regions.itertuples():
@@ -25,16 +25,16 @@ def test_every_planted_region_is_recovered(reduced_demo):
         assert bool(row.passed), row
 
 
-def test_noise_only_targets_score_zero(reduced_demo):
-    table = _validation(reduced_demo)
+def test_noise_only_targets_score_zero(demo_run):
+    table = _validation(demo_run)
     noise = table[table["region"] == "noise"]
     assert len(noise) >= 1
     for row in noise.itertuples():
         assert abs(row.score_model) <= 0.03, row
 
 
-def test_outputs_are_self_describing(reduced_demo):
-    results = next((reduced_demo / "results").iterdir())
+def test_outputs_are_self_describing(demo_run):
+    results = next((demo_run / "results").iterdir())
     feats = sorted(results.glob("features/*/*.zarr"))
     assert feats
     ds = read_zarr(feats[0])
@@ -49,9 +49,9 @@ def test_outputs_are_self_describing(reduced_demo):
         assert sc["r"].dims[:2] == ("subject", "layer")
 
 
-def test_second_run_has_nothing_to_do(reduced_demo):
-    from workflow_runner import REDUCED, run_workflow
+def test_second_run_has_nothing_to_do(demo_run):
+    from workflow_runner import run_workflow
 
-    out = run_workflow(reduced_demo, "--configfile", str(REDUCED), "-n")
+    out = run_workflow(demo_run, "-n")
     assert out.returncode == 0, out.stderr
     assert "Nothing to be done" in out.stdout + out.stderr, out.stdout + out.stderr
