@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import warnings
@@ -30,6 +29,7 @@ from brainalign.demo import eeg as eeg_sim
 from brainalign.demo import fmri as fmri_sim
 from brainalign.demo.drivers import region_latents
 from brainalign.demo.params import resolve_params
+from brainalign.io.store import replace_dir
 
 log = logging.getLogger(__name__)
 
@@ -321,13 +321,7 @@ def generate_demo(root: Path, features: dict[str, xr.Dataset], words: dict[str, 
         _json(tmp / "derivatives" / "atlas" / "dataset_description.json", {
             "Name": "brainalign demo atlas (k-means parcels, channel groups)", "BIDSVersion": "1.9.0",
             "DatasetType": "derivative", "GeneratedBy": [{"Name": "brainalign.demo"}]})
-        if root.exists():
-            old = root.with_name(f".{root.name}.old-{os.getpid()}")
-            os.replace(root, old)
-            os.replace(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, root)
+        replace_dir(tmp, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
