@@ -7,7 +7,8 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda 
 
 from brainalign.analyses import best_layer_map  # noqa: E402
 from brainalign.io.store import read_zarr  # noqa: E402
-from brainalign.plotting import plot_brain_map, save_nifti, values_to_nifti  # noqa: E402
+from brainalign.plotting import (is_surface, plot_brain_map, plot_surface_map, save_nifti,  # noqa: E402
+                                 values_to_nifti, values_to_surface_nifti)
 from brainalign.runtime import setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
@@ -20,19 +21,30 @@ unit = "Pearson r" if an["score"] == "r" else "R²"
 
 score = best["peak_score"]
 score.attrs.update(best.attrs)
-score_img = values_to_nifti(score)
-save_nifti(score_img, smk.output.score_nifti)
 # Best layer: only targets with a score worth the name; depth + 1e-3 keeps layer 0 off the background.
 depth = (best["best_relative_depth"] + 1e-3).where(best["peak_score"] >= fig["min_score"], 0.0)
 depth.attrs.update(best.attrs)
-depth_img = values_to_nifti(depth)
-save_nifti(depth_img, smk.output.depth_nifti)
 n_shown = int((best["peak_score"] >= fig["min_score"]).sum())
 log.info("%s: %d of %d targets reach peak %s >= %.2f", model, n_shown, best.sizes["voxel"], an["score"], fig["min_score"])
+depth_style = dict(cmap="viridis", vmin=0.0, vmax=1.0, symmetric=False,
+                   title=f"{model}: best layer (peak {an['score']} ≥ {fig['min_score']})", cbar_label="relative depth")
 
-for kind, path in zip(smk.params.kinds, smk.output.score_maps):
-    plot_brain_map(score_img, path, kind=kind, title=f"{model}: peak brain score", cbar_label=unit)
-for kind, path in zip(smk.params.kinds, smk.output.depth_maps):
-    plot_brain_map(depth_img, path, kind=kind, cmap="viridis", vmin=0.0, vmax=1.0, symmetric=False,
-                   title=f"{model}: best layer (peak {an['score']} ≥ {fig['min_score']})",
-                   cbar_label="relative depth")
+if is_surface(score):
+    # Surface targets (e.g. Narratives' fsaverage6): vertex values as (n, 1, 1) NIfTI, and every map
+    # kind drawn on nilearn's fsaverage5 (a glass brain or slices need a volume).
+    save_nifti(values_to_surface_nifti(score), smk.output.score_nifti)
+    save_nifti(values_to_surface_nifti(depth), smk.output.depth_nifti)
+    log.info("surface targets: map kinds %s drawn on fsaverage5", list(smk.params.kinds))
+    for path in smk.output.score_maps:
+        plot_surface_map(score, path, title=f"{model}: peak brain score", cbar_label=unit)
+    for path in smk.output.depth_maps:
+        plot_surface_map(depth, path, **depth_style)
+else:
+    score_img = values_to_nifti(score)
+    save_nifti(score_img, smk.output.score_nifti)
+    depth_img = values_to_nifti(depth)
+    save_nifti(depth_img, smk.output.depth_nifti)
+    for kind, path in zip(smk.params.kinds, smk.output.score_maps):
+        plot_brain_map(score_img, path, kind=kind, title=f"{model}: peak brain score", cbar_label=unit)
+    for kind, path in zip(smk.params.kinds, smk.output.depth_maps):
+        plot_brain_map(depth_img, path, kind=kind, **depth_style)

@@ -183,6 +183,110 @@ def plot_brain_map(img, path: str | os.PathLike, *, title: str, cbar_label: str,
     raise ValueError(f"kind must be 'glass', 'stat' or 'surface', got {kind!r}")
 
 
+#: Vertices per hemisphere of the fsaverage meshes; they are nested (icosahedral subdivision appends
+#: new vertices), so the first 10242 of each hemisphere are fsaverage5's (see preprocess.fmri).
+_FSAVERAGE_SIZES = {10242: "fsaverage5", 40962: "fsaverage6", 163842: "fsaverage"}
+_N_FSAVERAGE5 = 10242
+
+
+def is_surface(values: xr.DataArray) -> bool:
+    """True for per-vertex values of a surface space (coordinates ``hemi`` and ``vertex``)."""
+    return "hemi" in values.coords and "vertex" in values.coords
+
+
+def surface_textures(values: xr.DataArray) -> dict[str, np.ndarray]:
+    """Per-vertex values on fsaverage5, one array of 10242 per hemisphere (``left``/``right``).
+
+    fsaverage6 (40962 per hemisphere) and fsaverage (163842) values are downsampled by keeping
+    their first 10242 vertices per hemisphere, which are fsaverage5's vertices (nested meshes); the
+    denser vertices between them are dropped, not averaged.  Missing vertices are NaN (not drawn).
+
+    Raises
+    ------
+    ValueError
+        No ``hemi``/``vertex`` coordinates, or a hemisphere whose vertex count is not an fsaverage mesh.
+    """
+    if not is_surface(values):
+        raise ValueError("surface map needs the per-vertex coordinates 'hemi' and 'vertex' (surface preprocessing)")
+    hemi, vertex = values["hemi"].values.astype(str), values["vertex"].values.astype(int)
+    vals = np.asarray(values.values, dtype=float)
+    out = {}
+    for h, side in (("L", "left"), ("R", "right")):
+        sel = hemi == h
+        if not sel.any():
+            continue
+        n = int(sel.sum())
+        if n not in _FSAVERAGE_SIZES or int(vertex[sel].max()) >= n:
+            raise ValueError(f"surface map: hemisphere {h} has {n} vertices (largest index {int(vertex[sel].max())}); "
+                             "expected a whole fsaverage mesh ("
+                             f"{', '.join(f'{k} = {v}' for k, v in _FSAVERAGE_SIZES.items())} per hemisphere)")
+        tex = np.full(_N_FSAVERAGE5, np.nan)
+        keep = vertex[sel] < _N_FSAVERAGE5
+        tex[vertex[sel][keep]] = vals[sel][keep]
+        out[side] = tex
+    return out
+
+
+def surface_mesh_name(values: xr.DataArray) -> str:
+    """The fsaverage mesh of per-vertex values (from the vertices per hemisphere)."""
+    counts = {int((values["hemi"].values.astype(str) == h).sum()) for h in ("L", "R")} - {0}
+    return _FSAVERAGE_SIZES.get(next(iter(counts)), "surface") if len(counts) == 1 else "surface"
+
+
+def plot_surface_map(values: xr.DataArray, path: str | os.PathLike, *, title: str, cbar_label: str,
+                     cmap: str = "RdBu_r", vmin: float | None = None, vmax: float | None = None,
+                     threshold: float | None = None, symmetric: bool = True) -> Path:
+    """Draw per-vertex values (fsaverage5/6/7) on nilearn's fsaverage5 inflated mesh (offline).
+
+    Parameters
+    ----------
+    values
+        One value per vertex with coordinates ``hemi`` (``L``/``R``) and ``vertex``, as surface
+        preprocessing writes them; denser meshes are shown at fsaverage5 resolution
+        (:func:`surface_textures`).
+    title, cbar_label, cmap, vmin, vmax, threshold, symmetric
+        As :func:`plot_brain_map`.
+    """
+    from nilearn import datasets, plotting
+
+    textures = surface_textures(values)
+    finite = np.concatenate([t[np.isfinite(t) & (t != 0)] for t in textures.values()]) if textures else np.array([])
+    if vmax is None:
+        vmax = float(np.abs(finite).max()) if finite.size else 1.0
+        vmax = vmax if vmax > 0 else 1.0
+    if vmin is None:
+        vmin = -vmax if symmetric else 0.0
+    if threshold is None:
+        threshold = 0.0 if not symmetric else 1e-6 * vmax
+    fsaverage = datasets.load_fsaverage("fsaverage5")
+    sulc = datasets.load_fsaverage_data(mesh="fsaverage5", data_type="sulcal", mesh_type="inflated")
+    fig = new_figure(9.0, 3.6)
+    sides = list(textures)
+    for i, hemi in enumerate(sides):
+        # NaN (vertices without a value) -> 0, below the threshold: drawn as background
+        tex = np.nan_to_num(textures[hemi], nan=0.0)
+        ax = fig.add_subplot(1, len(sides), i + 1, projection="3d")
+        plotting.plot_surf_stat_map(
+            fsaverage["inflated"].parts[hemi], tex, hemi=hemi, view="lateral", bg_map=sulc.data.parts[hemi],
+            axes=ax, figure=fig, cmap=cmap, threshold=threshold, vmax=vmax,
+            vmin=vmin if not symmetric else None, symmetric_cbar=symmetric, colorbar=(i == len(sides) - 1),
+            title=None)
+        ax.set_title(f"{hemi} hemisphere", fontsize=9, y=0.92)
+    mesh = surface_mesh_name(values)
+    shown = "fsaverage5" if mesh == "fsaverage5" else f"{mesh} shown on fsaverage5"
+    fig.suptitle(f"{title}  (colour: {cbar_label}; {shown})", fontsize=11, y=0.98)
+    return save_figure(fig, path)
+
+
+def values_to_surface_nifti(values: xr.DataArray):
+    """Per-vertex values as a NIfTI of shape (n_vertices, 1, 1) in the data's vertex order (left then
+    right), FreeSurfer's convention for surface overlays in NIfTI (e.g. ``mri_surf2surf`` output)."""
+    import nibabel as nib
+
+    vals = np.nan_to_num(np.asarray(values.values, dtype=np.float32), nan=0.0)
+    return nib.Nifti1Image(vals.reshape(-1, 1, 1), np.eye(4))
+
+
 def _label_colorbar(display, label: str) -> None:
     """Write the unit under the colour bar nilearn drew (its private axes), or in the title."""
     cbar_ax = getattr(display, "_colorbar_ax", None)
