@@ -96,7 +96,7 @@ def _tree_lebel2023(root: Path):
             d = root / f"sub-{sub}" / f"ses-{i + 2}" / "func"
             d.mkdir(parents=True, exist_ok=True)
             (d / f"sub-{sub}_ses-{i + 2}_task-{task}_bold.nii.gz").touch()
-    tg = root / "derivatives" / "TextGrids"
+    tg = root / "derivative" / "TextGrids"
     tg.mkdir(parents=True)
     for task in ("wheretheressmoke", "adollshouse", "adventuresinsayingyes", "alternateithicatom"):
         (tg / f"{task}.TextGrid").write_text(
@@ -157,7 +157,7 @@ def test_download_rules_dry_run(tmp_path):
     text = out.stdout + out.stderr
     assert "openneuro-py download --dataset=ds002345 --target-dir=data/ds002345 --tag=1.0.3" in text
     assert "openneuro-py download --dataset=ds003020 --target-dir=data/ds003020 --tag=2.2.0 " \
-           "--include=derivatives/TextGrids --include=sub-UTS01 --include=sub-UTS02 --include=sub-UTS03" in text
+           "--include=derivative/TextGrids --include=sub-UTS01 --include=sub-UTS02 --include=sub-UTS03" in text
     assert "osf -p ag3kj clone data/megmasc/.osf" in text
     assert "openneuro-py download --dataset=ds005574" in text
     for name in ("narratives", "megmasc", "lebel2023", "podcast_ecog"):

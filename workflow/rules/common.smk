@@ -60,18 +60,22 @@ else:
 # on disk (one glob per modality, not one per job), with missing ones an error or dropped
 # (dataset.missing_run).
 if KIND == "demo":
+    STORY_RUNS = {}
     RUNS = {mod: {(s, t): [] for s in SUBJECTS for t in STORIES} for mod in MODALITIES}
 else:
-    from brainalign.io.bids import find_runs, select_runs
+    from brainalign.io.bids import find_runs, hf5_spec, select_runs, split_story_runs, story_tasks
 
     _profile = config["dataset"].get("profile", {})
+    # Stories that share a run (dataset.story_runs, e.g. Narratives' slumlordreach) are looked up by
+    # their run's task, then each becomes its own unit (same files, its own preprocessing job).
+    STORY_RUNS = config["dataset"].get("story_runs") or {}
     RUNS = {}
     for _mod in MODALITIES:
-        _spec = {"modality": _mod, "subjects": SUBJECTS, "stories": STORIES,
+        _spec = {"modality": _mod, "subjects": SUBJECTS, "stories": story_tasks(STORIES, STORY_RUNS),
                  "derivatives_root": config["dataset"].get("derivatives_root"), "space": _profile.get("space"),
                  "sessions": list(_profile.get("sessions") or [])[:1] or None,
-                 "use_derivatives": _profile.get("use_derivatives", True)}
-        _runs = select_runs(find_runs(BIDS_ROOT, _spec), SUBJECTS, STORIES,
+                 "use_derivatives": _profile.get("use_derivatives", True), **hf5_spec(_profile, BIDS_ROOT)}
+        _runs = select_runs(split_story_runs(find_runs(BIDS_ROOT, _spec), STORY_RUNS), SUBJECTS, STORIES,
                             missing=config["dataset"]["missing_run"], root=BIDS_ROOT)
         RUNS[_mod] = {(r.subject, r.story): [p for p in (r.path, r.path_r, r.confounds) if isinstance(p, str)]
                       for r in _runs.itertuples()}

@@ -1,9 +1,15 @@
 # Preprocessing of each subject's run of each story.
 
 
+def story_run_inputs(wildcards):
+    """A story cut out of a shared run (dataset.story_runs) also needs its word table (last word)."""
+    return [f"{RESULTS}/words/{wildcards.story}.tsv"] if wildcards.story in STORY_RUNS else []
+
+
 rule preprocess_fmri:
     input:
         raw_inputs,
+        story_run_inputs,
     output:
         directory(f"{RESULTS}/preproc/fmri/sub-{{subject}}/{{story}}.zarr"),
     params:
@@ -12,6 +18,8 @@ rule preprocess_fmri:
         derivatives_root=config["dataset"].get("derivatives_root"),
         profile=config["dataset"].get("profile", {}),
         options=config["preprocess"]["fmri"],
+        story_run=lambda wc: STORY_RUNS.get(wc.story),
+        words=lambda wc: story_run_inputs(wc)[0] if wc.story in STORY_RUNS else None,
     threads: 1
     resources:
         mem_mb=4000,

@@ -8,6 +8,8 @@ Functions
 ---------
 find_runs(root, spec)           one row per run found (subject, session, story, run, paths ...)
 select_runs(runs, ...)          the (subject, story) grid the config asks for; missing -> error | drop
+split_story_runs(runs, story_runs)  stories that share a run (dataset.story_runs) -> one row per story
+story_segment(entry, events)    a shared run's story: onset (s) and duration from the config or events.tsv
 locate_run(root, subject, story, modality, ...)   the files of one job (used by the rule scripts)
 recording_duration(path)        length of a recording in seconds (to check word events against)
 """
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 MEEG_EXTENSIONS = (".fif", ".con", ".sqd", ".ds", ".pdf", ".vhdr", ".edf", ".bdf", ".set", ".mefd", ".nwb",
                    ".EDF", ".BDF")
 RUN_COLUMNS = ["subject", "session", "story", "run", "modality", "path", "path_r", "events", "confounds",
-               "sidecar", "channels", "electrodes"]
+               "sidecar", "channels", "electrodes", "task"]
 _ENTITY = re.compile(r"(?:^|_)([a-zA-Z]+)-([a-zA-Z0-9]+)")
 
 
@@ -74,13 +76,16 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
         ``stories``, ``sessions`` (lists, default all); fMRI only: ``derivatives_root`` (default
         ``<root>/derivatives/fmriprep``), ``space`` (e.g. ``MNI152NLin2009cAsym``, or a surface
         space such as ``fsaverage6``: then ``path``/``path_r`` are the left/right GIFTI files),
-        ``use_derivatives`` (default true: preprocessed BOLD when found, else raw BOLD).
+        ``use_derivatives`` (default true: preprocessed BOLD when found, else raw BOLD),
+        ``responses`` (``bold``, default, or ``hf5``: LeBel et al. 2023's preprocessed responses
+        ``<hf5_root>/<subject>/<story>.hf5``, ``hf5_root`` default ``<root>/derivative/preprocessed_data``).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``subject, session, story, run, modality, path, path_r, events, confounds, sidecar,
-        channels, electrodes`` (absent files: None), sorted by subject, story, session, run.
+        channels, electrodes, task`` (absent files: None; ``task`` is the BIDS task, equal to ``story``
+        until :func:`split_story_runs`), sorted by subject, story, session, run.
     """
     spec = dict(spec or {})
     root = Path(root)
@@ -89,7 +94,16 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
         raise ValueError(f"spec['modality']={modality!r}: expected fmri, meg, eeg or ieeg")
     subjects, stories, sessions = (_spec_list(spec, k) for k in ("subjects", "stories", "sessions"))
     rows = []
-    if modality == "fmri":
+    if modality == "fmri" and spec.get("responses", "bold") == "hf5":
+        # LeBel et al. 2023: derivative/preprocessed_data/<subject>/<story>.hf5 (no BIDS entities)
+        hf5_root = Path(spec.get("hf5_root") or root / "derivative" / "preprocessed_data")
+        for p in glob.glob(str(hf5_root / "*" / "*.hf5")):
+            sub = Path(p).parent.name
+            sub = sub[4:] if sub.startswith("sub-") else sub
+            rows.append(dict(subject=sub, session=None, story=Path(p).stem, run=None, modality="fmri", path=p,
+                             path_r=None, events=None, confounds=None, sidecar=None, channels=None,
+                             electrodes=None))
+    elif modality == "fmri":
         deriv = Path(spec.get("derivatives_root") or root / "derivatives" / "fmriprep")
         space = spec.get("space")
         surface = bool(space) and str(space).startswith("fs")
@@ -151,6 +165,7 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
                              channels=_sidecar_glob(d, ent, "channels.tsv"),
                              electrodes=_first(glob.glob(str(d / f"sub-{ent.get('sub')}*_electrodes.tsv")))))
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    df["task"] = df["story"]
     if subjects is not None:
         df = df[df["subject"].isin(subjects)]
     if stories is not None:
@@ -209,6 +224,79 @@ def select_runs(
     return pd.DataFrame(chosen, columns=runs.columns).reset_index(drop=True)
 
 
+def split_story_runs(runs: pd.DataFrame, story_runs: Mapping[str, Mapping] | None) -> pd.DataFrame:
+    """Stories that share a run become rows of their own.
+
+    Parameters
+    ----------
+    runs
+        Output of :func:`find_runs` (``story`` = BIDS task).
+    story_runs
+        ``dataset.story_runs``: ``{story: {"task": <BIDS task of the run holding it>, ...}}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``runs`` plus, for each mapped story, a copy of its task's rows with ``story`` set to the
+        story (``task`` keeps the BIDS task), so that :func:`select_runs` sees each story as a unit.
+    """
+    if not story_runs:
+        return runs
+    parts = [runs]
+    for story, entry in story_runs.items():
+        hits = runs[runs["task"] == str(entry["task"])].copy()
+        hits["story"] = str(story)
+        parts.append(hits)
+    return pd.concat(parts, ignore_index=True)
+
+
+def story_tasks(stories: Iterable[str], story_runs: Mapping[str, Mapping] | None) -> list[str]:
+    """The BIDS tasks whose runs hold these stories (a story not in ``story_runs`` is its own task)."""
+    story_runs = story_runs or {}
+    return list(dict.fromkeys(str(story_runs.get(s, {}).get("task", s)) for s in stories))
+
+
+def story_segment(story: str, entry: Mapping, events: str | os.PathLike | None) -> tuple[float, float | None]:
+    """Onset (s from the run start) and duration (s, or None) of a story inside a shared run.
+
+    Parameters
+    ----------
+    story
+        Named in messages.
+    entry
+        The story's ``dataset.story_runs`` entry: ``onset`` (seconds, or ``"events"``), optional
+        ``duration`` (seconds), ``events_index`` (with ``onset: events``: which row, counted from 0,
+        among the rows of the run's ``events.tsv`` whose ``trial_type`` is ``events_trial_type``,
+        default ``story``).
+    events
+        The run's ``events.tsv`` (needed with ``onset: events``).
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        Missing events file, column or row, naming the file and the story.
+    """
+    onset, duration = entry.get("onset", "events"), entry.get("duration")
+    if onset != "events":
+        return float(onset), None if duration is None else float(duration)
+    if events is None or not Path(events).exists():
+        raise FileNotFoundError(f"dataset.story_runs.{story}: onset 'events' needs the run's events.tsv, "
+                                f"none found ({events})")
+    table = pd.read_csv(events, sep="\t", na_values=["n/a"])
+    kind = str(entry.get("events_trial_type", "story"))
+    for col in ("onset", "duration", "trial_type"):
+        if col not in table.columns:
+            raise ValueError(f"{events}: no column '{col}' (dataset.story_runs.{story} reads the "
+                             f"'{kind}' rows' onset and duration); columns: {list(table.columns)}")
+    rows = table[table["trial_type"].astype(str) == kind].reset_index(drop=True)
+    index = int(entry.get("events_index", 0))
+    if not 0 <= index < len(rows):
+        raise ValueError(f"{events}: dataset.story_runs.{story}.events_index={index} but the file has "
+                         f"{len(rows)} row(s) with trial_type '{kind}'")
+    row = rows.iloc[index]
+    return float(row["onset"]), float(duration) if duration is not None else float(row["duration"])
+
+
 def locate_run(
     bids_root: str | os.PathLike,
     subject: str,
@@ -222,7 +310,9 @@ def locate_run(
     """The files of one (subject, story) run, for a preprocessing job.
 
     ``profile`` is the dataset profile's free-form block (``config["dataset"]["profile"]``); its
-    ``space``, ``sessions`` (first one used) and ``use_derivatives`` apply unless given explicitly.
+    ``space``, ``sessions`` (first one used), ``use_derivatives``, ``responses`` and ``hf5.root``
+    (``{root}`` = ``bids_root``) apply unless given explicitly.  ``story`` is the BIDS task (for a
+    story sharing a run, its ``dataset.story_runs`` task).
 
     Returns
     -------
@@ -242,7 +332,7 @@ def locate_run(
         session = str(list(profile["sessions"])[0])
     spec = {"modality": modality, "subjects": [subject], "stories": [story], "space": space,
             "derivatives_root": derivatives_root, "sessions": [session] if session else None,
-            "use_derivatives": profile.get("use_derivatives", True)}
+            "use_derivatives": profile.get("use_derivatives", True), **hf5_spec(profile, bids_root)}
     runs = find_runs(bids_root, spec)
     if runs.empty:
         where = Path(derivatives_root or Path(bids_root) / "derivatives" / "fmriprep") if modality == "fmri" else bids_root
@@ -262,6 +352,14 @@ def locate_run(
                                              suffix=modality, extension=Path(row["path"]).suffix,
                                              root=bids_root)
     return out
+
+
+def hf5_spec(profile: Mapping | None, bids_root: str | os.PathLike) -> dict:
+    """The ``find_runs`` keys of a profile's ``responses`` / ``hf5.root`` (``{root}`` = BIDS root)."""
+    profile = dict(profile or {})
+    root = (profile.get("hf5") or {}).get("root")
+    return {"responses": profile.get("responses", "bold"),
+            "hf5_root": str(root).format(root=bids_root) if root else None}
 
 
 def recording_duration(path: str | os.PathLike) -> float:

@@ -211,20 +211,78 @@ def _load_surface(paths: Sequence[PathLike]) -> tuple[np.ndarray, dict]:
     return np.concatenate(blocks, axis=1), {"hemi": np.array(hemis), "vertex": np.array(verts)}
 
 
-def _surface_xyz(n_per_hemi: dict[str, int]) -> np.ndarray | None:
-    """Pial coordinates of the fsaverage mesh with this many vertices (nilearn ships fsaverage5)."""
-    sizes = {10242: "fsaverage5", 40962: "fsaverage6", 163842: "fsaverage"}
-    n = set(n_per_hemi.values())
-    if len(n) != 1 or next(iter(n)) not in sizes:
-        return None
+#: Vertices per hemisphere of FreeSurfer's icosahedral fsaverage meshes (ico order 5, 6, 7).
+FSAVERAGE_SIZES = {10242: "fsaverage5", 40962: "fsaverage6", 163842: "fsaverage"}
+#: The fsaverage meshes are nested: icosahedral subdivision appends the new vertices after the old
+#: ones, so the first 10242 vertices of fsaverage6/fsaverage of a hemisphere are fsaverage5's vertices
+#: (A. M. Winkler, "Downsampling (decimating) a brain surface", brainder.org, 2016; checked on
+#: nilearn's fsaverage5 by tests/unit/test_preprocess_fmri.py::test_fsaverage5_is_nested_icosahedron).
+N_FSAVERAGE5 = 10242
+
+
+def _fsaverage_full_mesh(name: str) -> dict[str, np.ndarray] | None:
+    """Pial coordinates of ``name`` (fsaverage6/fsaverage) per hemisphere, without a download.
+
+    Looks in ``$SUBJECTS_DIR/<name>/surf/{lh,rh}.pial`` (FreeSurfer), then
+    ``$FREESURFER_HOME/subjects/<name>``, then nilearn's data directory
+    (``nilearn.datasets.get_data_dirs()``, where ``fetch_surf_fsaverage`` leaves ``<name>/pial_{left,right}.gii.gz``).
+    """
+    roots = [Path(os.environ[v]) / sub for v, sub in (("SUBJECTS_DIR", ""), ("FREESURFER_HOME", "subjects"))
+             if os.environ.get(v)]
+    for root in roots:
+        lh, rh = root / name / "surf" / "lh.pial", root / name / "surf" / "rh.pial"
+        if lh.exists() and rh.exists():
+            return {"L": nib.freesurfer.read_geometry(str(lh))[0], "R": nib.freesurfer.read_geometry(str(rh))[0]}
     try:
-        from nilearn.datasets import load_fsaverage
-        mesh = load_fsaverage(sizes[next(iter(n))])["pial"]
-    except Exception as err:  # fsaverage6/7 need a download; coordinates are optional
-        log.info("no fsaverage mesh for coordinates (%s)", err)
+        from nilearn.datasets import get_data_dirs
+        data_dirs = [Path(d) for d in get_data_dirs()]
+    except Exception:  # pragma: no cover - nilearn always has it
+        data_dirs = []
+    for d in data_dirs:
+        for folder in (d / name, d / "fsaverage" / name):
+            files = {h: next(iter(sorted(folder.glob(f"pial_{side}.gii*"))), None)
+                     for h, side in (("L", "left"), ("R", "right"))}
+            if all(files.values()):
+                return {h: np.asarray(nib.load(str(f)).darrays[0].data) for h, f in files.items()}
+    return None
+
+
+def _surface_xyz(n_per_hemi: dict[str, int]) -> np.ndarray | None:
+    """Pial coordinates (mm) of the fsaverage mesh with this many vertices per hemisphere.
+
+    fsaverage5 ships with nilearn.  For the denser meshes (fsaverage6: Narratives' surface space) the
+    full mesh is used where it is on disk (:func:`_fsaverage_full_mesh`); offline, the nesting of the
+    icosahedral meshes gives the first 10242 vertices of each hemisphere fsaverage5's coordinates and
+    the others NaN (logged), which is what plotting on fsaverage5 needs.
+    """
+    n = set(n_per_hemi.values())
+    if len(n) != 1 or next(iter(n)) not in FSAVERAGE_SIZES:
         return None
-    parts = {"L": mesh.parts["left"].coordinates, "R": mesh.parts["right"].coordinates}
-    return np.concatenate([np.asarray(parts[h]) for h in n_per_hemi])
+    size = next(iter(n))
+    name = FSAVERAGE_SIZES[size]
+    parts = None
+    if size != N_FSAVERAGE5:
+        parts = _fsaverage_full_mesh(name)
+        if parts is not None and any(len(parts[h]) != size for h in parts):
+            log.warning("%s mesh on disk has %s vertices, expected %d per hemisphere; not used", name,
+                        {h: len(v) for h, v in parts.items()}, size)
+            parts = None
+    if parts is None:
+        try:
+            from nilearn.datasets import load_fsaverage
+            mesh = load_fsaverage("fsaverage5")["pial"]
+        except Exception as err:  # coordinates are optional
+            log.info("no fsaverage5 mesh for coordinates (%s)", err)
+            return None
+        parts = {}
+        for h, side in (("L", "left"), ("R", "right")):
+            xyz = np.full((size, 3), np.nan)
+            xyz[:N_FSAVERAGE5] = np.asarray(mesh.parts[side].coordinates)
+            parts[h] = xyz
+        if size != N_FSAVERAGE5:
+            log.info("%s mesh not on disk: coordinates of its first %d vertices per hemisphere from fsaverage5 "
+                     "(nested icosahedral meshes), NaN for the other %d", name, N_FSAVERAGE5, size - N_FSAVERAGE5)
+    return np.concatenate([np.asarray(parts[h], dtype=float) for h in n_per_hemi])
 
 
 def _resolve_mask(mask: str | PathLike | nib.Nifti1Image, ref: nib.Nifti1Image, where: str) -> nib.Nifti1Image:
@@ -450,4 +508,154 @@ def preprocess_fmri(
                      trim_end_trs=int(trim_end_trs), time_reference=float(time_reference),
                      detrend=bool(detrend), high_pass=high_pass if high_pass is None else float(high_pass),
                      standardize=bool(standardize), source_file=where)
+    return out
+
+
+# ------------------------------------------------------------- LeBel et al. 2023 responses
+def read_hf5_responses(path: PathLike, dataset: str = "data") -> np.ndarray:
+    """The ``time x voxel`` array of one LeBel et al. (2023) preprocessed response file.
+
+    ``derivative/preprocessed_data/<subject>/<story>.hf5`` of OpenNeuro ds003020 holds one HDF5
+    dataset ``data`` (TRs x voxels of the subject's cortical voxel space).
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        No dataset ``dataset`` in the file (naming the datasets found) or not 2-D (naming the shape).
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: preprocessed response file not found")
+    with h5py.File(path, "r") as f:
+        if dataset not in f or not isinstance(f[dataset], h5py.Dataset):
+            raise ValueError(f"{path}: no HDF5 dataset '{dataset}' (found: {sorted(f.keys())}); expected the "
+                             "LeBel et al. 2023 layout, one 2-D dataset 'data' of shape (time, voxel)")
+        data = f[dataset][()]
+    if data.ndim != 2:
+        raise ValueError(f"{path}: dataset '{dataset}' has shape {data.shape}; expected 2-D (time, voxel)")
+    if data.shape[0] < 3:
+        raise ValueError(f"{path}: dataset '{dataset}' has {data.shape[0]} time points; expected (time, voxel) "
+                         "with at least 3 TRs (is it stored voxel x time?)")
+    return np.asarray(data)
+
+
+def preprocess_hf5(
+    path: PathLike,
+    *,
+    tr: float,
+    first_volume: int = 10,
+    dataset: str = "data",
+    standardize: bool = True,
+    time_reference: float = 0.5,
+) -> xr.DataArray:
+    """LeBel et al. (2023) preprocessed responses -> the Preprocessed ``time x voxel`` contract.
+
+    The released files are already motion-corrected, detrended and trimmed by the authors; this
+    only stamps times and z-scores.  NaNs in the file (voxels the authors left undefined) are set to 0
+    before z-scoring (logged), as the authors' own loaders do (``np.nan_to_num``).
+
+    Parameters
+    ----------
+    path
+        ``<story>.hf5``.
+    tr
+        Repetition time (s); the files carry none (the authors' code simulates a 2.0 s TR grid).
+    first_volume
+        Index, on that TR grid, of the file's first row: the released files drop the first 10 and the
+        last 5 TRs of each story (HuthLab/deep-fMRI-dataset trims the features ``[5 + trim:-trim]``
+        with ``trim = 5`` to match them), so row ``j`` is stamped ``(j + first_volume + time_reference) * tr``.
+    dataset, standardize, time_reference
+        HDF5 dataset name; z-score each voxel over the story; stamp point within a TR.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``data`` (float32, ``time x voxel``), coords ``time`` and ``x, y, z`` (NaN: the voxels are
+        in the subject's own cortical space, no MNI coordinates), attrs ``tr``, ``n_volumes``,
+        ``drop_initial_trs`` (= ``first_volume``), ``space`` (``subject-cortical``), ``source_file``.
+    """
+    path = Path(path)
+    raw = read_hf5_responses(path, dataset).astype(np.float64)
+    n_nan = int(np.isnan(raw).sum())
+    if n_nan:
+        log.info("%s: %d NaN value(s) set to 0", path, n_nan)
+        raw = np.nan_to_num(raw, nan=0.0)
+    values = zscore_time(raw, str(path)) if standardize else raw.astype(np.float32)
+    n, n_vox = values.shape
+    times = (np.arange(int(first_volume), int(first_volume) + n) + time_reference) * float(tr)
+    nan = np.full(n_vox, np.nan)
+    out = xr.DataArray(values, dims=("time", "voxel"), name="data",
+                       coords={"voxel": np.arange(n_vox), "time": ("time", times),
+                               "x": ("voxel", nan), "y": ("voxel", nan), "z": ("voxel", nan)})
+    out.time.attrs["units"] = "s"
+    out.attrs.update(tr=float(tr), n_volumes=int(n + first_volume), drop_initial_trs=int(first_volume),
+                     trim_end_trs=0, time_reference=float(time_reference), standardize=bool(standardize),
+                     affine=np.eye(4).tolist(), mask_shape=[int(n_vox)], space="subject-cortical",
+                     source_file=str(path), hf5_dataset=dataset)
+    return out
+
+
+# ------------------------------------------------------------ several stories in one run
+def crop_story(
+    data: xr.DataArray,
+    onset: float,
+    story_end: float,
+    tail: float,
+    *,
+    standardize: bool = True,
+    where: str = "run",
+) -> xr.DataArray:
+    """One story's segment of a cleaned run that holds several stories (Narratives' slumlordreach).
+
+    Confounds and filters are fitted on the whole run first (more volumes, no edge effects at the
+    cut); the segment is then cut and, with ``standardize``, z-scored on its own so that every story
+    unit follows the per-run z-scoring of the Preprocessed contract.
+
+    Parameters
+    ----------
+    data
+        Output of :func:`preprocess_fmri` for the whole run (``time`` from the run start).
+    onset
+        Story start within the run (s).
+    story_end
+        Story end relative to ``onset`` (s): its duration, or its last word's offset.
+    tail
+        Seconds kept after ``story_end``: the hemodynamic response to the last words peaks ~5 s
+        later and the FIR delays of ``design.fmri`` reach back that far.
+    standardize, where
+        Z-score the segment; name used in messages.
+
+    Returns
+    -------
+    xarray.DataArray
+        Volumes stamped in ``[onset, onset + story_end + tail]``, ``time`` re-zeroed at the story
+        start (so the story's word table, in seconds from the story start, lines up), attrs
+        ``run_onset``, ``story_end``, ``tail``.
+
+    Raises
+    ------
+    ValueError
+        Negative values, or a segment that leaves fewer than 3 volumes (naming ``where``).
+    """
+    if onset < 0 or story_end <= 0 or tail < 0:
+        raise ValueError(f"{where}: story segment onset={onset}, end={story_end}, tail={tail}: expected onset >= 0, "
+                         "end > 0 and tail >= 0 (seconds)")
+    t = data["time"].values
+    keep = (t >= onset) & (t <= onset + story_end + tail)
+    if keep.sum() < 3:
+        raise ValueError(f"{where}: the story segment {onset:g}-{onset + story_end + tail:g} s holds {int(keep.sum())} "
+                         f"volume(s) of a run stamped {t.min():g}-{t.max():g} s; check dataset.story_runs")
+    if onset + story_end + tail > t.max() + float(data.attrs.get("tr", 0.0)):
+        log.warning("%s: story segment ends at %.1f s, after the run's last volume (%.1f s)", where,
+                    onset + story_end + tail, t.max())
+    out = data.isel(time=np.flatnonzero(keep))
+    out = out.assign_coords(time=("time", out["time"].values - float(onset)))
+    out.time.attrs["units"] = "s"
+    if standardize:
+        out = out.copy(data=zscore_time(out.values, where))
+    out.attrs.update(data.attrs, run_onset=float(onset), story_end=float(story_end), tail=float(tail))
     return out

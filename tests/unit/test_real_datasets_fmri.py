@@ -1,0 +1,336 @@
+"""Issue #8, fMRI side: Narratives runs holding two stories, LeBel et al. 2023 preprocessed responses
+(.hf5), fsaverage6 surface data offline (nested icosahedral meshes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from brainalign.io.bids import find_runs, locate_run, select_runs, split_story_runs, story_segment, story_tasks
+from brainalign.preprocess.fmri import (N_FSAVERAGE5, crop_story, preprocess_fmri, preprocess_hf5,
+                                        read_hf5_responses)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# ------------------------------------------------------------------ fsaverage nesting
+def test_fsaverage5_is_nested_icosahedron():
+    """nilearn's fsaverage5 sphere: every vertex added by the last subdivision (index >= 2562) is the
+    normalised midpoint of two vertices of the coarser mesh (index < 2562), i.e. subdivision appends
+    vertices after the old ones; fsaverage6's first 10242 vertices are fsaverage5 by the same rule."""
+    from nilearn.datasets import load_fsaverage
+
+    sphere = load_fsaverage("fsaverage5")["sphere"].parts["left"]
+    xyz = np.asarray(sphere.coordinates, dtype=float)
+    faces = np.asarray(sphere.faces)
+    assert len(xyz) == N_FSAVERAGE5
+    unit = xyz / np.linalg.norm(xyz, axis=1, keepdims=True)
+    n_coarse = 2562  # ico4 = fsaverage4
+    neighbours: dict[int, set[int]] = {}
+    for a, b, c in faces:
+        for u, v in ((a, b), (b, c), (c, a)):
+            neighbours.setdefault(int(u), set()).add(int(v))
+            neighbours.setdefault(int(v), set()).add(int(u))
+    rng = np.random.default_rng(0)
+    for v in rng.choice(np.arange(n_coarse, N_FSAVERAGE5), 300, replace=False):
+        old = [u for u in neighbours[int(v)] if u < n_coarse]
+        assert len(old) == 2, (v, old)  # a new vertex sits on an edge of the coarser mesh
+        mid = unit[old[0]] + unit[old[1]]
+        assert np.dot(mid / np.linalg.norm(mid), unit[v]) > 0.999
+
+
+def _gifti_run(path: Path, n_vertices: int, n_t: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    arrays = [nib.gifti.GiftiDataArray(rng.standard_normal(n_vertices).astype(np.float32))
+              for _ in range(n_t)]
+    nib.save(nib.gifti.GiftiImage(darrays=arrays), str(path))
+    return path
+
+
+@pytest.fixture()
+def offline_fsaverage(tmp_path, monkeypatch):
+    """No FreeSurfer and an empty nilearn data directory: only fsaverage5 (shipped) is available."""
+    monkeypatch.delenv("SUBJECTS_DIR", raising=False)
+    monkeypatch.delenv("FREESURFER_HOME", raising=False)
+    monkeypatch.setenv("NILEARN_DATA", str(tmp_path / "nilearn_data"))
+    return tmp_path
+
+
+def _fsaverage6_run(root: Path, n_t: int = 6) -> list[Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    paths = [_gifti_run(root / f"sub-01_task-x_hemi-{h}_space-fsaverage6_bold.func.gii", 40962, n_t, i)
+             for i, h in enumerate("LR")]
+    (root / "sub-01_task-x_hemi-L_space-fsaverage6_bold.json").write_text('{"RepetitionTime": 1.5}')
+    return paths
+
+
+def test_fsaverage6_coordinates_offline_from_fsaverage5(offline_fsaverage):
+    from nilearn.datasets import load_fsaverage
+
+    paths = _fsaverage6_run(offline_fsaverage / "func")
+    out = preprocess_fmri(paths, confounds=None, sidecar=offline_fsaverage / "func" /
+                          "sub-01_task-x_hemi-L_space-fsaverage6_bold.json")
+    assert out.sizes["voxel"] == 2 * 40962
+    pial = load_fsaverage("fsaverage5")["pial"]
+    left = out.isel(voxel=slice(0, 40962))
+    right = out.isel(voxel=slice(40962, None))
+    assert (left["hemi"] == "L").all() and (right["hemi"] == "R").all()
+    xyz_l = np.stack([left[c].values for c in "xyz"], axis=1)
+    np.testing.assert_allclose(xyz_l[:N_FSAVERAGE5], pial.parts["left"].coordinates, rtol=0, atol=1e-4)
+    assert np.isnan(xyz_l[N_FSAVERAGE5:]).all()
+    xyz_r = np.stack([right[c].values for c in "xyz"], axis=1)
+    np.testing.assert_allclose(xyz_r[:N_FSAVERAGE5], pial.parts["right"].coordinates, rtol=0, atol=1e-4)
+
+
+def test_fsaverage6_full_mesh_from_subjects_dir(offline_fsaverage, monkeypatch):
+    """Where FreeSurfer's fsaverage6 is on disk ($SUBJECTS_DIR), every vertex gets its coordinates."""
+    surf = offline_fsaverage / "subjects" / "fsaverage6" / "surf"
+    surf.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    meshes = {}
+    for h in ("lh", "rh"):
+        meshes[h] = rng.uniform(-70, 70, (40962, 3))
+        nib.freesurfer.write_geometry(str(surf / f"{h}.pial"), meshes[h], np.array([[0, 1, 2]], dtype=np.int32))
+    monkeypatch.setenv("SUBJECTS_DIR", str(offline_fsaverage / "subjects"))
+    paths = _fsaverage6_run(offline_fsaverage / "func")
+    out = preprocess_fmri(paths, confounds=None, tr=1.5)
+    xyz = np.stack([out[c].values for c in "xyz"], axis=1)
+    assert np.isfinite(xyz).all()
+    np.testing.assert_allclose(xyz[:40962], meshes["lh"], atol=1e-3)
+    np.testing.assert_allclose(xyz[40962:], meshes["rh"], atol=1e-3)
+
+
+def test_fsaverage6_scores_reach_a_surface_figure(tmp_path):
+    import xarray as xr
+
+    from brainalign.plotting import plot_surface_map, surface_textures, values_to_surface_nifti
+
+    n = 40962
+    vals = np.zeros(2 * n)
+    vals[:N_FSAVERAGE5] = np.linspace(0, 0.5, N_FSAVERAGE5)  # fsaverage5 part of the left hemisphere
+    vals[N_FSAVERAGE5:n] = 9.0  # denser vertices: dropped by the downsampling
+    scores = xr.DataArray(vals, dims="voxel", coords={"hemi": ("voxel", np.repeat(["L", "R"], n)),
+                                                      "vertex": ("voxel", np.tile(np.arange(n), 2))})
+    tex = surface_textures(scores)
+    assert set(tex) == {"left", "right"} and tex["left"].shape == (N_FSAVERAGE5,)
+    np.testing.assert_allclose(tex["left"], vals[:N_FSAVERAGE5])
+    assert tex["left"].max() < 9.0
+    out = plot_surface_map(scores, tmp_path / "map.png", title="peak r", cbar_label="Pearson r")
+    assert out.exists() and out.stat().st_size > 10_000
+    assert values_to_surface_nifti(scores).shape == (2 * n, 1, 1)
+    bad = scores.isel(voxel=slice(0, 5000))
+    with pytest.raises(ValueError, match="hemisphere L has 5000 vertices"):
+        surface_textures(bad)
+
+
+# ------------------------------------------------------------------ LeBel et al. 2023 .hf5
+def _write_hf5(path: Path, data: np.ndarray | None, name: str = "data") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        if data is not None:
+            f.create_dataset(name, data=data)
+    return path
+
+
+def test_hf5_reader_and_contract(tmp_path):
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((40, 25)) * 3 + 1
+    data[5, 3] = np.nan
+    path = _write_hf5(tmp_path / "derivative" / "preprocessed_data" / "UTS01" / "wheretheressmoke.hf5", data)
+    assert read_hf5_responses(path).shape == (40, 25)
+    out = preprocess_hf5(path, tr=2.0, first_volume=10)
+    assert out.dims == ("time", "voxel") and out.dtype == np.float32 and out.shape == (40, 25)
+    np.testing.assert_allclose(out["time"].values[:2], [21.0, 23.0])  # (10 + 0.5) * 2.0, (11 + 0.5) * 2.0
+    assert np.isfinite(out.values).all()
+    np.testing.assert_allclose(out.mean("time"), 0, atol=1e-5)
+    np.testing.assert_allclose(out.std("time"), 1, atol=1e-4)
+    assert out.attrs["tr"] == 2.0 and out.attrs["space"] == "subject-cortical"
+    assert {"x", "y", "z"} <= set(out.coords)
+
+
+def test_hf5_errors_name_the_file(tmp_path):
+    wrong = _write_hf5(tmp_path / "a.hf5", np.zeros((10, 4)), name="resp")
+    with pytest.raises(ValueError, match=r"a\.hf5: no HDF5 dataset 'data' \(found: \['resp'\]\)"):
+        read_hf5_responses(wrong)
+    flat = _write_hf5(tmp_path / "b.hf5", np.zeros(10))
+    with pytest.raises(ValueError, match=r"b\.hf5: dataset 'data' has shape \(10,\); expected 2-D \(time, voxel\)"):
+        read_hf5_responses(flat)
+    with pytest.raises(FileNotFoundError, match="c.hf5"):
+        read_hf5_responses(tmp_path / "c.hf5")
+
+
+def test_hf5_discovery_and_rule_script(tmp_path):
+    """find_runs/locate_run find <root>/derivative/preprocessed_data/<subject>/<story>.hf5 and the rule
+    script writes the Preprocessed store."""
+    import xarray as xr
+
+    profile = yaml.safe_load((REPO / "config" / "datasets" / "lebel2023.yaml").read_text())["dataset"]["profile"]
+    profile["responses"] = "hf5"
+    rng = np.random.default_rng(1)
+    for sub in ("UTS01", "UTS02"):
+        for story in ("adollshouse", "souls"):
+            _write_hf5(tmp_path / "derivative" / "preprocessed_data" / sub / f"{story}.hf5", rng.standard_normal((30, 12)))
+    from brainalign.io.bids import hf5_spec
+    runs = find_runs(tmp_path, {"modality": "fmri", "stories": ["souls"], **hf5_spec(profile, tmp_path)})
+    assert runs[["subject", "story"]].values.tolist() == [["UTS01", "souls"], ["UTS02", "souls"]]
+    loc = locate_run(tmp_path, "UTS02", "souls", "fmri", profile=profile)
+    assert loc["bold"].endswith("UTS02/souls.hf5")
+    out = tmp_path / "out.zarr"
+    _run_script("preprocess_fmri.py", tmp_path, wildcards={"subject": "UTS02", "story": "souls"}, output=out,
+                params={"kind": "bids", "bids_root": str(tmp_path), "derivatives_root": None, "profile": profile,
+                        "options": {"mask": "epi", "detrend": True, "standardize": True}, "story_run": None,
+                        "words": None})
+    data = xr.open_zarr(out)["data"]
+    assert data.dims == ("time", "voxel") and data.shape == (30, 12)
+    assert data.attrs["subject"] == "UTS02" and data.attrs["story"] == "souls" and data.attrs["tr"] == 2.0
+    assert data.attrs["source_file"].endswith("souls.hf5")
+    np.testing.assert_allclose(data["time"].values[0], 21.0)
+
+
+def _run_script(name: str, tmp: Path, *, wildcards: dict, output: Path, params: dict, inputs=()) -> None:
+    """Run a rule script the way Snakemake's `script:` does: a global `snakemake` object."""
+    from types import SimpleNamespace
+
+    class Named(list):
+        pass
+
+    log = tmp / "log.txt"
+    code = (REPO / "workflow" / "scripts" / name).read_text()
+    smk = SimpleNamespace(scriptdir=str(REPO / "workflow" / "scripts"), log=[str(log)],
+                          wildcards=SimpleNamespace(**wildcards), params=SimpleNamespace(**params),
+                          output=Named([str(output)]), input=Named(list(inputs)))
+    exec(compile(code, name, "exec"), {"snakemake": smk, "__name__": "__main__"})
+
+
+# ------------------------------------------------------------------ Narratives: two stories in one run
+TR = 1.5
+
+
+def _two_story_run(root: Path) -> dict:
+    """sub-001 task-slumlordreach: 120 volumes; story A at 15 s (60 s long), story B at 105 s (45 s).
+    Voxel 0 carries a ramp that only the confounds explain (regressed on the whole run)."""
+    rng = np.random.default_rng(0)
+    n_t, shape = 120, (4, 4, 3)
+    t = np.arange(n_t)
+    confound = np.sin(t / 7.0)
+    data = rng.standard_normal(shape + (n_t,)) + 100
+    data[0, 0, 0] += 5 * confound
+    img = nib.Nifti1Image(data.astype(np.float32), np.diag([3.0, 3.0, 3.0, 1.0]))
+    img.header.set_zooms((3.0, 3.0, 3.0, TR))
+    img.header.set_xyzt_units("mm", "sec")
+    func = root / "sub-001" / "func"
+    func.mkdir(parents=True)
+    bold = func / "sub-001_task-slumlordreach_bold.nii.gz"
+    nib.save(img, str(bold))
+    pd.DataFrame({"onset": [0.0, 15.0, 80.0, 105.0], "duration": [13.0, 60.0, 20.0, 45.0],
+                  "trial_type": ["music", "story", "music", "story"],
+                  "stim_file": ["slumlordreach_audio.wav"] * 4}).to_csv(
+        func / "sub-001_task-slumlordreach_events.tsv", sep="\t", index=False)
+    pd.DataFrame({"csf": confound, "white_matter": rng.standard_normal(n_t)}).to_csv(
+        func / "sub-001_task-slumlordreach_desc-confounds_timeseries.tsv", sep="\t", index=False)
+    (root / "task-slumlordreach_bold.json").write_text('{"RepetitionTime": 1.5}')
+    (root / "dataset_description.json").write_text('{"Name": "fake", "BIDSVersion": "1.8.0"}')
+    return {"bold": bold, "events": func / "sub-001_task-slumlordreach_events.tsv",
+            "confounds": func / "sub-001_task-slumlordreach_desc-confounds_timeseries.tsv"}
+
+
+STORY_RUNS = {"slumlord": {"task": "slumlordreach", "onset": "events", "events_index": 0, "tail": 15.0},
+              "reach": {"task": "slumlordreach", "onset": "events", "events_index": 1, "tail": 15.0}}
+
+
+def test_story_segment_from_events_and_config(tmp_path):
+    files = _two_story_run(tmp_path)
+    assert story_segment("slumlord", STORY_RUNS["slumlord"], files["events"]) == (15.0, 60.0)
+    assert story_segment("reach", STORY_RUNS["reach"], files["events"]) == (105.0, 45.0)
+    assert story_segment("reach", {"task": "x", "onset": 12.5}, None) == (12.5, None)
+    with pytest.raises(ValueError, match=r"events_index=2 but the file has 2 row\(s\) with trial_type 'story'"):
+        story_segment("reach", {"task": "x", "onset": "events", "events_index": 2}, files["events"])
+    with pytest.raises(FileNotFoundError, match="dataset.story_runs.reach"):
+        story_segment("reach", {"task": "x"}, None)
+
+
+def test_two_stories_share_one_run_in_the_run_table(tmp_path):
+    _two_story_run(tmp_path)
+    stories = ["slumlord", "reach"]
+    assert story_tasks(stories, STORY_RUNS) == ["slumlordreach"]
+    runs = find_runs(tmp_path, {"modality": "fmri", "stories": story_tasks(stories, STORY_RUNS)})
+    chosen = select_runs(split_story_runs(runs, STORY_RUNS), ["001"], stories)
+    assert chosen["story"].tolist() == stories and chosen["task"].tolist() == ["slumlordreach"] * 2
+    assert chosen["path"].nunique() == 1
+
+
+def test_crop_story_after_whole_run_cleaning(tmp_path):
+    files = _two_story_run(tmp_path)
+    mask = nib.Nifti1Image(np.ones((4, 4, 3), np.int8), np.diag([3.0, 3.0, 3.0, 1.0]))
+    run = preprocess_fmri(files["bold"], confounds=files["confounds"], mask=mask, standardize=False,
+                          strategy={"wm_csf": "basic"})
+    assert run.sizes["time"] == 120
+    onset, duration = story_segment("reach", STORY_RUNS["reach"], files["events"])
+    reach = crop_story(run, onset, duration, tail=15.0, where="reach")
+    # volumes stamped (k + 0.5) * 1.5 within [105, 105 + 45 + 15] = [105, 165]: k = 70 .. 109
+    assert reach.sizes["time"] == 40
+    np.testing.assert_allclose(reach["time"].values[0], (70 + 0.5) * TR - 105.0)
+    assert reach["time"].values[-1] <= 45.0 + 15.0
+    np.testing.assert_allclose(reach.mean("time"), 0, atol=1e-5)
+    np.testing.assert_allclose(reach.std("time"), 1, atol=1e-3)
+    assert reach.attrs["run_onset"] == 105.0 and reach.attrs["tail"] == 15.0
+    # the segment is the whole-run cleaning cut, then z-scored (not cleaned on its own)
+    seg = run.isel(time=slice(70, 110)).values
+    np.testing.assert_allclose(reach.values, (seg - seg.mean(0)) / seg.std(0), atol=1e-4)
+    slumlord = crop_story(run, 15.0, 60.0, 15.0)
+    assert slumlord.sizes["time"] == 50 and slumlord["time"].values[0] >= 0
+    with pytest.raises(ValueError, match="holds 0 volume"):
+        crop_story(run, 500.0, 10.0, 0.0, where="late")
+
+
+def test_narratives_dry_run_two_stories_one_run(tmp_path):
+    """The narratives profile on a fake tree with slumlord and reach: two stories (word tables,
+    features, preprocessing jobs) planned from the one slumlordreach run of each subject."""
+    bids = tmp_path / "ds002345"
+    for sub in ("001", "002"):
+        func = bids / f"sub-{sub}" / "func"
+        func.mkdir(parents=True)
+        (func / f"sub-{sub}_task-slumlordreach_bold.nii.gz").touch()
+        (func / f"sub-{sub}_task-slumlordreach_events.tsv").write_text("onset\tduration\ttrial_type\n")
+        d = bids / "derivatives" / "fmriprep" / f"sub-{sub}" / "func"
+        d.mkdir(parents=True)
+        (d / f"sub-{sub}_task-slumlordreach_space-MNI152NLin2009cAsym_res-native_desc-preproc_bold.nii.gz").touch()
+        (d / f"sub-{sub}_task-slumlordreach_desc-confounds_timeseries.tsv").touch()
+    for story in ("slumlord", "reach"):
+        g = bids / "stimuli" / "gentle" / story / "align.json"
+        g.parent.mkdir(parents=True)
+        g.write_text('{"transcript": "a", "words": []}')
+    work = tmp_path / "work"
+    (work / "config").mkdir(parents=True)
+    (work / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
+    override = tmp_path / "override.yaml"
+    override.write_text(yaml.safe_dump({"dataset": {"bids_root": str(bids), "stories": ["slumlord", "reach"],
+                                                    "derivatives_root": str(bids / "derivatives" / "fmriprep")}}))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work), "-n",
+           "--configfile", str(REPO / "config" / "datasets" / "narratives.yaml"), str(override), "-p", "--quiet",
+           "rules"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-2000:]
+    text = out.stdout + out.stderr
+    counts = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    assert counts.get("preprocess_fmri") == 4, text[-3000:]  # 2 subjects x 2 stories
+    assert counts.get("words") == 2
+    # the DAG: each story's preprocessing reads the same run and its own word table
+    dag = subprocess.run(cmd[:-3] + ["--dag"], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert dag.returncode == 0, dag.stderr[-3000:]
+    for story in ("slumlord", "reach"):
+        assert f"story: {story}" in dag.stdout
