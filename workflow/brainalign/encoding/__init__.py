@@ -5,18 +5,21 @@
 * :mod:`.banded` — banded ridge (several feature spaces) through himalaya;
 * :mod:`.scores`, :mod:`.ceiling`, :mod:`.stats` — r/R², noise ceilings, circular-shift nulls, FDR,
   group tests;
-* :mod:`.pipeline` — :func:`encode_dataset`, the entry point of the ``encode`` rule.
+* :mod:`.pipeline` — :func:`encode_dataset`, the entry point of the ``encode`` rule;
+* :mod:`.onsets` — per-subject word onsets (MEG-MASC) read and checked for ``encode_dataset``.
 """
 
 from .ceiling import intersubject_ceiling, normalize_by_ceiling, repeat_ceiling
 from .cv import CVResult, cross_validate, outer_splits
+from .onsets import check_same_words, read_subject_onsets, subject_onsets
 from .pipeline import encode_dataset, scores_to_frame
 from .ridge import DEFAULT_ALPHAS, RidgeCV, RidgeCVFit, fit_ridge_cv, kfold_blocks
 from .scores import pearson_r, r2_score
 from .stats import circular_shift_null, fdr_bh, group_test
 
 __all__ = [
-    "CVResult", "DEFAULT_ALPHAS", "RidgeCV", "RidgeCVFit", "circular_shift_null", "cross_validate",
-    "encode_dataset", "fdr_bh", "fit_ridge_cv", "group_test", "intersubject_ceiling", "kfold_blocks",
-    "normalize_by_ceiling", "outer_splits", "pearson_r", "r2_score", "repeat_ceiling", "scores_to_frame",
+    "CVResult", "DEFAULT_ALPHAS", "RidgeCV", "RidgeCVFit", "check_same_words", "circular_shift_null",
+    "cross_validate", "encode_dataset", "fdr_bh", "fit_ridge_cv", "group_test", "intersubject_ceiling",
+    "kfold_blocks", "normalize_by_ceiling", "outer_splits", "pearson_r", "r2_score", "read_subject_onsets",
+    "repeat_ceiling", "scores_to_frame", "subject_onsets",
 ]

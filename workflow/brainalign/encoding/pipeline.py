@@ -11,13 +11,19 @@ uses the stimulus only, never brain data), put on each story's time base by :mod
 stacked over stories, and fitted with story-wise outer CV for all subjects at once: subjects that
 share the stimulus (same stories, same retained samples) share the design, so their targets are
 concatenated and one decomposition per fold serves them all.
+
+Per-subject onsets (``onsets=``, e.g. MEG-MASC, where each subject's recording has its own word
+onsets) replace the features' ``onset`` for that subject.  MEG/EEG designs are the word features
+themselves (one row per word), so subjects with different onsets still share a design when the same
+words keep a complete window; fMRI designs put the words on the TR grid through the onsets, so there
+the onsets are part of the sharing key and each group's operators use its own onsets.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -26,7 +32,9 @@ import xarray as xr
 from ..design.fmri import apply_operator, fmri_operator
 from ..design.meeg import word_locked
 from .ceiling import intersubject_ceiling
+from ..io.timings import normalize_word
 from .cv import check_targets, cross_validate
+from .onsets import check_same_words
 from .ridge import DEFAULT_ALPHAS
 from .stats import circular_shift_null, fdr_bh
 
@@ -106,8 +114,51 @@ def _check_stories(features: dict, recordings: dict) -> list[str]:
     return used
 
 
+def _check_onsets(onsets: Mapping | None, features: dict, recordings: dict) -> None:
+    """Per-subject onsets must name known subjects and stories (a typo would silently fall back)."""
+    if onsets is None:
+        return
+    unknown = [s for s in onsets if s not in recordings]
+    if unknown:
+        raise ValueError(f"onsets given for subjects {unknown} that have no recordings (subjects {list(recordings)})")
+    for subject, per_story in onsets.items():
+        missing = [s for s in per_story if s not in features]
+        if missing:
+            raise ValueError(f"subject {subject}: onsets given for stories {missing} that have no features "
+                             f"(features exist for {list(features)})")
+
+
+def _run_onsets(onsets: Mapping | None, features: dict, subject: str, story: str) -> np.ndarray:
+    """The word onsets of one run: the subject's own when given (checked against the story's words),
+    else the features' ``onset`` (every subject heard the story on the same clock)."""
+    feats = features[story]
+    given = None if onsets is None else onsets.get(subject, {}).get(story)
+    if given is None:
+        return np.asarray(feats["onset"].values, dtype=np.float64)
+    source = given.attrs.get("source") if isinstance(given, xr.DataArray) else None
+    values = np.asarray(given.values if isinstance(given, xr.DataArray) else given, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(f"subject {subject}, story {story}: onsets must be 1-D (one per word), got shape "
+                         f"{values.shape}")
+    has_norm = isinstance(given, xr.DataArray) and "norm" in given.coords
+    if has_norm and "text" in feats.coords:
+        # Same normalised words in order: the features are those of the story's word sequence.
+        expected = [normalize_word(w) for w in feats["text"].values]
+        check_same_words(expected, [str(w) for w in given["norm"].values], subject=subject, story=story,
+                         source=source)
+    elif values.size != feats.sizes["word"]:
+        where, n_words = (f"{source}: " if source else ""), feats.sizes["word"]
+        raise ValueError(f"{where}subject {subject}, story {story}: {values.size} onsets for the story's "
+                         f"{n_words} words (first difference at word {min(values.size, n_words)})")
+    return values
+
+
 def _subject_groups(keys: dict[str, tuple]) -> list[list[str]]:
-    """Subjects with identical sample layouts (same stories, same retained samples) share a design."""
+    """Subjects with identical sample layouts (same stories, same retained samples) share a design.
+
+    The key is whatever makes the design differ: for fMRI the story, TR, volume times and word
+    onsets; for MEG/EEG the story and the words kept (a complete window), not the onsets.
+    """
     groups: dict[tuple, list[str]] = {}
     for subject, key in keys.items():
         groups.setdefault(key, []).append(subject)
@@ -155,6 +206,7 @@ def encode_dataset(
     encoding: dict,
     layers: list[int] | None = None,
     progress: bool = False,
+    onsets: Mapping[str, Mapping[str, np.ndarray | xr.DataArray]] | None = None,
 ) -> xr.Dataset:
     """Cross-validated encoding scores of every layer for every subject.
 
@@ -179,6 +231,15 @@ def encode_dataset(
         Subset of layers (default all).
     progress
         Show progress bars.
+    onsets
+        Per-subject word onsets ``{subject: {story: onsets}}`` (s, on the clock of that subject's
+        recording), replacing the features' ``onset`` for those runs; runs not listed use the
+        features' onsets.  Each entry is a 1-D array (one onset per word of the story) or a
+        DataArray with dim ``word`` (:func:`brainalign.encoding.onsets.subject_onsets`); when it has
+        a ``norm`` coord and the features a ``text`` coord, the normalised words must match the
+        story's in order.  MEG/EEG subjects with different onsets are still fitted jointly when
+        they keep the same words; fMRI subjects are grouped only with subjects sharing their onsets
+        (no inter-subject ceiling for a subject alone in its group).
 
     Returns
     -------
@@ -193,7 +254,10 @@ def encode_dataset(
     Raises
     ------
     ValueError
-        Unknown modality or keys, missing stories, mismatched target spaces, NaN/inf data.
+        Unknown modality or keys, missing stories, mismatched target spaces, NaN/inf data;
+        onsets of unknown subjects or stories, or whose words differ from the story's (naming the
+        file when the onsets carry a ``source`` attribute, the subject, story, first differing word
+        index and both words).
     """
     modality = modality.lower()
     if modality not in FMRI + MEEG:
@@ -201,6 +265,7 @@ def encode_dataset(
     dpar = _design_params(modality, design)
     enc = _encoding_params(encoding)
     stories = _check_stories(features, recordings)
+    _check_onsets(onsets, features, recordings)
     subjects = list(recordings)
     first = features[stories[0]]
     all_layers = [int(v) for v in first["layer"].values]
@@ -221,9 +286,10 @@ def encode_dataset(
     layouts: dict[str, tuple] = {}
     targets: dict[str, dict[str, np.ndarray]] = {}
     word_rows: dict[str, dict[str, np.ndarray]] = {}
+    run_onsets: dict[str, dict[str, np.ndarray]] = {}
     lag_values = None
     for subject in subjects:
-        targets[subject], word_rows[subject] = {}, {}
+        targets[subject], word_rows[subject], run_onsets[subject] = {}, {}, {}
         key = []
         for story in stories:
             if story not in recordings[subject]:
@@ -235,12 +301,15 @@ def encode_dataset(
                                  f"{n_targets}; subjects must share the target space (e.g. MNI voxels, a parcellation)")
             values = np.asarray(rec.transpose("time", target_dim).values, dtype=np.float32)
             check_targets(values, name=f"recording of {where}")
+            word_onsets = run_onsets[subject][story] = _run_onsets(onsets, features, subject, story)
             if modality in FMRI:
                 times = np.asarray(rec.time.values, dtype=np.float64)
                 targets[subject][story] = values
-                key.append((story, float(rec.attrs.get("tr", np.nan)), times.tobytes()))
+                # The onsets place the words on the TR grid: a design is shared only by equal onsets.
+                key.append((story, float(rec.attrs.get("tr", np.nan)), times.tobytes(), word_onsets.tobytes()))
             else:
-                ep = word_locked(rec, features[story]["onset"].values, dpar["tmin"], dpar["tmax"])
+                # Word-locked: the design rows are the words, so only which words are kept matters.
+                ep = word_locked(rec, word_onsets, dpar["tmin"], dpar["tmax"])
                 if ep.sizes["word"] == 0:
                     raise ValueError(f"{where}: no word has a complete [{dpar['tmin']}, {dpar['tmax']}] s window")
                 lag_values = ep.lag.values
@@ -269,7 +338,7 @@ def encode_dataset(
                 tr = rec0[s].attrs.get("tr")
                 if tr is None:
                     raise ValueError(f"subject {group[0]}, story {s}: fMRI recording has no 'tr' attribute")
-                ops[s] = fmri_operator(features[s]["onset"].values, rec0[s].time.values, float(tr),
+                ops[s] = fmri_operator(run_onsets[group[0]][s], rec0[s].time.values, float(tr),
                                        dpar["method"], dpar["delays"], dpar["hrf_model"])
 
             def design_of_layer(layer, ops=ops, g_stories=g_stories):
