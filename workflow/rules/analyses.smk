@@ -4,7 +4,7 @@
 #
 # Include after figures.smk (shares ANALYSES_CFG, FIGURES_CFG, FIG_EXT).  Needs from common.smk:
 # RESULTS, BIDS_ROOT, SEED, STORIES, MODALITIES, MODELS, BASE_MODELS, CONTROL_OF, scores_path(), features_of(),
-# recordings_of(), runs_of(), model_entry().
+# recordings_of(), runs_of(), subject_words_of(), model_entry().
 #
 # analysis_targets() lists every enabled output (the foundation figures included) for `rule all`.
 
@@ -76,6 +76,7 @@ rule forecast_scores:
         base=lambda wc: scores_path(wc.model, wc.modality),  # its layers: F(d) compares the same layers
         features=lambda wc: features_of(wc.model),
         recordings=lambda wc: recordings_of(wc.modality),
+        words=lambda wc: subject_words_of(wc.modality),  # per-subject onsets ([] unless per_subject)
     output:
         directory(f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/scores.zarr"),
     params:
@@ -247,6 +248,7 @@ rule context_scores:
     input:
         features=expand(f"{ANALYSES_DIR}/context/{{{{model}}}}/features/ctx{{{{context}}}}/{{story}}.zarr", story=STORIES),
         recordings=lambda wc: recordings_of(wc.modality),
+        words=lambda wc: subject_words_of(wc.modality),  # per-subject onsets ([] unless per_subject)
     output:
         directory(f"{ANALYSES_DIR}/context/{{model}}/{{modality}}/scores_ctx{{context}}.zarr"),
     wildcard_constraints:

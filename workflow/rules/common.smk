@@ -116,6 +116,19 @@ def recordings_of(modality):
     return [f"{RESULTS}/preproc/{modality}/sub-{s}/{t}.zarr" for s, t in runs_of(modality)]
 
 
+# Word onsets per subject (dataset.timings.per_subject, e.g. MEG-MASC, whose stories are split into
+# sound files with gaps): rule words_subject writes one table per run; the demo's subjects all heard
+# the stimulus on one clock.
+PER_SUBJECT = KIND != "demo" and bool((config["dataset"].get("timings") or {}).get("per_subject", False))
+
+
+def subject_words_of(modality):
+    """Per-subject word tables of a modality's runs, in runs_of order; empty unless per_subject."""
+    if not PER_SUBJECT:
+        return []
+    return [f"{RESULTS}/words/{t}/sub-{s}.tsv" for s, t in runs_of(modality)]
+
+
 def scores_path(model, modality):
     return f"{RESULTS}/scores/{model}/{modality}.zarr"
 

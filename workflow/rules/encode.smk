@@ -5,6 +5,7 @@ rule encode:
     input:
         features=lambda wc: features_of(wc.model),
         recordings=lambda wc: recordings_of(wc.modality),
+        words=lambda wc: subject_words_of(wc.modality),  # per-subject onsets, runs_of order; [] if not per_subject
     output:
         scores=directory(f"{RESULTS}/scores/{{model}}/{{modality}}.zarr"),
         table=f"{RESULTS}/scores/{{model}}/{{modality}}.csv",

@@ -21,3 +21,29 @@ rule words:
         "../../envs/words.yaml"
     script:
         "../scripts/words.py"
+
+
+# Each subject's onsets of the story's words (dataset.timings.per_subject: MEG-MASC plays a story as
+# several sound files with gaps, so every recording has its own clock).  The story table above still
+# defines the words the features are computed on; this table must list the same words.
+rule words_subject:
+    input:
+        story=f"{RESULTS}/words/{{story}}.tsv",
+        events=lambda wc: config["dataset"]["timings"]["path"].format(root=BIDS_ROOT, story=wc.story,
+                                                                      subject=wc.subject),
+    output:
+        f"{RESULTS}/words/{{story}}/sub-{{subject}}.tsv",
+    params:
+        kind=KIND,
+        bids_root=BIDS_ROOT,
+        timings=config["dataset"].get("timings", {}),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{RESULTS}/logs/words/{{story}}/sub-{{subject}}.log",
+    conda:
+        "../../envs/words.yaml"
+    script:
+        "../scripts/words.py"

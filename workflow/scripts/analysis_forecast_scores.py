@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from brainalign.analyses.settings import evenly_spaced_layers  # noqa: E402
-from brainalign.encoding import encode_dataset  # noqa: E402
+from brainalign.encoding import encode_dataset, read_subject_onsets  # noqa: E402
 from brainalign.encoding.settings import encoding_settings  # noqa: E402
 from brainalign.features import forecast_features  # noqa: E402
 from brainalign.io.store import read_zarr, write_zarr  # noqa: E402
@@ -29,6 +29,7 @@ layers = fc["layers"] or evenly_spaced_layers(np.intersect1d(base_layers, first[
 recordings = {}
 for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
     recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
+onsets = read_subject_onsets(smk.params.runs, smk.input.words)  # None unless dataset.timings.per_subject
 
 per_distance = []
 for d in fc["distances"]:
@@ -36,7 +37,8 @@ for d in fc["distances"]:
     derived = {story: forecast_features(ds.sel(layer=layers).load(), [d], fc["width"], fc["combine"])
                .isel(distance=0, drop=True) for story, ds in features.items()}
     per_distance.append(encode_dataset(derived, recordings, modality=smk.wildcards.modality,
-                                       design=smk.params.design, encoding=encoding, layers=None))
+                                       design=smk.params.design, encoding=encoding, layers=None,
+                                       onsets=onsets))
 scores = xr.concat(per_distance, dim=xr.DataArray(list(fc["distances"]), dims="distance", name="distance"),
                    coords="minimal", compat="override")
 scores.attrs.update(provenance({"forecast": fc, "design": smk.params.design, "encoding": smk.params.encoding},

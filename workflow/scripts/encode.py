@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-from brainalign.encoding import encode_dataset, scores_to_frame  # noqa: E402
+from brainalign.encoding import encode_dataset, read_subject_onsets, scores_to_frame  # noqa: E402
 from brainalign.encoding.settings import encoding_settings, select_layers  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr, write_zarr  # noqa: E402
 from brainalign.runtime import provenance, setup_logging  # noqa: E402
@@ -20,10 +20,14 @@ layers = select_layers(next(iter(features.values()))["layer"].values, layers, st
 recordings = {}
 for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
     recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
+# dataset.timings.per_subject: each run's own word onsets (None: the features' onsets for everyone)
+onsets = read_subject_onsets(smk.params.runs, smk.input.words)
 log.info("encoding %s / %s: %d subjects, %d runs", smk.wildcards.model, smk.wildcards.modality,
          len(recordings), len(smk.params.runs))
+if onsets is not None:
+    log.info("per-subject word onsets from %d tables", len(smk.input.words))
 scores = encode_dataset(features, recordings, modality=smk.wildcards.modality, design=smk.params.design,
-                        encoding=encoding, layers=layers, progress=True)
+                        encoding=encoding, layers=layers, progress=True, onsets=onsets)
 first = next(iter(features.values()))
 scores.attrs.update(provenance({"design": smk.params.design, "encoding": smk.params.encoding},
                                model=smk.wildcards.model, weights_sha256=first.attrs.get("weights_sha256", "")))
