@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +164,32 @@ def test_download_rules_dry_run(tmp_path):
     assert "openneuro-py download --dataset=ds005574" in text
     for name in ("narratives", "megmasc", "lebel2023", "podcast_ecog"):
         assert f"download_{name}" in text
+
+
+def test_megmasc_plans_per_subject_words(tmp_path):
+    """MEG-MASC (timings.per_subject): one words_subject job per run, fed to every encode job (dry run)."""
+    root = tmp_path / "megmasc"
+    facts = _tree_megmasc(root)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
+    (tmp_path / "root.yaml").write_text(yaml.safe_dump({"dataset": {"bids_root": str(root)}}))
+    cmd = [sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(PROFILES["megmasc"]), str(tmp_path / "root.yaml")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
+    text = out.stdout + out.stderr
+    stories = load("megmasc")["dataset"]["stories"]
+    runs = [(s, t) for s in facts["subjects"] for t in stories]
+    assert re.search(rf"^words_subject\s+{len(runs)}$", text, re.M), text[-3000:]
+    assert re.search(rf"^words\s+{len(stories)}$", text, re.M)  # the story tables (the features' words) stay
+    for s, t in runs:
+        table = f"results/megmasc/words/{t}/sub-{s}.tsv"
+        assert f"output: {table}" in text
+        assert f"{root}/sub-{s}/ses-0/meg/sub-{s}_ses-0_task-{t}_events.tsv" in text  # the subject's own events
+    encode_inputs = [line for line in text.splitlines()
+                     if line.strip().startswith("input:") and "preproc/meg/" in line and "features/" in line]
+    assert encode_inputs, "no encode job planned"
+    tables = [f"results/megmasc/words/{t}/sub-{s}.tsv" for s, t in sorted(runs)]
+    for line in encode_inputs:  # every encode job reads the tables, in runs_of order
+        positions = [line.index(p) for p in tables]
+        assert positions == sorted(positions)
