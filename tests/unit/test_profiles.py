@@ -193,3 +193,30 @@ def test_megmasc_plans_per_subject_words(tmp_path):
     for line in encode_inputs:  # every encode job reads the tables, in runs_of order
         positions = [line.index(p) for p in tables]
         assert positions == sorted(positions)
+
+
+def test_story_words_read_the_first_subject_with_the_story(tmp_path):
+    """missing_run: drop and the first subject lacks a story: the story's `words` job reads the events of
+    the first subject that has that run, not SUBJECTS[0]'s missing file (dry run)."""
+    root = tmp_path / "megmasc"
+    _tree_megmasc(root)
+    for f in (root / "sub-01" / "ses-0" / "meg").glob("sub-01_ses-0_task-0_*"):
+        f.unlink()  # sub-01 never heard story 0
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
+    (tmp_path / "root.yaml").write_text(yaml.safe_dump({"dataset": {"bids_root": str(root)}}))
+    assert load("megmasc")["dataset"]["missing_run"] == "drop"
+    cmd = [sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(PROFILES["megmasc"]), str(tmp_path / "root.yaml")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
+    text = out.stdout + out.stderr
+    inputs = {}
+    for block in text.split("rule "):
+        if block.startswith("words:"):
+            fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
+            inputs[fields["output"]] = fields.get("input")
+    events = "{root}/sub-{s}/ses-0/meg/sub-{s}_ses-0_task-{t}_events.tsv"
+    assert inputs == {f"results/megmasc/words/{t}.tsv": events.format(root=root, s="02" if t == "0" else "01", t=t)
+                      for t in "0123"}, text[-3000:]
+    assert "results/megmasc/words/0/sub-01.tsv" not in text  # the dropped run has no per-subject table

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from brainalign.io.bids import find_runs, locate_run, select_runs, split_story_runs, story_segment, story_tasks
+from brainalign.io.timings import cut_window, read_timings, read_word_table
 from brainalign.preprocess.fmri import (N_FSAVERAGE5, crop_story, preprocess_fmri, preprocess_hf5,
                                         read_hf5_responses)
 
@@ -292,6 +293,90 @@ def test_crop_story_after_whole_run_cleaning(tmp_path):
         crop_story(run, 500.0, 10.0, 0.0, where="late")
 
 
+# ------------------------------------------------------------------ Narratives: one alignment, two stories
+def _shared_gentle(path: Path) -> Path:
+    """A Gentle align.json in the published structure for slumlordreach: timed from the start of the
+    combined audio, slumlord's words before 950 s, reach's after; one unaligned word in each story."""
+    transcript = "The landlord, came back.\n\nReach out now.\n"
+
+    def item(word, case, start=None, end=None):
+        s = transcript.index(word)
+        d = {"case": case, "startOffset": s, "endOffset": s + len(word), "word": word.strip(",.")}
+        if case == "success":
+            d.update(alignedWord=word.lower().strip(",."), start=start, end=end,
+                     phones=[{"duration": end - start, "phone": "x_S"}])
+        return d
+
+    words = [item("The", "success", 30.0, 30.3), item("landlord,", "success", 30.4, 30.8),
+             item("came", "not-found-in-audio"), item("back.", "success", 31.2, 31.6),
+             {"case": "not-found-in-transcript", "start": 940.0, "end": 940.5, "word": "la"},  # the music
+             item("Reach", "success", 970.0, 970.4), item("out", "not-found-in-audio"),
+             item("now.", "success", 971.0, 971.3)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(__import__("json").dumps({"transcript": transcript, "words": words}, indent=2))
+    return path
+
+
+def _narratives_story_runs() -> dict:
+    return yaml.safe_load((REPO / "config" / "datasets" / "narratives.yaml").read_text())["dataset"]["story_runs"]
+
+
+def test_shared_alignment_cut_into_two_stories(tmp_path):
+    """The words script with the narratives profile: one word table per story from the one align.json,
+    indices from 0, onsets in seconds from the story's onset (the clock of its cropped recording)."""
+    _shared_gentle(tmp_path / "stimuli" / "gentle" / "slumlordreach" / "align.json")
+    profile = yaml.safe_load((REPO / "config" / "datasets" / "narratives.yaml").read_text())["dataset"]
+    story_runs = profile["story_runs"]
+    assert story_runs["slumlord"]["timings_path"] == story_runs["reach"]["timings_path"]
+    expected = {"slumlord": (["The", "landlord,", "came", "back."], [0.5, 0.9, 1.3, 1.7], [0.8, 1.3, 1.7, 2.1]),
+                "reach": (["Reach", "out", "now."], [0.5, 0.9, 1.5], [0.9, 1.5, 1.8])}
+    for story, (words, onsets, offsets) in expected.items():
+        out = tmp_path / f"{story}.tsv"
+        _run_script("words.py", tmp_path, wildcards={"story": story}, output=out,
+                    params={"kind": "bids", "bids_root": str(tmp_path), "timings": profile["timings"],
+                            "story_run": story_runs[story], "subject": "001"})
+        table = read_word_table(out)
+        assert table["story"].unique().tolist() == [story]
+        assert table["word"].tolist() == words
+        assert table["word_index"].tolist() == list(range(len(words)))
+        np.testing.assert_allclose(table["onset"], onsets, atol=1e-9)
+        np.testing.assert_allclose(table["offset"], offsets, atol=1e-9)
+        flags = table.set_index("word")["flags"]
+        assert flags[words[2 if story == "slumlord" else 1]] == "interpolated"
+        assert (table["flags"] == "interpolated").sum() == 1
+    # same clock as crop_story: a word at run time onset + x is at x in the cropped recording
+    run_onsets = {"slumlord": 29.5, "reach": 969.5}
+    for story, entry in story_runs.items():
+        assert entry["timings_offset"] == -run_onsets[story]
+
+
+def test_cut_window_errors_name_the_file_and_field(tmp_path):
+    path = _shared_gentle(tmp_path / "align.json")
+    field = "dataset.story_runs.reach.timings_window"
+
+    def read(window, offset=-969.5):
+        return read_timings(path, fmt="gentle", story="reach", window=window, shift=offset, window_field=field)
+
+    assert read([950.0, None])["word"].tolist() == ["Reach", "out", "now."]
+    with pytest.raises(ValueError, match=rf"align.json: {field}=\[950, 950\] is empty: stop must be after start"):
+        read([950.0, 950.0])
+    with pytest.raises(ValueError, match=rf"align.json: {field}=\[100, 900\] s is empty: no word"):
+        read([100.0, 900.0])
+    with pytest.raises(ValueError, match=rf"align.json: {field}=\[2000, inf\] s is outside the alignment"):
+        read([2000.0, None])
+    with pytest.raises(ValueError, match=rf"align.json: {field}=\[0, 10\] s is outside the alignment"):
+        read([0.0, 10.0])
+    with pytest.raises(ValueError, match=rf"align.json: {field}=\[950.0\]: expected \[start, stop\]"):
+        read([950.0])
+    with pytest.raises(ValueError, match=rf"offset -980 s, 3 word\(s\) of {field}.*start before the story"):
+        read([950.0, None], offset=-980.0)
+    # the function on a table: flags kept, indices renumbered, times shifted
+    whole = read_timings(path, fmt="gentle")
+    cut = cut_window(whole, (30.0, 31.0), offset=-29.5, source=path, field="w")
+    assert cut["word_index"].tolist() == [0, 1, 2] and cut["onset"].tolist() == pytest.approx([0.5, 0.9, 1.3])
+    assert cut["flags"].tolist() == ["", "", "interpolated"] and whole["word_index"].tolist()[:2] == [0, 1]
+
+
 def test_narratives_dry_run_two_stories_one_run(tmp_path):
     """The narratives profile on a fake tree with slumlord and reach: two stories (word tables,
     features, preprocessing jobs) planned from the one slumlordreach run of each subject."""
@@ -305,10 +390,8 @@ def test_narratives_dry_run_two_stories_one_run(tmp_path):
         d.mkdir(parents=True)
         (d / f"sub-{sub}_task-slumlordreach_space-MNI152NLin2009cAsym_res-native_desc-preproc_bold.nii.gz").touch()
         (d / f"sub-{sub}_task-slumlordreach_desc-confounds_timeseries.tsv").touch()
-    for story in ("slumlord", "reach"):
-        g = bids / "stimuli" / "gentle" / story / "align.json"
-        g.parent.mkdir(parents=True)
-        g.write_text('{"transcript": "a", "words": []}')
+    # the release has one alignment for the pair (no stimuli/gentle/slumlord or reach)
+    shared = _shared_gentle(bids / "stimuli" / "gentle" / "slumlordreach" / "align.json")
     work = tmp_path / "work"
     (work / "config").mkdir(parents=True)
     (work / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
@@ -334,3 +417,14 @@ def test_narratives_dry_run_two_stories_one_run(tmp_path):
     assert dag.returncode == 0, dag.stderr[-3000:]
     for story in ("slumlord", "reach"):
         assert f"story: {story}" in dag.stdout
+    # both words jobs read the shared alignment (the plan's job listing)
+    plan = subprocess.run(cmd[:-2], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    jobs = [block for block in (plan.stdout + plan.stderr).split("rule ") if block.startswith("words:")]
+    inputs = {}
+    for block in jobs:
+        fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
+        inputs[fields["output"]] = fields.get("input")
+    assert inputs == {f"results/narratives/words/{story}.tsv": str(shared) for story in ("slumlord", "reach")}, \
+        (plan.stdout + plan.stderr)[-3000:]

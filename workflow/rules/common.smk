@@ -98,9 +98,39 @@ def raw_inputs(wildcards):
     if KIND == "demo":
         return [BIDS_ROOT]
     if not hasattr(wildcards, "subject"):
-        return []  # the words rule reads the timing files named in the config
+        return []  # no subject wildcard; the words jobs read words_inputs
     modality = getattr(wildcards, "meeg", None) or "fmri"
     return RUNS[modality][(wildcards.subject, wildcards.story)]
+
+
+def story_run_inputs(wildcards):
+    """A story cut out of a shared run (dataset.story_runs) also needs its word table (last word)."""
+    return [f"{RESULTS}/words/{wildcards.story}.tsv"] if wildcards.story in STORY_RUNS else []
+
+
+def first_subject_of(story):
+    """The first subject (in SUBJECTS order) that has a run of the story in any modality.
+
+    Story-level `words` jobs read this subject's files (BIDS events, a {subject} timing path), and
+    with dataset.missing_run: drop, SUBJECTS[0] may lack the story.
+    """
+    for subject in SUBJECTS:
+        if any((subject, story) in RUNS[mod] for mod in MODALITIES):
+            return subject
+    raise WorkflowError(f"story '{story}': no subject has a run of it (dataset.stories, dataset.missing_run)")
+
+
+def words_inputs(wildcards):
+    """Files a story-level `words` job reads - the demo tree, or the word-timing file of the story
+    (a shared alignment for a story of dataset.story_runs with timings_path; {subject} = the first
+    subject with the story, as in the script)."""
+    if KIND == "demo":
+        return [BIDS_ROOT]
+    entry = STORY_RUNS.get(wildcards.story) or {}
+    pattern = entry.get("timings_path") or (config["dataset"].get("timings") or {}).get("path")
+    if not pattern:
+        return []
+    return [pattern.format(root=BIDS_ROOT, story=wildcards.story, subject=first_subject_of(wildcards.story))]
 
 
 def features_of(model):

@@ -1,11 +1,6 @@
 # Preprocessing of each subject's run of each story.
 
 
-def story_run_inputs(wildcards):
-    """A story cut out of a shared run (dataset.story_runs) also needs its word table (last word)."""
-    return [f"{RESULTS}/words/{wildcards.story}.tsv"] if wildcards.story in STORY_RUNS else []
-
-
 rule preprocess_fmri:
     input:
         raw_inputs,

@@ -1,16 +1,20 @@
 # Word timings of each story, in one table format whatever the source.
 
 
+# A story of dataset.story_runs with `timings_path` reads its window of a shared alignment (Narratives'
+# slumlordreach), moved to the story's clock.  Files named per subject are read from the first subject
+# that has the story's run (dataset.missing_run: drop may leave SUBJECTS[0] without it).
 rule words:
     input:
-        raw_inputs,
+        words_inputs,
     output:
         f"{RESULTS}/words/{{story}}.tsv",
     params:
         kind=KIND,
         bids_root=BIDS_ROOT,
         timings=config["dataset"].get("timings", {}),
-        subject=SUBJECTS[0],
+        story_run=lambda wc: STORY_RUNS.get(wc.story),
+        subject=lambda wc: first_subject_of(wc.story),
     threads: 1
     resources:
         mem_mb=1000,
@@ -37,6 +41,7 @@ rule words_subject:
         kind=KIND,
         bids_root=BIDS_ROOT,
         timings=config["dataset"].get("timings", {}),
+        story_run=None,
     threads: 1
     resources:
         mem_mb=1000,

@@ -2,7 +2,8 @@
 
 `words` writes one table per story (the words the features are computed on); `words_subject`
 (``dataset.timings.per_subject``) writes one subject's onsets of that story and checks that they are
-for the same words.
+for the same words.  A story of ``dataset.story_runs`` with ``timings_path`` takes its window of a
+shared alignment, in the story's clock (brainalign.io.timings.cut_window).
 """
 
 import sys
@@ -28,7 +29,14 @@ else:
     # the story table is read from the first subject's file and each subject's table from its own.
     options.pop("per_subject", None)
     subject = smk.wildcards.subject if per_subject else smk.params.subject
-    options["path"] = options["path"].format(root=root, story=story, subject=subject)
+    options["path"] = str(options.get("path", "")).format(root=root, story=story, subject=subject)
+    entry = getattr(smk.params, "story_run", None) or {}
+    if entry.get("timings_path"):
+        # one alignment for several stories: this story's window, moved to its segment's clock
+        options.update(path=entry["timings_path"].format(root=root, story=story, subject=subject),
+                       shift=float(entry.get("timings_offset", 0.0)),
+                       window=entry.get("timings_window", [0.0, None]),
+                       window_field=f"dataset.story_runs.{story}.timings_window")
 path = options.pop("path")
 words = read_timings(path, fmt=options.pop("format"), story=story, **options)
 if per_subject:

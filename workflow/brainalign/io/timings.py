@@ -23,6 +23,11 @@ Readers (``fmt`` of :func:`read_timings`):
     and ``token`` are recognised; ``columns=`` maps explicitly).  Missing onsets are an error unless
     ``on_missing='interpolate'``.
 
+Stories that share one alignment (Narratives' ``stimuli/gentle/slumlordreach/align.json`` holds
+"slumlord" then "reach", timed from the start of the combined audio): :func:`cut_window` keeps the
+words that start inside a time window of the alignment's clock and moves them to the story's own
+clock (``read_timings(..., window=...)``; config ``dataset.story_runs.<story>.timings_window``).
+
 Validation (all readers, :func:`validate_words`): NaN times, non-monotonic onsets, overlapping
 words and words beyond the end of the recording raise a ``ValueError`` naming the file and row,
 unless a documented handling is chosen with ``on_overlap`` / ``on_beyond_end``.
@@ -38,7 +43,7 @@ import re
 import unicodedata
 import warnings
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -668,6 +673,84 @@ def read_csv_timings(
     return df
 
 
+# ------------------------------------------------------------------------- shared alignments
+def cut_window(
+    words: pd.DataFrame,
+    window: Sequence[float | None],
+    *,
+    offset: float = 0.0,
+    source: str | os.PathLike = "<table>",
+    field: str = "window",
+    tolerance: float = TOLERANCE,
+) -> pd.DataFrame:
+    """One story's words out of an alignment that holds several stories, in the story's clock.
+
+    Parameters
+    ----------
+    words
+        Word table of the whole alignment (as read, unaligned words already interpolated and
+        flagged), times in the alignment's own clock.
+    window
+        ``[start, stop]`` in the alignment's clock (s): the words whose onset ``t`` satisfies
+        ``start <= t < stop`` are kept; ``stop`` may be ``None`` (to the end of the alignment).
+    offset
+        Seconds added to the kept words' onsets and offsets: maps the alignment's clock to the
+        story's time base.  For a story cut out of a shared fMRI run (``dataset.story_runs``) that
+        base counts from the story's onset in the run (``crop_story`` re-zeroes the recording
+        there), so ``offset = (run time of the alignment's 0) - (story onset in the run)``; with
+        the alignment timed from the run start, ``-onset``.
+    source, field
+        The alignment file and the config field of the window, named in every message.
+    tolerance
+        Seconds by which a shifted onset may fall before 0 (alignment rounding).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept words, ``word_index`` renumbered from 0, flags (e.g. ``interpolated``) kept.
+
+    Raises
+    ------
+    ValueError
+        A malformed or empty window (``start >= stop``, or no word starts in it), a window outside
+        the alignment, or an offset that puts a word before the story's start, naming ``source``
+        and ``field``.
+    """
+    if isinstance(window, (str, bytes)) or not isinstance(window, Sequence) or len(window) != 2:
+        raise ValueError(f"{source}: {field}={window!r}: expected [start, stop] in seconds (stop may be null)")
+    try:
+        start = float(window[0])
+        stop = np.inf if window[1] is None else float(window[1])
+    except (TypeError, ValueError):
+        raise ValueError(f"{source}: {field}={list(window)!r}: start and stop must be numbers (s)") from None
+    if not np.isfinite(start) or np.isnan(stop):
+        raise ValueError(f"{source}: {field}={list(window)!r}: start must be a finite number of seconds")
+    if stop <= start:
+        raise ValueError(f"{source}: {field}=[{start:g}, {stop:g}] is empty: stop must be after start")
+    if words.empty:
+        raise ValueError(f"{source}: no words in the alignment to cut with {field}")
+    on = words["onset"].to_numpy(float)
+    first, last = float(np.nanmin(on)), float(np.nanmax(words["offset"].to_numpy(float)))
+    if start > last or stop <= first:
+        raise ValueError(f"{source}: {field}=[{start:g}, {stop:g}] s is outside the alignment, whose words "
+                         f"run from {first:.3f} to {last:.3f} s (in the alignment's clock)")
+    keep = (on >= start) & (on < stop)
+    if not keep.any():
+        raise ValueError(f"{source}: {field}=[{start:g}, {stop:g}] s is empty: no word of the alignment "
+                         f"(words {first:.3f}-{last:.3f} s) starts in it")
+    out = words[keep].reset_index(drop=True).copy()
+    out["onset"] = out["onset"].astype(np.float64) + float(offset)
+    out["offset"] = out["offset"].astype(np.float64) + float(offset)
+    early = out["onset"].to_numpy(float) < -tolerance
+    if early.any():
+        i = int(np.flatnonzero(early)[0])
+        raise ValueError(f"{source}: with the offset {float(offset):g} s, {int(early.sum())} word(s) of "
+                         f"{field}=[{start:g}, {stop:g}] start before the story (word {i} {out['word'][i]!r} "
+                         f"at {out['onset'][i]:.3f} s); check the offset or the window")
+    out["word_index"] = np.arange(len(out), dtype=np.int64)
+    return out
+
+
 _READERS = {"bids_events": read_bids_events, "textgrid": read_textgrid, "gentle": read_gentle,
             "csv": read_csv_timings}
 
@@ -699,6 +782,8 @@ def read_timings(
     on_overlap: str = "error",
     on_beyond_end: str = "error",
     shift: float = 0.0,
+    window: Sequence[float | None] | None = None,
+    window_field: str = "window",
     **kw: object,
 ) -> pd.DataFrame:
     """Read word timings in any supported format into the word table, validated.
@@ -718,6 +803,13 @@ def read_timings(
     shift
         Seconds added to every onset and offset: the time of the stimulus start in the recording
         when the timing file counts from the audio start (e.g. a run that begins with silence).
+        With ``window``, the offset from the alignment's clock to the story's (see
+        :func:`cut_window`).
+    window, window_field
+        ``[start, stop]`` (s, in the file's clock): keep only the words starting in it, for one
+        story of an alignment that holds several (:func:`cut_window`; onsets and durations used
+        for ``duration`` and validation are then in the story's clock); ``window_field`` is the
+        config field named in errors.
     **kw
         Reader options: ``tier``/``skip_labels`` (textgrid), ``word_column``/``trial_type``/``kind``
         (bids_events), ``columns``/``time_scale``/``on_missing``/``sep`` (csv).
@@ -742,7 +834,9 @@ def read_timings(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=pd.errors.DtypeWarning)
         df = _READERS[fmt](path, story=story, **kw)
-    if shift:
+    if window is not None:
+        df = cut_window(df, window, offset=shift, source=path, field=window_field)
+    elif shift:
         df["onset"] += float(shift)
         df["offset"] += float(shift)
     return validate_words(df, path, duration=duration, on_overlap=on_overlap, on_beyond_end=on_beyond_end)
