@@ -191,8 +191,9 @@ def test_truth_describes_every_planted_region(demo):
     fmri = {r["name"]: r for r in truth["regions"] if r["modality"] == "fmri"}
     eeg = {r["name"]: r for r in truth["regions"] if r["modality"] == "eeg"}
     assert set(fmri) == {"early", "middle", "late", "forecast"} and set(eeg) == {"early", "middle", "late"}
-    assert [fmri[n]["planted_layer"] for n in ("early", "middle", "late", "forecast")] == [7, 16, 25, 13]
-    assert fmri["forecast"]["forecast_distance"] == 4 and fmri["early"]["forecast_distance"] == 0
+    assert [fmri[n]["planted_layer"] for n in ("early", "middle", "late", "forecast")] == [7, 16, 25, 19]
+    assert fmri["forecast"]["forecast_distance"] == 20 and fmri["early"]["forecast_distance"] == 0
+    assert fmri["forecast"]["forecast_weight"] == 0.5 and fmri["early"]["forecast_weight"] == 0.0
     assert 0.15 <= fmri["early"]["planted_relative_depth"] <= 0.25
     assert 0.8 <= fmri["late"]["planted_relative_depth"] <= 0.9
     labels = {r["atlas_label"] for r in fmri.values()}
@@ -231,10 +232,19 @@ def test_forecast_latents_add_the_word_d_ahead():
     feats = _fake_features(words)
     kw = dict(n_latents=3, n_pcs=8, specificity=0.5, specificity_distance=3)
     now = region_latents(feats, 13, forecast_distance=0, rng=np.random.default_rng(5), **kw)
-    ahead = region_latents(feats, 13, forecast_distance=4, rng=np.random.default_rng(5), **kw)
+    ahead = region_latents(feats, 13, forecast_distance=4, forecast_weight=np.sqrt(0.5), rng=np.random.default_rng(5),
+                           **kw)
     for story in words:
         np.testing.assert_allclose(ahead[story][:-4], (now[story][:-4] + now[story][4:]) / np.sqrt(2), atol=1e-12)
         np.testing.assert_allclose(ahead[story][-4:], now[story][-4:] / np.sqrt(2), atol=1e-12)
+    # the weight of the word ahead: w for it, sqrt(1 - w^2) for the present word
+    w = 0.5  # the default
+    mixed = region_latents(feats, 13, forecast_distance=4, rng=np.random.default_rng(5), **kw)
+    for story in words:
+        np.testing.assert_allclose(mixed[story][:-4], np.sqrt(1 - w * w) * now[story][:-4] + w * now[story][4:],
+                                   atol=1e-12)
+    with pytest.raises(ValueError, match="forecast_weight"):
+        region_latents(feats, 13, forecast_distance=4, forecast_weight=1.0, rng=np.random.default_rng(5), **kw)
 
 
 def test_specificity_decorrelates_from_neighbouring_layers():

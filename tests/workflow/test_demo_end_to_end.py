@@ -55,3 +55,53 @@ def test_second_run_has_nothing_to_do(demo_run):
     out = run_workflow(demo_run, "-n")
     assert out.returncode == 0, out.stderr
     assert "Nothing to be done" in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+# ---- the seed analyses recover the planted structure (issue: analyses validated on the demo) ------
+
+def _truth(workdir) -> list[dict]:
+    import json
+
+    (path,) = list((workdir / "results").glob("*/bids/derivatives/groundtruth/truth.json"))
+    return json.loads(path.read_text())["regions"]
+
+
+def _unit_name(region: dict) -> str:
+    """The atlas parcel (fMRI) or channel group (EEG) the analyses report a planted region as."""
+    return region["atlas_name"] if region["modality"] == "fmri" else region["channel_group"]
+
+
+def _analysis_table(workdir, *parts) -> pd.DataFrame:
+    (path,) = list((workdir / "results").glob("*/analyses/" + "/".join(parts)))
+    return pd.read_csv(path, sep="\t")
+
+
+@pytest.mark.parametrize("modality", ["fmri", "eeg"])
+def test_hierarchy_recovers_each_planted_relative_depth(demo_run, modality):
+    best = _analysis_table(demo_run, "hierarchy", modality, "best_layers.tsv")
+    best = best[best["model"] == "smollm2"].set_index("region")
+    planted = [r for r in _truth(demo_run) if r["modality"] == modality]
+    assert planted
+    for region in planted:
+        got = float(best.loc[_unit_name(region), "best_relative_depth"])
+        assert abs(got - region["planted_relative_depth"]) <= 0.1, (region["name"], got, region["planted_relative_depth"])
+
+
+def test_forecast_region_peaks_ahead_and_the_others_at_zero(demo_run):
+    table = _analysis_table(demo_run, "forecast", "smollm2", "fmri", "best_distance.tsv").set_index("region")
+    planted = [r for r in _truth(demo_run) if r["modality"] == "fmri"]
+    assert any(r["forecast_distance"] > 0 for r in planted)
+    for region in planted:
+        row = table.loc[_unit_name(region)]
+        if region["forecast_distance"] > 0:
+            assert row["d_star"] > 0 and bool(row["significant"]), (region["name"], row.to_dict())
+        else:
+            assert row["d_star"] == 0, (region["name"], row.to_dict())
+
+
+@pytest.mark.parametrize("modality", ["fmri", "eeg"])
+def test_trained_model_beats_its_random_control_in_planted_regions(demo_run, modality):
+    table = _analysis_table(demo_run, "comparison", modality, "trained_vs_control.tsv").set_index("region")
+    for region in (r for r in _truth(demo_run) if r["modality"] == modality):
+        row = table.loc[_unit_name(region)]
+        assert row["difference"] > 0 and row["p"] < 0.05, (region["name"], row.to_dict())

@@ -12,10 +12,11 @@ few hundredths of r over 6-9 layers; with ``n_pcs=8, specificity=0.5`` the plant
 layers 3 away by 0.02-0.08 r, and a larger ``specificity`` sharpens the peak at the cost of a lower
 peak (the decorrelated latents are harder to learn from few samples).
 
-A forecast region (``forecast_distance = d``) gets, at word ``t``, the latents of word ``t`` plus
-those of word ``t + d`` of the same story (zeros past the end), scaled by 1/sqrt(2): like the
-regions of Caucheteux et al. (2023), it reflects the present word and a forecast of a later one, so
-its layer profile peaks at the planted layer and adding a forecast window at distance ``d`` helps.
+A forecast region (``forecast_distance = d``, ``forecast_weight = w``) gets, at word ``t``,
+``sqrt(1 - w^2)`` x the latents of word ``t`` plus ``w`` x those of word ``t + d`` of the same story
+(zeros past the end): like the regions of Caucheteux et al. (2023), it reflects the present word and
+a forecast of a later one, so its layer profile peaks at the planted layer and adding a forecast
+window at distance ``d`` helps (when ``d`` words reach further ahead than the encoder's delays).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _top_pcs(x: np.ndarray, m: int) -> np.ndarray:
 
 def region_latents(features: dict[str, xr.Dataset], layer: int, *, n_latents: int, n_pcs: int,
                    specificity: float, specificity_distance: int, forecast_distance: int,
-                   rng: np.random.Generator) -> dict[str, np.ndarray]:
+                   rng: np.random.Generator, forecast_weight: float = 0.5) -> dict[str, np.ndarray]:
     """Per-word latents of a region planted at ``layer``.
 
     Parameters
@@ -80,9 +81,12 @@ def region_latents(features: dict[str, xr.Dataset], layer: int, *, n_latents: in
     specificity, specificity_distance
         Fraction of the neighbours' explainable part removed, and the neighbours' distance.
     forecast_distance
-        0, or d > 0 to drive word t by word t + d's latents.
+        0, or d > 0 to drive word t also by word t + d's latents.
     rng
         Seeded generator (the projection weights).
+    forecast_weight
+        Weight ``w`` in (0, 1) of word t + d's latents (word t's get ``sqrt(1 - w^2)``, so that
+        the mix keeps unit variance); unused when ``forecast_distance`` is 0.
 
     Returns
     -------
@@ -90,6 +94,8 @@ def region_latents(features: dict[str, xr.Dataset], layer: int, *, n_latents: in
         ``{story: array (n_words, n_latents)}``, each latent with unit variance over all words.
     """
     stories, n_layers = _check_features(features)
+    if forecast_distance and not 0.0 < forecast_weight < 1.0:
+        raise ValueError(f"demo drivers: forecast_weight must be in (0, 1), got {forecast_weight!r}")
     if not 0 <= layer < n_layers:
         raise ValueError(f"demo drivers: layer {layer} outside 0..{n_layers - 1}")
     pcs = _top_pcs(_layer_matrix(features, stories, layer), n_pcs)
@@ -112,6 +118,7 @@ def region_latents(features: dict[str, xr.Dataset], layer: int, *, n_latents: in
             ahead = np.concatenate([lat[d:], np.zeros((min(d, n), n_latents))])[:n]
             # present word + word d ahead (Caucheteux et al. 2023: responses reflect the current word
             # and a forecast): the layer profile peaks at the planted layer and F(d) > 0 at d.
-            lat = (lat + ahead) / np.sqrt(2.0)
+            w = float(forecast_weight)
+            lat = np.sqrt(1.0 - w * w) * lat + w * ahead
         out[story] = lat
     return out

@@ -176,7 +176,8 @@ def generate_demo(root: Path, features: dict[str, xr.Dataset], words: dict[str, 
         latents[region["name"]] = region_latents(
             {s: features[s] for s in stories}, layer_pos[layer], n_latents=k, n_pcs=int(p["n_pcs"]),
             specificity=float(p["specificity"]), specificity_distance=int(p["specificity_distance"]),
-            forecast_distance=int(region["forecast_distance"]), rng=np.random.default_rng([seed, 1, i]))
+            forecast_distance=int(region["forecast_distance"]), rng=np.random.default_rng([seed, 1, i]),
+            forecast_weight=float(region["forecast_weight"]))
 
     root = Path(root)
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -332,7 +333,9 @@ def _truth_entry(region: dict, layer: int, n_blocks: int, modality: str, snr: fl
     return {"name": region["name"], "modality": modality, "planted_layer": int(layer), "n_layers": int(n_blocks),
             "relative_depth": float(region["relative_depth"]),
             "planted_relative_depth": round(layer / n_blocks, 6) if n_blocks else 0.0,
-            "forecast_distance": int(region["forecast_distance"]), "snr": snr, "n_latents": k}
+            "forecast_distance": int(region["forecast_distance"]),
+            "forecast_weight": float(region["forecast_weight"]) if region["forecast_distance"] else 0.0,
+            "snr": snr, "n_latents": k}
 
 
 def _write_eeg(root: Path, sub: str, story: str, data: np.ndarray, names: list[str], ep: dict,
