@@ -176,6 +176,28 @@ def test_best_distance_map_marks_forecast_voxels():
     assert np.all(fc == 8) and np.all(other == 0)
 
 
+def test_region_distance_map_paints_each_region_with_its_tested_d_star():
+    base, by_d = _forecast_sets(best_d=8)
+    best = A.best_distance(A.forecast_gain(base, by_d), min_gain=0.01)
+    m = A.region_distance_map(base, best)
+    labels = np.asarray(base["region"].values).astype(str)
+    assert m.dims == ("voxel",) and m.sizes["voxel"] == base.sizes["voxel"]
+    assert np.all(m.values[labels == "forecast"] == 8) and np.all(m.values[labels != "forecast"] == 0)
+    assert {"x", "y", "z"} <= set(m.coords) or "region" in m.coords
+    with pytest.raises(ValueError, match="region"):
+        A.region_distance_map(base, best.rename(columns={"region": "voxel"}))
+
+
+def test_base_unit_scores_are_peak_over_layers_mean_over_subjects():
+    base, _ = _forecast_sets()
+    got = A.base_unit_scores(base)
+    labels = np.asarray(base["region"].values).astype(str)
+    for name in ("early", "forecast", "noise"):
+        expected = base["r"].isel(voxel=np.flatnonzero(labels == name)).mean("voxel").max("layer").mean("subject")
+        assert got[name] == pytest.approx(float(expected), rel=1e-6)
+    assert got["forecast"] > got["noise"]
+
+
 def test_forecast_rejects_bad_input():
     base, by_d = _forecast_sets()
     with pytest.raises(ValueError, match=">= 1"):

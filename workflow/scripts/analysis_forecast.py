@@ -5,7 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-from brainalign.analyses import best_distance, best_distance_map, forecast_gain, forecast_table, top_units  # noqa: E402
+from brainalign.analyses import (base_unit_scores, best_distance, best_distance_map, forecast_gain,  # noqa: E402
+                                 forecast_table, region_distance_map, top_units)
 from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
 from brainalign.plotting import plot_brain_map, plot_forecast, plot_topomaps, values_to_nifti  # noqa: E402
@@ -26,18 +27,29 @@ opts = dict(var=an["score"], layer=layer, lag_reduce=an["lag_reduce"])
 gain = forecast_gain(base, by_d, **opts)
 table = forecast_table(gain, an["confidence"])
 best = best_distance(gain, min_gain=fc["min_gain"], alpha=fc["alpha"], confidence=an["confidence"])
+# the units' own brain score (features alone) beside d*: F(d) only matters where that score does
+base_score = base_unit_scores(base, var=an["score"], lag_reduce=an["lag_reduce"])
+best.insert(1, "base_score", best["region"].astype(str).map(base_score).to_numpy())
 atomic_write_table(table, smk.output.table)
 atomic_write_table(best, smk.output.best)
 log.info("\n%s", best.to_string(index=False))
-units = top_units(best, fig["max_regions"], column="gain", always=tuple(fig["regions"]))
+# panels: the best-predicted units, plus every unit with a significant forecast gain
+ahead = tuple(best.loc[best["d_star"] > 0, "region"].astype(str))
+units = top_units(best, fig["max_regions"], column="base_score", always=tuple(fig["regions"]) + ahead)
 plot_forecast(table, best, smk.output.figure, units=units,
               title=f"{model}: forecast score F(d) ({modality}, width {fc['width']})",
               ylabel=f"F(d) (Δ {'Pearson r' if an['score'] == 'r' else 'R²'})")
 
-dmap = best_distance_map(base, by_d, min_gain=fc["min_gain"], **opts)
-values = dmap["d_star"].astype(float)
-values.attrs.update(dmap.attrs)
-title = f"{model}: best forecast distance d* (0 = no gain > {fc['min_gain']})"
+# The map shows each region's tested d* (per-voxel d* without a test is noise, and a glass brain
+# shows the maximum along each projection); without regions, the per-target d* is all there is.
+if set(best["region"].astype(str)) - {"all"}:
+    values = region_distance_map(base, best).astype(float)
+    title = f"{model}: best forecast distance d* per region (0 = no significant gain > {fc['min_gain']})"
+else:
+    dmap = best_distance_map(base, by_d, min_gain=fc["min_gain"], **opts)
+    values = dmap["d_star"].astype(float)
+    values.attrs.update(dmap.attrs)
+    title = f"{model}: best forecast distance d* (0 = no gain > {fc['min_gain']})"
 if modality == "fmri":
     plot_brain_map(values_to_nifti(values), smk.output.map, kind="glass", cmap="viridis", symmetric=False,
                    vmin=0.0, vmax=float(max(fc["distances"])), title=title, cbar_label="d* (words)")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .units import LagReduce, check_scores, reduce_lag, subject_stats, target_dim, to_units
+from .units import LagReduce, check_scores, reduce_lag, region_labels, subject_stats, target_dim, to_units
 
 
 def _layer_reduce(da: xr.DataArray, layer: int | str) -> xr.DataArray:
@@ -169,6 +169,51 @@ def best_distance_map(base: xr.Dataset, by_distance: Mapping[int, xr.Dataset], *
     out = xr.Dataset({"d_star": d.where((best > min_gain).values, 0).astype(int),
                       "gain": best.where(np.isfinite(best)).drop_vars("distance", errors="ignore")})
     raw = base[var]
+    out = out.assign_coords({c: raw[c] for c in raw.coords if raw[c].dims == (dim,)})
+    out.attrs = dict(base.attrs)
+    return out
+
+
+def base_unit_scores(base: xr.Dataset, *, var: str = "r", by: str | None = "region",
+                     lag_reduce: LagReduce = "mean") -> pd.Series:
+    """Each unit's brain score with the features alone: peak over layers, mean over subjects.
+
+    F(d) only means something where the features predict the unit at all; figures pick the units
+    to show by this score, and tables report it beside d*.
+    """
+    da = to_units(reduce_lag(check_scores(base, var), lag_reduce), by)
+    unit = [d for d in da.dims if d not in ("subject", "layer")][0]
+    peak = da.max("layer").mean("subject")
+    return pd.Series(peak.values, index=[str(v) for v in da[unit].values], name="base_score")
+
+
+def region_distance_map(base: xr.Dataset, best: pd.DataFrame) -> xr.DataArray:
+    """d* of each target's region (from :func:`best_distance`), along the target dimension.
+
+    A voxel-wise d* map is mostly noise: per voxel there is no test across subjects, and a glass
+    brain shows the maximum along each projection, so the largest d of any noisy voxel wins.  The
+    region-level d* carries the across-subject test; targets outside every region get 0.
+
+    Parameters
+    ----------
+    base
+        Scores with a ``region`` coordinate on the target dimension (for the coordinates).
+    best
+        Output of :func:`best_distance` with ``by="region"`` (columns ``region``, ``d_star``).
+
+    Returns
+    -------
+    xr.DataArray
+        ``d_star`` (int) along the target dimension, target coordinates kept.
+    """
+    if "region" not in best.columns:
+        raise ValueError("region_distance_map needs a per-region best-distance table (column 'region')")
+    raw = base["r"]
+    dim = target_dim(raw)
+    labels = region_labels(raw)
+    lookup = dict(zip(best["region"].astype(str), best["d_star"].astype(int)))
+    values = np.array([lookup.get(lab, 0) for lab in labels], dtype=int)
+    out = xr.DataArray(values, dims=(dim,), name="d_star")
     out = out.assign_coords({c: raw[c] for c in raw.coords if raw[c].dims == (dim,)})
     out.attrs = dict(base.attrs)
     return out
