@@ -118,6 +118,21 @@ def _match_parcels(labels: np.ndarray, ijk: np.ndarray) -> list[int]:
     return out
 
 
+def _colour_scale(data: np.ndarray, vmin: float | None, vmax: float | None, threshold: float | None,
+                  symmetric: bool) -> tuple[float, float, float]:
+    """Colour limits and threshold of a map: defaults from the finite non-zero values."""
+    finite = data[np.isfinite(data) & (data != 0)]
+    if vmax is None:
+        vmax = float(np.abs(finite).max()) if finite.size else 1.0
+        vmax = vmax if vmax > 0 else 1.0
+    if vmin is None:
+        vmin = -vmax if symmetric else 0.0
+    if threshold is None:
+        # Background voxels/vertices are exactly 0: never paint them with the colour map's zero colour.
+        threshold = 0.0 if not symmetric else 1e-6 * vmax
+    return vmin, vmax, threshold
+
+
 def plot_brain_map(img, path: str | os.PathLike, *, title: str, cbar_label: str, kind: Kind = "glass",
                    cmap: str = "RdBu_r", vmin: float | None = None, vmax: float | None = None,
                    threshold: float | None = None, symmetric: bool = True) -> Path:
@@ -141,15 +156,7 @@ def plot_brain_map(img, path: str | os.PathLike, *, title: str, cbar_label: str,
     from nilearn import datasets, plotting
 
     data = np.asarray(img.get_fdata())
-    finite = data[np.isfinite(data) & (data != 0)]
-    if vmax is None:
-        vmax = float(np.abs(finite).max()) if finite.size else 1.0
-        vmax = vmax if vmax > 0 else 1.0
-    if vmin is None:
-        vmin = -vmax if symmetric else 0.0
-    if threshold is None:
-        # Background voxels are exactly 0: never paint them with the colour map's zero colour.
-        threshold = 0.0 if not symmetric else 1e-6 * vmax
+    vmin, vmax, threshold = _colour_scale(data, vmin, vmax, threshold, symmetric)
     if kind in ("glass", "stat"):
         fig = new_figure(9.0, 3.6)
         common = dict(figure=fig, title=title, colorbar=True, cmap=cmap, threshold=threshold, vmax=vmax,
@@ -250,14 +257,8 @@ def plot_surface_map(values: xr.DataArray, path: str | os.PathLike, *, title: st
     from nilearn import datasets, plotting
 
     textures = surface_textures(values)
-    finite = np.concatenate([t[np.isfinite(t) & (t != 0)] for t in textures.values()]) if textures else np.array([])
-    if vmax is None:
-        vmax = float(np.abs(finite).max()) if finite.size else 1.0
-        vmax = vmax if vmax > 0 else 1.0
-    if vmin is None:
-        vmin = -vmax if symmetric else 0.0
-    if threshold is None:
-        threshold = 0.0 if not symmetric else 1e-6 * vmax
+    data = np.concatenate(list(textures.values())) if textures else np.array([])
+    vmin, vmax, threshold = _colour_scale(data, vmin, vmax, threshold, symmetric)
     fsaverage = datasets.load_fsaverage("fsaverage5")
     sulc = datasets.load_fsaverage_data(mesh="fsaverage5", data_type="sulcal", mesh_type="inflated")
     fig = new_figure(9.0, 3.6)

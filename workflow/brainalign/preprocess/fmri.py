@@ -286,7 +286,6 @@ def _surface_xyz(n_per_hemi: dict[str, int]) -> np.ndarray | None:
 
 
 def _resolve_mask(mask: str | PathLike | nib.Nifti1Image, ref: nib.Nifti1Image, where: str) -> nib.Nifti1Image:
-    from nilearn.image import resample_to_img
     from nilearn.masking import compute_epi_mask
 
     if mask is None:
@@ -302,35 +301,38 @@ def _resolve_mask(mask: str | PathLike | nib.Nifti1Image, ref: nib.Nifti1Image, 
         return img
     if isinstance(mask, str) and mask.lower() in ("mni152", "mni"):
         from nilearn.datasets import load_mni152_brain_mask
-        img = load_mni152_brain_mask(resolution=2)
-    elif isinstance(mask, nib.spatialimages.SpatialImage):
-        img = mask
+        img = _label_image_on_grid(load_mni152_brain_mask(resolution=2), ref, "MNI152 mask")
     else:
-        if not Path(mask).exists():
-            raise FileNotFoundError(f"{mask}: mask image not found (or use 'mni152' / 'epi')")
-        img = nib.load(str(mask))
-    ref3d = nib.Nifti1Image(np.zeros(ref.shape[:3], np.int8), ref.affine)
-    if img.shape[:3] != ref.shape[:3] or not np.allclose(img.affine, ref.affine):
-        # the mask goes to the BOLD grid (never the BOLD to the mask's finer grid)
-        img = resample_to_img(img, ref3d, interpolation="nearest", force_resample=True, copy_header=True)
+        img = _label_image_on_grid(mask, ref, "mask image", hint=" (or use 'mni152' / 'epi')")
     data = np.asarray(img.dataobj) > 0.5
     if not data.any():
         raise ValueError(f"{where}: mask {mask!r} is empty on the BOLD grid (is the BOLD in the mask's space?)")
     return nib.Nifti1Image(data.astype(np.int8), ref.affine)
 
 
-def _resolve_atlas(atlas: PathLike | nib.Nifti1Image, ref: nib.Nifti1Image) -> nib.Nifti1Image:
+def _label_image_on_grid(image: PathLike | nib.Nifti1Image, ref: nib.Nifti1Image, what: str,
+                         hint: str = "") -> nib.Nifti1Image:
+    """A mask or label image (path or image) on the BOLD run's voxel grid.
+
+    Nearest-neighbour resampling keeps labels whole, and the image always goes to the BOLD grid,
+    never the BOLD to the image's (often finer) grid.
+    """
     from nilearn.image import resample_to_img
 
-    if isinstance(atlas, nib.spatialimages.SpatialImage):
-        img = atlas
+    if isinstance(image, nib.spatialimages.SpatialImage):
+        img = image
     else:
-        if not Path(atlas).exists():
-            raise FileNotFoundError(f"{atlas}: atlas image not found")
-        img = nib.load(str(atlas))
+        if not Path(image).exists():
+            raise FileNotFoundError(f"{image}: {what} not found{hint}")
+        img = nib.load(str(image))
     if img.shape[:3] != ref.shape[:3] or not np.allclose(img.affine, ref.affine):
         ref3d = nib.Nifti1Image(np.zeros(ref.shape[:3], np.int8), ref.affine)
         img = resample_to_img(img, ref3d, interpolation="nearest", force_resample=True, copy_header=True)
+    return img
+
+
+def _resolve_atlas(atlas: PathLike | nib.Nifti1Image, ref: nib.Nifti1Image) -> nib.Nifti1Image:
+    img = _label_image_on_grid(atlas, ref, "atlas image")
     if not np.asarray(img.dataobj).any():
         raise ValueError(f"atlas {atlas}: no labelled voxel on the BOLD grid")
     return img
