@@ -11,8 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-from brainalign.encoding.onsets import check_same_words  # noqa: E402
-from brainalign.io.timings import read_timings, read_word_table, write_word_table  # noqa: E402
+from brainalign.io.timings import check_same_words, read_timings, read_word_table, write_word_table  # noqa: E402
 from brainalign.runtime import setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821

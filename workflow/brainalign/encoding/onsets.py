@@ -16,54 +16,15 @@ brain samples.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..io.timings import normalize_word, read_word_table
-
-
-def check_same_words(
-    expected: Sequence[str],
-    found: Sequence[str],
-    *,
-    subject: str,
-    story: str,
-    source: str | os.PathLike | None = None,
-) -> None:
-    """Raise if a subject's words differ from the story's words (count or normalised form, in order).
-
-    Parameters
-    ----------
-    expected
-        The story's normalised words (the ``norm`` column of the story's word table, or the
-        normalised ``text`` of its features), in order.
-    found
-        The subject's normalised words, in order.
-    subject, story
-        Named in the error.
-    source
-        The subject's word table (named in the error when given).
-
-    Raises
-    ------
-    ValueError
-        Naming the file, subject, story, the first differing word index and both words.
-    """
-    expected, found = [str(w) for w in expected], [str(w) for w in found]
-    if expected == found:
-        return
-    n = min(len(expected), len(found))
-    first = next((i for i in range(n) if expected[i] != found[i]), n)
-    story_word = repr(expected[first]) if first < len(expected) else "<end of story>"
-    subject_word = repr(found[first]) if first < len(found) else "<end of table>"
-    where = f"{source}: " if source is not None else ""
-    raise ValueError(
-        f"{where}subject {subject}, story {story}: the subject's words differ from the story's "
-        f"({len(found)} vs {len(expected)} words); first difference at word {first}: story {story_word}, "
-        f"subject {subject_word}.  Per-subject tables must list the story's words (only the onsets differ)")
+# check_same_words lives with the word tables (io.timings): the words rule needs it without the
+# encoder's dependencies; it is re-exported here for the encoder.
+from ..io.timings import check_same_words, normalize_word, read_word_table  # noqa: F401
 
 
 def subject_onsets(
