@@ -293,6 +293,28 @@ def test_crop_story_after_whole_run_cleaning(tmp_path):
         crop_story(run, 500.0, 10.0, 0.0, where="late")
 
 
+def test_preprocess_run_ends_a_shared_run_story_at_its_duration_or_last_word(tmp_path):
+    from brainalign.preprocess.fmri import preprocess_run
+
+    files = _two_story_run(tmp_path)
+    mask = nib.Nifti1Image(np.ones((4, 4, 3), np.int8), np.diag([3.0, 3.0, 3.0, 1.0]))
+    run = {"bold": files["bold"], "confounds": files["confounds"], "events": files["events"]}
+    options = {"mask": mask, "strategy": {"wm_csf": "basic"}, "standardize": True}
+    early_words = pd.DataFrame({"word": ["a"], "onset": [1.0], "offset": [30.0]})
+    reach = preprocess_run(run, options=options, story="reach", story_run=STORY_RUNS["reach"], words=early_words)
+    assert reach.sizes["time"] == 40 and reach.attrs["story_end"] == 45.0 and reach.attrs["task"] == "slumlordreach"
+    # a last word past the events' duration extends the segment
+    late_words = pd.DataFrame({"word": ["a"], "onset": [1.0], "offset": [50.0]})
+    longer = preprocess_run(run, options=options, story="reach", story_run=STORY_RUNS["reach"], words=late_words)
+    assert longer.attrs["story_end"] == 50.0 and longer.sizes["time"] > reach.sizes["time"]
+    # a run of its own is not cut
+    whole = preprocess_run(run, options=options, story="slumlordreach")
+    assert whole.sizes["time"] == 120
+    no_end = {"task": "slumlordreach", "onset": 15.0}
+    with pytest.raises(ValueError, match="neither a duration"):
+        preprocess_run(run, options=options, story="x", story_run=no_end, words=None)
+
+
 # ------------------------------------------------------------------ Narratives: one alignment, two stories
 def _shared_gentle(path: Path) -> Path:
     """A Gentle align.json in the published structure for slumlordreach: timed from the start of the

@@ -661,3 +661,72 @@ def crop_story(
         out = out.copy(data=zscore_time(out.values, where))
     out.attrs.update(data.attrs, run_onset=float(onset), story_end=float(story_end), tail=float(tail))
     return out
+
+
+def preprocess_run(
+    run: Mapping,
+    *,
+    options: Mapping,
+    profile: Mapping | None = None,
+    story: str = "",
+    story_run: Mapping | None = None,
+    words: pd.DataFrame | None = None,
+    where: str = "run",
+) -> xr.DataArray:
+    """One located fMRI run (:func:`brainalign.io.bids.locate_run`) to the Preprocessed contract.
+
+    Three cases: LeBel et al. 2023's preprocessed ``.hf5`` responses are only time-stamped and
+    z-scored (:func:`preprocess_hf5`, settings from ``profile["hf5"]``); a BOLD run is cleaned by
+    :func:`preprocess_fmri`; a story that shares its run with others (``story_run``, an entry of
+    ``dataset.story_runs``) is cleaned over the whole run, then cut to the story plus a tail
+    (:func:`crop_story`).
+
+    Parameters
+    ----------
+    run
+        ``bold`` (and optionally ``confounds``, ``sidecar``, ``events``) of the run.
+    options
+        The ``preprocess.fmri`` config block (keyword arguments of :func:`preprocess_fmri`).
+    profile
+        ``dataset.profile`` (its ``hf5`` block: ``tr`` required, ``first_volume``, ``dataset``).
+    story, story_run, words
+        The story, its ``dataset.story_runs`` entry (None for a run of its own) and its word table:
+        the story ends at its events duration, or at its last word when that is later or no
+        duration is known.
+    where
+        Named in messages.
+
+    Raises
+    ------
+    ValueError
+        ``.hf5`` responses without ``profile.hf5.tr``; a shared-run story without a word table
+        and without a duration.
+    """
+    options = dict(options)
+    standardize = options.pop("standardize", True)
+    if str(run["bold"]).endswith(".hf5"):
+        hf5 = dict((profile or {}).get("hf5") or {})
+        if "tr" not in hf5:
+            raise ValueError("config key 'dataset.profile.hf5.tr': required with responses: hf5 (the .hf5 files "
+                             "carry no TR)")
+        return preprocess_hf5(run["bold"], tr=hf5["tr"], first_volume=int(hf5.get("first_volume", 10)),
+                              dataset=hf5.get("dataset", "data"), standardize=standardize,
+                              time_reference=options.get("time_reference", 0.5))
+    data = preprocess_fmri(run["bold"], confounds=run.get("confounds"), sidecar=run.get("sidecar"),
+                           standardize=standardize and not story_run, **options)
+    if not story_run:
+        return data
+    from brainalign.io.bids import story_segment
+
+    onset, duration = story_segment(story, story_run, run.get("events"))
+    last_word = float(words["offset"].max()) if words is not None and len(words) else None
+    if duration is None and last_word is None:
+        raise ValueError(f"{where}: story '{story}' shares its run but has neither a duration "
+                         f"(dataset.story_runs.{story}) nor words to end it")
+    if duration is not None and last_word is not None and last_word > duration:
+        log.warning("%s: last word ends at %.2f s, after the story duration %.2f s", where, last_word, duration)
+    story_end = max(v for v in (duration, last_word) if v is not None)
+    out = crop_story(data, onset, story_end, float(story_run.get("tail", 15.0)), standardize=standardize,
+                     where=where)
+    out.attrs.update(task=str(story_run["task"]))
+    return out
