@@ -186,6 +186,13 @@ def test_region_distance_map_paints_each_region_with_its_tested_d_star():
     assert {"x", "y", "z"} <= set(m.coords) or "region" in m.coords
     with pytest.raises(ValueError, match="region"):
         A.region_distance_map(base, best.rename(columns={"region": "voxel"}))
+    # the figure's map: per region here; per target when every target is in region 'all'
+    assert A.distance_map(base, by_d, best).attrs["per_region"]
+    one = base.assign_coords(region=("voxel", np.full(base.sizes["voxel"], "all", dtype=object)))
+    one_d = {d: s.assign_coords(region=one["region"]) for d, s in by_d.items()}
+    flat = A.distance_map(one, one_d, A.best_distance(A.forecast_gain(one, one_d), min_gain=0.01), min_gain=0.05)
+    assert not flat.attrs["per_region"]
+    np.testing.assert_array_equal(flat.values, A.best_distance_map(one, one_d, min_gain=0.05)["d_star"].values)
 
 
 def test_base_unit_scores_are_peak_over_layers_mean_over_subjects():

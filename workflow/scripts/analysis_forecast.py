@@ -5,8 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-from brainalign.analyses import (base_unit_scores, best_distance, best_distance_map, forecast_gain,  # noqa: E402
-                                 forecast_table, region_distance_map, top_units)
+from brainalign.analyses import (base_unit_scores, best_distance, distance_map, forecast_gain,  # noqa: E402
+                                 forecast_table, top_units)
 from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
 from brainalign.plotting import plot_brain_map, plot_forecast, plot_topomaps, values_to_nifti  # noqa: E402
@@ -40,16 +40,11 @@ plot_forecast(table, best, smk.output.figure, units=units,
               title=f"{model}: forecast score F(d) ({modality}, width {fc['width']})",
               ylabel=f"F(d) (Δ {'Pearson r' if an['score'] == 'r' else 'R²'})")
 
-# The map shows each region's tested d* (per-voxel d* without a test is noise, and a glass brain
-# shows the maximum along each projection); without regions, the per-target d* is all there is.
-if set(best["region"].astype(str)) - {"all"}:
-    values = region_distance_map(base, best).astype(float)
-    title = f"{model}: best forecast distance d* per region (0 = no significant gain > {fc['min_gain']})"
-else:
-    dmap = best_distance_map(base, by_d, min_gain=fc["min_gain"], **opts)
-    values = dmap["d_star"].astype(float)
-    values.attrs.update(dmap.attrs)
-    title = f"{model}: best forecast distance d* (0 = no gain > {fc['min_gain']})"
+# Each region's tested d* (a per-voxel d* has no test, and a glass brain shows the maximum along each
+# projection); without regions, each target's own d*.
+values = distance_map(base, by_d, best, min_gain=fc["min_gain"], **opts)
+title = (f"{model}: best forecast distance d* per region (0 = no significant gain > {fc['min_gain']})"
+         if values.attrs["per_region"] else f"{model}: best forecast distance d* (0 = no gain > {fc['min_gain']})")
 if modality == "fmri":
     plot_brain_map(values_to_nifti(values), smk.output.map, kind="glass", cmap="viridis", symmetric=False,
                    vmin=0.0, vmax=float(max(fc["distances"])), title=title, cbar_label="d* (words)")

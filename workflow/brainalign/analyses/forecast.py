@@ -217,3 +217,22 @@ def region_distance_map(base: xr.Dataset, best: pd.DataFrame) -> xr.DataArray:
     out = out.assign_coords({c: raw[c] for c in raw.coords if raw[c].dims == (dim,)})
     out.attrs = dict(base.attrs)
     return out
+
+
+def distance_map(base: xr.Dataset, by_distance: Mapping[int, xr.Dataset], best: pd.DataFrame, *,
+                 var: str = "r", layer: int | str = "peak", min_gain: float = 0.01,
+                 lag_reduce: LagReduce = "mean") -> xr.DataArray:
+    """The d* map a figure draws: per region when the scores have regions, else per target.
+
+    Regions carry the across-subject test (:func:`region_distance_map`); without regions (all
+    targets in one region ``all``) each target's own d* by ``min_gain`` is all there is
+    (:func:`best_distance_map`).  Attribute ``per_region`` says which.
+    """
+    if set(best["region"].astype(str)) - {"all"}:
+        values = region_distance_map(base, best).astype(float)
+        values.attrs["per_region"] = True
+        return values
+    dmap = best_distance_map(base, by_distance, var=var, layer=layer, min_gain=min_gain, lag_reduce=lag_reduce)
+    values = dmap["d_star"].astype(float)
+    values.attrs.update(dmap.attrs, per_region=False)
+    return values

@@ -32,9 +32,8 @@ import xarray as xr
 from ..design.fmri import apply_operator, fmri_operator
 from ..design.meeg import word_locked
 from .ceiling import intersubject_ceiling
-from ..io.timings import normalize_word
+from ..io.timings import check_same_words, normalize_word
 from .cv import check_targets, cross_validate
-from .onsets import check_same_words
 from .ridge import DEFAULT_ALPHAS
 from .stats import circular_shift_null, fdr_bh
 
