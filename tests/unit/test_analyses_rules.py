@@ -29,6 +29,7 @@ SNAKEFILE = f"""
 configfile: "config.yaml"
 RESULTS = "results/demo"
 BIDS_ROOT = "bids"
+KIND = "bids"
 SEED = 0
 STORIES = ["s1", "s2"]
 MODALITIES = ["fmri", "eeg"]

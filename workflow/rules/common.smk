@@ -59,9 +59,26 @@ else:
 # (subject, story) runs of each modality: the full grid for the demo; for BIDS data, the runs found
 # on disk (one glob per modality, not one per job), with missing ones an error or dropped
 # (dataset.missing_run).
+def preprocess_config_files(modality):
+    """Files the preprocessing options name (preprocess.fmri mask/atlas/atlas_labels, preprocess.meeg or
+    .ieeg channel_groups): every job of the modality reads them."""
+    section = "fmri" if modality == "fmri" else ("ieeg" if modality == "ieeg" else "meeg")
+    options = config["preprocess"].get(section) or {}
+    keys = ("mask", "atlas", "atlas_labels") if section == "fmri" else ("channel_groups",)
+    builtin = {"mni152", "mni", "epi"}  # masks nilearn provides or computes, not files
+    return [str(options[k]) for k in keys if isinstance(options.get(k), str) and str(options[k]).lower() not in builtin]
+
+
+# RUNS[modality][(subject, story)]: every file that run's preprocessing job reads (find_runs' `files`: the
+# recording, its companions and the sidecars its reader opens; + the events of a story cut from a shared run,
+# + files the preprocessing options name). CHECK_FILES: what rule check_inputs reads (all of them, every
+# run's events, the word timings). RUN_SPECS: the find_runs spec of each modality (check_inputs repeats
+# the discovery).
+CHECK_FILES = []
 if KIND == "demo":
     STORY_RUNS = {}
     RUNS = {mod: {(s, t): [] for s in SUBJECTS for t in STORIES} for mod in MODALITIES}
+    RUN_SPECS = {mod: {"modality": mod} for mod in MODALITIES}
 else:
     from brainalign.io.bids import find_runs, hf5_spec, select_runs, split_story_runs, story_tasks
 
@@ -70,6 +87,7 @@ else:
     # their run's task, then each becomes its own unit (same files, its own preprocessing job).
     STORY_RUNS = config["dataset"].get("story_runs") or {}
     RUNS = {}
+    RUN_SPECS = {}
     for _mod in MODALITIES:
         _spec = {"modality": _mod, "subjects": SUBJECTS, "stories": story_tasks(STORIES, STORY_RUNS),
                  "derivatives_root": config["dataset"].get("derivatives_root"), "space": _profile.get("space"),
@@ -77,8 +95,14 @@ else:
                  "use_derivatives": _profile.get("use_derivatives", True), **hf5_spec(_profile, BIDS_ROOT)}
         _runs = select_runs(split_story_runs(find_runs(BIDS_ROOT, _spec), STORY_RUNS), SUBJECTS, STORIES,
                             missing=config["dataset"]["missing_run"], root=BIDS_ROOT)
-        RUNS[_mod] = {(r.subject, r.story): [p for p in (r.path, r.path_r, r.confounds) if isinstance(p, str)]
-                      for r in _runs.itertuples()}
+        RUN_SPECS[_mod] = _spec
+        _extra = preprocess_config_files(_mod)
+        RUNS[_mod] = {}
+        for r in _runs.itertuples():
+            # a story cut out of a shared run reads the run's events.tsv for its onset (story_segment)
+            _events = [r.events] if r.story in STORY_RUNS and isinstance(r.events, str) else []
+            RUNS[_mod][(r.subject, r.story)] = list(dict.fromkeys([*r.files, *_events, *_extra]))
+            CHECK_FILES += [*r.files, *_extra, *([r.events] if isinstance(r.events, str) else [])]
 
 BASE_MODELS = list(config["models"])
 CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e.get("random_control", True)}
@@ -94,12 +118,13 @@ def model_entry(name):
 
 
 def raw_inputs(wildcards):
-    """Files a job reads from the dataset: the generated BIDS tree (demo) or the run's own files."""
+    """Files a job reads from the dataset: the generated BIDS tree (demo) or every file of the run
+    (recording, companions, sidecars; see RUNS), plus the files its preprocessing options name."""
+    modality = getattr(wildcards, "meeg", None) or "fmri"
     if KIND == "demo":
-        return [BIDS_ROOT]
+        return [BIDS_ROOT, *preprocess_config_files(modality)]
     if not hasattr(wildcards, "subject"):
         return []  # no subject wildcard; the words jobs read words_inputs
-    modality = getattr(wildcards, "meeg", None) or "fmri"
     return RUNS[modality][(wildcards.subject, wildcards.story)]
 
 
@@ -168,3 +193,22 @@ def all_targets():
     if KIND == "demo":
         targets.append(f"{RESULTS}/validation.tsv")
     return targets
+
+
+def check_inputs_files(wildcards=None):
+    """Every file rule check_inputs reads: the demo's generated tree, or every run's files and events and
+    each story's (with dataset.timings.per_subject, each run's) word-timing file."""
+    if KIND == "demo":
+        return [BIDS_ROOT]
+    timing = []
+    for story in STORIES:
+        timing += words_inputs(type("Wildcards", (), {"story": story})())
+    if PER_SUBJECT:
+        pattern = config["dataset"]["timings"]["path"]
+        timing += [pattern.format(root=BIDS_ROOT, story=t, subject=s) for mod in MODALITIES for s, t in runs_of(mod)]
+    return list(dict.fromkeys(CHECK_FILES + timing))
+
+
+# Jobs that read the dataset depend on the input check through ancient(): it runs first and stops the run
+# on a blocking problem, but re-running it (a metadata file was edited) does not re-run them.
+CHECKED_INPUTS = ancient(f"{RESULTS}/inputs.tsv")

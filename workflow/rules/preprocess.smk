@@ -5,6 +5,7 @@ rule preprocess_fmri:
     input:
         raw_inputs,
         story_run_inputs,
+        checked=CHECKED_INPUTS,
     output:
         directory(f"{RESULTS}/preproc/fmri/sub-{{subject}}/{{story}}.zarr"),
     params:
@@ -30,6 +31,7 @@ rule preprocess_fmri:
 rule preprocess_meeg:
     input:
         raw_inputs,
+        checked=CHECKED_INPUTS,
     output:
         directory(f"{RESULTS}/preproc/{{meeg}}/sub-{{subject}}/{{story}}.zarr"),
     params:

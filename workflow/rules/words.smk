@@ -7,6 +7,7 @@
 rule words:
     input:
         words_inputs,
+        checked=CHECKED_INPUTS,
     output:
         f"{RESULTS}/words/{{story}}.tsv",
     params:
@@ -35,6 +36,7 @@ rule words_subject:
         story=f"{RESULTS}/words/{{story}}.tsv",
         events=lambda wc: config["dataset"]["timings"]["path"].format(root=BIDS_ROOT, story=wc.story,
                                                                       subject=wc.subject),
+        checked=CHECKED_INPUTS,
     output:
         f"{RESULTS}/words/{{story}}/sub-{{subject}}.tsv",
     params:
