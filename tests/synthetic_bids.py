@@ -36,6 +36,17 @@ def _json(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=2) + "\n")
 
 
+def _affine() -> np.ndarray:
+    affine = np.diag([6.0, 6.0, 6.0, 1.0])
+    affine[:3, 3] = -12.0
+    return affine
+
+
+def mask_path(root: Path) -> Path:
+    """The dataset's brain mask (every voxel of the 4x4x4 grid), for ``preprocess.fmri.mask``."""
+    return root / "derivatives" / "masks" / "space-synth_desc-brain_mask.nii.gz"
+
+
 def write_fmri_run(root: Path, sub: str, task: str, words: pd.DataFrame, *, n_volumes: int = N_VOLUMES,
                    tr: float = TR, seed: int = 0, sidecar: bool = True) -> Path:
     """Raw BOLD + sidecar + events, and the fMRIPrep confounds table; returns the BOLD path."""
@@ -48,9 +59,7 @@ def write_fmri_run(root: Path, sub: str, task: str, words: pd.DataFrame, *, n_vo
     stem = f"sub-{sub}_task-{task}"
     rng = np.random.default_rng(seed)
     data = (100.0 + rng.standard_normal((4, 4, 4, n_volumes))).astype(np.float32)
-    affine = np.diag([6.0, 6.0, 6.0, 1.0])
-    affine[:3, 3] = -12.0
-    img = nib.Nifti1Image(data, affine)
+    img = nib.Nifti1Image(data, _affine())
     img.header.set_xyzt_units("mm", "sec")
     img.header["pixdim"][4] = tr
     bold = func / f"{stem}_bold.nii.gz"
@@ -95,6 +104,7 @@ def make_dataset(root: Path, subjects=("01", "02"), stories=("a", "b"), modaliti
     from brainalign.io.tsv import write_bids_tsv
 
     root.mkdir(parents=True, exist_ok=True)
+    mask_path(root).parent.mkdir(parents=True, exist_ok=True)
     _json(root / "dataset_description.json", {"Name": "synthetic", "BIDSVersion": "1.9.0"})
     _json(root / "derivatives" / "fmriprep" / "dataset_description.json",
           {"Name": "fMRIPrep", "BIDSVersion": "1.9.0", "DatasetType": "derivative"})
@@ -105,6 +115,11 @@ def make_dataset(root: Path, subjects=("01", "02"), stories=("a", "b"), modaliti
                 write_fmri_run(root, sub, story, words, seed=10 * k + j)
             if "eeg" in modalities:
                 write_eeg_run(root, sub, story, words, seed=10 * k + j)
+    if "fmri" in modalities:
+        import nibabel as nib
+
+        # a brain mask on the BOLD grid (an EPI mask of noise would be empty): preprocess.fmri.mask
+        nib.save(nib.Nifti1Image(np.ones((4, 4, 4), np.int8), _affine()), mask_path(root))
     # after mne-bids, which writes its own participants.tsv (with n/a columns)
     write_bids_tsv(pd.DataFrame({"participant_id": [f"sub-{s}" for s in subjects], "age": ["n/a"] * len(subjects)}),
                    root / "participants.tsv")

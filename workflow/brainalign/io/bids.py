@@ -51,10 +51,17 @@ def _first(paths: Iterable[str]) -> str | None:
     return paths[0] if paths else None
 
 
+def _conflicts(name: str, ent: Mapping[str, str], keys=("sub", "ses", "task", "acq", "run")) -> bool:
+    """Whether a file's entities contradict the run's (another task's or run's file)."""
+    other = parse_entities(name)
+    return any(k in other and k in ent and other[k] != ent[k] for k in keys)
+
+
 def _sidecar_glob(directory: Path, ent: Mapping[str, str], suffix: str, keys=("sub", "ses", "task", "acq", "run")) -> str | None:
-    """The file ``<entities>*_<suffix>`` beside a run (exact entities first, then without run)."""
+    """The file ``<entities>*_<suffix>`` beside a run (exact entities first, then without run), never
+    one whose entities contradict the run's (``sub-01*_events.tsv`` must not pick another task's events)."""
     for ks in (keys, tuple(k for k in keys if k != "run"), tuple(k for k in keys if k not in ("run", "task", "acq"))):
-        hit = _first(glob.glob(str(directory / f"{_prefix(ent, ks)}*_{suffix}")))
+        hit = _first(h for h in glob.glob(str(directory / f"{_prefix(ent, ks)}*_{suffix}")) if not _conflicts(h, ent))
         if hit:
             return hit
     return None

@@ -128,11 +128,11 @@ def _gzip_isize(path: Path) -> int | None:
         return struct.unpack("<I", fh.read(4))[0]
 
 
-def _gzip_length(path: Path, stop: int) -> tuple[int, str | None]:
+def _gzip_length(path: Path, stop: float = math.inf) -> tuple[int, str | None]:
     """Uncompressed bytes of a gzip file (counting stops past ``stop``) and what ended the stream early.
 
     Decompressed block by block with zlib (nothing kept), member after member, so that a truncated
-    stream still reports how far it got.
+    stream still reports how far it got; zlib checks each member's CRC-32 and length at its end.
     """
     total, decomp, open_member = 0, zlib.decompressobj(wbits=31), False
     with open(path, "rb") as fh:
@@ -166,12 +166,15 @@ def _volumes(img, nbytes: int, offset: int) -> str:
     return f"; {min(whole, img.shape[3])} of {img.shape[3]} volumes complete"
 
 
-def check_nifti_size(path: PathLike, img=None) -> None:
+def check_nifti_size(path: PathLike, img=None, *, verify: bool = False) -> None:
     """Stop when a NIfTI file holds fewer data bytes than its header implies.
 
     ``.nii``: the file size.  ``.nii.gz``: the gzip trailer's ISIZE (uncompressed size mod 2**32),
     read from the last 4 bytes; only when it disagrees (a truncated file, or a file of several gzip
-    members) is the stream decompressed to count the bytes, so a good file costs one seek.
+    members) is the stream decompressed to count the bytes, so a good file costs one seek.  With
+    ``verify`` the whole stream is decompressed and its CRC-32 checked: damaged bytes inside a file
+    of the right length decode to wrong voxels without any error from nibabel, which stops reading
+    before the trailer (one extra decompression; the preprocessing reads every voxel anyway).
 
     Raises
     ------
@@ -188,11 +191,15 @@ def check_nifti_size(path: PathLike, img=None) -> None:
     layout = f"{offset} header bytes + {'x'.join(map(str, img.shape))} voxels of {img.header.get_data_dtype()}"
     if path.name.endswith(".gz"):
         isize = _gzip_isize(path)
-        if isize == expected % (1 << 32):
+        if isize == expected % (1 << 32) and not verify:
             return
-        found, error = _gzip_length(path, expected)
+        found, error = _gzip_length(path, math.inf if verify else expected)
         if found >= expected and error is None:
             return  # several gzip members (the trailer is the last member's): complete
+        if error and error.startswith("corrupt"):
+            raise InputError(path, f"the gzip stream is damaged after {found} uncompressed bytes ({error})",
+                             field="compressed data", expected=f"an intact gzip stream of {expected} bytes ({layout})",
+                             hint="was the file damaged while copying or downloading?")
         problem = (f"truncated: the gzip stream ends after {found} uncompressed bytes"
                    + (f" ({error})" if error else "") + _volumes(img, found, offset))
     else:
@@ -204,8 +211,9 @@ def check_nifti_size(path: PathLike, img=None) -> None:
                      hint="was the file cut off while copying or downloading?")
 
 
-def load_nifti(path: PathLike, *, what: str = "NIfTI image"):
-    """``nibabel.load`` with a readable error for a damaged header and a check of the data size.
+def load_nifti(path: PathLike, *, what: str = "NIfTI image", verify: bool = False):
+    """``nibabel.load`` with a readable error for a damaged header and a check of the data size
+    (``verify``: and of the whole compressed stream, see :func:`check_nifti_size`).
 
     Raises
     ------
@@ -226,7 +234,7 @@ def load_nifti(path: PathLike, *, what: str = "NIfTI image"):
         raise InputError(path, f"cannot read the {what}'s header ({type(err).__name__}: {err})",
                          expected="a complete NIfTI-1/2 image (.nii or gzip-compressed .nii.gz)") from None
     if isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
-        check_nifti_size(path, img)
+        check_nifti_size(path, img, verify=verify)
     return img
 
 

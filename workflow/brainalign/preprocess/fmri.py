@@ -431,7 +431,7 @@ def preprocess_fmri(
         attrs.update(affine=np.eye(4).tolist(), mask_shape=[data.shape[1]], space="surface")
         n_vol = data.shape[0]
     else:
-        img = bold if isinstance(bold, nib.spatialimages.SpatialImage) else load_nifti(bold, what="BOLD image")
+        img = bold if isinstance(bold, nib.spatialimages.SpatialImage) else load_nifti(bold, what="BOLD image", verify=True)
         source = None if isinstance(bold, nib.spatialimages.SpatialImage) else Path(bold)
         if img.ndim != 4:
             raise ValueError(f"{source or 'bold image'}: expected a 4D image, got shape {img.shape}")
