@@ -209,6 +209,19 @@ def check_inputs_files(wildcards=None):
     return list(dict.fromkeys(CHECK_FILES + timing))
 
 
-# Jobs that read the dataset depend on the input check through ancient(): it runs first and stops the run
-# on a blocking problem, but re-running it (a metadata file was edited) does not re-run them.
-CHECKED_INPUTS = ancient(f"{RESULTS}/inputs.tsv")
+# Jobs that read the dataset run after the input check (checkpoint check_inputs, workflow/rules/inputs.smk):
+# their input functions ask for the checkpoint first, so Snakemake schedules them only once the check has
+# passed, and then (the DAG is re-evaluated after a checkpoint) from their own inputs alone: re-running
+# the check (a metadata file was edited) re-runs exactly the jobs whose own files changed. A file edge
+# to inputs.tsv cannot do this: a plain one would re-run every job whenever the check re-runs, and an
+# ancient() one hides the jobs' own changed inputs from Snakemake 9 (snakemake/snakemake#4166: jobs
+# below a job that must re-run are not evaluated, and the ancient edge then skips them).
+def after_check(inputs):
+    """Wrap an input function so that its job runs after (and is planned once) the input check has passed."""
+
+    def wrapped(wildcards):
+        checkpoints.check_inputs.get()
+        return inputs(wildcards)
+
+    wrapped.__name__ = getattr(inputs, "__name__", "inputs")
+    return wrapped

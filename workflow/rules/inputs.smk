@@ -3,11 +3,11 @@
 #   snakemake check_inputs      results/{ds}/inputs.tsv (one row per subject x story x modality), or one
 #                               error listing every blocking problem of the dataset
 #
-# Also the first job of every run: words and preprocessing jobs depend on its output through ancient()
-# (CHECKED_INPUTS), so it orders them without re-running them when only the check re-runs.
+# Also the first job of every run: a checkpoint that words and preprocessing jobs wait for (after_check in
+# common.smk), which orders them without re-running them when only the check re-runs.
 
 
-rule check_inputs:
+checkpoint check_inputs:
     input:
         check_inputs_files,
     output:

@@ -3,9 +3,8 @@
 
 rule preprocess_fmri:
     input:
-        raw_inputs,
+        after_check(raw_inputs),
         story_run_inputs,
-        checked=CHECKED_INPUTS,
     output:
         directory(f"{RESULTS}/preproc/fmri/sub-{{subject}}/{{story}}.zarr"),
     params:
@@ -30,8 +29,7 @@ rule preprocess_fmri:
 
 rule preprocess_meeg:
     input:
-        raw_inputs,
-        checked=CHECKED_INPUTS,
+        after_check(raw_inputs),
     output:
         directory(f"{RESULTS}/preproc/{{meeg}}/sub-{{subject}}/{{story}}.zarr"),
     params:

@@ -6,8 +6,7 @@
 # that has the story's run (dataset.missing_run: drop may leave SUBJECTS[0] without it).
 rule words:
     input:
-        words_inputs,
-        checked=CHECKED_INPUTS,
+        after_check(words_inputs),
     output:
         f"{RESULTS}/words/{{story}}.tsv",
     params:
@@ -34,9 +33,8 @@ rule words:
 rule words_subject:
     input:
         story=f"{RESULTS}/words/{{story}}.tsv",
-        events=lambda wc: config["dataset"]["timings"]["path"].format(root=BIDS_ROOT, story=wc.story,
-                                                                      subject=wc.subject),
-        checked=CHECKED_INPUTS,
+        events=after_check(lambda wc: config["dataset"]["timings"]["path"].format(root=BIDS_ROOT, story=wc.story,
+                                                                                  subject=wc.subject)),
     output:
         f"{RESULTS}/words/{{story}}/sub-{{subject}}.tsv",
     params:

@@ -148,10 +148,11 @@ def _gzip_length(path: Path, stop: float = math.inf) -> tuple[int, str | None]:
                     return total, f"corrupt compressed data: {err}"
                 if not decomp.eof:
                     break
-                # end of a member; anything after it is a further member (or zero padding)
+                # end of a member; a further member may follow (anything else, e.g. zero padding or a
+                # stray byte, is ignored as gzip and nibabel ignore it)
                 block, decomp, open_member = decomp.unused_data, zlib.decompressobj(wbits=31), False
-                if not block.strip(b"\0"):
-                    block = b""
+                if block and not block.startswith(b"\x1f\x8b"[:len(block)]):
+                    return total, None
     if open_member and total <= stop:
         return total, "the compressed stream ends before its end-of-stream marker"
     return total, None
