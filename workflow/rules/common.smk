@@ -196,8 +196,8 @@ def all_targets():
 
 
 def check_inputs_files(wildcards=None):
-    """Every file rule check_inputs reads: the demo's generated tree, or every run's files and events and
-    each story's (with dataset.timings.per_subject, each run's) word-timing file."""
+    """Every file the input check (check_inputs) reads - the demo's generated tree, or every run's files
+    and events and each story's (with dataset.timings.per_subject, each run's) word-timing file."""
     if KIND == "demo":
         return [BIDS_ROOT]
     timing = []

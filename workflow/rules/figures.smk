@@ -21,18 +21,14 @@ _TRAINED_RE = _an_plan.alternation(BASE_MODELS)
 # the atlas and its label table (fMRI) or the channel-group table (MEG/EEG/iEEG) found at parse time, so an
 # edit of one re-runs exactly the figures and analyses of that modality.
 if KIND == "demo":
-    _REGION_SOURCES = None
+    _REGION_FILES = {mod: [BIDS_ROOT] for mod in ("fmri", "meg", "eeg", "ieeg")}
 else:
     from brainalign.analyses.regions import find_region_sources as _find_region_sources
 
     _REGION_SOURCES = _find_region_sources(BIDS_ROOT, ANALYSES_CFG["regions"])
-
-
-def region_inputs(modality):
-    if _REGION_SOURCES is None:
-        return [BIDS_ROOT]
-    keys = ("atlas", "atlas_labels") if modality == "fmri" else ("channel_groups",)
-    return [_REGION_SOURCES[k] for k in keys if _REGION_SOURCES[k]]
+    _REGION_FILES = {mod: [_REGION_SOURCES[k] for k in (("atlas", "atlas_labels") if mod == "fmri" else ("channel_groups",))
+                           if _REGION_SOURCES[k]] for mod in ("fmri", "meg", "eeg", "ieeg")}
+region_inputs = lambda modality: _REGION_FILES[modality]
 
 
 # Every foundation figure of every trained model and modality.
