@@ -6,6 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
+from brainalign.errors import InputError  # noqa: E402
 from brainalign.io.inputs import check_dataset, raise_blocking, select_dataset_runs  # noqa: E402
 from brainalign.io.tsv import write_bids_tsv  # noqa: E402
 from brainalign.runtime import setup_logging  # noqa: E402
@@ -22,6 +23,12 @@ for row in table.itertuples():
     if row.problems:
         log.info("sub-%s %s %s [%s]: %s", row.subject, row.story, row.modality, row.status, row.problems)
 # the whole table goes to the log too: the output is removed when the check fails
-log.info("inputs table:\n%s", table.to_csv(sep="\t", index=False))
-raise_blocking(table, smk.output[0])
+lines = ["\t".join(table.columns)] + ["\t".join("" if v is None else str(v) for v in row)
+                                      for row in table.itertuples(index=False)]
+log.info("inputs table:\n%s", "\n".join(lines))
+try:
+    raise_blocking(table, smk.output[0])
+except InputError as err:
+    log.error("%s", err)
+    raise
 write_bids_tsv(table, smk.output[0])
