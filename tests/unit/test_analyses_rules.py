@@ -41,6 +41,7 @@ features_of = lambda model: [f"{{RESULTS}}/features/{{model}}/{{s}}.zarr" for s 
 recordings_of = lambda modality: []
 runs_of = lambda modality: []
 model_entry = lambda name: {{}}
+model_files = lambda wildcards: []
 
 wildcard_constraints:
     model=r"[A-Za-z0-9-]+(_random)?",

@@ -96,6 +96,10 @@ def planned(tmp_path_factory) -> Path:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(synth.bids_config(Path("bids")))
     config["models"]["smollm2"]["random_control"] = False
+    # a model given by a path: its weights file is an input of its feature jobs (a placeholder: nothing runs)
+    (root / "derivatives" / "models").mkdir(parents=True)
+    (root / "derivatives" / "models" / "tiny.gguf").write_bytes(b"GGUF")
+    config["models"]["tiny"] = {"source": "gguf", "id": "bids/derivatives/models/tiny.gguf", "random_control": False}
     config["preprocess"]["fmri"]["mask"] = str(synth.mask_path(Path("bids")))
     config["preprocess"]["meeg"]["channel_groups"] = "bids/derivatives/groups/eeg_groups.tsv"
     (work / "config").mkdir()
@@ -147,6 +151,7 @@ CASES = {
     "bids/derivatives/atlas/space-synth_desc-test_dseg.nii.gz": ("regions", "fmri"),  # analyses.regions: auto
     "bids/derivatives/atlas/space-synth_desc-test_dseg.tsv": ("regions", "fmri"),
     "bids/derivatives/atlas/montage-synth_desc-test_channelgroups.tsv": ("regions", "eeg"),
+    "bids/derivatives/models/tiny.gguf": [f"{RES}/features/tiny/a.zarr", f"{RES}/features/tiny/b.zarr"],
     "bids/README": [],  # read by no job
     "bids/dataset_description.json": [],
 }

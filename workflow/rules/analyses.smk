@@ -224,6 +224,7 @@ rule analysis_similarity:
 rule context_features:
     input:
         words=expand(f"{RESULTS}/words/{{story}}.tsv", story=STORIES),
+        model=model_files,  # weights given by a path (gguf, local)
     output:
         [directory(f"{ANALYSES_DIR}/context/{{model}}/features/ctx{{context}}/{story}.zarr") for story in STORIES],
     wildcard_constraints:

@@ -117,6 +117,26 @@ def model_entry(name):
     return {"name": base, "entry": dict(config["models"][base]), "random_init": random_init}
 
 
+def model_files(wildcards):
+    """Weight files of a model given by a path, when present (models.<name>.source gguf: the file, or the
+    .gguf files of its folder; local: every file of its folder), so that features are recomputed when they
+    change. Packages (pypi) and hub snapshots are pinned software (version, revision). A path that does not
+    exist is left to the job, whose error names the model key."""
+    entry = model_entry(wildcards.model)["entry"]
+    if entry.get("source") not in ("gguf", "local") or not entry.get("id"):
+        return []
+    path = Path(str(entry["id"])).expanduser()
+    if path.is_file():
+        return [str(path)]
+    if not path.is_dir():
+        return []
+    if entry["source"] == "gguf":
+        named = path / entry["gguf_file"] if entry.get("gguf_file") else None
+        return [str(named)] if named and named.is_file() else [str(p) for p in sorted(path.glob("*.gguf"))
+                                                                + sorted(path.glob("data/*.gguf"))]
+    return [str(p) for p in sorted(path.rglob("*")) if p.is_file()]
+
+
 def raw_inputs(wildcards):
     """Files a job reads from the dataset: the generated BIDS tree (demo) or every file of the run
     (recording, companions, sidecars; see RUNS), plus the files its preprocessing options name."""
