@@ -4,7 +4,7 @@
 import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
+from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 from snakemake.utils import validate
 
 # The library is importable from the .venv (editable install) and, under --sdm conda, from the
@@ -240,8 +240,16 @@ def after_check(inputs):
     """Wrap an input function so that its job runs after (and is planned once) the input check has passed."""
 
     def wrapped(wildcards):
-        checkpoints.check_inputs.get()
-        return inputs(wildcards)
+        files = inputs(wildcards)
+        files = [files] if isinstance(files, str) else list(files)
+        try:
+            checkpoints.check_inputs.get()
+        except IncompleteCheckpointException as pending:
+            # not checked yet: the job waits for the check (its output, flagged as a checkpoint target) and
+            # is planned again from its own inputs once the check has passed; listing those inputs now
+            # keeps dry runs readable
+            return [*files, pending.targetfile]
+        return files
 
     wrapped.__name__ = getattr(inputs, "__name__", "inputs")
     return wrapped
