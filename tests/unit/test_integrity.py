@@ -181,3 +181,15 @@ def test_inputs_table_columns(tmp_path):
     assert (eeg.duration_s, eeg.sfreq_hz, eeg.n_samples, eeg.n_targets) == (80.0, 100.0, 8000, 8)
     fmri = table[table.modality == "fmri"].iloc[0]
     assert (fmri.duration_s, fmri.tr_s, fmri.n_samples, fmri.n_targets, fmri.words_inside) == (80.0, 2.0, 40, 64, 20)
+
+
+def test_gifti_shape_without_decoding(tmp_path):
+    """Volumes and vertices of GIFTI func files, one array per volume (fMRIPrep) or one vertex x time array."""
+    from brainalign.io.inputs import _gifti_shape
+
+    per_volume = [nib.gifti.GiftiDataArray(np.zeros(50, np.float32), intent="NIFTI_INTENT_TIME_SERIES")
+                  for _ in range(7)]
+    nib.save(nib.gifti.GiftiImage(darrays=per_volume), tmp_path / "a.func.gii")
+    nib.save(nib.gifti.GiftiImage(darrays=[nib.gifti.GiftiDataArray(np.zeros((50, 7), np.float32))]),
+             tmp_path / "b.func.gii")
+    assert _gifti_shape(str(tmp_path / "a.func.gii")) == (7, 50) == _gifti_shape(str(tmp_path / "b.func.gii"))

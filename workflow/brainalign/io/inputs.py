@@ -72,12 +72,13 @@ def _gifti_shape(path: str) -> tuple[int, int]:
             chunk = tail + block
             n_arrays += chunk.count(b"<DataArray") - tail.count(b"<DataArray")
             if dims is None:
-                match = re.search(rb"<DataArray[^>]*?Dimensionality=\"(\d+)\"[^>]*?Dim0=\"(\d+)\"(?:[^>]*?Dim1=\"(\d+)\")?",
-                                  chunk)
-                if match:
-                    dims = (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+                tag = re.search(rb"<DataArray\b[^>]*>", chunk)  # attributes in any order
+                if tag:
+                    attrs = dict(re.findall(rb"(\w+)=\"([^\"]*)\"", tag.group(0)))
+                    dims = (int(attrs.get(b"Dimensionality", b"1")), int(attrs.get(b"Dim0", b"0")),
+                            int(attrs.get(b"Dim1", b"0")))
             tail = chunk[-64:]
-    if dims is None:
+    if dims is None or dims[1] == 0:
         raise InputError(path, "no <DataArray> with Dim0 found", expected="a GIFTI functional file (.func.gii)")
     if dims[0] == 2 and n_arrays == 1:
         return dims[2], dims[1]
