@@ -274,10 +274,11 @@ def inspect_run(
                 i = int(np.flatnonzero(outside)[0])
                 first = f"{words['word'].iloc[i]!r} at {onsets[i]:.3f} s"
                 out["first_word_outside"] = first
+                # the message names no run (the table row and the error's run list do), so that one timing
+                # file outside every recording of its story is listed once
                 problems.append(Problem(str(InputError(
                     words_source or "word timings", f"{int(outside.sum())} of {len(onsets)} word onsets lie outside "
-                    f"sub-{row['subject']}'s {row['modality']} recording of {row['story']} (0 to {duration:.3f} s, "
-                    f"{Path(row['path']).name}); first: word {i} {first}", field="onset",
+                    f"the recording (0 to {duration:.3f} s); first: word {i} {first}", field="onset",
                     expected="onsets within the recording",
                     hint="dataset.timings.on_beyond_end: drop (or warn) accepts them")), blocking=late))
     out["_problems"] = problems

@@ -198,7 +198,8 @@ def check_nifti_size(path: PathLike, img=None, *, verify: bool = False) -> None:
         if found >= expected and error is None:
             return  # several gzip members (the trailer is the last member's): complete
         if error and error.startswith("corrupt"):
-            raise InputError(path, f"the gzip stream is damaged after {found} uncompressed bytes ({error})",
+            where = f" after {found} uncompressed bytes" if found else ""
+            raise InputError(path, f"the gzip stream is damaged{where} ({error})",
                              field="compressed data", expected=f"an intact gzip stream of {expected} bytes ({layout})",
                              hint="was the file damaged while copying or downloading?")
         problem = (f"truncated: the gzip stream ends after {found} uncompressed bytes"
