@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import synthetic_bids as synth
-from conftest import SHARED, assert_input_error
+from reliability_helpers import SHARED, assert_input_error
 
 from brainalign.errors import InputError, MissingInputError
 from brainalign.io.bids import locate_run, meeg_bids_path, recording_duration
