@@ -21,9 +21,10 @@ option ``nonfinite`` of its config block (``preprocess.fmri`` / ``preprocess.mee
     an M/EEG/iEEG channel is dropped from the run, like a channel marked bad (the encoder's
     ``encoding.channels_across_runs`` then handles the subject's other runs).
 ``mark`` (MEG/EEG/iEEG only)
-    The non-finite samples are annotated ``BAD_nonfinite`` (so, with ``bad_segments: nan``, they are
-    NaN in the output like every ``BAD`` segment and the encoder leaves out the words whose window
-    touches them); to keep the filters finite their values are interpolated first, as above.
+    The non-finite samples are annotated ``BAD_nonfinite``, widened by one output sample on either
+    side (so, with ``bad_segments: nan``, the output samples they touch are NaN like every ``BAD``
+    segment, and the encoder leaves out the words whose window reaches them); to keep the filters
+    finite their values are interpolated first, as above.
     Channels beyond ``nonfinite_max_fraction`` are dropped as with ``interpolate``.
 
 Whatever is done is logged and recorded in the output's attributes (:data:`ATTRS`).
@@ -243,12 +244,13 @@ def apply_nonfinite_policy(
     return NonfiniteResult(out, keep, bad_samples, attrs)
 
 
-def mark_bad_samples(raw, bad_samples: np.ndarray, description: str = "BAD_nonfinite") -> int:
+def mark_bad_samples(raw, bad_samples: np.ndarray, description: str = "BAD_nonfinite", pad: float = 0.0) -> int:
     """Annotate each run of True in ``bad_samples`` (over ``raw``'s samples) as ``description``.
 
-    Returns the number of annotations added.  The annotations cover whole samples: an annotation
-    from ``t0`` lasting ``n / sfreq`` makes :meth:`mne.io.Raw.get_data` with
-    ``reject_by_annotation="NaN"`` blank exactly those samples.
+    Each annotation covers its samples widened by ``pad`` seconds on either side (clipped to the
+    recording).  Without padding, :meth:`mne.io.Raw.get_data` with ``reject_by_annotation="NaN"``
+    blanks exactly those samples; after resampling, a span shorter than one output sample would
+    blank none, so the caller pads by the output sample period.  Returns the number of annotations.
     """
     spans = _spans(np.flatnonzero(bad_samples))
     if not spans:
@@ -257,8 +259,11 @@ def mark_bad_samples(raw, bad_samples: np.ndarray, description: str = "BAD_nonfi
     orig_time = raw.annotations.orig_time
     # Annotations without orig_time count from the first sample; with one, from the measurement date.
     start = 0.0 if orig_time is None else raw.first_time
-    onsets = [start + a / sfreq for a, _ in spans]
-    durations = [(b - a + 1) / sfreq for a, b in spans]
+    end = raw.n_times / sfreq
+    t0 = [max(0.0, a / sfreq - pad) for a, _ in spans]
+    t1 = [min(end, (b + 1) / sfreq + pad) for _, b in spans]
+    onsets = [start + a for a in t0]
+    durations = [b - a for a, b in zip(t0, t1)]
     import mne
 
     raw.set_annotations(raw.annotations + mne.Annotations(onsets, durations, [description] * len(spans),
