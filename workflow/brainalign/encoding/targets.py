@@ -128,8 +128,9 @@ def align_channels(
         elif order != ref_order:
             out[subject] = {story: rec.sel({dim: ref_order}) for story, rec in out[subject].items()}
     if differing:
-        listing = "; ".join(f"subject {s} lacks {lack} and has {extra} that subject {ref} lacks"
-                            if extra else f"subject {s} lacks {lack}" for s, lack, extra in differing)
+        listing = "; ".join(f"subject {s} " + " and ".join(
+            ([f"lacks {lack}"] if lack else []) + ([f"has {extra} that subject {ref} lacks"] if extra else []))
+            for s, lack, extra in differing)
         subject = differing[0][0]
         story = next(iter(out[subject]))
         raise InputError(_source(out[subject][story], subject, story),

@@ -113,6 +113,14 @@ def _header_tr(img: nib.Nifti1Image) -> float | None:
 
 
 # ---------------------------------------------------------------------------------- confounds
+def check_strategy(strategy: Mapping) -> None:
+    """Raise :class:`ConfigError` for a strategy key nilearn's vocabulary does not have (a typo would
+    otherwise select nothing, silently)."""
+    unknown = sorted(set(strategy) - set(STRATEGY_KEYS))
+    if unknown:
+        raise ConfigError("preprocess.fmri.strategy", f"unknown key(s) {unknown}", expected=f"keys among {list(STRATEGY_KEYS)}")
+
+
 def confound_columns(columns: Sequence[str], strategy: Mapping, source: str = "confounds") -> list[str]:
     """Names of the confound columns a nilearn-style strategy selects.
 
@@ -135,9 +143,7 @@ def confound_columns(columns: Sequence[str], strategy: Mapping, source: str = "c
     """
     cols = list(columns)
     chosen: list[str] = []
-    unknown = sorted(set(strategy) - set(STRATEGY_KEYS))
-    if unknown:
-        raise ConfigError("preprocess.fmri.strategy", f"unknown key(s) {unknown}", expected=f"keys among {list(STRATEGY_KEYS)}")
+    check_strategy(strategy)
 
     def need(name: str) -> None:
         if name not in cols:
@@ -566,6 +572,7 @@ def preprocess_fmri(
     strategy = DEFAULT_STRATEGY if strategy is None else dict(strategy)
     paths = [bold] if isinstance(bold, (str, os.PathLike)) else bold
     check_policy(nonfinite, "fmri", nonfinite_max_fraction, key="preprocess.fmri")
+    check_strategy(strategy)
     if confounds is None and confound_keys(strategy):
         named = bold if isinstance(bold, (str, os.PathLike)) else (
             paths[0] if isinstance(paths, Sequence) and paths else "bold image")
