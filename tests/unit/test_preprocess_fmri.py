@@ -202,3 +202,27 @@ def test_too_few_volumes(tmp_path):
     bold, *_ = make_run(tmp_path, n_vol=8)
     with pytest.raises(ValueError, match="8 volumes leave too few after dropping 4 initial and 2 final"):
         preprocess_fmri(bold, drop_initial_trs=4, trim_end_trs=2, strategy={})
+
+
+@pytest.mark.parametrize("where", ["beside", "derivatives", "raw"])
+def test_confounds_search_folders_are_where_find_runs_looks(tmp_path, where):
+    """The folders named in the missing-confounds error are those find_runs searches (in its order)."""
+    from brainalign.io.bids import confounds_search_folders, find_runs
+
+    raw = tmp_path / "sub-01" / "ses-1" / "func"
+    deriv = tmp_path / "derivatives" / "fmriprep" / "sub-01" / "ses-1" / "func"
+    raw.mkdir(parents=True)
+    (raw / "sub-01_ses-1_task-x_bold.nii.gz").touch()
+    bold = raw / "sub-01_ses-1_task-x_bold.nii.gz"
+    if where != "raw":
+        deriv.mkdir(parents=True)
+        bold = deriv / "sub-01_ses-1_task-x_space-MNI_desc-preproc_bold.nii.gz"
+        bold.touch()
+    folders = confounds_search_folders(bold, tmp_path)
+    assert folders[0] == str(bold.parent) and str(deriv) in folders and str(raw) in folders
+    assert find_runs(tmp_path)["confounds"].tolist() == [None]
+    folder = {"beside": bold.parent, "derivatives": deriv, "raw": raw}[where]
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "sub-01_ses-1_task-x_desc-confounds_timeseries.tsv"
+    conf.touch()
+    assert find_runs(tmp_path)["confounds"].tolist() == [str(conf)] and str(folder) in folders
