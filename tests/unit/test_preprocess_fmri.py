@@ -226,3 +226,24 @@ def test_confounds_search_folders_are_where_find_runs_looks(tmp_path, where):
     conf = folder / "sub-01_ses-1_task-x_desc-confounds_timeseries.tsv"
     conf.touch()
     assert find_runs(tmp_path)["confounds"].tolist() == [str(conf)] and str(folder) in folders
+
+
+def test_nonfinite_vertices_of_a_surface_run(tmp_path):
+    """NaN in a GIFTI vertex: an error naming the file, the hemisphere/vertex and the volume; interpolated
+    when configured."""
+    rng = np.random.default_rng(2)
+    n_vol, n_vert = 12, 10242
+    paths = []
+    for hemi in "LR":
+        frames = rng.standard_normal((n_vol, n_vert)).astype(np.float32) + 50
+        if hemi == "R":
+            frames[6, 7] = np.nan
+        darrays = [nib.gifti.GiftiDataArray(f, intent="NIFTI_INTENT_TIME_SERIES") for f in frames]
+        p = tmp_path / f"sub-01_task-pieman_hemi-{hemi}_space-fsaverage5_bold.func.gii"
+        nib.save(nib.GiftiImage(darrays=darrays), p)
+        paths.append(p)
+    with pytest.raises(ValueError, match=r"hemi-L_space-fsaverage5_bold\.func\.gii: 1 non-finite value.* in 1 of 20484 "
+                                         r"vertex\(s\) \[R 7\] .*volumes 6 \(t = 9\.75 s\)"):
+        preprocess_fmri(paths, strategy={}, tr=1.5)
+    out = preprocess_fmri(paths, strategy={}, tr=1.5, nonfinite="interpolate")
+    assert np.isfinite(out.values).all() and out.attrs["nonfinite_interpolated"] == ["R 7"]
