@@ -361,7 +361,7 @@ def test_invalid_preprocess_value(block, key, value, needle):
     config.setdefault("preprocess", {}).setdefault(block, {})[key] = value
     with pytest.raises(Exception, match=needle) as excinfo:
         validate(config, str(SCHEMA))
-    assert f"['preprocess']['{block}']['{key}']" in str(excinfo.value) or f"['preprocess']['{block}']" in str(excinfo.value)
+    assert f"['preprocess']['{block}']['{key}']" in str(excinfo.value)
 
 
 # ------------------------------------------------------------------------------------- channel sets
