@@ -78,7 +78,7 @@ def test_fsaverage6_coordinates_offline_from_fsaverage5(offline_fsaverage):
     from nilearn.datasets import load_fsaverage
 
     paths = _fsaverage6_run(offline_fsaverage / "func")
-    out = preprocess_fmri(paths, confounds=None, sidecar=offline_fsaverage / "func" /
+    out = preprocess_fmri(paths, confounds=None, strategy={}, sidecar=offline_fsaverage / "func" /
                           "sub-01_task-x_hemi-L_space-fsaverage6_bold.json")
     assert out.sizes["voxel"] == 2 * 40962
     pial = load_fsaverage("fsaverage5")["pial"]
@@ -103,7 +103,7 @@ def test_fsaverage6_full_mesh_from_subjects_dir(offline_fsaverage, monkeypatch):
         nib.freesurfer.write_geometry(str(surf / f"{h}.pial"), meshes[h], np.array([[0, 1, 2]], dtype=np.int32))
     monkeypatch.setenv("SUBJECTS_DIR", str(offline_fsaverage / "subjects"))
     paths = _fsaverage6_run(offline_fsaverage / "func")
-    out = preprocess_fmri(paths, confounds=None, tr=1.5)
+    out = preprocess_fmri(paths, confounds=None, strategy={}, tr=1.5)
     xyz = np.stack([out[c].values for c in "xyz"], axis=1)
     assert np.isfinite(xyz).all()
     np.testing.assert_allclose(xyz[:40962], meshes["lh"], atol=1e-3)
@@ -148,7 +148,14 @@ def test_hf5_reader_and_contract(tmp_path):
     data[5, 3] = np.nan
     path = _write_hf5(tmp_path / "derivative" / "preprocessed_data" / "UTS01" / "wheretheressmoke.hf5", data)
     assert read_hf5_responses(path).shape == (40, 25)
-    out = preprocess_hf5(path, tr=2.0, first_volume=10)
+    # a NaN is an error by default (never the authors' loaders' silent 0) ...
+    with pytest.raises(ValueError, match=r"wheretheressmoke\.hf5: 1 non-finite value.* in 1 of 25 voxel.*rows 5 "):
+        preprocess_hf5(path, tr=2.0, first_volume=10)
+    # ... or interpolated in time when configured, and recorded
+    raw = preprocess_hf5(path, tr=2.0, first_volume=10, standardize=False, nonfinite="interpolate")
+    assert raw.values[5, 3] == pytest.approx((data[4, 3] + data[6, 3]) / 2, rel=1e-6)
+    assert raw.attrs["nonfinite_interpolated"] == ["3"] and raw.attrs["nonfinite_values"] == 1
+    out = preprocess_hf5(path, tr=2.0, first_volume=10, nonfinite="interpolate")
     assert out.dims == ("time", "voxel") and out.dtype == np.float32 and out.shape == (40, 25)
     np.testing.assert_allclose(out["time"].values[:2], [21.0, 23.0])  # (10 + 0.5) * 2.0, (11 + 0.5) * 2.0
     assert np.isfinite(out.values).all()

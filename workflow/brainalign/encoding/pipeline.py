@@ -33,9 +33,10 @@ from ..design.fmri import apply_operator, fmri_operator
 from ..design.meeg import word_locked
 from .ceiling import intersubject_ceiling
 from ..io.timings import check_same_words, normalize_word
-from .cv import check_targets, cross_validate
+from .cv import cross_validate
 from .ridge import DEFAULT_ALPHAS
 from .stats import circular_shift_null, fdr_bh
+from .targets import align_channels, check_recording, drop_words_with_nan
 
 FMRI = ("fmri",)
 MEEG = ("meg", "eeg", "ieeg", "meeg", "ecog", "seeg")
@@ -70,6 +71,7 @@ def _encoding_params(encoding: dict) -> dict:
         "fdr_q": float(encoding.pop("fdr_q", 0.05)),
         "ceiling": encoding.pop("ceiling", "intersubject"),
         "seed": int(encoding.pop("seed", 0)),
+        "channels_across_runs": encoding.pop("channels_across_runs", "drop"),
     }
     if out["ceiling"] not in ("intersubject", "none", None):
         raise ValueError(f"encoding.ceiling={out['ceiling']!r}: expected 'intersubject' or 'none'")
@@ -225,7 +227,9 @@ def encode_dataset(
     encoding
         ``{"alphas": [...], "inner_folds": 5, "outer_folds": None (leave one story out),
         "backend": "numpy"|"torch"|..., "chunk_size": None, "n_permutations": 0 (circular-shift
-        p-values if > 0), "fdr_q": 0.05, "ceiling": "intersubject"|"none", "seed": 0}``.
+        p-values if > 0), "fdr_q": 0.05, "ceiling": "intersubject"|"none", "seed": 0,
+        "channels_across_runs": "drop"|"error"}`` (MEG/EEG/iEEG runs of one subject with different
+        channels, :func:`brainalign.encoding.targets.align_channels`).
     layers
         Subset of layers (default all).
     progress
@@ -248,12 +252,17 @@ def encode_dataset(
         ``relative_depth`` on ``layer``.  With ``ceiling="intersubject"`` and >= 2 subjects:
         ``ceiling`` (subject x target) and ``r_normalized`` (``r / ceiling``, NaN where the ceiling
         is below 0.05).  With ``n_permutations > 0``: ``p`` (circular-shift, one-sided) and
-        ``significant`` (BH-FDR at ``fdr_q`` across targets, per subject and layer).
+        ``significant`` (BH-FDR at ``fdr_q`` across targets, per subject and layer).  Attrs
+        ``channels_across_runs`` and, when used, ``channels_dropped`` (JSON ``{subject: [channels]}``)
+        and ``words_left_out_bad_samples`` (JSON ``{subject: {story: n}}``: MEG/EEG/iEEG words whose
+        window touches a NaN sample of a ``BAD`` segment, left out of that subject's fit).
 
     Raises
     ------
     ValueError
-        Unknown modality or keys, missing stories, mismatched target spaces, NaN/inf data;
+        Unknown modality or keys, missing stories, mismatched target spaces (channel sets differing
+        between subjects: an :class:`~brainalign.errors.InputError` naming them), NaN/inf data
+        (fMRI; inf for MEG/EEG/iEEG, whose NaN marks ``BAD`` samples);
         onsets of unknown subjects or stories, or whose words differ from the story's (naming the
         file when the onsets carry a ``source`` attribute, the subject, story, first differing word
         index and both words).
@@ -275,6 +284,9 @@ def encode_dataset(
     depth = (first["relative_depth"].sel(layer=layers).values if "relative_depth" in first.coords
              else np.asarray(layers, float) / max(all_layers))
     target_dim = "voxel" if modality in FMRI else "channel"
+    # one channel set per subject (channels bad in some runs only), then checked across subjects
+    recordings, target_attrs = align_channels(recordings, policy=enc["channels_across_runs"], dim="channel")
+    words_left_out: dict[str, dict[str, int]] = {}
 
     # ---- targets per subject, on each story's sample layout ---------------------------------------
     ref_rec = recordings[subjects[0]][next(s for s in stories if s in recordings[subjects[0]])]
@@ -299,7 +311,7 @@ def encode_dataset(
                 raise ValueError(f"{where}: {rec.sizes.get(target_dim)} {target_dim}s but subject {subjects[0]} has "
                                  f"{n_targets}; subjects must share the target space (e.g. MNI voxels, a parcellation)")
             values = np.asarray(rec.transpose("time", target_dim).values, dtype=np.float32)
-            check_targets(values, name=f"recording of {where}")
+            check_recording(values, allow_nan=modality not in FMRI, name=f"recording of {where}")
             word_onsets = run_onsets[subject][story] = _run_onsets(onsets, features, subject, story)
             if modality in FMRI:
                 times = np.asarray(rec.time.values, dtype=np.float64)
@@ -309,6 +321,9 @@ def encode_dataset(
             else:
                 # Word-locked: the design rows are the words, so only which words are kept matters.
                 ep = word_locked(rec, word_onsets, dpar["tmin"], dpar["tmax"])
+                ep, n_out = drop_words_with_nan(ep, where)  # BAD segments (NaN) never reach the fit
+                if n_out:
+                    words_left_out.setdefault(subject, {})[story] = n_out
                 if ep.sizes["word"] == 0:
                     raise ValueError(f"{where}: no word has a complete [{dpar['tmin']}, {dpar['tmax']}] s window")
                 lag_values = ep.lag.values
@@ -404,6 +419,9 @@ def encode_dataset(
         "ceiling_method": "leave-one-subject-out correlation with the mean of the other subjects, per story, "
                           "averaged" if "ceiling" in data_vars else "none",
     })
+    ds.attrs.update(target_attrs)
+    if words_left_out:
+        ds.attrs["words_left_out_bad_samples"] = json.dumps(words_left_out)
     # What maps and topomaps need to place the targets (grid, montage) travels with the scores.
     for key in ("affine", "mask_shape", "tr", "montage", "sfreq", "space"):
         if key in ref_rec.attrs:

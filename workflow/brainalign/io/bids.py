@@ -318,7 +318,8 @@ def locate_run(
     -------
     dict
         fMRI: ``bold`` (path, or ``[left, right]`` GIFTI for a surface space), ``confounds``,
-        ``sidecar``, ``events``; MEG/EEG/iEEG: ``bids_path`` (``mne_bids.BIDSPath``), ``raw``,
+        ``sidecar``, ``events`` (and ``confounds_searched``, the folders searched, when no confounds
+        file was found); MEG/EEG/iEEG: ``bids_path`` (``mne_bids.BIDSPath``), ``raw``,
         ``events``, ``channels``, ``electrodes``.  Always ``subject``, ``story``, ``session``, ``run``.
 
     Raises
@@ -343,6 +344,8 @@ def locate_run(
     out = {k: (None if pd.isna(v) else v) for k, v in row.items()}
     if modality == "fmri":
         out["bold"] = [row["path"], row["path_r"]] if row["path_r"] else row["path"]
+        if out.get("confounds") is None and not str(row["path"]).endswith(".hf5"):
+            out["confounds_searched"] = confounds_search_folders(row["path"], bids_root, derivatives_root)
     else:
         import mne_bids
         ent = parse_entities(row["path"])
@@ -352,6 +355,18 @@ def locate_run(
                                              suffix=modality, extension=Path(row["path"]).suffix,
                                              root=bids_root)
     return out
+
+
+def confounds_search_folders(bold: str | os.PathLike, bids_root: str | os.PathLike,
+                             derivatives_root: str | os.PathLike | None = None) -> list[str]:
+    """The folders :func:`find_runs` searches for a BOLD run's fMRIPrep confounds file, in order:
+    the BOLD file's own folder, the run's ``func`` folder in the fMRIPrep derivatives, and the raw
+    BIDS ``func`` folder (named in the error for a missing confounds file)."""
+    ent = parse_entities(str(bold))
+    sub_ses = Path(f"sub-{ent.get('sub')}") / (f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
+    deriv = Path(derivatives_root or Path(bids_root) / "derivatives" / "fmriprep")
+    folders = [Path(bold).parent, deriv / sub_ses, Path(bids_root) / sub_ses]
+    return list(dict.fromkeys(str(f) for f in folders))
 
 
 def hf5_spec(profile: Mapping | None, bids_root: str | os.PathLike) -> dict:
