@@ -233,8 +233,8 @@ def test_unclosed_quote_csv(tmp_path):
     path.write_text("".join(lines[:2]) + broken[:-1] + "\n" + "".join(lines[3:6]), encoding="utf-8")
     with pytest.raises(BrainBenchFormatError) as err:
         read_testset(path)
-    assert_input_error(err, "quote.csv", r"row 2 \(line \d+\): (not a well-formed CSV|\d+ fields where the header has 5)",
-                       "expected a comma-separated CSV")
+    assert_input_error(err, "quote.csv", r"row 2 \(line 3\): not a well-formed CSV \(.*; read up to line 4\)",
+                       "expected a comma-separated CSV", "a quote opened in a field must be closed")
 
 
 def test_truncated_csv(tmp_path):

@@ -441,6 +441,7 @@ def read_testset(path: str | os.PathLike) -> list[TestCase]:
     if path.stat().st_size == 0:
         raise MissingInputError(path, "the file is empty (0 bytes)", expected=expected)
     records: list[list[str]] = []
+    start = 1
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh, strict=True)
@@ -458,19 +459,22 @@ def read_testset(path: str | os.PathLike) -> list[TestCase]:
             if missing:
                 raise BrainBenchFormatError(path, f"missing column(s) {missing}; found {header}", field="header",
                                             expected=expected)
+            start = reader.line_num + 1  # first line of the next record (a quoted field may span lines)
             for record in reader:
                 if not any(f.strip() for f in record):
+                    start = reader.line_num + 1
                     continue  # blank line
                 if len(record) != len(header):
                     raise BrainBenchFormatError(
                         path, f"{len(record)} fields where the header has {len(header)}",
-                        field=f"row {len(records) + 1} (line {reader.line_num})", expected=expected,
+                        field=f"row {len(records) + 1} (line {start})", expected=expected,
                         hint="a field holding commas must be quoted with \"...\"; a short last row "
                              "means the file is truncated")
                 records.append(record)
+                start = reader.line_num + 1
     except csv.Error as err:
-        raise BrainBenchFormatError(path, f"not a well-formed CSV ({err})",
-                                    field=f"row {len(records) + 1} (line {reader.line_num})", expected=expected,
+        raise BrainBenchFormatError(path, f"not a well-formed CSV ({err}; read up to line {reader.line_num})",
+                                    field=f"row {len(records) + 1} (line {start})", expected=expected,
                                     hint="a quote opened in a field must be closed before the field ends") from None
     except UnicodeDecodeError as err:
         raise BrainBenchFormatError(path, f"not UTF-8 text ({err.reason} at byte {err.start})",
