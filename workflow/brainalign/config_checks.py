@@ -27,8 +27,11 @@ def _ranges(values: Sequence[int]) -> str:
     return ", ".join(out)
 
 
+_STORE_HINT = "features.layers decides which layers are extracted; change one list or the other"
+
+
 def check_layers(requested: Iterable[int] | None, available: Iterable[int], key: str,
-                 store: str | os.PathLike | None = None) -> list[int] | None:
+                 store: str | os.PathLike | None = None, hint: str | None = _STORE_HINT) -> list[int] | None:
     """The requested layers, if every one is present; else a :class:`ConfigError` listing those present.
 
     Parameters
@@ -41,6 +44,9 @@ def check_layers(requested: Iterable[int] | None, available: Iterable[int], key:
         The config key of ``requested`` (``"encoding.layers"``, ``"analyses.forecast.layers"``).
     store
         What ``available`` came from (a path or a description), named in the message.
+    hint
+        How to fix it (default: a reminder that ``features.layers`` decides what a store holds;
+        None when ``available`` is a model's own layers).
 
     Returns
     -------
@@ -64,6 +70,5 @@ def check_layers(requested: Iterable[int] | None, available: Iterable[int], key:
     if absent:
         raise ConfigError(
             key, f"layer(s) {absent} are not{where}",
-            expected=f"layers present there: {_ranges(present)}",
-            hint="features.layers decides which layers are extracted; change one list or the other")
+            expected=f"layers present there: {_ranges(present)}", hint=hint)
     return requested

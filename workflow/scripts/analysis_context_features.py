@@ -22,7 +22,8 @@ spec = ModelSpec.from_config(model["name"], model["entry"], random_init=model["r
                              seed=smk.params.seed, device=options["device"])
 loaded = load_model(spec, device_key="features.device")  # ConfigError if this node lacks the device
 n_model = int(loaded.info["n_layers"])
-check_layers(layers, range(n_model + 1), "analyses.context.layers", f"model {spec.name} (layers 0-{n_model}, 0 = embeddings)")
+check_layers(layers, range(n_model + 1), "analyses.context.layers", f"model {spec.name} (layers 0-{n_model}, 0 = embeddings)",
+             hint=None)
 if layers is None:
     # Evenly spaced layers bound the cost (features and encoders per context length).
     # (numpy only: this rule runs in the features env, without the analyses' dependencies)

@@ -21,7 +21,7 @@ spec = ModelSpec.from_config(model["name"], model["entry"], random_init=model["r
                              seed=params.seed, device=options["device"])
 loaded = load_model(spec, device_key="features.device")  # ConfigError if this node lacks the device
 n_model = int(loaded.info["n_layers"])
-check_layers(options["layers"], range(n_model + 1), "features.layers", f"model {spec.name} (layers 0-{n_model}, 0 = embeddings)")
+check_layers(options["layers"], range(n_model + 1), "features.layers", f"model {spec.name} (layers 0-{n_model}, 0 = embeddings)", hint=None)
 words = read_word_table(snakemake.input.words)  # noqa: F821
 log.info("%s: %d words, context %s", spec.name, len(words), context)
 ds = extract_features(loaded, words, mode=context["mode"], context=context["size"], length=context["length"],
