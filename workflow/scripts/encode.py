@@ -16,7 +16,7 @@ stories = smk.params.stories
 encoding, layers, stride = encoding_settings(smk.params.encoding, smk.params.seed)
 
 features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
-layers = select_layers(next(iter(features.values()))["layer"].values, layers, stride)
+layers = select_layers(next(iter(features.values()))["layer"].values, layers, stride, store=smk.input.features[0])
 recordings = {}
 for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
     recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]

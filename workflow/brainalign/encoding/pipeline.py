@@ -280,7 +280,7 @@ def encode_dataset(
     layers = all_layers if layers is None else [int(v) for v in layers]
     bad = [v for v in layers if v not in all_layers]
     if bad:
-        raise ValueError(f"layers {bad} not in the features (layers {all_layers[0]}..{all_layers[-1]})")
+        raise ValueError(f"layers {bad} not in the features (layers present: {all_layers})")
     depth = (first["relative_depth"].sel(layer=layers).values if "relative_depth" in first.coords
              else np.asarray(layers, float) / max(all_layers))
     target_dim = "voxel" if modality in FMRI else "channel"
