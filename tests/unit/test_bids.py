@@ -13,6 +13,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from brainalign.errors import ConfigError
 from brainalign.io.bids import find_runs, locate_run, parse_entities, recording_duration, select_runs
 
 RECORDINGS = Path("/work/shared/data/recordings")
@@ -90,8 +91,11 @@ def test_megmasc_sessions_and_locate(tmp_path):
     assert len(runs) == 16 and runs["channels"].notna().all() and runs["events"].notna().all()
     only0 = find_runs(tmp_path, {"modality": "meg", "sessions": ["0"], "stories": ["2"]})
     assert only0["path"].str.endswith("_ses-0_task-2_meg.con").all() and len(only0) == 2
-    chosen = select_runs(runs, ["01"], ["0"])
-    assert chosen["session"].tolist() == ["0"]  # first session of repeated stories
+    with pytest.raises(ConfigError, match=r"dataset.repeated_runs.*sub-01 task-0 has 2 runs \(\['ses-0', 'ses-1'\]"):
+        select_runs(runs, ["01"], ["0"])  # repeated stories: never silently the first
+    chosen = select_runs(runs, ["01"], ["0"], repeated="first")
+    assert chosen["session"].tolist() == ["0"] and chosen["repeats"].tolist() == ["ses-1"]
+    assert select_runs(runs, ["01"], ["0"], repeated="last")["session"].tolist() == ["1"]
     loc = locate_run(tmp_path, "01", "3", "meg", session="1")
     assert loc["bids_path"].session == "1" and loc["bids_path"].task == "3" and loc["raw"].endswith("_meg.con")
 
