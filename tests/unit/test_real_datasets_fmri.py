@@ -453,3 +453,27 @@ def test_narratives_dry_run_two_stories_one_run(tmp_path):
         inputs[fields["output"]] = fields.get("input")
     assert inputs == {f"results/narratives/words/{story}.tsv": str(shared) for story in ("slumlord", "reach")}, \
         (plan.stdout + plan.stderr)[-3000:]
+
+
+def test_crop_story_origin_and_hf5_onset(tmp_path):
+    """crop_story re-zeroes at `origin` (the word table's 0) when given; hf5 responses have no events,
+    so a stimulus onset read from events is refused naming the key."""
+    from brainalign.errors import ConfigError
+    from brainalign.preprocess.fmri import preprocess_run
+
+    files = _two_story_run(tmp_path)
+    mask = nib.Nifti1Image(np.ones((4, 4, 3), np.int8), np.diag([3.0, 3.0, 3.0, 1.0]))
+    run = preprocess_fmri(files["bold"], confounds=None, mask=mask, standardize=False)
+    moved = crop_story(run, 105.0, 45.0, tail=15.0, origin=100.0)
+    same = crop_story(run, 105.0, 45.0, tail=15.0)
+    assert moved.sizes["time"] == same.sizes["time"] == 40
+    np.testing.assert_allclose(moved["time"].values, same["time"].values + 5.0)
+    assert moved.attrs["time_origin"] == 100.0 and same.attrs["time_origin"] == 105.0
+    hf5 = _write_hf5(tmp_path / "UTS01" / "souls.hf5", np.random.default_rng(0).standard_normal((20, 4)))
+    options = {"standardize": True}
+    with pytest.raises(ConfigError, match=r"dataset.stimulus_onset.source.*responses: hf5"):
+        preprocess_run({"bold": str(hf5)}, options=options, profile={"hf5": {"tr": 2.0}}, story="souls",
+                       stimulus={"source": "events"}, subject="UTS01")
+    out = preprocess_run({"bold": str(hf5)}, options=options, profile={"hf5": {"tr": 2.0}}, story="souls",
+                         stimulus={"source": "none"}, subject="UTS01")
+    np.testing.assert_allclose(out["time"].values[0], 21.0)  # the authors' clock, untouched

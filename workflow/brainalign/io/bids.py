@@ -328,7 +328,8 @@ def select_runs(
                                     "(set dataset.missing_run: drop to leave them out)")
         log.warning("%s: dropping %d missing subject/story run(s): %s", root, len(absent), listing)
     columns = list(runs.columns) + [c for c in ("repeats",) if c not in runs.columns]
-    return pd.DataFrame(chosen, columns=columns).reset_index(drop=True)
+    out = pd.DataFrame(chosen, columns=columns).reset_index(drop=True).astype(object)
+    return out.where(out.notna(), None)  # absent entities and files stay None (not NaN)
 
 
 def split_story_runs(runs: pd.DataFrame, story_runs: Mapping[str, Mapping] | None) -> pd.DataFrame:
@@ -421,7 +422,8 @@ def read_conditions(path: str | os.PathLike, *, column: str = "condition") -> pd
                                  field=f"line {i + 2}, column '{column}'", expected="one condition per subject and task")
             seen[(sub, t)] = c
             rows.append((sub, t, c))
-    return pd.DataFrame(rows, columns=["subject", "task", "condition"]).drop_duplicates()
+    out = pd.DataFrame(rows, columns=["subject", "task", "condition"], dtype=object).drop_duplicates()
+    return out.where(out.notna(), None).reset_index(drop=True)
 
 
 class _Conditions:
