@@ -430,9 +430,13 @@ class _Conditions:
     """Lookup of :func:`read_conditions`: (subject, task) -> condition (None = n/a), or KeyError."""
 
     def __init__(self, table: pd.DataFrame | None) -> None:
-        self.exact, self.any = {}, {}
+        self.exact: dict[tuple[str, str], str | None] = {}  # Narratives: per subject and task
+        self.any: dict[str, str | None] = {}  # no task column: one condition per subject
         for sub, task, cond in ([] if table is None else table.itertuples(index=False)):
-            (self.any.__setitem__(sub, cond) if task is None else self.exact.__setitem__((sub, task), cond))
+            if task is None:
+                self.any[sub] = cond
+            else:
+                self.exact[(sub, task)] = cond
 
     def __call__(self, subject: str, task: str) -> str | None:
         if (subject, task) in self.exact:
