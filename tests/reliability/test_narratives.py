@@ -25,8 +25,7 @@ import pytest
 import yaml
 
 from brainalign.errors import ConfigError, InputError, MissingInputError
-from brainalign.io.bids import (plan_runs, read_conditions, select_runs, find_runs, stimulus_onset,
-                                stimulus_onsets, stimulus_spec)
+from brainalign.io.bids import plan_runs, read_conditions, stimulus_onset, stimulus_onsets, stimulus_spec
 from brainalign.preprocess.fmri import preprocess_run
 
 from conftest import REPO, SHARED, assert_input_error
@@ -129,8 +128,7 @@ PLAIN = ["21styear", "black", "bronx", "forgot", "lucy", "notthefalllongscram", 
 
 # ------------------------------------------------------------------------- stimulus onsets
 def test_stimulus_onsets_of_every_run(tree):
-    """The release's 735 story runs (run-1 of pieman's repeats): each onset read from its events.tsv,
-    where the story's audio starts; only sub-038/sub-105's self-contradictory events are problems."""
+    """All 735 story runs of the release: onsets from events.tsv; only sub-038/105's contradictory events fail."""
     ds = profile_dataset(conditions={"units": UNITS})
     runs = plan(tree, ds, PLAIN + list(UNITS))
     assert len(runs) == 735
@@ -155,8 +153,7 @@ def test_stimulus_onsets_of_every_run(tree):
 
 
 def test_story_starts_seconds_into_the_scan(tree):
-    """tunnel and lucy start their audio 3.0 s into the scan: the onset is 3.0, read from the events
-    file named in the result, not the profile's old `shift: 0`."""
+    """tunnel and lucy start 3.0 s into the scan: onset 3.0 from the named events file, not shift 0."""
     spec = stimulus_spec(profile_dataset(), "tunnel")
     for sub, task in (("001", "tunnel"), ("022", "lucy")):
         info = stimulus_onset(events_of(tree, sub, task), spec, subject=sub, story=task)
@@ -166,8 +163,7 @@ def test_story_starts_seconds_into_the_scan(tree):
 
 
 def test_music_row_plays_the_story_audio(tree):
-    """pieman's music row (0-13 s) and story row (15 s) both name pieman_audio.wav: the file starts with
-    the music, so its onset is the music row's (0.0 s, line 2); trial_type: story picks the story row."""
+    """pieman's music row names the story's audio: onset 0.0 (music row, line 2); trial_type story gives 15.0."""
     spec = stimulus_spec(profile_dataset(), "pieman")
     events = events_of(tree, "007", "pieman")
     info = stimulus_onset(events, spec, subject="007", story="pieman")
@@ -179,8 +175,7 @@ def test_music_row_plays_the_story_audio(tree):
 
 
 def test_music_in_a_file_of_its_own(tmp_path):
-    """Music played from a file of its own (intro_music.wav at 0 s, story audio at 12 s) is never taken
-    for the story; without a stim_file pattern two audio files are an error naming both."""
+    """Music in a file of its own is never the story's onset; two audio files without a pattern are an error."""
     events = tmp_path / "sub-01_task-story_events.tsv"
     events.write_text("onset\tduration\ttrial_type\tstim_file\n0.0\t10.0\tmusic\tintro_music.wav\n"
                       "12.0\t300.0\tstory\tstory_audio.wav\n")
@@ -193,8 +188,7 @@ def test_music_in_a_file_of_its_own(tmp_path):
 
 
 def test_no_row_plays_the_story_audio(tree):
-    """A milkyway run under the plain `{task}_audio.wav` pattern: its events play milkywayvodka_audio.wav,
-    an error naming the file, the stim_file column, the expected file and the values found."""
+    """No row plays the story's audio (milkyway vodka): error naming file, stim_file column, expected and found."""
     events = events_of(tree, "023", "milkyway")
     with pytest.raises(InputError) as excinfo:
         stimulus_onset(events, stimulus_spec(profile_dataset(), "milkyway"), subject="023", story="milkyway")
@@ -203,8 +197,7 @@ def test_no_row_plays_the_story_audio(tree):
 
 
 def test_events_contradict_themselves(tree):
-    """sub-038's prettymouth events put the story row (15 s) inside the 0-18 s music row of the same
-    file: an error naming the file, both lines and the override; a fixed onset for the run is used."""
+    """sub-038's story row inside its music row: error naming file, lines and override; the override is used."""
     events = events_of(tree, "038", "prettymouth")
     spec = stimulus_spec(profile_dataset(), "prettymouthaffair")
     with pytest.raises(InputError) as excinfo:
@@ -217,7 +210,7 @@ def test_events_contradict_themselves(tree):
 
 
 def test_events_file_missing(tmp_path):
-    """A run without events.tsv under source: events: an error naming the run and how to set the onset."""
+    """No events.tsv with source events: error naming the run and the setting; none / seconds need none."""
     with pytest.raises(MissingInputError) as excinfo:
         stimulus_onset(None, {"source": "events"}, subject="001", story="tunnel", where="sub-001 tunnel (bold.nii.gz)")
     assert_input_error(excinfo, "sub-001 tunnel", r"no events.tsv", r"dataset.stimulus_onset.source: none")
@@ -226,7 +219,7 @@ def test_events_file_missing(tmp_path):
 
 
 def test_onset_not_a_time(tmp_path):
-    """The story audio's onset is n/a or negative: an error naming the file, column and line."""
+    """An n/a or negative audio onset: error naming the file, column and line."""
     events = tmp_path / "sub-01_task-tunnel_events.tsv"
     for value in ("n/a", "-3.0"):
         events.write_text(f"onset\tduration\ttrial_type\tstim_file\n{value}\t1534.0\tstory\ttunnel_audio.wav\n")
@@ -275,8 +268,7 @@ def _peak_lag(data, words: pd.DataFrame) -> tuple[int, float]:
 
 
 def test_onset_aligns_recording_and_words(tmp_path):
-    """A run whose audio starts 3.0 s in: with the onset read from its events the planted response
-    peaks at lag 0 of the word table (r > 0.9); with time counted from the run start, 2 TRs late."""
+    """Audio 3.0 s in: planted response at lag 0 with the onset applied (r > 0.9), 2 TRs late without."""
     run, words = _run_with_onset(tmp_path, 3.0)
     mask = nib.Nifti1Image(np.ones((3, 3, 2), np.int8), np.diag([3.0, 3.0, 3.0, 1.0]))
     options = {"mask": mask, "strategy": {}, "standardize": True, "detrend": True}
@@ -294,7 +286,7 @@ def test_onset_aligns_recording_and_words(tmp_path):
 
 
 def test_onset_outside_the_run(tmp_path):
-    """An events onset after the run's last volume: an error naming the events file and line."""
+    """An audio onset after the run's last volume: error naming the events file and line."""
     run, _ = _run_with_onset(tmp_path, 3.0, n_vol=40)
     run["events"].write_text("onset\tduration\ttrial_type\tstim_file\n900.0\t10.0\tstory\ttunnel_audio.wav\n")
     mask = nib.Nifti1Image(np.ones((3, 3, 2), np.int8), np.diag([3.0, 3.0, 3.0, 1.0]))
@@ -305,8 +297,7 @@ def test_onset_outside_the_run(tmp_path):
 
 
 def test_shared_run_follows_each_subjects_audio_onset(tmp_path):
-    """slumlord (shared run): sub-002's audio starts 3 s later than sub-001's (every row +3 s); each
-    segment counts from its own stimulus onset - timings_offset, so one word table fits both."""
+    """slumlord: a subject whose audio starts 3 s later is cut and timed from its own onset."""
     story_run = profile_dataset()["story_runs"]["slumlord"]
     mask = nib.Nifti1Image(np.ones((2, 2, 2), np.int8), np.eye(4))
     spec = stimulus_spec(profile_dataset(), "slumlord")
@@ -334,8 +325,7 @@ def test_shared_run_follows_each_subjects_audio_onset(tmp_path):
 
 # -------------------------------------------------------------------------- repeated runs
 def test_repeated_runs_without_a_choice(tree):
-    """14 subjects heard pieman twice (run-1, run-2): with repeated_runs: error the plan stops naming
-    the key and the first such subject's two files."""
+    """pieman run-1/run-2 with repeated_runs error: the plan stops naming the key and both files."""
     with pytest.raises(ConfigError) as excinfo:
         plan(tree, profile_dataset(repeated_runs="error"), ["pieman"])
     assert_input_error(excinfo, "dataset.repeated_runs", r"sub-001 task-pieman has 2 runs \(\['run-1', 'run-2'\]",
@@ -343,8 +333,7 @@ def test_repeated_runs_without_a_choice(tree):
 
 
 def test_repeated_runs_choice_logged(tree, caplog):
-    """repeated_runs first / last / run-2 pick one run of each repeated subject (logged, the other kept
-    in `repeats`); run-3, which no one has, is an error naming the files."""
+    """repeated_runs first/last/run-2 choose (logged, others in repeats); run-3 is an error."""
     with caplog.at_level(logging.WARNING):
         first = plan(tree, profile_dataset(), ["pieman"])
     assert len(first) == 82 and "14 subject/story pair(s) with repeated runs" in caplog.text
@@ -363,8 +352,7 @@ def test_repeated_runs_choice_logged(tree, caplog):
 
 # ------------------------------------------------------------------------------ conditions
 def test_story_heard_in_several_versions(tree):
-    """milkyway (original 18, synonyms 17, vodka 18 subjects) or prettymouth (affair 20, paranoia 20)
-    listed as a story: the plan stops naming dataset.stories, the versions and the fix."""
+    """milkyway or prettymouth listed as one story: ConfigError on dataset.stories with versions and counts."""
     ds = profile_dataset(conditions={})
     with pytest.raises(ConfigError) as excinfo:
         plan(tree, ds, ["pieman", "milkyway"])
@@ -377,8 +365,7 @@ def test_story_heard_in_several_versions(tree):
 
 
 def test_condition_units_never_mix(tree, caplog):
-    """The profile's units: prettymouth split 20/20, milkyway 18/18/17, disjoint subjects; the others
-    are left out of each unit (logged), and each subject's run plays its own version's audio."""
+    """Condition units: prettymouth 20/20, milkyway 18/18/17, disjoint, each run playing its version's audio."""
     ds = profile_dataset()
     stories = ["prettymouthaffair", "prettymouthparanoia", "milkywayoriginal", "milkywayvodka", "milkywaysynonyms"]
     with caplog.at_level(logging.INFO):
@@ -396,8 +383,7 @@ def test_condition_units_never_mix(tree, caplog):
 
 
 def test_condition_disagrees_with_events(tmp_path):
-    """participants.tsv says sub-023 heard the original milkyway but its events play the vodka audio:
-    the unit's stimulus onset stops naming the events file and the audio expected."""
+    """participants.tsv says original, events play vodka: the unit's onset fails naming the events file."""
     root = narratives_tree(tmp_path / "ds", subjects=["023", "034"])
     table = (root / "participants.tsv").read_text().replace("prettymouth,milkyway\tn/a,affair,vodka",
                                                              "prettymouth,milkyway\tn/a,affair,original")
@@ -412,8 +398,7 @@ def test_condition_disagrees_with_events(tmp_path):
 
 
 def test_condition_missing_for_a_subject(tmp_path):
-    """A subject with a milkyway run whom participants.tsv does not list for milkyway: an error naming
-    participants.tsv, the subject and the task."""
+    """A milkyway run without a condition in participants.tsv: error naming the file, subject and task."""
     root = narratives_tree(tmp_path / "ds", subjects=["023"])
     lines = (root / "participants.tsv").read_text().splitlines()
     (root / "participants.tsv").write_text("\n".join(l for l in lines if not l.startswith("sub-023")) + "\n")
@@ -423,7 +408,7 @@ def test_condition_missing_for_a_subject(tmp_path):
 
 
 def test_participants_lists_differ_in_length(tmp_path):
-    """A participants.tsv row listing 3 tasks but 2 conditions: an error naming the file and line."""
+    """participants.tsv lists 3 tasks but 2 conditions: error naming the file and line."""
     path = tmp_path / "participants.tsv"
     path.write_text("participant_id\ttask\tcondition\nsub-001\tpieman,tunnel\tn/a,n/a\n"
                     "sub-002\tpieman,prettymouth,milkyway\tn/a,affair\n")
@@ -434,9 +419,9 @@ def test_participants_lists_differ_in_length(tmp_path):
 
 # ------------------------------------------------------------------ subjects, stories and the grid
 def test_subjects_heard_different_stories(tree, caplog):
-    """Not every subject heard every story (pieman 82, tunnel 23, lucy 16 of 345): missing_run: error
-    lists the missing runs, drop leaves them out with a logged count."""
-    with pytest.raises(FileNotFoundError, match=rf"{2 * 345 - 105} subject/story run\(s\) not found: sub-002/task-tunnel"):
+    """Subjects heard different stories: missing_run error lists the runs, drop leaves them out (logged)."""
+    missing = 2 * 345 - 82 - 23
+    with pytest.raises(FileNotFoundError, match=rf"{missing} subject/story run\(s\) not found: sub-002/task-tunnel"):
         plan(tree, profile_dataset(missing_run="error"), ["pieman", "tunnel"])
     with caplog.at_level(logging.WARNING):
         runs = plan(tree, profile_dataset(), ["pieman", "tunnel", "lucy"])
@@ -467,9 +452,7 @@ def _jobs(text: str, rule: str) -> list[dict]:
 
 
 def test_profile_plans_the_real_layout(tmp_path, tree):
-    """Dry run of the narratives profile (bids_root overridden) on the release's 345 subjects: one
-    preprocessing job per planned run (pieman 82 with run-1 of the repeats, tunnel 23, lucy 16,
-    prettymouth split 20/20), each reading its own events.tsv."""
+    """Profile dry run on 345 subjects: 161 preprocessing jobs (run-1, versions split), each reading its events."""
     out = _dry_run(tmp_path, tree, {})
     assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-2000:]
     text = out.stdout + out.stderr
@@ -489,8 +472,7 @@ def test_profile_plans_the_real_layout(tmp_path, tree):
 
 
 def test_profile_stops_on_a_pooled_story(tmp_path, tree):
-    """Dry run with plain milkyway in dataset.stories: the plan stops at parse time naming the key and
-    the versions, before any job."""
+    """Profile dry run with plain milkyway: stops at parse time naming dataset.stories and the versions."""
     out = _dry_run(tmp_path, tree, {"stories": ["pieman", "milkyway"]})
     assert out.returncode != 0
     text = out.stdout + out.stderr
@@ -499,9 +481,7 @@ def test_profile_stops_on_a_pooled_story(tmp_path, tree):
 
 
 def test_preprocess_job_reads_the_planned_run(tmp_path):
-    """The preprocess_fmri job of a subject who heard pieman twice (profile, real events): it reads
-    run-1 (the plan's choice), re-zeroes time at the audio's onset from that run's events.tsv and
-    records run, repeats and the onset's file and line in the store's attrs."""
+    """The preprocess job of a repeated subject reads run-1, re-zeroes at its onset and records both in attrs."""
     import xarray as xr
 
     bids = tmp_path / "ds"
@@ -522,7 +502,8 @@ def test_preprocess_job_reads_the_planned_run(tmp_path):
         shutil.copy(META / "sub-001" / "func" / f"{stem}_bold.json", func / f"{stem}_bold.json")
         rows = (META / "sub-001" / "func" / f"{stem}_events.tsv").read_text().splitlines()
         # run-2's audio (hypothetically) starts 7.5 s later, so reading the wrong run would show
-        shifted = [rows[0]] + ["\t".join([f"{float(r.split(chr(9))[0]) + shift}"] + r.split("\t")[1:]) for r in rows[1:]]
+        fields = [r.split("\t") for r in rows[1:]]
+        shifted = [rows[0]] + ["\t".join([f"{float(f[0]) + shift}"] + f[1:]) for f in fields]
         (func / f"{stem}_events.tsv").write_text("\n".join(shifted) + "\n")
         conf = {c: rng.standard_normal(n_vol) for c in ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z",
                                                         "white_matter", "csf", "cosine00")}
