@@ -463,7 +463,7 @@ def test_crop_story_origin_and_hf5_onset(tmp_path):
 
     files = _two_story_run(tmp_path)
     mask = nib.Nifti1Image(np.ones((4, 4, 3), np.int8), np.diag([3.0, 3.0, 3.0, 1.0]))
-    run = preprocess_fmri(files["bold"], confounds=None, mask=mask, standardize=False)
+    run = preprocess_fmri(files["bold"], confounds=None, mask=mask, standardize=False, strategy={})
     moved = crop_story(run, 105.0, 45.0, tail=15.0, origin=100.0)
     same = crop_story(run, 105.0, 45.0, tail=15.0)
     assert moved.sizes["time"] == same.sizes["time"] == 40
