@@ -28,7 +28,20 @@ from brainalign.errors import ConfigError, InputError, MissingInputError
 from brainalign.io.bids import plan_runs, read_conditions, stimulus_onset, stimulus_onsets, stimulus_spec
 from brainalign.preprocess.fmri import preprocess_run
 
-from conftest import REPO, SHARED, assert_input_error
+
+def _reliability_conftest():
+    """tests/reliability/conftest.py's helpers, by path: `from conftest import` resolves to another
+    folder's conftest.py when the whole suite is collected (tests/workflow has one too)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reliability_conftest", Path(__file__).with_name("conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_helpers = _reliability_conftest()
+REPO, SHARED, assert_input_error = _helpers.REPO, _helpers.SHARED, _helpers.assert_input_error
 
 META = SHARED / "narratives-metadata"
 PROFILE = REPO / "config" / "datasets" / "narratives.yaml"
