@@ -67,24 +67,54 @@ else:
 # (dataset.missing_run).
 if KIND == "demo":
     STORY_RUNS = {}
+    STORY_UNITS = {}
     RUNS = {mod: {(s, t): [] for s in SUBJECTS for t in STORIES} for mod in MODALITIES}
+    RUN_INFO = {mod: {} for mod in MODALITIES}
 else:
-    from brainalign.io.bids import find_runs, hf5_spec, select_runs, split_story_runs, story_tasks
+    from brainalign.errors import InputError
+    from brainalign.io.bids import hf5_spec, plan_runs
 
     _profile = config["dataset"].get("profile", {})
     # Stories that share a run (dataset.story_runs, e.g. Narratives' slumlordreach) are looked up by
     # their run's task, then each becomes its own unit (same files, its own preprocessing job).
     STORY_RUNS = config["dataset"].get("story_runs") or {}
-    RUNS = {}
+    # Stories heard in several versions (participants.tsv conditions, dataset.conditions.units: e.g.
+    # milkyway original/vodka/synonyms): one unit per version, its subjects' runs of the task.
+    STORY_UNITS = (config["dataset"].get("conditions") or {}).get("units") or {}
+    RUNS, RUN_INFO = {}, {}
     for _mod in MODALITIES:
-        _spec = {"modality": _mod, "subjects": SUBJECTS, "stories": story_tasks(STORIES, STORY_RUNS),
+        _spec = {"modality": _mod, "subjects": SUBJECTS,
                  "derivatives_root": config["dataset"].get("derivatives_root"), "space": _profile.get("space"),
                  "sessions": list(_profile.get("sessions") or [])[:1] or None,
                  "use_derivatives": _profile.get("use_derivatives", True), **hf5_spec(_profile, BIDS_ROOT)}
-        _runs = select_runs(split_story_runs(find_runs(BIDS_ROOT, _spec), STORY_RUNS), SUBJECTS, STORIES,
-                            missing=config["dataset"]["missing_run"], root=BIDS_ROOT)
-        RUNS[_mod] = {(r.subject, r.story): [p for p in (r.path, r.path_r, r.confounds) if isinstance(p, str)]
-                      for r in _runs.itertuples()}
+        try:
+            _runs = plan_runs(BIDS_ROOT, config["dataset"], spec=_spec, subjects=SUBJECTS, stories=STORIES)
+        except InputError as _err:  # repeated runs, mixed conditions ...: the message names key and files
+            raise WorkflowError(str(_err)) from None
+        # the files each preprocessing job reads: recording (both hemispheres), confounds, events
+        # (stimulus onset, shared-run segments; also read by mne-bids for MEG/EEG)
+        RUNS[_mod] = {(r.subject, r.story): [p for p in (r.path, r.path_r, r.confounds, r.events)
+                                             if isinstance(p, str)] for r in _runs.itertuples()}
+        # which run the plan chose (BIDS task, session, run label, condition): the job reads exactly it
+        RUN_INFO[_mod] = {(r.subject, r.story): {"task": r.task, "session": r.session if isinstance(r.session, str) else None,
+                                                 "run": r.run if isinstance(r.run, str) else None,
+                                                 "condition": r.condition if isinstance(r.condition, str) else None,
+                                                 "repeats": r.repeats or ""}
+                          for r in _runs.itertuples()}
+
+
+def run_info(modality, subject, story):
+    """The planned run of a job: task, session, run label, condition (empty for the demo)."""
+    return RUN_INFO[modality].get((subject, story), {})
+
+
+def stimulus_spec_of(story):
+    """dataset.stimulus_onset for a story unit (None for the demo, whose runs start with the story)."""
+    if KIND == "demo":
+        return None
+    from brainalign.io.bids import stimulus_spec
+
+    return stimulus_spec(config["dataset"], story)
 
 BASE_MODELS = list(config["models"])
 CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e.get("random_control", True)}
@@ -126,13 +156,19 @@ def first_subject_of(story):
     raise WorkflowError(f"story '{story}': no subject has a run of it (dataset.stories, dataset.missing_run)")
 
 
+def timing_entry(story):
+    """The entry whose timings_path (if any) gives a story's word table: dataset.story_runs, else
+    dataset.conditions.units (a version sharing the task's alignment, e.g. prettymouth's)."""
+    return STORY_RUNS.get(story) or STORY_UNITS.get(story)
+
+
 def words_inputs(wildcards):
     """Files a story-level `words` job reads - the demo tree, or the word-timing file of the story
     (a shared alignment for a story of dataset.story_runs with timings_path; {subject} = the first
     subject with the story, as in the script)."""
     if KIND == "demo":
         return [BIDS_ROOT]
-    entry = STORY_RUNS.get(wildcards.story) or {}
+    entry = timing_entry(wildcards.story) or {}
     pattern = entry.get("timings_path") or (config["dataset"].get("timings") or {}).get("path")
     if not pattern:
         return []

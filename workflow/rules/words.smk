@@ -13,7 +13,7 @@ rule words:
         kind=KIND,
         bids_root=BIDS_ROOT,
         timings=config["dataset"].get("timings", {}),
-        story_run=lambda wc: STORY_RUNS.get(wc.story),
+        story_run=lambda wc: timing_entry(wc.story),
         subject=lambda wc: first_subject_of(wc.story),
     threads: 1
     resources:

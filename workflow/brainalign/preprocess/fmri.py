@@ -10,7 +10,9 @@ z-scored over the run.
 Times: the ``time`` coordinate is ``(k + time_reference) * tr`` for each retained volume ``k``
 counted from the first volume of the run, so dropping initial TRs keeps the alignment with word
 onsets (seconds from the run start).  ``time_reference=0.5`` (default) is the middle of the
-acquisition, fMRIPrep's slice-timing reference.
+acquisition, fMRIPrep's slice-timing reference.  :func:`preprocess_run` then moves ``time`` 0 to
+the run's stimulus onset (``dataset.stimulus_onset``, :func:`align_to_stimulus`), the clock of the
+story's word table.
 """
 
 from __future__ import annotations
@@ -783,6 +785,7 @@ def crop_story(
     *,
     standardize: bool = True,
     where: str = "run",
+    origin: float | None = None,
 ) -> xr.DataArray:
     """One story's segment of a cleaned run that holds several stories (Narratives' slumlordreach).
 
@@ -803,13 +806,17 @@ def crop_story(
         later and the FIR delays of ``design.fmri`` reach back that far.
     standardize, where
         Z-score the segment; name used in messages.
+    origin
+        Run time (s) that becomes ``time`` 0: the 0 of the story's word table (default ``onset``;
+        :func:`preprocess_run` sets it from the run's stimulus onset when the word table is cut from
+        an alignment of the whole audio).
 
     Returns
     -------
     xarray.DataArray
-        Volumes stamped in ``[onset, onset + story_end + tail]``, ``time`` re-zeroed at the story
-        start (so the story's word table, in seconds from the story start, lines up), attrs
-        ``run_onset``, ``story_end``, ``tail``.
+        Volumes stamped in ``[onset, onset + story_end + tail]``, ``time`` re-zeroed at ``origin``
+        (the story start by default, so the story's word table, in seconds from the story start,
+        lines up), attrs ``run_onset``, ``story_end``, ``tail``, ``time_origin``.
 
     Raises
     ------
@@ -827,13 +834,73 @@ def crop_story(
     if onset + story_end + tail > t.max() + float(data.attrs.get("tr", 0.0)):
         log.warning("%s: story segment ends at %.1f s, after the run's last volume (%.1f s)", where,
                     onset + story_end + tail, t.max())
+    origin = float(onset) if origin is None else float(origin)
     out = data.isel(time=np.flatnonzero(keep))
-    out = out.assign_coords(time=("time", out["time"].values - float(onset)))
+    out = out.assign_coords(time=("time", out["time"].values - origin))
     out.time.attrs["units"] = "s"
     if standardize:
         out = out.copy(data=zscore_time(out.values, where))
-    out.attrs.update(data.attrs, run_onset=float(onset), story_end=float(story_end), tail=float(tail))
+    out.attrs.update(data.attrs, run_onset=float(onset), story_end=float(story_end), tail=float(tail),
+                     time_origin=origin)
     return out
+
+
+def align_to_stimulus(data: xr.DataArray, onset: Mapping, *, where: str = "run") -> xr.DataArray:
+    """Move a run's clock to its story's stimulus: ``time`` 0 = where the story's audio starts.
+
+    The story's word table counts seconds from the start of its audio file and the features stay
+    per story, while each subject's run may start the audio at its own moment (Narratives: 0 s for
+    pieman, 3 s for tunnel and lucy, 4.5 s for merlin, 12 s for black).  Subtracting the run's
+    stimulus onset from ``time`` puts every subject's recording on the word table's clock; volumes
+    acquired before it keep negative times (no word falls there).
+
+    Parameters
+    ----------
+    data
+        A Preprocessed run (``time`` in seconds from the run's first volume).
+    onset
+        :func:`brainalign.io.bids.stimulus_onset` of the run (``onset``, ``source`` and, read from
+        events, ``events``, ``line``, ``stim_file``, ``trial_type``).
+    where
+        Named in messages.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``time`` shifted by ``-onset``; attrs ``stimulus_onset`` (s), ``time_origin`` (run time of
+        ``time`` 0, = the onset), ``stimulus_onset_source`` and, from events, ``stimulus_events``,
+        ``stimulus_events_line``, ``stimulus_file``, ``stimulus_trial_type``.
+
+    Raises
+    ------
+    InputError
+        An onset at or after the end of the run (naming the events file, or ``where``).
+    """
+    from brainalign.errors import InputError
+
+    value = float(onset["onset"])
+    tr = float(data.attrs.get("tr", 0.0))
+    end = float(data["time"].values.max()) + tr / 2
+    if not np.isfinite(value) or value < 0 or value >= end:
+        raise InputError(onset.get("events") or where, f"the story's stimulus starts at {value:g} s, outside "
+                         f"the run ({where}: volumes until {end:g} s)",
+                         field=f"line {onset['line']}" if onset.get("line") else "dataset.stimulus_onset",
+                         expected="an onset within the run")
+    out = data.assign_coords(time=("time", data["time"].values - value))
+    out.time.attrs["units"] = "s"
+    out.attrs.update(data.attrs, **stimulus_attrs(onset), time_origin=value)
+    log.info("%s: time re-zeroed at the stimulus onset %.3f s (%s%s)", where, value, onset.get("source"),
+             f", {onset['events']} line {onset['line']}" if onset.get("events") else "")
+    return out
+
+
+def stimulus_attrs(onset: Mapping) -> dict:
+    """The attrs recording a run's stimulus onset (see :func:`align_to_stimulus`)."""
+    attrs = {"stimulus_onset": float(onset["onset"]), "stimulus_onset_source": str(onset.get("source", ""))}
+    if onset.get("events"):
+        attrs.update(stimulus_events=str(onset["events"]), stimulus_events_line=int(onset["line"]),
+                     stimulus_file=str(onset.get("stim_file", "")), stimulus_trial_type=str(onset.get("trial_type", "")))
+    return attrs
 
 
 def preprocess_run(
@@ -845,6 +912,9 @@ def preprocess_run(
     story_run: Mapping | None = None,
     words: pd.DataFrame | None = None,
     where: str = "run",
+    stimulus: Mapping | None = None,
+    subject: str = "",
+    condition: str | None = None,
 ) -> xr.DataArray:
     """One located fMRI run (:func:`brainalign.io.bids.locate_run`) to the Preprocessed contract.
 
@@ -869,6 +939,13 @@ def preprocess_run(
         duration is known.
     where
         Named in messages.
+    stimulus, subject, condition
+        ``dataset.stimulus_onset`` of the story (:func:`brainalign.io.bids.stimulus_spec`; None:
+        ``time`` stays counted from the run start) and the run's subject and condition: the run's
+        stimulus onset (:func:`brainalign.io.bids.stimulus_onset`, from its ``events``) becomes
+        ``time`` 0 (:func:`align_to_stimulus`).  For a shared-run story whose word table is cut from
+        an alignment of the whole audio (``story_run["timings_path"]``), ``time`` 0 is the run time
+        of that table's 0: stimulus onset - ``timings_offset``; otherwise the story's onset.
 
     Raises
     ------
@@ -879,6 +956,9 @@ def preprocess_run(
     ValueError
         ``.hf5`` responses without ``profile.hf5.tr``; a shared-run story without a word table
         and without a duration.
+    InputError, ConfigError
+        The stimulus onset cannot be read (see :func:`brainalign.io.bids.stimulus_onset`) or lies
+        outside the run; ``.hf5`` responses with ``stimulus_onset.source: events``.
     """
     options = dict(options)
     standardize = options.pop("standardize", True)
@@ -887,6 +967,12 @@ def preprocess_run(
         if "tr" not in hf5:
             raise ValueError("config key 'dataset.profile.hf5.tr': required with responses: hf5 (the .hf5 files "
                              "carry no TR)")
+        if stimulus is not None and (stimulus.get("source", "events") == "events") \
+                and f"{subject}/{story}" not in (stimulus.get("runs") or {}):
+            from brainalign.errors import ConfigError
+            raise ConfigError("dataset.stimulus_onset.source", "'events' does not apply to responses: hf5 (the files "
+                              "have no events; their clock is set by dataset.profile.hf5.first_volume and "
+                              "timings.shift)", expected="none (or a number of seconds) with responses: hf5")
         return preprocess_hf5(run["bold"], tr=hf5["tr"], first_volume=int(hf5.get("first_volume", 10)),
                               dataset=hf5.get("dataset", "data"), standardize=standardize,
                               time_reference=options.get("time_reference", 0.5),
@@ -897,19 +983,38 @@ def preprocess_run(
                                       options.get("strategy"), run.get("confounds_searched") or ())
     data = preprocess_fmri(run["bold"], confounds=run.get("confounds"), sidecar=run.get("sidecar"),
                            standardize=standardize and not story_run, **options)
-    if not story_run:
-        return data
-    from brainalign.io.bids import story_segment
+    from brainalign.io.bids import stimulus_onset, story_segment
 
-    onset, duration = story_segment(story, story_run, run.get("events"))
+    onset = None
+    if stimulus is not None:
+        task = str(run.get("task") or (story_run or {}).get("task") or story)
+        onset = stimulus_onset(run.get("events"), stimulus, subject=subject, story=story, task=task,
+                               condition=condition, where=where)
+    if not story_run:
+        return data if onset is None else align_to_stimulus(data, onset, where=where)
+
+    seg_onset, duration = story_segment(story, story_run, run.get("events"))
+    # The word table's 0 in run time: a table cut from an alignment of the whole audio counts from the
+    # audio's start moved by timings_offset (-(story onset - audio onset) in the dataset's events);
+    # this run's own stimulus onset places it, so a subject whose audio started late stays aligned.
+    origin = seg_onset
+    if onset is not None and story_run.get("timings_path"):
+        origin = float(onset["onset"]) - float(story_run.get("timings_offset", 0.0))
+        if abs(origin - seg_onset) > 1e-6:
+            log.warning("%s: story '%s' starts at %.3f s in the events but its word table's 0 is at %.3f s "
+                        "(stimulus onset %.3f s - timings_offset %g s); times count from the word table's 0",
+                        where, story, seg_onset, origin, float(onset["onset"]), float(story_run.get("timings_offset", 0.0)))
     last_word = float(words["offset"].max()) if words is not None and len(words) else None
     if duration is None and last_word is None:
         raise ValueError(f"{where}: story '{story}' shares its run but has neither a duration "
                          f"(dataset.story_runs.{story}) nor words to end it")
+    last_word = None if last_word is None else last_word + origin - seg_onset  # from the story's onset
     if duration is not None and last_word is not None and last_word > duration:
         log.warning("%s: last word ends at %.2f s, after the story duration %.2f s", where, last_word, duration)
     story_end = max(v for v in (duration, last_word) if v is not None)
-    out = crop_story(data, onset, story_end, float(story_run.get("tail", 15.0)), standardize=standardize,
-                     where=where)
+    out = crop_story(data, seg_onset, story_end, float(story_run.get("tail", 15.0)), standardize=standardize,
+                     where=where, origin=origin)
     out.attrs.update(task=str(story_run["task"]))
+    if onset is not None:
+        out.attrs.update(stimulus_attrs(onset))
     return out
