@@ -24,7 +24,7 @@ from brainalign.brainbench.parsing import BrainBenchFormatError, read_testset
 from brainalign.brainbench.testing import save_tiny_model, tiny_gpt2, tiny_tokenizer
 from brainalign.errors import MissingInputError
 
-from conftest import REPO, SHARED, assert_input_error
+from reliability_helpers import REPO, SHARED, assert_input_error
 
 GPT4 = SHARED / "brainbench" / "BrainBench_GPT-4_v0.1.csv"
 pytestmark = pytest.mark.skipif(not GPT4.is_file(), reason="shared BrainBench CSV not available")

@@ -24,7 +24,7 @@ from brainalign.errors import ConfigError
 from brainalign.io.store import read_zarr, write_zarr
 from brainalign.models import ModelSpec, load_model
 
-from conftest import REPO, assert_input_error
+from reliability_helpers import REPO, assert_input_error
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
 

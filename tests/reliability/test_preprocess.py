@@ -28,7 +28,7 @@ from brainalign.io.bids import locate_run
 from brainalign.io.tsv import write_bids_tsv
 from brainalign.preprocess.fmri import preprocess_fmri, preprocess_hf5, preprocess_run
 
-from conftest import REPO, SHARED, assert_input_error
+from reliability_helpers import REPO, SHARED, assert_input_error
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 TR = 1.5
