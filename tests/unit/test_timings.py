@@ -172,7 +172,7 @@ def test_textgrid_utf16_and_tier_errors(tmp_path):
         read_timings(bad)
     cut = tmp_path / "cut.TextGrid"
     cut.write_text(TEXTGRID_SHORT[: TEXTGRID_SHORT.index('"World."')])
-    with pytest.raises(ValueError, match="cut.TextGrid: TextGrid ends early"):
+    with pytest.raises(ValueError, match=r"cut.TextGrid: line \d+: TextGrid ends early"):
         read_timings(cut)
 
 
@@ -286,7 +286,7 @@ def test_csv_synonyms_and_missing_onsets(tmp_path):
     np.testing.assert_allclose(got["onset"], [0.5, 0.8])
     bad = tmp_path / "bad.csv"
     bad.write_text("word,onset,offset\nA,0.1,0.2\nB,zero,0.5\n")
-    with pytest.raises(ValueError, match=r"bad.csv: row 3: onset='zero' is not a number"):
+    with pytest.raises(ValueError, match=r"bad.csv: column 'onset', line 3: 'zero' is not a number"):
         read_timings(bad)
 
 
