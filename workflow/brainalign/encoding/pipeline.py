@@ -221,7 +221,7 @@ def _onsets_inside_recording(
                f"({start:.3f} to {end:.3f} s{', ' + str(recording) if recording else ''}); first: word {i}{word} "
                f"at {onsets[i]:.3f} s")
     if on_beyond_end == "error":
-        raise InputError(source or recording or f"subject {subject}, story {story}", problem,
+        raise InputError(source or recording or "word onsets", problem,
                          expected="word onsets within the recording, in seconds from its start",
                          hint="check the timings' clock (dataset.timings.shift, the story's onset in the run) and "
                               "the recording's length, or set dataset.timings.on_beyond_end: drop to leave them out")

@@ -915,7 +915,7 @@ def read_csv_timings(
     for key in ("word", "onset"):
         if cols[key] is None:
             raise InputError(path, f"no {key} column (looked for {list(_CSV_SYNONYMS[key])}); columns: "
-                             f"{list(table.columns)}", expected=f"a {key} column",
+                             f"{list(table.columns)}", expected=f"a column holding the {key}s",
                              hint=f"name it in dataset.timings.columns ({{{key}: ...}})")
     text_words = table[cols["word"]].str.strip()
     not_word = (text_words == "") | (text_words == NA)
