@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainalign.errors import InputError
 from brainalign.io.timings import (
     WORD_COLUMNS,
+    check_subject_timings,
     normalize_word,
     parse_textgrid,
     read_timings,
@@ -364,3 +366,28 @@ def test_normalize_word():
     assert normalize_word("\u201cDon\u2019t,\u201d") == "don't"
     assert normalize_word("Twenty-One.") == "twenty-one"
     assert normalize_word("...") == ""
+
+
+# ------------------------------------------------------------------------- non-word rows, subjects
+def test_bids_events_trial_type_option(tmp_path, caplog):
+    path = tmp_path / "sub-01_task-tale_events.tsv"
+    path.write_text("onset\tduration\ttrial_type\tword\n0.0\t3.0\tmusic\tn/a\n3.0\t0.3\tword\t\"Keep\n"
+                    "3.5\t0.3\tword\tout.\n4.0\t1.0\tsilence\t<sil>\n4.5\tn/a\tWord\tNA\n")
+    with caplog.at_level(logging.INFO, logger="brainalign.io.timings"):
+        words = read_timings(path, trial_type=["word", "Word"])
+    assert words["word"].tolist() == ['"Keep', "out.", "NA"]
+    assert "2 of 5 row(s) are not words and are left out (1 with trial_type 'music', 1 with trial_type 'silence')" in caplog.text
+    np.testing.assert_allclose(words["offset"], [3.3, 3.8, 5.25])  # last n/a duration: median onset step
+    with pytest.raises(InputError, match="3 different trial_type values"):
+        read_timings(path)
+    assert read_timings(path, trial_type="word")["word"].tolist() == ['"Keep', "out."]
+
+
+def test_check_subject_timings_tolerance():
+    ref = pd.DataFrame({"word": ["a", "b"], "norm": ["a", "b"], "onset": [1.0, 2.0]})
+    same = ref.assign(onset=[1.0004, 2.0], word=["A", "b"], norm=["a", "b"])
+    check_subject_timings(ref, same, subject="02", story="s", source="x.tsv")  # within 1 ms, same norm
+    later = ref.assign(onset=[1.0, 2.01])
+    with pytest.raises(InputError, match=r"x.tsv: subject 02, story s: 1 word onset\(s\) differ .* word 1 \('b'\)"):
+        check_subject_timings(ref, later, subject="02", story="s", source="x.tsv")
+    check_subject_timings(ref, later, subject="02", story="s", source="x.tsv", onset_tolerance=None)  # words only
