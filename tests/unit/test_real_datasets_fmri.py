@@ -365,7 +365,7 @@ def test_shared_alignment_cut_into_two_stories(tmp_path):
         out = tmp_path / f"{story}.tsv"
         _run_script("words.py", tmp_path, wildcards={"story": story}, output=out,
                     params={"kind": "bids", "bids_root": str(tmp_path), "timings": profile["timings"],
-                            "story_run": story_runs[story], "subject": "001"})
+                            "story_run": story_runs[story], "timing_files": [("001", None)]})
         table = read_word_table(out)
         assert table["story"].unique().tolist() == [story]
         assert table["word"].tolist() == words

@@ -162,17 +162,33 @@ def timing_entry(story):
     return STORY_RUNS.get(story) or STORY_UNITS.get(story)
 
 
-def words_inputs(wildcards):
-    """Files a story-level `words` job reads - the demo tree, or the word-timing file of the story
-    (a shared alignment for a story of dataset.story_runs with timings_path; {subject} = the first
-    subject with the story, as in the script)."""
+def timing_files_of(story):
+    """(subject, word-timing file) pairs that rule `words` reads for a story, the story's own first.
+
+    The first subject with the story gives the story's table; when every subject has their own file
+    (the demo's func events.tsv, a dataset.timings.path with {subject}) and one table serves them all
+    (not dataset.timings.per_subject), every other subject's file is compared with it (same words,
+    same onsets), so these files are inputs of the job: editing one reruns the check.
+    """
     if KIND == "demo":
-        return [BIDS_ROOT]
-    entry = timing_entry(wildcards.story) or {}
+        return [(s, f"{BIDS_ROOT}/sub-{s}/func/sub-{s}_task-{story}_events.tsv") for s in SUBJECTS]
+    entry = timing_entry(story) or {}
     pattern = entry.get("timings_path") or (config["dataset"].get("timings") or {}).get("path")
     if not pattern:
         return []
-    return [pattern.format(root=BIDS_ROOT, story=wildcards.story, subject=first_subject_of(wildcards.story))]
+    first = first_subject_of(story)
+    subjects = [s for s in SUBJECTS if any((s, story) in RUNS[mod] for mod in MODALITIES)]
+    if "{subject}" not in pattern or PER_SUBJECT:
+        subjects = [first]  # one shared file, or rule words_subject checks each subject's file
+    return [(s, pattern.format(root=BIDS_ROOT, story=story, subject=s)) for s in subjects]
+
+
+def words_inputs(wildcards):
+    """Files a story-level `words` job reads - the demo tree (its events files lie inside the
+    directory output of demo_dataset), or every word-timing file of timing_files_of(story)."""
+    if KIND == "demo":
+        return [BIDS_ROOT]
+    return list(dict.fromkeys(path for _, path in timing_files_of(wildcards.story)))
 
 
 def features_of(model):
@@ -199,6 +215,12 @@ def subject_words_of(modality):
     if not PER_SUBJECT:
         return []
     return [f"{RESULTS}/words/{t}/sub-{s}.tsv" for s, t in runs_of(modality)]
+
+
+# Word onsets outside a recording (dataset.timings.on_beyond_end), checked by every job that runs the
+# encoder (encode, forecast_scores, context_scores); the story's word table is named in its messages.
+ON_BEYOND_END = (config["dataset"].get("timings") or {}).get("on_beyond_end", "error")
+WORD_TABLES = {story: f"{RESULTS}/words/{story}.tsv" for story in STORIES}
 
 
 def scores_path(model, modality):

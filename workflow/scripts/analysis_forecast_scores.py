@@ -41,7 +41,8 @@ for d in fc["distances"]:
                .isel(distance=0, drop=True) for story, ds in features.items()}
     per_distance.append(encode_dataset(derived, recordings, modality=smk.wildcards.modality,
                                        design=smk.params.design, encoding=encoding, layers=None,
-                                       onsets=onsets))
+                                       onsets=onsets, on_beyond_end=smk.params.on_beyond_end,
+                                       word_sources=smk.params.word_tables))
 scores = xr.concat(per_distance, dim=xr.DataArray(list(fc["distances"]), dims="distance", name="distance"),
                    coords="minimal", compat="override")
 scores.attrs.update(provenance({"forecast": fc, "design": smk.params.design, "encoding": smk.params.encoding},

@@ -27,7 +27,8 @@ log.info("encoding %s / %s: %d subjects, %d runs", smk.wildcards.model, smk.wild
 if onsets is not None:
     log.info("per-subject word onsets from %d tables", len(smk.input.words))
 scores = encode_dataset(features, recordings, modality=smk.wildcards.modality, design=smk.params.design,
-                        encoding=encoding, layers=layers, progress=True, onsets=onsets)
+                        encoding=encoding, layers=layers, progress=True, onsets=onsets,
+                        on_beyond_end=smk.params.on_beyond_end, word_sources=smk.params.word_tables)
 first = next(iter(features.values()))
 scores.attrs.update(provenance({"design": smk.params.design, "encoding": smk.params.encoding},
                                model=smk.wildcards.model, weights_sha256=first.attrs.get("weights_sha256", "")))
