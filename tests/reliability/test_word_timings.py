@@ -28,7 +28,7 @@ from brainalign.io.timings import check_subject_timings, read_timings, read_word
 from brainalign.io.tsv import write_bids_tsv
 from brainalign.preprocess.common import read_region_table
 
-from conftest import REPO, assert_input_error
+from reliability_helpers import REPO, assert_input_error
 
 HEADER = "onset\tduration\ttrial_type\tword\n"
 
