@@ -90,3 +90,17 @@ def test_brain_map(tmp_path, monkeypatch):
     # and the best voxel lies in the planted region (left temporal, around x=-50, y=-20, z=0 mm)
     best = xyz[int(np.nanargmax(r.values))]
     assert np.linalg.norm(best - np.array([-50.0, -20.0, 0.0])) < 15, best
+
+
+def test_listed_entry_points_import_from_their_subpackage():
+    """The section's list of entry points (`brainalign.x` (`a`, `b`, ...)) is importable as written."""
+    import importlib
+
+    text = (REPO / "README.md").read_text().split(SECTION, 1)[1].split("```", 1)[0]
+    listed = re.findall(r"`(brainalign\.\w+)`\s*\(([^)]*)\)", text.replace("\n", " "))
+    assert len(listed) >= 4, listed
+    for package, names in listed:
+        module = importlib.import_module(package)
+        for name in re.findall(r"`(\w+)`", names):
+            assert hasattr(module, name), f"README lists {package}.{name}, which does not exist"
+            assert name in getattr(module, "__all__", [name]), f"{package}.__all__ lacks {name}"
