@@ -15,7 +15,7 @@ from sklearn.model_selection import ShuffleSplit, TimeSeriesSplit
 
 from brainalign.encoding import RidgeCV
 
-from conftest import assert_input_error
+from reliability_helpers import assert_input_error
 
 
 def _arrays(n=60, p=4, t=3, seed=0):
