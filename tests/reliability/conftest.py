@@ -7,29 +7,9 @@ outcome: an error whose message names the file (or config key) and what was expe
 attributes.  A traceback alone never passes.
 
 Each area keeps its own builders in its own module (``test_<area>.py``) so that the suite reads as
-a list of cases; shared helpers live here.
+a list of cases; shared helpers live in ``reliability_helpers.py``.
 """
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-import pytest
-
-from brainalign.errors import InputError
-
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "data"
-
-
-def assert_input_error(excinfo: pytest.ExceptionInfo, source: str | Path, *needles: str) -> InputError:
-    """The raised error is an :class:`InputError` naming ``source`` (a path or part of it, or a
-    config key) and containing every regular expression of ``needles`` (field, expectation)."""
-    err = excinfo.value
-    assert isinstance(err, InputError), f"expected an InputError, got {type(err).__name__}: {err}"
-    message = str(err)
-    assert str(source) in err.source or str(source) in message, f"{source!r} not named in: {message}"
-    for needle in needles:
-        assert re.search(needle, message), f"{needle!r} not in: {message}"
-    return err
+from reliability_helpers import REPO, SHARED, assert_input_error  # noqa: F401  (re-exported for fixtures)

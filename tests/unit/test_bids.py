@@ -13,6 +13,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from brainalign.errors import ConfigError, InputError
 from brainalign.io.bids import find_runs, locate_run, parse_entities, recording_duration, select_runs
 
 RECORDINGS = Path("/work/shared/data/recordings")
@@ -90,8 +91,11 @@ def test_megmasc_sessions_and_locate(tmp_path):
     assert len(runs) == 16 and runs["channels"].notna().all() and runs["events"].notna().all()
     only0 = find_runs(tmp_path, {"modality": "meg", "sessions": ["0"], "stories": ["2"]})
     assert only0["path"].str.endswith("_ses-0_task-2_meg.con").all() and len(only0) == 2
-    chosen = select_runs(runs, ["01"], ["0"])
-    assert chosen["session"].tolist() == ["0"]  # first session of repeated stories
+    with pytest.raises(ConfigError, match=r"dataset.repeated_runs.*sub-01 task-0 has 2 runs \(\['ses-0', 'ses-1'\]"):
+        select_runs(runs, ["01"], ["0"])  # repeated stories: never silently the first
+    chosen = select_runs(runs, ["01"], ["0"], repeated="first")
+    assert chosen["session"].tolist() == ["0"] and chosen["repeats"].tolist() == ["ses-1"]
+    assert select_runs(runs, ["01"], ["0"], repeated="last")["session"].tolist() == ["1"]
     loc = locate_run(tmp_path, "01", "3", "meg", session="1")
     assert loc["bids_path"].session == "1" and loc["bids_path"].task == "3" and loc["raw"].endswith("_meg.con")
 
@@ -121,3 +125,93 @@ def test_recording_duration_nifti(tmp_path):
 def test_parse_entities():
     assert parse_entities("sub-001_ses-2_task-pie_run-1_space-MNI_desc-preproc_bold.nii.gz") == \
         {"sub": "001", "ses": "2", "task": "pie", "run": "1", "space": "MNI", "desc": "preproc"}
+
+
+# ------------------------------------------------------------ conditions, repeats, stimulus onsets
+def test_read_conditions_lists_and_one_per_subject(tmp_path):
+    from brainalign.io.bids import read_conditions
+
+    narr = touch(tmp_path / "a" / "participants.tsv", "participant_id\tage\ttask\tcondition\n"
+                 "sub-001\t22,23\tpieman,tunnel\tn/a,n/a\nsub-023\t27\tprettymouth,milkyway\taffair,vodka\n")
+    table = read_conditions(narr)
+    assert table.values.tolist() == [["001", "pieman", None], ["001", "tunnel", None],
+                                     ["023", "prettymouth", "affair"], ["023", "milkyway", "vodka"]]
+    plain = touch(tmp_path / "b" / "participants.tsv", "participant_id\tgroup\nsub-01\tA\nsub-02\tn/a\n")
+    assert read_conditions(plain, column="group").values.tolist() == [["01", None, "A"], ["02", None, None]]
+    assert read_conditions(plain).empty  # no 'condition' column: no conditions
+
+
+def test_condition_units_select_or_split(tmp_path):
+    from brainalign.io.bids import check_mixed_conditions, read_conditions, split_condition_units
+
+    for sub in ("001", "002", "003"):
+        touch(tmp_path / f"sub-{sub}" / "func" / f"sub-{sub}_task-prettymouth_bold.nii.gz")
+    cond = read_conditions(touch(tmp_path / "participants.tsv", "participant_id\ttask\tcondition\n"
+                                 "sub-001\tprettymouth\taffair\nsub-002\tprettymouth\tparanoia\n"
+                                 "sub-003\tprettymouth\taffair\n"))
+    runs = find_runs(tmp_path, {"modality": "fmri"})
+    # a unit named like its task selects one condition; the others are excluded, not missing
+    units = {"prettymouth": {"task": "prettymouth", "condition": "affair"}}
+    split, excluded = split_condition_units(runs, units, cond)
+    chosen = select_runs(split, ["001", "002", "003"], ["prettymouth"], excluded=excluded)
+    assert chosen["subject"].tolist() == ["001", "003"] and excluded == {("002", "prettymouth"): "condition paranoia"}
+    assert check_mixed_conditions(chosen, cond, units)["condition"].tolist() == ["affair", "affair"]
+    # pooled on purpose: a unit naming both
+    both = {"pm": {"task": "prettymouth", "condition": ["affair", "paranoia"]}}
+    split, excluded = split_condition_units(runs, both, cond)
+    assert select_runs(split, ["001", "002", "003"], ["pm"])["condition"].tolist() == ["affair", "paranoia", "affair"]
+    # the task as is: mixed versions stop
+    plain = select_runs(runs, ["001", "002", "003"], ["prettymouth"])
+    with pytest.raises(ConfigError, match=r"affair: 2 subject\(s\), paranoia: 1 subject\(s\)"):
+        check_mixed_conditions(plain, cond)
+
+
+def test_repeated_runs_by_label(tmp_path):
+    from brainalign.io.bids import choose_repeat
+
+    for run in ("1", "2"):
+        touch(tmp_path / "sub-001" / "func" / f"sub-001_task-pieman_run-{run}_bold.nii.gz")
+    touch(tmp_path / "sub-002" / "func" / "sub-002_task-pieman_bold.nii.gz")
+    runs = find_runs(tmp_path, {"modality": "fmri"})
+    row, others = choose_repeat(runs[runs["subject"] == "001"], "001", "pieman", "run-2")
+    assert row["run"] == "2" and others == ["run-1"]
+    chosen = select_runs(runs, ["001", "002"], ["pieman"], repeated="run-2")  # sub-002's single run is kept
+    assert chosen["run"].tolist() == ["2", None] and chosen["repeats"].tolist() == ["run-1", ""]
+    loc = locate_run(tmp_path, "001", "pieman", "fmri", run="1")
+    assert loc["bold"].endswith("run-1_bold.nii.gz")
+    with pytest.raises(ConfigError, match="dataset.repeated_runs"):
+        locate_run(tmp_path, "001", "pieman", "fmri")
+
+
+def test_stimulus_onset_options(tmp_path):
+    from brainalign.io.bids import stimulus_onset, stimulus_spec
+
+    events = touch(tmp_path / "sub-01_task-x_events.tsv", "onset\tduration\ttrial_type\tstim_file\n"
+                   "2.0\t10.0\tmusic\tstimuli/x_audio.wav\n13.0\t100.0\tstory\tstimuli/x_audio.wav\n"
+                   "200.0\t5.0\tprobe\tn/a\n")
+    spec = {"stim_file": "{task}_audio.wav"}
+    info = stimulus_onset(events, spec, subject="01", story="x")
+    assert (info["onset"], info["line"], info["stim_file"]) == (2.0, 2, "x_audio.wav")  # file name in a folder
+    assert stimulus_onset(events, {**spec, "trial_type": "story"}, subject="01", story="x")["onset"] == 13.0
+    assert stimulus_onset(events, {}, subject="01", story="x")["onset"] == 2.0  # the run's one stim_file
+    assert stimulus_onset(events, {**spec, "runs": {"01/x": 4.0}}, subject="01", story="x")["source"] == "override"
+    with pytest.raises(ConfigError, match=r"stimulus_onset.stim_file.*unknown placeholder 'version'"):
+        stimulus_onset(events, {"stim_file": "{version}.wav"}, subject="01", story="x")
+    with pytest.raises(InputError, match=r"no row with trial_type 'speech'"):
+        stimulus_onset(events, {**spec, "trial_type": "speech"}, subject="01", story="x")
+    # a unit's own pattern replaces the dataset's
+    ds = {"stimulus_onset": spec, "conditions": {"units": {"xb": {"task": "x", "condition": "b",
+                                                                 "stim_file": "{task}{condition}.wav"}}}}
+    assert stimulus_spec(ds, "xb")["stim_file"] == "{task}{condition}.wav"
+    assert stimulus_spec(ds, "x") == {"source": "events", "stim_file": "{task}_audio.wav", "trial_type": None, "runs": {}}
+
+
+def test_story_segment_reads_events_as_bids(tmp_path):
+    """A double quote in a field is a character, not a quoted field swallowing the next rows."""
+    from brainalign.io.bids import story_segment
+
+    events = touch(tmp_path / "sub-01_task-pair_events.tsv", "onset\tduration\ttrial_type\tnote\n"
+                   "0.0\t5.0\tmusic\t\"intro\n10.0\t50.0\tstory\tfirst\n70.0\t40.0\tstory\tsecond\n")
+    assert story_segment("b", {"task": "pair", "onset": "events", "events_index": 1}, events) == (70.0, 40.0)
+    with pytest.raises(InputError, match=r"events_index=2 but the file has 2 row\(s\) with trial_type 'story'"):
+        story_segment("c", {"task": "pair", "onset": "events", "events_index": 2}, events)

@@ -1,5 +1,6 @@
 """brainalign.brainbench.parsing: markup validation, the comma rule, isolated sentences."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -41,30 +42,38 @@ def test_valid_rows_resolve_spans_and_reproduce_columns():
 @pytest.mark.parametrize("combined, message", [
     ("Rates [[increased, decreased after training.", "never closed"),
     ("Rates increased, decreased]] after training.", "without a matching"),
-    ("Rates [[increased [[x, y]], decreased]] after.", "nested"),
+    ("Rates [[increased [[x, y]], decreased]] after.", "not closed before the next"),
     ("Rates [[increased]] after training.", "no comma"),
     ("Rates [[]] after training.", "empty"),
     ("Rates [[increased, ]] after training.", "empty option"),
     ("Rates increased after training.", r"no \[\[original, altered\]\] span"),
+    ("", "is empty"),
 ])
-def test_malformed_markup_names_the_row(combined, message):
+def test_malformed_markup_is_flagged_and_the_row_kept(combined, message, caplog):
+    """Unusable markup: the row is kept with its two columns, flagged, left out of the isolated condition."""
     ok = _row("A [[b, c]] d.", doi="10.1/ok")
     bad = _row(combined, original="Rates increased after training.", altered="Rates decreased after training.",
                doi="10.1/bad")
-    with pytest.raises(BrainBenchFormatError, match=message) as err:
-        _parse(ok, bad)
-    assert "row 2" in str(err.value) and "10.1/bad" in str(err.value) and "t.csv" in str(err.value)
+    good, flagged = _parse(ok, bad)
+    assert good.has_markup and good.markup_problem is None
+    assert not flagged.has_markup and flagged.spans == ()
+    assert re.search(message, flagged.markup_problem)
+    assert (flagged.original, flagged.altered) == ("Rates increased after training.", "Rates decreased after training.")
+    assert "1 of 2 rows" in caplog.text and "row 2" in caplog.text and "t.csv" in caplog.text
+    with pytest.raises(ValueError, match="row 2.*no usable markup"):
+        isolated_sentences(flagged)
 
 
-def test_more_than_two_options_is_an_error():
+def test_more_than_two_options_is_flagged():
     combined = "Responses were [[low, high, medium]] in cortex."
     original, altered = reference_parse(combined)  # columns as the published CSVs were generated
-    with pytest.raises(BrainBenchFormatError, match="more than two options"):
-        _parse(_row(combined, original, altered))
+    (case,) = _parse(_row(combined, original, altered))
+    assert "more than two options" in case.markup_problem
+    assert (case.original, case.altered) == (original, altered)
 
 
 def test_empty_abstract_and_missing_column():
-    with pytest.raises(BrainBenchFormatError, match="row 1.*'original_abstract' is empty"):
+    with pytest.raises(BrainBenchFormatError, match="t.csv: row 1 .*column 'original_abstract': is empty"):
         _parse(_row("A [[b, c]] d.", original=""))
     df = pd.DataFrame([_row("A [[b, c]] d.")]).drop(columns="incorrect_abstract")
     with pytest.raises(BrainBenchFormatError, match=r"missing column\(s\) \['incorrect_abstract'\]"):
@@ -73,9 +82,10 @@ def test_empty_abstract_and_missing_column():
         parse_testset(pd.DataFrame(columns=list(_row("A [[b, c]] d."))), source="t.csv")
 
 
-def test_columns_that_disagree_with_the_markup_are_an_error():
-    with pytest.raises(BrainBenchFormatError, match="does not reproduce incorrect_abstract"):
-        _parse(_row("A [[b, c]] d.", altered="A x d."))
+def test_columns_that_disagree_with_the_markup_are_flagged():
+    (case,) = _parse(_row("A [[b, c]] d.", altered="A x d."))
+    assert "does not reproduce incorrect_abstract" in case.markup_problem
+    assert (case.original, case.altered) == ("A b d.", "A x d.")
 
 
 def test_duplicate_doi_is_an_error():
@@ -128,6 +138,7 @@ def test_shared_testset_parses_and_flags_the_comma_rows():
     cases = read_testset(SHARED)
     assert len(cases) == 100
     assert [c.row for c in cases if c.reference_parse_differs] == [25, 52, 59, 67]
+    assert all(c.has_markup for c in cases)
     by_row = {c.row: c for c in cases}
     assert (by_row[25].spans[1].original, by_row[25].spans[1].altered) == (
         "In contrast, we did not find any", "Moreover, we found an")
@@ -143,5 +154,5 @@ def test_shared_testset_parses_and_flags_the_comma_rows():
 
 
 def test_read_testset_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not found"):
+    with pytest.raises(FileNotFoundError, match="nope.csv: BrainBench test set not found"):
         read_testset(tmp_path / "nope.csv")

@@ -113,6 +113,23 @@ def test_score_cases_item_columns_and_conditions(tiny):
         score_cases(model, tok, cases, condition="other")
 
 
+def test_score_cases_leaves_unparsed_markup_out_of_the_isolated_condition(tiny, caplog):
+    model, tok = tiny
+    rows = [{"doi": "10.1/ok", "journal_section": "A", "combined_abstract": "Rates [[rose, fell]] today.",
+             "original_abstract": "Rates rose today.", "incorrect_abstract": "Rates fell today."},
+            {"doi": "10.1/bad", "journal_section": "A", "combined_abstract": "Rates [[rose, fell] today.",
+             "original_abstract": "Rates rose today.", "incorrect_abstract": "Rates fell today."}]
+    cases = parse_testset(pd.DataFrame(rows))
+    full = score_cases(model, tok, cases, batch_size=2)
+    assert list(full["row"]) == [1, 2] and full["ppl_original"].notna().all()
+    assert full["markup_problem"][0] == "" and "never closed" in full["markup_problem"][1]
+    assert full["ppl_original"][0] == full["ppl_original"][1]          # same two texts, same scores
+    iso = score_cases(model, tok, cases, batch_size=2, condition="isolated")
+    assert list(iso["row"]) == [1] and "1 of 2 cases left out" in caplog.text
+    none = score_cases(model, tok, cases[1:], condition="isolated")
+    assert none.empty and list(none.columns) == list(full.columns)
+
+
 def test_text_longer_than_context_is_refused(tiny):
     _, tok = tiny
     model = tiny_gpt2(len(tok), n_positions=16)

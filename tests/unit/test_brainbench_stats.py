@@ -58,6 +58,18 @@ def test_summary_fields():
     assert (s["human_experts"], s["llm_mean"]) == (0.634, 0.814)
 
 
+def test_summary_counts_rows_left_out_of_the_isolated_condition():
+    items = pd.DataFrame({"correct": [True, False, True], "confidence": [1, 0.1, 2], "tie": [False] * 3,
+                          "row": [1, 2, 3], "markup_problem": ["", "span 1 '[[2.5,5]]' has no comma", ""],
+                          "journal_section": ["a"] * 3})
+    s = summarize(items, items.iloc[[0, 2]], n_boot=200)
+    assert s["n"] == 3 and s["n_markup_unparsed"] == 1 and s["markup_unparsed_rows"] == [2]
+    assert s["isolated"]["n"] == 2 and s["isolated"]["n_left_out"] == 1 and s["isolated"]["accuracy"] == 1.0
+    empty = summarize(items, items.iloc[:0], n_boot=200)  # no case with usable markup
+    assert empty["isolated"] == {"n": 0, "accuracy": None, "ci_low": None, "ci_high": None, "sem": None,
+                                 "n_left_out": 3}
+
+
 def test_zlib_and_shuffle():
     text = "the cat sat on the mat " * 10
     assert zlib_bytes(text) == len(zlib.compress(text.encode()))

@@ -17,6 +17,7 @@ import pytest
 import xarray as xr
 
 from brainalign.demo import generate_demo, load_stories, resolve_params, story_words, validate_demo
+from brainalign.io.tsv import numeric_column, read_bids_tsv
 from brainalign.demo.drivers import region_latents
 from brainalign.demo.fmri import hrf_regressors
 
@@ -152,10 +153,11 @@ def test_bids_layout_and_sidecars(demo):
             img = nib.load(f"{stem}_bold.nii.gz")
             assert img.ndim == 4 and img.header.get_zooms()[:3] == (6.0, 6.0, 6.0)
             assert json.loads(open(f"{stem}_bold.json").read())["RepetitionTime"] == TR
-            events = pd.read_csv(f"{stem}_events.tsv", sep="\t", keep_default_na=False)
+            # BIDS TSV: no quoting, so the words with double quotes ('"Keep') are read as written
+            events = read_bids_tsv(f"{stem}_events.tsv")
             assert list(events.columns) == ["onset", "duration", "trial_type", "word"]
             assert list(events["word"]) == list(words[story]["word"])
-            np.testing.assert_allclose(events["onset"], words[story]["onset"], atol=1e-4)
+            np.testing.assert_allclose(numeric_column(events, "onset"), words[story]["onset"], atol=1e-4)
             conf = pd.read_csv(root / "derivatives" / "fmriprep" / f"sub-{sub}" / "func"
                                / f"sub-{sub}_task-{story}_desc-confounds_timeseries.tsv", sep="\t")
             assert len(conf) == img.shape[3]

@@ -222,3 +222,17 @@ def test_banded_ridge_attributes_signal_to_the_right_space():
     assert res.r[:3].min() > 0.4
     assert (res.r_split[0, :3] > res.r_split[1, :3]).all()
     assert abs(res.r[3:].mean()) < 0.15
+
+
+def test_recording_span_counts_dropped_and_trimmed_volumes():
+    from brainalign.encoding.pipeline import recording_span
+
+    times = (np.arange(3, 50) + 0.5) * 2.0  # volumes 3..49 kept of 52, TR 2 s
+    fmri = xr.DataArray(np.zeros((times.size, 2)), dims=("time", "voxel"), coords={"time": times},
+                        attrs={"tr": 2.0, "drop_initial_trs": 3, "trim_end_trs": 2, "time_reference": 0.5})
+    assert recording_span(fmri) == (0.0, 104.0)
+    moved = fmri.assign_coords(time=fmri.time - 13.0)  # clock re-zeroed at a story starting 13 s in
+    assert recording_span(moved) == (-13.0, 91.0)
+    meg = xr.DataArray(np.zeros((500, 2)), dims=("time", "channel"), coords={"time": np.arange(500) / 100.0},
+                       attrs={"sfreq": 100.0})
+    assert recording_span(meg) == (0.0, 5.0)

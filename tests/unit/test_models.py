@@ -51,11 +51,12 @@ def test_spec_from_config_infers_source(tmp_path):
 
 
 @pytest.mark.parametrize("entry,match", [
-    ({"package": "x", "colour": 1}, "unknown key.*colour"),
-    ({"source": "ftp", "id": "x"}, "source must be one of"),
-    ({"source": "pypi"}, "needs 'package'"),
-    ({"id": "x", "dtype": "int8"}, "dtype"),
+    ({"package": "x", "colour": 1}, "config key 'models.m': unknown key.*colour"),
+    ({"source": "ftp", "id": "x"}, "config key 'models.m.source': got 'ftp' .*expected one of"),
+    ({"source": "pypi"}, "config key 'models.m.package': .*needs 'package'"),
+    ({"id": "x", "dtype": "int8"}, "config key 'models.m.dtype'"),
     ({"id": "x", "device": "tpu"}, "device"),
+    ({"revision": "main"}, "config key 'models.m': the entry needs 'source', 'package' or 'id'"),
 ])
 def test_spec_rejects_bad_entries(entry, match):
     with pytest.raises(ValueError, match=match):
@@ -185,7 +186,7 @@ def test_cached_dir_is_atomic_and_rebuilt_when_corrupt(private_cache):
 def test_corrupt_and_truncated_gguf_give_clear_errors(private_cache, tmp_path):
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"PK\x03\x04 not a gguf")
-    with pytest.raises(ValueError, match=r"bad\.gguf: not a GGUF file"):
+    with pytest.raises(ValueError, match=r"config key .models\.g\.id.: source gguf: .*bad\.gguf is not a GGUF file"):
         load_model(ModelSpec.from_config("g", {"id": str(bad)}))
     with pytest.raises(FileNotFoundError, match="missing.gguf"):
         load_model(ModelSpec.from_config("g", {"id": str(tmp_path / "missing.gguf")}))
@@ -196,7 +197,7 @@ def test_corrupt_and_truncated_gguf_give_clear_errors(private_cache, tmp_path):
         truncated = tmp_path / "truncated.gguf"
         with open(src, "rb") as fh:
             truncated.write_bytes(fh.read(2_000_000))
-        with pytest.raises(ValueError, match=r"truncated\.gguf: cannot be read as a GGUF model"):
+        with pytest.raises(ValueError, match=r"config key .models\.g\.id.*truncated\.gguf cannot be read as a GGUF model"):
             load_model(ModelSpec.from_config("g", {"id": str(truncated)}))
         assert not any((private_cache / "models").iterdir())      # nothing half-written kept
 
@@ -275,3 +276,26 @@ def test_default_model_loads_through_cache_and_extracts():
     control = load_model(spec.control())
     ppl_random = float(extract_features(control, words, mode="story", layers=[0]).perplexity)
     assert ppl_random > 5 * ppl
+
+
+# --------------------------------------------------------------------------- devices
+
+def test_check_device_names_the_key_and_the_devices_present(monkeypatch):
+    from brainalign.errors import ConfigError
+    from brainalign.models.device import available_devices, check_device
+
+    assert check_device("cpu", "features.device") == "cpu"
+    with pytest.raises(ConfigError, match=r"config key 'brainbench.device': device 'tpu' .*expected 'cpu', 'cuda'"):
+        check_device("tpu", "brainbench.device")
+    # One GPU present (simulated): cuda and cuda:0 pass, cuda:1 names the devices there are.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert available_devices() == ["cpu", "cuda:0"]
+    assert check_device("cuda", "features.device") == "cuda" and check_device("cuda:0", "features.device") == "cuda:0"
+    with pytest.raises(ConfigError, match=r"'features.device': device 'cuda:1' .*only 1 CUDA device.*cpu, cuda:0"):
+        check_device("cuda:1", "features.device")
+    # No GPU: the reason (no CUDA build, or none visible) is named.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"device 'cuda' is not available on this machine .*(built without CUDA|"
+                                          r"no CUDA device is visible).*expected one of the devices present: cpu"):
+        check_device("cuda", "features.device")

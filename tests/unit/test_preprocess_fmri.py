@@ -76,7 +76,7 @@ def test_mask_confounds_zscore_and_times(tmp_path):
     np.testing.assert_allclose(y, (resid - resid.mean()) / resid.std(), atol=2e-4)
     assert np.corrcoef(y, signal[4:58])[0, 1] > 0.7
     # without confound regression the confound is still there
-    raw = preprocess_fmri(bold, confounds=None, drop_initial_trs=4, trim_end_trs=2)
+    raw = preprocess_fmri(bold, confounds=None, strategy={}, drop_initial_trs=4, trim_end_trs=2)
     assert abs(np.corrcoef(raw.values[:, col], kept["white_matter"])[0, 1]) > 0.3
 
 
@@ -91,13 +91,13 @@ def test_output_round_trips_through_the_store(tmp_path):
     np.testing.assert_array_equal(back.z.values, out.z.values)
     assert back.attrs["tr"] == TR and np.allclose(back.attrs["affine"], AFFINE)
     with pytest.raises(ValueError, match="mask=None"):
-        preprocess_fmri(bold, mask=None)
+        preprocess_fmri(bold, mask=None, strategy={})
 
 
 def test_tr_header_vs_sidecar_mismatch(tmp_path):
     bold, *_ = make_run(tmp_path, tr_header=2.0, tr_sidecar=1.5)
     with pytest.raises(ValueError, match=r"sub-01_task-pieman_bold.nii.gz: TR disagrees: 2 s .*header.* vs 1.5 s .*json"):
-        preprocess_fmri(bold)
+        preprocess_fmri(bold, strategy={})
     assert resolve_tr(None, None, 2.0) == 2.0
     with pytest.raises(ValueError, match="no repetition time"):
         resolve_tr(bold, None, None, sidecar=bold.with_name("nope.json"))
@@ -110,16 +110,16 @@ def test_tr_from_inherited_sidecar(tmp_path):
     sub.mkdir(parents=True)
     bold, *_ = make_run(sub, n_vol=10, tr_sidecar=None)
     with pytest.raises(ValueError, match=r"1.5 s .*header.* vs 2 s from .*task-pieman_bold.json"):
-        preprocess_fmri(bold)
+        preprocess_fmri(bold, strategy={})
 
 
 def test_tr_argument_checked(tmp_path):
     bold, *_ = make_run(tmp_path, tr_sidecar=None)
-    epi = preprocess_fmri(bold, tr=1.5, mask="epi")
+    epi = preprocess_fmri(bold, tr=1.5, mask="epi", strategy={})
     assert epi.attrs["tr"] == 1.5 and 0.9 * 23 * 29 * 23 < epi.sizes["voxel"] <= 23 * 29 * 23
     assert epi.x.min() >= -90 + 6 * 4 and epi.x.max() <= -90 + 6 * 26  # inside the bright box only
     with pytest.raises(ValueError, match="TR disagrees: 1.5 s .* vs 2 s from the tr argument"):
-        preprocess_fmri(bold, tr=2.0)
+        preprocess_fmri(bold, tr=2.0, strategy={})
 
 
 def test_confound_errors(tmp_path):
@@ -162,7 +162,7 @@ def test_atlas_parcel_means_match_nilearn(tmp_path):
     nib.save(nib.Nifti1Image(labels, AFFINE), atlas)
     lut = tmp_path / "atlas.tsv"
     lut.write_text("index\tname\n3\tSTG\n7\tIFG\n")
-    out = preprocess_fmri(bold, atlas=atlas, atlas_labels=lut, detrend=False, standardize=False)
+    out = preprocess_fmri(bold, atlas=atlas, atlas_labels=lut, detrend=False, standardize=False, strategy={})
     assert out.region.values.tolist() == ["STG", "IFG"] and out.n_voxels.values.tolist() == [64, 96]
     ref = NiftiLabelsMasker(labels_img=str(atlas), standardize=False).fit_transform(str(bold))
     np.testing.assert_allclose(out.values, ref, rtol=1e-4, atol=1e-4)
@@ -171,7 +171,7 @@ def test_atlas_parcel_means_match_nilearn(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("index\tname\n3\tSTG\n")
     with pytest.raises(ValueError, match=r"bad.tsv: atlas values \[7\] have no label"):
-        preprocess_fmri(bold, atlas=atlas, atlas_labels=bad)
+        preprocess_fmri(bold, atlas=atlas, atlas_labels=bad, strategy={})
 
 
 def test_surface_gifti(tmp_path):
@@ -185,7 +185,7 @@ def test_surface_gifti(tmp_path):
         nib.save(nib.GiftiImage(darrays=darrays), p)
         paths.append(p)
     (tmp_path / "sub-01_task-pieman_hemi-L_space-fsaverage5_bold.json").write_text('{"RepetitionTime": 1.5}')
-    out = preprocess_fmri(paths, drop_initial_trs=2)
+    out = preprocess_fmri(paths, drop_initial_trs=2, strategy={})
     assert out.shape == (38, 2 * n_vert)
     assert out.hemi.values[0] == "L" and out.hemi.values[-1] == "R" and out.vertex.values[n_vert] == 0
     assert np.isfinite(out.x.values).all() and out.x.values[:n_vert].mean() < 0 < out.x.values[n_vert:].mean()
@@ -201,4 +201,49 @@ def test_surface_gifti(tmp_path):
 def test_too_few_volumes(tmp_path):
     bold, *_ = make_run(tmp_path, n_vol=8)
     with pytest.raises(ValueError, match="8 volumes leave too few after dropping 4 initial and 2 final"):
-        preprocess_fmri(bold, drop_initial_trs=4, trim_end_trs=2)
+        preprocess_fmri(bold, drop_initial_trs=4, trim_end_trs=2, strategy={})
+
+
+@pytest.mark.parametrize("where", ["beside", "derivatives", "raw"])
+def test_confounds_search_folders_are_where_find_runs_looks(tmp_path, where):
+    """The folders named in the missing-confounds error are those find_runs searches (in its order)."""
+    from brainalign.io.bids import confounds_search_folders, find_runs
+
+    raw = tmp_path / "sub-01" / "ses-1" / "func"
+    deriv = tmp_path / "derivatives" / "fmriprep" / "sub-01" / "ses-1" / "func"
+    raw.mkdir(parents=True)
+    (raw / "sub-01_ses-1_task-x_bold.nii.gz").touch()
+    bold = raw / "sub-01_ses-1_task-x_bold.nii.gz"
+    if where != "raw":
+        deriv.mkdir(parents=True)
+        bold = deriv / "sub-01_ses-1_task-x_space-MNI_desc-preproc_bold.nii.gz"
+        bold.touch()
+    folders = confounds_search_folders(bold, tmp_path)
+    assert folders[0] == str(bold.parent) and str(deriv) in folders and str(raw) in folders
+    assert find_runs(tmp_path)["confounds"].tolist() == [None]
+    folder = {"beside": bold.parent, "derivatives": deriv, "raw": raw}[where]
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "sub-01_ses-1_task-x_desc-confounds_timeseries.tsv"
+    conf.touch()
+    assert find_runs(tmp_path)["confounds"].tolist() == [str(conf)] and str(folder) in folders
+
+
+def test_nonfinite_vertices_of_a_surface_run(tmp_path):
+    """NaN in a GIFTI vertex: an error naming the file, the hemisphere/vertex and the volume; interpolated
+    when configured."""
+    rng = np.random.default_rng(2)
+    n_vol, n_vert = 12, 10242
+    paths = []
+    for hemi in "LR":
+        frames = rng.standard_normal((n_vol, n_vert)).astype(np.float32) + 50
+        if hemi == "R":
+            frames[6, 7] = np.nan
+        darrays = [nib.gifti.GiftiDataArray(f, intent="NIFTI_INTENT_TIME_SERIES") for f in frames]
+        p = tmp_path / f"sub-01_task-pieman_hemi-{hemi}_space-fsaverage5_bold.func.gii"
+        nib.save(nib.GiftiImage(darrays=darrays), p)
+        paths.append(p)
+    with pytest.raises(ValueError, match=r"hemi-L_space-fsaverage5_bold\.func\.gii: 1 non-finite value.* in 1 of 20484 "
+                                         r"vertex\(s\) \[R 7\] .*volumes 6 \(t = 9\.75 s\)"):
+        preprocess_fmri(paths, strategy={}, tr=1.5)
+    out = preprocess_fmri(paths, strategy={}, tr=1.5, nonfinite="interpolate")
+    assert np.isfinite(out.values).all() and out.attrs["nonfinite_interpolated"] == ["R 7"]

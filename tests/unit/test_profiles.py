@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from brainalign.io.bids import find_runs, select_runs
+from brainalign.io.bids import plan_runs
 from brainalign.io.timings import read_timings
 from brainalign.preprocess.fmri import preprocess_fmri
 from brainalign.preprocess.ieeg import preprocess_ieeg
@@ -69,12 +69,17 @@ def _tree_narratives(root: Path):
             d.mkdir(parents=True, exist_ok=True)
             (d / f"sub-{sub}_task-{task}_space-MNI152NLin2009cAsym_res-native_desc-preproc_bold.nii.gz").touch()
             (d / f"sub-{sub}_task-{task}_desc-confounds_timeseries.tsv").touch()
+    # the release's participants.tsv: tasks and their conditions, comma-separated in the same order
+    (root / "participants.tsv").write_text("participant_id\ttask\tcondition\n"
+                                           "sub-001\tpieman,tunnel,lucy,prettymouth\tn/a,n/a,n/a,affair\n"
+                                           "sub-002\tpieman,tunnel,prettymouth\tn/a,n/a,paranoia\n")
     for task in ("pieman", "tunnel", "lucy", "prettymouth"):
         g = root / "stimuli" / "gentle" / task / "align.json"
         g.parent.mkdir(parents=True, exist_ok=True)
         g.write_text(json.dumps({"transcript": "I began.", "words": [
             {"case": "success", "start": 0.5, "end": 0.7, "startOffset": 0, "endOffset": 1, "word": "I"},
             {"case": "not-found-in-audio", "startOffset": 2, "endOffset": 7, "word": "began"}]}))
+    # prettymouth is split by condition: sub-001 in prettymouthaffair, sub-002 in prettymouthparanoia
     return {"subjects": ["001", "002"], "expected_runs": 7}
 
 
@@ -133,9 +138,9 @@ def test_profile_on_fake_tree(name, tmp_path):
                                                                 if k in ("space", "sessions", "use_derivatives")}}
     if "derivatives_root" in ds:
         spec["derivatives_root"] = tmp_path / "derivatives" / "fmriprep"
-    runs = find_runs(tmp_path, spec)
     subjects = ds.get("subjects") or facts["subjects"]
-    chosen = select_runs(runs, subjects, ds["stories"], missing=ds.get("missing_run", "error"), root=tmp_path)
+    # the workflow's planner (common.smk): shared-run stories, condition units, the grid
+    chosen = plan_runs(tmp_path, ds, spec=spec, subjects=subjects, stories=ds["stories"])
     assert len(chosen) == facts["expected_runs"]
     if name == "narratives":
         assert chosen["path"].str.contains("derivatives/fmriprep").all() and chosen["confounds"].notna().all()

@@ -78,7 +78,7 @@ def test_fsaverage6_coordinates_offline_from_fsaverage5(offline_fsaverage):
     from nilearn.datasets import load_fsaverage
 
     paths = _fsaverage6_run(offline_fsaverage / "func")
-    out = preprocess_fmri(paths, confounds=None, sidecar=offline_fsaverage / "func" /
+    out = preprocess_fmri(paths, confounds=None, strategy={}, sidecar=offline_fsaverage / "func" /
                           "sub-01_task-x_hemi-L_space-fsaverage6_bold.json")
     assert out.sizes["voxel"] == 2 * 40962
     pial = load_fsaverage("fsaverage5")["pial"]
@@ -103,7 +103,7 @@ def test_fsaverage6_full_mesh_from_subjects_dir(offline_fsaverage, monkeypatch):
         nib.freesurfer.write_geometry(str(surf / f"{h}.pial"), meshes[h], np.array([[0, 1, 2]], dtype=np.int32))
     monkeypatch.setenv("SUBJECTS_DIR", str(offline_fsaverage / "subjects"))
     paths = _fsaverage6_run(offline_fsaverage / "func")
-    out = preprocess_fmri(paths, confounds=None, tr=1.5)
+    out = preprocess_fmri(paths, confounds=None, strategy={}, tr=1.5)
     xyz = np.stack([out[c].values for c in "xyz"], axis=1)
     assert np.isfinite(xyz).all()
     np.testing.assert_allclose(xyz[:40962], meshes["lh"], atol=1e-3)
@@ -148,7 +148,14 @@ def test_hf5_reader_and_contract(tmp_path):
     data[5, 3] = np.nan
     path = _write_hf5(tmp_path / "derivative" / "preprocessed_data" / "UTS01" / "wheretheressmoke.hf5", data)
     assert read_hf5_responses(path).shape == (40, 25)
-    out = preprocess_hf5(path, tr=2.0, first_volume=10)
+    # a NaN is an error by default (never the authors' loaders' silent 0) ...
+    with pytest.raises(ValueError, match=r"wheretheressmoke\.hf5: 1 non-finite value.* in 1 of 25 voxel.*rows 5 "):
+        preprocess_hf5(path, tr=2.0, first_volume=10)
+    # ... or interpolated in time when configured, and recorded
+    raw = preprocess_hf5(path, tr=2.0, first_volume=10, standardize=False, nonfinite="interpolate")
+    assert raw.values[5, 3] == pytest.approx((data[4, 3] + data[6, 3]) / 2, rel=1e-6)
+    assert raw.attrs["nonfinite_interpolated"] == ["3"] and raw.attrs["nonfinite_values"] == 1
+    out = preprocess_hf5(path, tr=2.0, first_volume=10, nonfinite="interpolate")
     assert out.dims == ("time", "voxel") and out.dtype == np.float32 and out.shape == (40, 25)
     np.testing.assert_allclose(out["time"].values[:2], [21.0, 23.0])  # (10 + 0.5) * 2.0, (11 + 0.5) * 2.0
     assert np.isfinite(out.values).all()
@@ -318,7 +325,9 @@ def test_preprocess_run_ends_a_shared_run_story_at_its_duration_or_last_word(tmp
 # ------------------------------------------------------------------ Narratives: one alignment, two stories
 def _shared_gentle(path: Path) -> Path:
     """A Gentle align.json in the published structure for slumlordreach: timed from the start of the
-    combined audio, slumlord's words before 950 s, reach's after; one unaligned word in each story."""
+    combined audio (which the release's events start 4.5 s into the run, with music; slumlord's story
+    row at 29.5 s = 25 s into the audio, reach's at 969.5 s = 965 s), slumlord's words before 950 s,
+    reach's after; one unaligned word in each story."""
     transcript = "The landlord, came back.\n\nReach out now.\n"
 
     def item(word, case, start=None, end=None):
@@ -329,11 +338,11 @@ def _shared_gentle(path: Path) -> Path:
                      phones=[{"duration": end - start, "phone": "x_S"}])
         return d
 
-    words = [item("The", "success", 30.0, 30.3), item("landlord,", "success", 30.4, 30.8),
-             item("came", "not-found-in-audio"), item("back.", "success", 31.2, 31.6),
+    words = [item("The", "success", 25.5, 25.8), item("landlord,", "success", 25.9, 26.3),
+             item("came", "not-found-in-audio"), item("back.", "success", 26.7, 27.1),
              {"case": "not-found-in-transcript", "start": 940.0, "end": 940.5, "word": "la"},  # the music
-             item("Reach", "success", 970.0, 970.4), item("out", "not-found-in-audio"),
-             item("now.", "success", 971.0, 971.3)]
+             item("Reach", "success", 965.5, 965.9), item("out", "not-found-in-audio"),
+             item("now.", "success", 966.5, 966.8)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(__import__("json").dumps({"transcript": transcript, "words": words}, indent=2))
     return path
@@ -356,7 +365,7 @@ def test_shared_alignment_cut_into_two_stories(tmp_path):
         out = tmp_path / f"{story}.tsv"
         _run_script("words.py", tmp_path, wildcards={"story": story}, output=out,
                     params={"kind": "bids", "bids_root": str(tmp_path), "timings": profile["timings"],
-                            "story_run": story_runs[story], "subject": "001"})
+                            "story_run": story_runs[story], "timing_files": [("001", None)]})
         table = read_word_table(out)
         assert table["story"].unique().tolist() == [story]
         assert table["word"].tolist() == words
@@ -366,17 +375,18 @@ def test_shared_alignment_cut_into_two_stories(tmp_path):
         flags = table.set_index("word")["flags"]
         assert flags[words[2 if story == "slumlord" else 1]] == "interpolated"
         assert (table["flags"] == "interpolated").sum() == 1
-    # same clock as crop_story: a word at run time onset + x is at x in the cropped recording
-    run_onsets = {"slumlord": 29.5, "reach": 969.5}
+    # same clock as crop_story: the alignment counts from the audio's start (4.5 s into the run in the
+    # release's events), so a word at run time story onset + x is at x in the cropped recording
+    run_onsets, audio_onset = {"slumlord": 29.5, "reach": 969.5}, 4.5
     for story, entry in story_runs.items():
-        assert entry["timings_offset"] == -run_onsets[story]
+        assert entry["timings_offset"] == -(run_onsets[story] - audio_onset)
 
 
 def test_cut_window_errors_name_the_file_and_field(tmp_path):
     path = _shared_gentle(tmp_path / "align.json")
     field = "dataset.story_runs.reach.timings_window"
 
-    def read(window, offset=-969.5):
+    def read(window, offset=-965.0):
         return read_timings(path, fmt="gentle", story="reach", window=window, shift=offset, window_field=field)
 
     assert read([950.0, None])["word"].tolist() == ["Reach", "out", "now."]
@@ -394,7 +404,7 @@ def test_cut_window_errors_name_the_file_and_field(tmp_path):
         read([950.0, None], offset=-980.0)
     # the function on a table: flags kept, indices renumbered, times shifted
     whole = read_timings(path, fmt="gentle")
-    cut = cut_window(whole, (30.0, 31.0), offset=-29.5, source=path, field="w")
+    cut = cut_window(whole, (25.0, 26.5), offset=-25.0, source=path, field="w")
     assert cut["word_index"].tolist() == [0, 1, 2] and cut["onset"].tolist() == pytest.approx([0.5, 0.9, 1.3])
     assert cut["flags"].tolist() == ["", "", "interpolated"] and whole["word_index"].tolist()[:2] == [0, 1]
 
@@ -451,3 +461,27 @@ def test_narratives_dry_run_two_stories_one_run(tmp_path):
         inputs[fields["output"]] = ", ".join(f for f in fields.get("input", "").split(", ") if f != "<TBD>")
     assert inputs == {f"results/narratives/words/{story}.tsv": str(shared) for story in ("slumlord", "reach")}, \
         (plan.stdout + plan.stderr)[-3000:]
+
+
+def test_crop_story_origin_and_hf5_onset(tmp_path):
+    """crop_story re-zeroes at `origin` (the word table's 0) when given; hf5 responses have no events,
+    so a stimulus onset read from events is refused naming the key."""
+    from brainalign.errors import ConfigError
+    from brainalign.preprocess.fmri import preprocess_run
+
+    files = _two_story_run(tmp_path)
+    mask = nib.Nifti1Image(np.ones((4, 4, 3), np.int8), np.diag([3.0, 3.0, 3.0, 1.0]))
+    run = preprocess_fmri(files["bold"], confounds=None, mask=mask, standardize=False, strategy={})
+    moved = crop_story(run, 105.0, 45.0, tail=15.0, origin=100.0)
+    same = crop_story(run, 105.0, 45.0, tail=15.0)
+    assert moved.sizes["time"] == same.sizes["time"] == 40
+    np.testing.assert_allclose(moved["time"].values, same["time"].values + 5.0)
+    assert moved.attrs["time_origin"] == 100.0 and same.attrs["time_origin"] == 105.0
+    hf5 = _write_hf5(tmp_path / "UTS01" / "souls.hf5", np.random.default_rng(0).standard_normal((20, 4)))
+    options = {"standardize": True}
+    with pytest.raises(ConfigError, match=r"dataset.stimulus_onset.source.*responses: hf5"):
+        preprocess_run({"bold": str(hf5)}, options=options, profile={"hf5": {"tr": 2.0}}, story="souls",
+                       stimulus={"source": "events"}, subject="UTS01")
+    out = preprocess_run({"bold": str(hf5)}, options=options, profile={"hf5": {"tr": 2.0}}, story="souls",
+                         stimulus={"source": "none"}, subject="UTS01")
+    np.testing.assert_allclose(out["time"].values[0], 21.0)  # the authors' clock, untouched

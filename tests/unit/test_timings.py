@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainalign.errors import InputError
 from brainalign.io.timings import (
     WORD_COLUMNS,
+    check_subject_timings,
     normalize_word,
     parse_textgrid,
     read_timings,
@@ -172,7 +174,7 @@ def test_textgrid_utf16_and_tier_errors(tmp_path):
         read_timings(bad)
     cut = tmp_path / "cut.TextGrid"
     cut.write_text(TEXTGRID_SHORT[: TEXTGRID_SHORT.index('"World."')])
-    with pytest.raises(ValueError, match="cut.TextGrid: TextGrid ends early"):
+    with pytest.raises(ValueError, match=r"cut.TextGrid: line \d+: TextGrid ends early"):
         read_timings(cut)
 
 
@@ -286,7 +288,7 @@ def test_csv_synonyms_and_missing_onsets(tmp_path):
     np.testing.assert_allclose(got["onset"], [0.5, 0.8])
     bad = tmp_path / "bad.csv"
     bad.write_text("word,onset,offset\nA,0.1,0.2\nB,zero,0.5\n")
-    with pytest.raises(ValueError, match=r"bad.csv: row 3: onset='zero' is not a number"):
+    with pytest.raises(ValueError, match=r"bad.csv: column 'onset', line 3: 'zero' is not a number"):
         read_timings(bad)
 
 
@@ -364,3 +366,28 @@ def test_normalize_word():
     assert normalize_word("\u201cDon\u2019t,\u201d") == "don't"
     assert normalize_word("Twenty-One.") == "twenty-one"
     assert normalize_word("...") == ""
+
+
+# ------------------------------------------------------------------------- non-word rows, subjects
+def test_bids_events_trial_type_option(tmp_path, caplog):
+    path = tmp_path / "sub-01_task-tale_events.tsv"
+    path.write_text("onset\tduration\ttrial_type\tword\n0.0\t3.0\tmusic\tn/a\n3.0\t0.3\tword\t\"Keep\n"
+                    "3.5\t0.3\tword\tout.\n4.0\t1.0\tsilence\t<sil>\n4.5\tn/a\tWord\tNA\n")
+    with caplog.at_level(logging.INFO, logger="brainalign.io.timings"):
+        words = read_timings(path, trial_type=["word", "Word"])
+    assert words["word"].tolist() == ['"Keep', "out.", "NA"]
+    assert "2 of 5 row(s) are not words and are left out (1 with trial_type 'music', 1 with trial_type 'silence')" in caplog.text
+    np.testing.assert_allclose(words["offset"], [3.3, 3.8, 5.25])  # last n/a duration: median onset step
+    with pytest.raises(InputError, match="3 different trial_type values"):
+        read_timings(path)
+    assert read_timings(path, trial_type="word")["word"].tolist() == ['"Keep', "out."]
+
+
+def test_check_subject_timings_tolerance():
+    ref = pd.DataFrame({"word": ["a", "b"], "norm": ["a", "b"], "onset": [1.0, 2.0]})
+    same = ref.assign(onset=[1.0004, 2.0], word=["A", "b"], norm=["a", "b"])
+    check_subject_timings(ref, same, subject="02", story="s", source="x.tsv")  # within 1 ms, same norm
+    later = ref.assign(onset=[1.0, 2.01])
+    with pytest.raises(InputError, match=r"x.tsv: subject 02, story s: 1 word onset\(s\) differ .* word 1 \('b'\)"):
+        check_subject_timings(ref, later, subject="02", story="s", source="x.tsv")
+    check_subject_timings(ref, later, subject="02", story="s", source="x.tsv", onset_tolerance=None)  # words only

@@ -86,6 +86,8 @@ rule forecast_scores:
         forecast=_FC,
         design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
         encoding=config["encoding"],
+        on_beyond_end=ON_BEYOND_END,
+        word_tables=WORD_TABLES,
     threads: 2
     resources:
         mem_mb=8000,
@@ -262,6 +264,8 @@ rule context_scores:
         runs=lambda wc: runs_of(wc.modality),
         design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
         encoding=config["encoding"],
+        on_beyond_end=ON_BEYOND_END,
+        word_tables=WORD_TABLES,
     threads: 2
     resources:
         mem_mb=8000,

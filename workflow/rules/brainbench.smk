@@ -5,7 +5,8 @@
 #
 # Outputs (results/brainbench/):
 #   {model}/{testset}/items.csv            per item: doi, journal_section, ppl_original, ppl_altered, correct, confidence, ...
-#   {model}/{testset}/isolated_items.csv   the same, isolated-sentences condition
+#   {model}/{testset}/isolated_items.csv   the same, isolated-sentences condition (rows whose markup parses;
+#                                          the others are flagged in items.csv, column markup_problem)
 #   {model}/{testset}/summary.json         accuracy, 95% bootstrap CI, SEM, calibration, memorization, provenance
 #   {model}/{testset}/subfields.csv | calibration.csv | memorization.csv
 #   lora/{model}/adapter/                  adapter_model.safetensors + adapter_config.json (nothing else)

@@ -46,6 +46,12 @@ else:
     if "bids_root" not in config["dataset"]:
         _config_error("dataset.bids_root", "required when dataset.kind is 'bids'")
     BIDS_ROOT = config["dataset"]["bids_root"]
+    if not Path(BIDS_ROOT).is_dir():  # else every run would be reported missing, not the root
+        _config_error("dataset.bids_root", f"{BIDS_ROOT!r} " + ("is a file" if Path(BIDS_ROOT).exists() else "does not exist")
+                      + f" (resolved to {Path(BIDS_ROOT).resolve()}); expected the root directory of a BIDS dataset"
+                      " (dataset_description.json, sub-* folders). Point dataset.bids_root at it, or fetch a"
+                      " published dataset first: snakemake -s workflow/rules/download.smk --configfile"
+                      " config/datasets/<name>.yaml download_<name>")
     STORIES = list(config["dataset"].get("stories") or [])
     if not STORIES:
         _config_error("dataset.stories", "list the stories (BIDS task labels) to analyse")
@@ -77,32 +83,61 @@ def preprocess_config_files(modality):
 CHECK_FILES = []
 if KIND == "demo":
     STORY_RUNS = {}
+    STORY_UNITS = {}
     RUNS = {mod: {(s, t): [] for s in SUBJECTS for t in STORIES} for mod in MODALITIES}
     RUN_SPECS = {mod: {"modality": mod} for mod in MODALITIES}
+    RUN_INFO = {mod: {} for mod in MODALITIES}
 else:
-    from brainalign.io.bids import find_runs, hf5_spec, select_runs, split_story_runs, story_tasks
+    from brainalign.errors import InputError
+    from brainalign.io.bids import hf5_spec, plan_runs
 
     _profile = config["dataset"].get("profile", {})
     # Stories that share a run (dataset.story_runs, e.g. Narratives' slumlordreach) are looked up by
     # their run's task, then each becomes its own unit (same files, its own preprocessing job).
     STORY_RUNS = config["dataset"].get("story_runs") or {}
-    RUNS = {}
-    RUN_SPECS = {}
+    # Stories heard in several versions (participants.tsv conditions, dataset.conditions.units: e.g.
+    # milkyway original/vodka/synonyms): one unit per version, its subjects' runs of the task.
+    STORY_UNITS = (config["dataset"].get("conditions") or {}).get("units") or {}
+    RUNS, RUN_INFO, RUN_SPECS = {}, {}, {}
     for _mod in MODALITIES:
-        _spec = {"modality": _mod, "subjects": SUBJECTS, "stories": story_tasks(STORIES, STORY_RUNS),
+        _spec = {"modality": _mod, "subjects": SUBJECTS,
                  "derivatives_root": config["dataset"].get("derivatives_root"), "space": _profile.get("space"),
                  "sessions": list(_profile.get("sessions") or [])[:1] or None,
                  "use_derivatives": _profile.get("use_derivatives", True), **hf5_spec(_profile, BIDS_ROOT)}
-        _runs = select_runs(split_story_runs(find_runs(BIDS_ROOT, _spec), STORY_RUNS), SUBJECTS, STORIES,
-                            missing=config["dataset"]["missing_run"], root=BIDS_ROOT)
+        try:
+            _runs = plan_runs(BIDS_ROOT, config["dataset"], spec=_spec, subjects=SUBJECTS, stories=STORIES)
+        except InputError as _err:  # repeated runs, mixed conditions ...: the message names key and files
+            raise WorkflowError(str(_err)) from None
         RUN_SPECS[_mod] = _spec
         _extra = preprocess_config_files(_mod)
+        # the files each preprocessing job reads: find_runs' `files` (recording, companions, the sidecars
+        # its reader opens), the events (stimulus onset, shared-run segments; also read by mne-bids for
+        # MEG/EEG) and the files the preprocessing options name
         RUNS[_mod] = {}
         for r in _runs.itertuples():
-            # a story cut out of a shared run reads the run's events.tsv for its onset (story_segment)
-            _events = [r.events] if r.story in STORY_RUNS and isinstance(r.events, str) else []
+            _events = [r.events] if isinstance(r.events, str) else []
             RUNS[_mod][(r.subject, r.story)] = list(dict.fromkeys([*r.files, *_events, *_extra]))
-            CHECK_FILES += [*r.files, *_extra, *([r.events] if isinstance(r.events, str) else [])]
+            CHECK_FILES += [*r.files, *_extra, *_events]
+        # which run the plan chose (BIDS task, session, run label, condition): the job reads exactly it
+        RUN_INFO[_mod] = {(r.subject, r.story): {"task": r.task, "session": r.session if isinstance(r.session, str) else None,
+                                                 "run": r.run if isinstance(r.run, str) else None,
+                                                 "condition": r.condition if isinstance(r.condition, str) else None,
+                                                 "repeats": r.repeats or ""}
+                          for r in _runs.itertuples()}
+
+
+def run_info(modality, subject, story):
+    """The planned run of a job: task, session, run label, condition (empty for the demo)."""
+    return RUN_INFO[modality].get((subject, story), {})
+
+
+def stimulus_spec_of(story):
+    """dataset.stimulus_onset for a story unit (None for the demo, whose runs start with the story)."""
+    if KIND == "demo":
+        return None
+    from brainalign.io.bids import stimulus_spec
+
+    return stimulus_spec(config["dataset"], story)
 
 BASE_MODELS = list(config["models"])
 CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e.get("random_control", True)}
@@ -165,17 +200,39 @@ def first_subject_of(story):
     raise WorkflowError(f"story '{story}': no subject has a run of it (dataset.stories, dataset.missing_run)")
 
 
-def words_inputs(wildcards):
-    """Files a story-level `words` job reads - the demo tree, or the word-timing file of the story
-    (a shared alignment for a story of dataset.story_runs with timings_path; {subject} = the first
-    subject with the story, as in the script)."""
+def timing_entry(story):
+    """The entry whose timings_path (if any) gives a story's word table: dataset.story_runs, else
+    dataset.conditions.units (a version sharing the task's alignment, e.g. prettymouth's)."""
+    return STORY_RUNS.get(story) or STORY_UNITS.get(story)
+
+
+def timing_files_of(story):
+    """(subject, word-timing file) pairs that rule `words` reads for a story, the story's own first.
+
+    The first subject with the story gives the story's table; when every subject has their own file
+    (the demo's func events.tsv, a dataset.timings.path with {subject}) and one table serves them all
+    (not dataset.timings.per_subject), every other subject's file is compared with it (same words,
+    same onsets), so these files are inputs of the job: editing one reruns the check.
+    """
     if KIND == "demo":
-        return [BIDS_ROOT]
-    entry = STORY_RUNS.get(wildcards.story) or {}
+        return [(s, f"{BIDS_ROOT}/sub-{s}/func/sub-{s}_task-{story}_events.tsv") for s in SUBJECTS]
+    entry = timing_entry(story) or {}
     pattern = entry.get("timings_path") or (config["dataset"].get("timings") or {}).get("path")
     if not pattern:
         return []
-    return [pattern.format(root=BIDS_ROOT, story=wildcards.story, subject=first_subject_of(wildcards.story))]
+    first = first_subject_of(story)
+    subjects = [s for s in SUBJECTS if any((s, story) in RUNS[mod] for mod in MODALITIES)]
+    if "{subject}" not in pattern or PER_SUBJECT:
+        subjects = [first]  # one shared file, or rule words_subject checks each subject's file
+    return [(s, pattern.format(root=BIDS_ROOT, story=story, subject=s)) for s in subjects]
+
+
+def words_inputs(wildcards):
+    """Files a story-level `words` job reads - the demo tree (its events files lie inside the
+    directory output of demo_dataset), or every word-timing file of timing_files_of(story)."""
+    if KIND == "demo":
+        return [BIDS_ROOT]
+    return list(dict.fromkeys(path for _, path in timing_files_of(wildcards.story)))
 
 
 def features_of(model):
@@ -202,6 +259,12 @@ def subject_words_of(modality):
     if not PER_SUBJECT:
         return []
     return [f"{RESULTS}/words/{t}/sub-{s}.tsv" for s, t in runs_of(modality)]
+
+
+# Word onsets outside a recording (dataset.timings.on_beyond_end), checked by every job that runs the
+# encoder (encode, forecast_scores, context_scores); the story's word table is named in its messages.
+ON_BEYOND_END = (config["dataset"].get("timings") or {}).get("on_beyond_end", "error")
+WORD_TABLES = {story: f"{RESULTS}/words/{story}.tsv" for story in STORIES}
 
 
 def scores_path(model, modality):

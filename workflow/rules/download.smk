@@ -1,6 +1,8 @@
 # Fetch the published datasets of config/datasets/*.yaml (network needed; run once, on a login node).
 #
-#   snakemake --cores 1 --configfile config/datasets/narratives.yaml download_narratives
+#   snakemake --cores 1 -s workflow/rules/download.smk --configfile config/datasets/narratives.yaml download_narratives
+#
+# (-s: the main Snakefile stops at parse time while dataset.bids_root does not exist yet.)
 #
 # One rule per profile.  The rule of the active profile (dataset.name) takes its settings from
 # `dataset.profile.download` and its destination from `dataset.bids_root`; the others use the

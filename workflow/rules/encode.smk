@@ -15,6 +15,8 @@ rule encode:
         design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
         encoding=config["encoding"],
         seed=SEED,
+        on_beyond_end=ON_BEYOND_END,
+        word_tables=WORD_TABLES,
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: 8000 * attempt,

@@ -20,6 +20,7 @@ checkpoint check_inputs:
         stories=STORIES,
         story_runs=STORY_RUNS,
         missing=config["dataset"]["missing_run"],
+        dataset=config["dataset"],
         timings=config["dataset"].get("timings", {}),
         profile=config["dataset"].get("profile", {}),
         first_subject={t: first_subject_of(t) for t in STORIES},

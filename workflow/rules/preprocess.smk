@@ -15,6 +15,8 @@ rule preprocess_fmri:
         options=config["preprocess"]["fmri"],
         story_run=lambda wc: STORY_RUNS.get(wc.story),
         words=lambda wc: story_run_inputs(wc)[0] if wc.story in STORY_RUNS else None,
+        run=lambda wc: run_info("fmri", wc.subject, wc.story),  # task, session, run label, condition
+        stimulus=lambda wc: stimulus_spec_of(wc.story),  # dataset.stimulus_onset (None: demo)
     threads: 1
     resources:
         mem_mb=4000,
@@ -37,6 +39,7 @@ rule preprocess_meeg:
         bids_root=BIDS_ROOT,
         profile=config["dataset"].get("profile", {}),
         options=lambda wc: config["preprocess"]["ieeg" if wc.meeg == "ieeg" else "meeg"],
+        run=lambda wc: run_info(wc.meeg, wc.subject, wc.story),  # task, session, run label, condition
     threads: 1
     resources:
         mem_mb=4000,

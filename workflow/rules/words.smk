@@ -3,7 +3,9 @@
 
 # A story of dataset.story_runs with `timings_path` reads its window of a shared alignment (Narratives'
 # slumlordreach), moved to the story's clock.  Files named per subject are read from the first subject
-# that has the story's run (dataset.missing_run: drop may leave SUBJECTS[0] without it).
+# that has the story's run (dataset.missing_run: drop may leave SUBJECTS[0] without it); every other
+# subject's file (demo: func events.tsv; a {subject} timing path) must list the same words at the same
+# onsets (timing_files_of in common.smk), else the job fails naming the file and the first difference.
 rule words:
     input:
         after_check(words_inputs),
@@ -13,8 +15,8 @@ rule words:
         kind=KIND,
         bids_root=BIDS_ROOT,
         timings=config["dataset"].get("timings", {}),
-        story_run=lambda wc: STORY_RUNS.get(wc.story),
-        subject=lambda wc: first_subject_of(wc.story),
+        story_run=lambda wc: timing_entry(wc.story),
+        timing_files=lambda wc: timing_files_of(wc.story),
     threads: 1
     resources:
         mem_mb=1000,

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda 
 
 import numpy as np  # noqa: E402
 
+from brainalign.config_checks import check_layers  # noqa: E402
 from brainalign.features import extract_features  # noqa: E402
 from brainalign.io.store import write_zarr  # noqa: E402
 from brainalign.io.timings import read_word_table  # noqa: E402
@@ -19,7 +20,10 @@ model, options, layers = smk.params.model, smk.params.features, smk.params.layer
 context = int(smk.wildcards.context)
 spec = ModelSpec.from_config(model["name"], model["entry"], random_init=model["random_init"],
                              seed=smk.params.seed, device=options["device"])
-loaded = load_model(spec)
+loaded = load_model(spec, device_key="features.device")  # ConfigError if this node lacks the device
+n_model = int(loaded.info["n_layers"])
+check_layers(layers, range(n_model + 1), "analyses.context.layers", f"model {spec.name} (layers 0-{n_model}, 0 = embeddings)",
+             hint=None)
 if layers is None:
     # Evenly spaced layers bound the cost (features and encoders per context length).
     # (numpy only: this rule runs in the features env, without the analyses' dependencies)

@@ -22,7 +22,8 @@ for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # sam
 onsets = read_subject_onsets(smk.params.runs, smk.input.words)  # None unless dataset.timings.per_subject
 log.info("context %s: encoding %d subjects", smk.wildcards.context, len(recordings))
 scores = encode_dataset(features, recordings, modality=smk.wildcards.modality, design=smk.params.design,
-                        encoding=encoding, onsets=onsets)
+                        encoding=encoding, onsets=onsets, on_beyond_end=smk.params.on_beyond_end,
+                        word_sources=smk.params.word_tables)
 scores.attrs.update(provenance({"design": smk.params.design, "encoding": smk.params.encoding},
                                model=smk.wildcards.model, context=int(smk.wildcards.context)))
 write_zarr(scores, smk.output[0])

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda 
 from brainalign.analyses import (base_unit_scores, best_distance, distance_map, forecast_gain,  # noqa: E402
                                  forecast_table, top_units)
 from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
+from brainalign.config_checks import check_layers  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
 from brainalign.plotting import plot_brain_map, plot_forecast, plot_topomaps, values_to_nifti  # noqa: E402
 from brainalign.runtime import setup_logging  # noqa: E402
@@ -22,6 +23,9 @@ base = attach_regions(read_zarr(smk.input.base, load=True), sources)
 stack = read_zarr(smk.input.forecast, load=True)
 by_d = {int(d): attach_regions(stack.sel(distance=d, drop=True), sources) for d in stack["distance"].values}
 layer = fc["layer"]
+if not isinstance(layer, str):  # a layer number: it must be in the base and the forecast scores
+    check_layers([layer], sorted(set(base["layer"].values) & set(stack["layer"].values)), "analyses.forecast.layer",
+                 f"both {smk.input.base} and {smk.input.forecast}")
 opts = dict(var=an["score"], layer=layer, lag_reduce=an["lag_reduce"])
 
 gain = forecast_gain(base, by_d, **opts)

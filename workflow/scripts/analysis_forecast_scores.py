@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from brainalign.analyses.settings import evenly_spaced_layers  # noqa: E402
+from brainalign.config_checks import check_layers  # noqa: E402
 from brainalign.encoding import encode_dataset, read_subject_onsets  # noqa: E402
 from brainalign.encoding.settings import encoding_settings  # noqa: E402
 from brainalign.features import forecast_features  # noqa: E402
@@ -25,7 +26,9 @@ features = {story: read_zarr(path) for story, path in zip(stories, smk.input.fea
 first = next(iter(features.values()))
 # Evenly spaced among the layers the base scores have, so that F(d) compares like with like.
 base_layers = read_zarr(smk.input.base)["layer"].values
-layers = fc["layers"] or evenly_spaced_layers(np.intersect1d(base_layers, first["layer"].values), fc["n_layers"])
+common = np.intersect1d(base_layers, first["layer"].values)
+layers = (check_layers(fc["layers"], common, "analyses.forecast.layers", f"both {smk.input.base} and {smk.input.features[0]}")
+          if fc["layers"] else evenly_spaced_layers(common, fc["n_layers"]))
 recordings = {}
 for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
     recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
@@ -38,7 +41,8 @@ for d in fc["distances"]:
                .isel(distance=0, drop=True) for story, ds in features.items()}
     per_distance.append(encode_dataset(derived, recordings, modality=smk.wildcards.modality,
                                        design=smk.params.design, encoding=encoding, layers=None,
-                                       onsets=onsets))
+                                       onsets=onsets, on_beyond_end=smk.params.on_beyond_end,
+                                       word_sources=smk.params.word_tables))
 scores = xr.concat(per_distance, dim=xr.DataArray(list(fc["distances"]), dims="distance", name="distance"),
                    coords="minimal", compat="override")
 scores.attrs.update(provenance({"forecast": fc, "design": smk.params.design, "encoding": smk.params.encoding},

@@ -22,11 +22,17 @@ p = sm.params
 adapter = Path(sm.input.adapter).parent if "adapter" in sm.input.keys() else None
 loaded = load_for_brainbench(p.model["name"], p.model["entry"], random_init=p.model["random_init"],
                              device=p.device, adapter=adapter)
-cases = read_testset(sm.input.testset)
+cases = read_testset(sm.input.testset)  # BrainBenchFormatError (an InputError) names file, row, column
 differs = [c.row for c in cases if c.reference_parse_differs]
 if differs:
     log.warning("%s: rows %s have options with commas that the reference parser splits wrongly; "
                 "scored with the parallel-split rule (column reference_parse_differs)", sm.input.testset, differs)
+unparsed = [c.row for c in cases if not c.has_markup]
+if unparsed:
+    log.warning("%s: %d of %d rows have markup that cannot be parsed (rows %s); scored from their "
+                "original/incorrect abstracts and left out of the isolated-sentence condition "
+                "(column markup_problem; summary n_markup_unparsed)", sm.input.testset, len(unparsed),
+                len(cases), unparsed)
 # Paragraphs are joined into one text, then cut into abstract-length chunks by the memorization check.
 unseen = [" ".join(d.text for d in read_corpus(list(sm.input.unseen)))] if sm.input.unseen else []
 ev = evaluate_model(loaded.model, loaded.tokenizer, cases, unseen=unseen, batch_size=p.batch_size,

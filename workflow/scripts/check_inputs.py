@@ -14,9 +14,12 @@ from brainalign.runtime import setup_logging  # noqa: E402
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 p = smk.params
-runs = select_dataset_runs(p.bids_root, p.specs, p.subjects, p.stories, story_runs=p.story_runs, missing=p.missing)
+# the demo's generated tree has one run per subject and story, each starting with its story
+dataset = p.dataset if p.kind != "demo" else {"missing_run": p.missing}
+runs = select_dataset_runs(p.bids_root, p.specs, p.subjects, p.stories, dataset=dataset)
 table = check_dataset(runs, root=p.bids_root, kind=p.kind, timings=p.timings, story_runs=p.story_runs,
-                      profile=p.profile, first_subject=p.first_subject)
+                      profile=p.profile, first_subject=p.first_subject,
+                      dataset=p.dataset if p.kind != "demo" else None)
 counts = table["status"].value_counts().to_dict()
 log.info("%d run(s) checked: %s", len(table), ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 for row in table.itertuples():

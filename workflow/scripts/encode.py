@@ -16,7 +16,7 @@ stories = smk.params.stories
 encoding, layers, stride = encoding_settings(smk.params.encoding, smk.params.seed)
 
 features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
-layers = select_layers(next(iter(features.values()))["layer"].values, layers, stride)
+layers = select_layers(next(iter(features.values()))["layer"].values, layers, stride, store=smk.input.features[0])
 recordings = {}
 for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
     recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
@@ -27,7 +27,8 @@ log.info("encoding %s / %s: %d subjects, %d runs", smk.wildcards.model, smk.wild
 if onsets is not None:
     log.info("per-subject word onsets from %d tables", len(smk.input.words))
 scores = encode_dataset(features, recordings, modality=smk.wildcards.modality, design=smk.params.design,
-                        encoding=encoding, layers=layers, progress=True, onsets=onsets)
+                        encoding=encoding, layers=layers, progress=True, onsets=onsets,
+                        on_beyond_end=smk.params.on_beyond_end, word_sources=smk.params.word_tables)
 first = next(iter(features.values()))
 scores.attrs.update(provenance({"design": smk.params.design, "encoding": smk.params.encoding},
                                model=smk.wildcards.model, weights_sha256=first.attrs.get("weights_sha256", "")))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
+from brainalign.config_checks import check_layers  # noqa: E402
 from brainalign.features import extract_features  # noqa: E402
 from brainalign.io.store import write_zarr  # noqa: E402
 from brainalign.io.timings import read_word_table  # noqa: E402
@@ -18,7 +19,9 @@ context = options["context"]
 
 spec = ModelSpec.from_config(model["name"], model["entry"], random_init=model["random_init"],
                              seed=params.seed, device=options["device"])
-loaded = load_model(spec)
+loaded = load_model(spec, device_key="features.device")  # ConfigError if this node lacks the device
+n_model = int(loaded.info["n_layers"])
+check_layers(options["layers"], range(n_model + 1), "features.layers", f"model {spec.name} (layers 0-{n_model}, 0 = embeddings)", hint=None)
 words = read_word_table(snakemake.input.words)  # noqa: F821
 log.info("%s: %d words, context %s", spec.name, len(words), context)
 ds = extract_features(loaded, words, mode=context["mode"], context=context["size"], length=context["length"],

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda 
 
 from brainalign.analyses import best_layers, reduce_lag, top_units  # noqa: E402
 from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
+from brainalign.config_checks import check_layers  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
 from brainalign.plotting import plot_time_courses, plot_topomaps, time_course_table  # noqa: E402
 from brainalign.runtime import setup_logging  # noqa: E402
@@ -20,6 +21,7 @@ scores = attach_regions(read_zarr(smk.input.scores, load=True), sources)
 unit = "Pearson r" if an["score"] == "r" else "R²"
 values = reduce_lag(scores[an["score"]], an["lag_reduce"]).mean("subject")
 how = "peak over lags" if an["lag_reduce"] == "max" else "mean over lags"
+check_layers(fig["topomap_layers"], values["layer"].values, "figures.topomap_layers", smk.input.scores)
 plot_topomaps(values, smk.output.topomaps, layers=fig["topomap_layers"],
               title=f"{model}: {modality.upper()} brain score per layer ({how}, mean of {scores.sizes['subject']} subjects)",
               cbar_label=unit)

@@ -14,8 +14,9 @@ from brainalign.runtime import provenance, setup_logging  # noqa: E402
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 modality = smk.wildcards.meeg
-run = locate_run(smk.params.bids_root, smk.wildcards.subject, smk.wildcards.story, modality,
-                 profile=smk.params.profile)
+planned = dict(getattr(smk.params, "run", None) or {})  # the run the plan chose (task, session, run label)
+run = locate_run(smk.params.bids_root, smk.wildcards.subject, planned.get("task") or smk.wildcards.story, modality,
+                 profile=smk.params.profile, session=planned.get("session"), run=planned.get("run"))
 log.info("sub-%s %s: %s", smk.wildcards.subject, smk.wildcards.story, run)
 preprocess = preprocess_ieeg if modality == "ieeg" else preprocess_meeg
 data = preprocess(run["bids_path"], **smk.params.options)

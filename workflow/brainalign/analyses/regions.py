@@ -14,12 +14,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import InputError, MissingInputError
+from ..io.tsv import numeric_column, read_bids_tsv
 from .units import target_dim
 
 AUTO = "auto"
 
 
-def _read_table(path: str | os.PathLike) -> pd.DataFrame:
+def _read_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
+    """A label or channel-group table: a ``.tsv`` as BIDS defines it (no quoting; ``n/a`` = no
+    label, read as ``""``), another file with the separator sniffed."""
+    path = Path(path)
+    if path.name.endswith((".tsv", ".tsv.gz")):
+        return read_bids_tsv(path, what=what).fillna("")
+    if not path.is_file():
+        raise MissingInputError(path, f"{what} not found")
     return pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
 
 
@@ -39,7 +48,9 @@ def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataF
     Raises
     ------
     ValueError
-        If the coordinates are missing or the label table lacks its columns (naming the file).
+        If the coordinates are missing.
+    InputError
+        If the label table lacks its columns or has a non-integer index (naming the file, column and line).
     """
     import nibabel as nib
 
@@ -58,13 +69,19 @@ def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataF
     values[inside] = data[tuple(ijk[:, inside])]
     names = {}
     if labels is not None:
-        table = labels if isinstance(labels, pd.DataFrame) else _read_table(labels)
+        table = labels if isinstance(labels, pd.DataFrame) else _read_table(labels, "atlas label table")
+        where = labels if not isinstance(labels, pd.DataFrame) else "label table"
         cols = {c.lower(): c for c in table.columns}
         idx, name = cols.get("index"), cols.get("name") or cols.get("label")
         if idx is None or name is None:
-            raise ValueError(f"{labels if not isinstance(labels, pd.DataFrame) else 'label table'}: "
-                             f"expected columns 'index' and 'name', found {list(table.columns)}")
-        names = dict(zip(table[idx].astype(float).astype(int), table[name].astype(str)))
+            raise InputError(where, f"label table has columns {list(table.columns)}",
+                             expected="columns 'index' and 'name' (or 'label')")
+        index = numeric_column(table.astype(object), idx, source=where, expected="an integer atlas label")
+        if not np.array_equal(index, np.round(index)):
+            i = int(np.flatnonzero(index != np.round(index))[0])
+            raise InputError(where, f"{table[idx].iloc[i]!r} is not an integer", field=f"column '{idx}', line {i + 2}",
+                             expected="an integer atlas label")
+        names = dict(zip(index.astype(int), table[name].astype(str)))
     region = np.array(["" if v == 0 else names.get(int(v), str(int(v))) for v in values], dtype=object)
     return scores.assign_coords(region=(dim, region.astype(str)))
 
@@ -74,21 +91,23 @@ def label_channels(scores: xr.Dataset, groups: str | os.PathLike | pd.DataFrame)
 
     Raises
     ------
-    ValueError
+    InputError
         If the table lacks the columns or shares no channel with the scores (naming the file).
     """
     dim = target_dim(scores)
-    table = groups if isinstance(groups, pd.DataFrame) else _read_table(groups)
+    table = groups if isinstance(groups, pd.DataFrame) else _read_table(groups, "channel-group table")
     cols = {c.lower(): c for c in table.columns}
     ch = cols.get("channel") or cols.get("name")
     grp = cols.get("group") or cols.get("region")
     where = groups if not isinstance(groups, pd.DataFrame) else "channel-group table"
     if ch is None or grp is None:
-        raise ValueError(f"{where}: expected columns 'channel' and 'group', found {list(table.columns)}")
+        raise InputError(where, f"channel-group table has columns {list(table.columns)}",
+                         expected="columns 'channel' and 'group' (or 'name' and 'region')")
     mapping = dict(zip(table[ch].astype(str), table[grp].astype(str)))
     channels = np.asarray(scores[dim].values).astype(str)
     if not any(c in mapping for c in channels):
-        raise ValueError(f"{where}: no channel of the scores is listed (scores have e.g. {list(channels[:3])})")
+        raise InputError(where, f"no channel of the scores is listed (scores have e.g. {list(channels[:3])})",
+                         expected="the recordings' channel names in the 'channel' column")
     return scores.assign_coords(region=(dim, np.array([mapping.get(c, "") for c in channels], dtype=str)))
 
 

@@ -25,9 +25,10 @@ class Evaluation:
     ----------
     items
         Per item: ``doi, journal_section, ppl_original, ppl_altered, correct, confidence`` then
-        ``tie, n_tokens_original, n_tokens_altered, row, reference_parse_differs, condition``.
+        ``tie, n_tokens_original, n_tokens_altered, row, reference_parse_differs, markup_problem,
+        condition`` (every case, scored from its two abstracts).
     isolated
-        The same for the isolated-sentences condition.
+        The same for the isolated-sentences condition (cases with usable markup only).
     subfields
         Accuracy with 95% bootstrap CI and SEM per journal section (plus ``all``), both conditions
         (column ``condition``).
@@ -72,12 +73,17 @@ def evaluate_model(model, tokenizer, cases: Sequence[TestCase], unseen: Sequence
     items = score_cases(model, tokenizer, cases, batch_size=batch_size, condition="full", template=template)
     t1 = time.perf_counter()
     log.info("full abstracts: accuracy %.3f (%d items, %.1f s)", items["correct"].mean(), len(items), t1 - t0)
+    # Cases whose [[original, altered]] markup cannot be used are scored above from their two
+    # abstracts and left out here (score_cases logs the count; the summary records the rows).
     isolated = score_cases(model, tokenizer, cases, batch_size=batch_size, condition="isolated", template=template)
-    log.info("isolated sentences: accuracy %.3f", isolated["correct"].mean())
+    log.info("isolated sentences: accuracy %.3f (%d of %d items)",
+             isolated["correct"].mean() if len(isolated) else float("nan"), len(isolated), len(cases))
     memo = memorization_table(model, tokenizer, [c.original for c in cases], [c.doi for c in cases],
                               unseen=unseen, seed=seed, batch_size=batch_size)
     tables = []
     for condition, df in (("full", items), ("isolated", isolated)):
+        if df.empty:  # no case with usable markup: no isolated rows (summary: isolated.n = 0)
+            continue
         for by in (None, "journal_section"):
             t = accuracy_table(df, by=by, n_boot=n_boot, seed=seed)
             t.insert(0, "condition", condition)

@@ -34,7 +34,10 @@ def load_for_brainbench(name: str, entry: dict, random_init: bool = False, devic
     """
     from brainalign.models import load_model
 
-    loaded = load_model(model_spec(name, entry, random_init=random_init, device=device))
+    # A device this node lacks is a ConfigError naming brainbench.device (checked here, at job time:
+    # the node that plans the workflow may have no GPU).
+    loaded = load_model(model_spec(name, entry, random_init=random_init, device=device),
+                        device_key="brainbench.device")
     loaded.info["adapter"] = None
     if adapter is not None:
         from .lora import apply_adapter

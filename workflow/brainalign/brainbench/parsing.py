@@ -21,18 +21,42 @@ garbled this way).  Here:
    between the two options, ties broken by the largest word overlap (Jaccard) between them; a tie
    that remains (e.g. ``[[low, high, medium]]``: more than two options) is an error.  Such rows are
    flagged (``TestCase.reference_parse_differs``), logged, and reported in the item table.
-4. Otherwise (the columns disagree with both) the row is an error naming the first difference.
+4. Otherwise (the columns disagree with both) the markup is unusable (see below).
 
+What is scored, and what stops the run
+--------------------------------------
+The paper's method needs only the two abstracts: the full condition scores every row from
+``original_abstract`` and ``incorrect_abstract`` (rows resolved by rule 3 use the correctly
+substituted texts).  The markup is needed only to find the sentences of the isolated-sentence
+condition.  A row whose markup cannot be used (unbalanced brackets such as ``[[decreased,
+increased]``, a span without a separating comma such as ``[[2.5,5]]``, more than two options, an
+empty ``combined_abstract``, substitutions that do not reproduce the columns) is therefore kept,
+scored from its two columns and flagged: :attr:`TestCase.markup_problem` says what is wrong, the
+item table carries it (column ``markup_problem``), the row is left out of the isolated condition
+only, and the scoring job logs the count (summary: ``n_markup_unparsed``).
+
+A file or row that cannot be scored at all stops the run with a
+:class:`BrainBenchFormatError` (an :class:`brainalign.errors.InputError`) naming the file, the row
+(1-based, header not counted) or column and what was expected: a missing or empty file, a file
+that is not comma-separated (e.g. ``;``), missing columns, an empty ``doi``, ``journal_section``,
+``original_abstract`` or ``incorrect_abstract``, identical original and altered abstracts, and
+duplicate DOIs.
 """
 
 from __future__ import annotations
 
+import csv
+import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from brainalign.errors import InputError, MissingInputError
+
+log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("doi", "journal_section", "original_abstract", "incorrect_abstract",
                     "combined_abstract")
@@ -42,8 +66,16 @@ _COMMA = re.compile(r"(?<!\d),\s*|,(?!\d)\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 
 
-class BrainBenchFormatError(ValueError):
-    """A test case whose markup or columns are malformed."""
+class BrainBenchFormatError(InputError):
+    """A test-set file or row that cannot be scored (names the file, the row or column, and what was expected)."""
+
+
+class MarkupError(BrainBenchFormatError):
+    """A row's ``[[original, altered]]`` markup cannot be used.
+
+    Raised inside :func:`parse_case` and turned into a flag (:attr:`TestCase.markup_problem`): the row
+    is still scored from its two abstract columns, only the isolated condition needs the markup.
+    """
 
 
 @dataclass(frozen=True)
@@ -76,6 +108,10 @@ class TestCase:
         True when the file's abstract columns follow the reference parser's comma bug and the
         options were resolved by the parallel-split rule (``original``/``altered`` then hold the
         correctly substituted texts, not the file's columns).
+    markup_problem
+        None when the markup was resolved; else why it cannot be used (``spans`` is then empty,
+        ``original``/``altered`` are the file's columns, and the case is left out of the
+        isolated-sentence condition).
     """
 
     __test__ = False  # not a pytest test class
@@ -88,47 +124,68 @@ class TestCase:
     combined: str
     spans: tuple[Span, ...]
     reference_parse_differs: bool = False
+    markup_problem: str | None = None
+
+    @property
+    def has_markup(self) -> bool:
+        """True if the spans were resolved (the case can enter the isolated-sentence condition)."""
+        return self.markup_problem is None
 
 
-def _where(source: str, row: int, doi: object) -> str:
-    return f"{source}: row {row} (doi {doi!r})"
+@dataclass(frozen=True)
+class _Where:
+    """Where a row sits (for messages): the file and ``row N (doi '...')``."""
+
+    source: str
+    row: int
+    doi: object
+
+    def field(self, column: str | None = None) -> str:
+        return f"row {self.row} (doi {self.doi!r})" + (f", column '{column}'" if column else "")
+
+    def markup(self, problem: str, expected: str | None = "[[original, altered]] spans") -> MarkupError:
+        return MarkupError(self.source, problem, field=self.field("combined_abstract"), expected=expected)
 
 
-def _find_spans(combined: str, where: str) -> list[tuple[int, int, str]]:
+def _find_spans(combined: str, where: _Where) -> list[tuple[int, int, str]]:
     """Locate ``[[...]]`` spans, rejecting unbalanced or nested brackets."""
     spans, i, n = [], 0, len(combined)
     while i < n:
         if combined.startswith("]]", i):
-            raise BrainBenchFormatError(f"{where}: ']]' at character {i} without a matching '[['")
+            raise where.markup(f"']]' at character {i} without a matching '[[' "
+                               f"({combined[max(0, i - 40):i + 2]!r})")
         if combined.startswith("[[", i):
             j = combined.find("]]", i + 2)
             if j < 0:
-                raise BrainBenchFormatError(f"{where}: '[[' at character {i} is never closed by ']]'")
+                raise where.markup(f"'[[' at character {i} is never closed by ']]' ({combined[i:i + 40]!r})")
             inner = combined[i + 2:j]
             if "[[" in inner:
-                raise BrainBenchFormatError(f"{where}: nested '[[' inside the span at character {i}")
+                # e.g. '[[decreased, increased] ... [[a, b]]': a span closed by a single bracket
+                raise where.markup(f"'[[' at character {i} is not closed before the next '[[' "
+                                   f"(a span closed by a single ']'?): {combined[i:i + 40]!r}")
             spans.append((i, j + 2, inner))
             i = j + 2
         else:
             i += 1
     if not spans:
-        raise BrainBenchFormatError(f"{where}: combined_abstract has no [[original, altered]] span")
+        raise where.markup("no [[original, altered]] span")
     return spans
 
 
-def _candidates(inner: str, where: str, k: int) -> list[tuple[str, str]]:
+def _candidates(inner: str, where: _Where, k: int) -> list[tuple[str, str]]:
     """All ways to split a span's content into two non-empty options at one comma."""
     if not inner.strip():
-        raise BrainBenchFormatError(f"{where}: span {k + 1} '[[{inner}]]' is empty")
+        raise where.markup(f"span {k + 1} '[[{inner}]]' is empty")
     cuts = [m for m in _COMMA.finditer(inner)]
     if not cuts:
-        raise BrainBenchFormatError(
-            f"{where}: span {k + 1} '[[{inner}]]' has no comma separating the original from the "
-            "altered option (expected [[original, altered]])")
+        raise where.markup(
+            f"span {k + 1} '[[{inner}]]' has no comma separating the original from the altered option "
+            "(a comma between two digits, as in '2.5,5', is part of a number)",
+            expected="[[original, altered]] with ', ' between the options")
     out = [(inner[:m.start()].strip(), inner[m.end():].strip()) for m in cuts]
     out = [(a, b) for a, b in out if a and b]
     if not out:
-        raise BrainBenchFormatError(f"{where}: span {k + 1} '[[{inner}]]' has an empty option")
+        raise where.markup(f"span {k + 1} '[[{inner}]]' has an empty option")
     return out
 
 
@@ -148,7 +205,7 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
-def _parallel_split(options: list[tuple[str, str]], inner: str, where: str, k: int) -> tuple[str, str]:
+def _parallel_split(options: list[tuple[str, str]], inner: str, where: _Where, k: int) -> tuple[str, str]:
     """The candidate that makes the two options most alike (comma balance, then word overlap)."""
     def key(opt: tuple[str, str]) -> tuple[int, float]:
         a, b = opt
@@ -158,8 +215,8 @@ def _parallel_split(options: list[tuple[str, str]], inner: str, where: str, k: i
 
     ranked = sorted(options, key=key)
     if len(ranked) > 1 and key(ranked[0]) == key(ranked[1]):
-        raise BrainBenchFormatError(
-            f"{where}: span {k + 1} '[[{inner}]]' cannot be split into two options unambiguously "
+        raise where.markup(
+            f"span {k + 1} '[[{inner}]]' cannot be split into two options unambiguously "
             f"(more than two options, or commas inside options): candidates {ranked[:2]}")
     return ranked[0]
 
@@ -201,8 +258,69 @@ def _first_difference(a: str, b: str) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
+def _text(value: object) -> str | None:
+    """A field's text, None when empty or missing."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    value = str(value)
+    return value if value.strip() else None
+
+
+def _resolve_markup(combined: str | None, original: str, altered: str,
+                    where: _Where) -> tuple[tuple[Span, ...], bool, str, str]:
+    """Resolve the spans of ``combined`` against the two columns (rules 1-4 of the module docstring).
+
+    Returns
+    -------
+    spans, reference_parse_differs, original, altered
+        ``original``/``altered`` are the columns, or the correctly substituted texts under rule 3.
+
+    Raises
+    ------
+    MarkupError
+        The markup cannot be used (the caller flags the row).
+    """
+    if combined is None:
+        raise where.markup("is empty")
+    raw = _find_spans(combined, where)
+    literals = [combined[: raw[0][0]]]
+    literals += [combined[raw[k][1]: raw[k + 1][0]] for k in range(len(raw) - 1)]
+    literals.append(combined[raw[-1][1]:])
+    options = [_candidates(inner, where, k) for k, (_, _, inner) in enumerate(raw)]
+    solutions = _resolve(literals, options, original, altered)
+    differs = False
+    if len(solutions) > 1:
+        raise where.markup(
+            "the options' commas make the split ambiguous (more than one split reproduces "
+            "original_abstract and incorrect_abstract)", expected="one way to split each span")
+    if not solutions:
+        if (original, altered) == reference_parse(combined):
+            solutions = [[_parallel_split(o, inner, where, k)
+                          for k, (o, (_, _, inner)) in enumerate(zip(options, raw))]]
+            differs = True
+        else:
+            naive = [Span(o[0][0], o[0][1], s, e) for o, (s, e, _) in zip(options, raw)]
+            for which, given, col in (("original", original, "original_abstract"),
+                                      ("altered", altered, "incorrect_abstract")):
+                text = substitute(combined, naive, which)
+                if text != given:
+                    i = _first_difference(text, given)
+                    raise where.markup(
+                        f"substituting the {which} options does not reproduce {col}; first difference "
+                        f"at character {i}: {text[max(0, i - 30):i + 30]!r} vs {given[max(0, i - 30):i + 30]!r}",
+                        expected=f"spans whose {which} options give {col}")
+            raise where.markup("no split of the spans at their commas reproduces original_abstract and "
+                               "incorrect_abstract", expected="spans whose options give the two columns")
+    spans = tuple(Span(a, b, s, e) for (a, b), (s, e, _) in zip(solutions[0], raw))
+    if differs:
+        original, altered = substitute(combined, spans, "original"), substitute(combined, spans, "altered")
+        if original == altered:
+            raise where.markup("the parallel split of the spans gives identical original and altered texts")
+    return spans, differs, original, altered
+
+
 def parse_case(row: int, doi: str, journal_section: str, original: str, altered: str,
-               combined: str, source: str = "<test set>") -> TestCase:
+               combined: str | None, source: str = "<test set>") -> TestCase:
     """Validate one test case and resolve its spans (see the module docstring for the rules).
 
     Parameters
@@ -217,57 +335,38 @@ def parse_case(row: int, doi: str, journal_section: str, original: str, altered:
     Returns
     -------
     TestCase
+        With ``markup_problem`` set (and no spans) when the markup cannot be used: the case is then
+        scored from ``original``/``altered`` as given and left out of the isolated condition.
 
     Raises
     ------
     BrainBenchFormatError
-        Empty fields, unbalanced/nested brackets, a span without ``", "``, an ambiguous comma split,
-        or substitutions that do not reproduce the two abstracts.
+        An empty ``doi``, ``journal_section``, ``original_abstract`` or ``incorrect_abstract``, or
+        identical original and altered abstracts (the row cannot be scored at all).
     """
-    where = _where(source, row, doi)
-    fields = {"doi": doi, "journal_section": journal_section, "original_abstract": original,
-              "incorrect_abstract": altered, "combined_abstract": combined}
+    where = _Where(source, row, doi)
+    expected = {"doi": "the DOI of the source publication",
+                "journal_section": "the subfield (e.g. 'Systems/Circuits')",
+                "original_abstract": "the published abstract",
+                "incorrect_abstract": "the abstract with the altered result"}
+    fields = {"doi": _text(doi), "journal_section": _text(journal_section),
+              "original_abstract": _text(original), "incorrect_abstract": _text(altered)}
     for name, value in fields.items():
-        if not isinstance(value, str) or not value.strip():
-            raise BrainBenchFormatError(f"{where}: column '{name}' is empty")
-    raw = _find_spans(combined, where)
-    literals = [combined[: raw[0][0]]]
-    literals += [combined[raw[k][1]: raw[k + 1][0]] for k in range(len(raw) - 1)]
-    literals.append(combined[raw[-1][1]:])
-    options = [_candidates(inner, where, k) for k, (_, _, inner) in enumerate(raw)]
-    solutions = _resolve(literals, options, original, altered)
-    differs = False
-    if len(solutions) > 1:
+        if value is None:
+            raise BrainBenchFormatError(source, "is empty", field=where.field(name), expected=expected[name])
+    original, altered = fields["original_abstract"], fields["incorrect_abstract"]
+    if original.strip() == altered.strip():
         raise BrainBenchFormatError(
-            f"{where}: the options' commas make the split ambiguous (more than one split "
-            "reproduces original_abstract and incorrect_abstract); rewrite the span")
-    if not solutions:
-        if (original, altered) == reference_parse(combined):
-            solutions = [[_parallel_split(o, inner, where, k)
-                          for k, (o, (_, _, inner)) in enumerate(zip(options, raw))]]
-            differs = True
-        else:
-            naive = [Span(o[0][0], o[0][1], s, e) for o, (s, e, _) in zip(options, raw)]
-            for which, given, col in (("original", original, "original_abstract"),
-                                      ("altered", altered, "incorrect_abstract")):
-                text = substitute(combined, naive, which)
-                if text != given:
-                    i = _first_difference(text, given)
-                    raise BrainBenchFormatError(
-                        f"{where}: substituting the {which} options into combined_abstract does not "
-                        f"reproduce {col}; first difference at character {i}: "
-                        f"{text[max(0, i - 30):i + 30]!r} vs {given[max(0, i - 30):i + 30]!r}")
-            raise BrainBenchFormatError(
-                f"{where}: no split of the spans at their commas reproduces original_abstract and "
-                "incorrect_abstract")
-    spans = tuple(Span(a, b, s, e) for (a, b), (s, e, _) in zip(solutions[0], raw))
-    if differs:
-        original, altered = substitute(combined, spans, "original"), substitute(combined, spans, "altered")
-    if original == altered:
-        raise BrainBenchFormatError(f"{where}: original and altered abstracts are identical")
-    return TestCase(row=row, doi=doi.strip(), journal_section=journal_section.strip(),
-                    original=original, altered=altered, combined=combined, spans=spans,
-                    reference_parse_differs=differs)
+            source, "original_abstract and incorrect_abstract are identical, so no choice can be scored",
+            field=where.field(), expected="an altered abstract that differs from the original in its result")
+    try:
+        spans, differs, original, altered = _resolve_markup(_text(combined), original, altered, where)
+        problem = None
+    except MarkupError as err:
+        spans, differs, problem = (), False, err.problem
+    return TestCase(row=row, doi=fields["doi"].strip(), journal_section=fields["journal_section"].strip(),
+                    original=original, altered=altered, combined=_text(combined) or "", spans=spans,
+                    reference_parse_differs=differs, markup_problem=problem)
 
 
 def parse_testset(df: pd.DataFrame, source: str = "<test set>") -> list[TestCase]:
@@ -276,46 +375,111 @@ def parse_testset(df: pd.DataFrame, source: str = "<test set>") -> list[TestCase
     Parameters
     ----------
     df
-        Table with the columns of :data:`REQUIRED_COLUMNS`.
+        Table with the columns of :data:`REQUIRED_COLUMNS` (others are ignored).
     source
         Name of the file it came from (for messages).
 
     Returns
     -------
     list of TestCase
-        One per row, in file order.
+        One per row, in file order; rows whose markup cannot be used are flagged
+        (``markup_problem``), logged, and kept.
 
     Raises
     ------
     BrainBenchFormatError
-        Missing columns, an empty table, duplicate DOIs or any malformed row (the first one found).
+        Missing columns, an empty table, duplicate DOIs or a row that cannot be scored (the first one).
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise BrainBenchFormatError(
-            f"{source}: missing column(s) {missing}; expected {list(REQUIRED_COLUMNS)}, "
-            f"found {list(df.columns)}")
+            source, f"missing column(s) {missing}; found {list(df.columns)}", field="header",
+            expected=f"a comma-separated CSV with the columns {', '.join(REQUIRED_COLUMNS)}")
     if len(df) == 0:
-        raise BrainBenchFormatError(f"{source}: no test cases")
-    cases = []
-    for i, rec in enumerate(df[list(REQUIRED_COLUMNS)].itertuples(index=False), start=1):
-        values = [None if (isinstance(v, float) and pd.isna(v)) else v for v in rec]
-        doi, section, original, altered, combined = values
-        cases.append(parse_case(i, doi, section, original, altered, combined, source=source))
+        raise BrainBenchFormatError(source, "no test cases (a header and no rows)",
+                                    expected="one row per test case")
+    cases = [parse_case(i, *rec, source=source)
+             for i, rec in enumerate(df[list(REQUIRED_COLUMNS)].itertuples(index=False), start=1)]
     dois = pd.Series([c.doi for c in cases])
     dup = dois[dois.duplicated()]
     if len(dup):
         rows = [c.row for c in cases if c.doi == dup.iloc[0]]
-        raise BrainBenchFormatError(f"{source}: duplicate doi {dup.iloc[0]!r} in rows {rows}")
+        raise BrainBenchFormatError(source, f"duplicate doi {dup.iloc[0]!r} in rows {rows}",
+                                    field="column 'doi'", expected="one row per publication")
+    flagged = [c for c in cases if not c.has_markup]
+    if flagged:
+        log.warning("%s: %d of %d rows have [[original, altered]] markup that cannot be used; they are "
+                    "scored from original_abstract/incorrect_abstract and left out of the isolated-sentence "
+                    "condition (column markup_problem): %s", source, len(flagged), len(cases),
+                    "; ".join(f"row {c.row}: {c.markup_problem}" for c in flagged))
     return cases
 
 
+def _other_delimiter(header: str) -> str | None:
+    """The separator (';', tab or '|') under which ``header`` holds the required columns, if any."""
+    for sep, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+        names = [h.strip().strip('"') for h in header.split(sep)]
+        if all(c in names for c in REQUIRED_COLUMNS):
+            return name
+    return None
+
+
 def read_testset(path: str | os.PathLike) -> list[TestCase]:
-    """Read and validate a BrainBench test-set CSV (see :func:`parse_testset`)."""
+    """Read and validate a BrainBench test-set CSV (see :func:`parse_testset`).
+
+    The file must be comma-separated UTF-8 text (a byte-order mark is allowed) with the columns of
+    :data:`REQUIRED_COLUMNS`, fields holding commas quoted with ``"``.  It is read with the standard
+    ``csv`` module in strict mode, so that every row must have exactly the header's number of fields
+    (pandas would pad a short row, e.g. the last row of a truncated download, with empty fields).
+    Each problem is a :class:`BrainBenchFormatError` (or :class:`brainalign.errors.MissingInputError`
+    for a missing or empty file) naming the file, the row (1-based, header not counted) and the line.
+    """
     path = Path(path)
+    expected = f"a comma-separated CSV with the columns {', '.join(REQUIRED_COLUMNS)}"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: BrainBench test set not found")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        raise MissingInputError(path, "BrainBench test set not found", expected=expected)
+    if path.stat().st_size == 0:
+        raise MissingInputError(path, "the file is empty (0 bytes)", expected=expected)
+    records: list[list[str]] = []
+    start = 1
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            header = next((r for r in reader if any(f.strip() for f in r)), None)
+            if header is None:
+                raise MissingInputError(path, "the file holds no header and no rows (only blank lines)",
+                                        expected=expected)
+            header = [h.strip() for h in header]
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            sep = _other_delimiter(",".join(header)) if missing else None
+            if sep:
+                raise BrainBenchFormatError(
+                    path, f"the columns are separated by {sep}, not commas", field="header", expected=expected,
+                    hint="save it comma-separated, e.g. pandas.read_csv(path, sep=';').to_csv(path, index=False)")
+            if missing:
+                raise BrainBenchFormatError(path, f"missing column(s) {missing}; found {header}", field="header",
+                                            expected=expected)
+            start = reader.line_num + 1  # first line of the next record (a quoted field may span lines)
+            for record in reader:
+                if not any(f.strip() for f in record):
+                    start = reader.line_num + 1
+                    continue  # blank line
+                if len(record) != len(header):
+                    raise BrainBenchFormatError(
+                        path, f"{len(record)} fields where the header has {len(header)}",
+                        field=f"row {len(records) + 1} (line {start})", expected=expected,
+                        hint="a field holding commas must be quoted with \"...\"; a short last row "
+                             "means the file is truncated")
+                records.append(record)
+                start = reader.line_num + 1
+    except csv.Error as err:
+        raise BrainBenchFormatError(path, f"not a well-formed CSV ({err}; read up to line {reader.line_num})",
+                                    field=f"row {len(records) + 1} (line {start})", expected=expected,
+                                    hint="a quote opened in a field must be closed before the field ends") from None
+    except UnicodeDecodeError as err:
+        raise BrainBenchFormatError(path, f"not UTF-8 text ({err.reason} at byte {err.start})",
+                                    expected=f"{expected}, encoded as UTF-8") from None
+    df = pd.DataFrame(records, columns=header, dtype=object)
     df = df.replace({"": None})
     return parse_testset(df, source=str(path))
 
@@ -345,7 +509,15 @@ def isolated_sentences(case: TestCase) -> tuple[str, str]:
     -------
     (original, altered)
         The isolated-sentence texts of the two versions.
+
+    Raises
+    ------
+    ValueError
+        The case has no usable markup (``case.markup_problem``): it has no isolated sentences.
     """
+    if not case.has_markup:
+        raise ValueError(f"row {case.row} (doi {case.doi!r}) has no usable markup ({case.markup_problem}); "
+                         "it is left out of the isolated-sentence condition")
     combined = case.combined
     masked = list(combined)
     for span in case.spans:  # hide option text (it may contain '. X') from the sentence splitter

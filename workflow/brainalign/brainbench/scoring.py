@@ -17,12 +17,15 @@ Prompts are sorted by length before batching so that padding stays small.
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .parsing import TestCase, isolated_sentences
+
+log = logging.getLogger(__name__)
 
 # The first six columns of items.csv (the issue's contract); extra columns follow.
 ITEM_COLUMNS = ["doi", "journal_section", "ppl_original", "ppl_altered", "correct", "confidence"]
@@ -210,27 +213,41 @@ def score_cases(model, tokenizer, cases: Sequence[TestCase], batch_size: int = 8
     batch_size
         Prompts per forward pass.
     condition
-        ``"full"`` (whole abstracts) or ``"isolated"`` (only the sentences with altered spans).
+        ``"full"`` (whole abstracts: every case) or ``"isolated"`` (only the sentences with altered
+        spans: cases whose markup could not be used, ``markup_problem``, are left out, with a logged
+        count).
 
     Returns
     -------
     pandas.DataFrame
-        One row per case: ``doi, journal_section, ppl_original, ppl_altered, correct, confidence``
-        then ``tie, n_tokens_original, n_tokens_altered, row, reference_parse_differs, condition``.
+        One row per scored case: ``doi, journal_section, ppl_original, ppl_altered, correct,
+        confidence`` then ``tie, n_tokens_original, n_tokens_altered, row, reference_parse_differs,
+        markup_problem`` ("" when the markup was resolved), ``condition``.  Empty (same columns) when
+        no case can enter the isolated condition.
     """
     if condition == "full":
         pairs = [(c.original, c.altered) for c in cases]
     elif condition == "isolated":
+        left_out = [c.row for c in cases if not c.has_markup]
+        if left_out:
+            log.warning("isolated-sentence condition: %d of %d cases left out (markup that cannot be used; "
+                        "rows %s)", len(left_out), len(cases), left_out)
+        cases = [c for c in cases if c.has_markup]
         pairs = [isolated_sentences(c) for c in cases]
     else:
         raise ValueError(f"condition must be 'full' or 'isolated', got {condition!r}")
-    scores = score_pairs(model, tokenizer, [p[0] for p in pairs], [p[1] for p in pairs],
-                         batch_size=batch_size, template=template)
-    meta = pd.DataFrame({"doi": [c.doi for c in cases],
-                         "journal_section": [c.journal_section for c in cases]})
+    if pairs:
+        scores = score_pairs(model, tokenizer, [p[0] for p in pairs], [p[1] for p in pairs],
+                             batch_size=batch_size, template=template)
+    else:
+        scores = pd.DataFrame({k: pd.Series(dtype=t) for k, t in (
+            ("ppl_original", float), ("ppl_altered", float), ("correct", bool), ("tie", bool),
+            ("confidence", float), ("n_tokens_original", int), ("n_tokens_altered", int))})
+    meta = pd.DataFrame({"doi": pd.Series([c.doi for c in cases], dtype=object),
+                         "journal_section": pd.Series([c.journal_section for c in cases], dtype=object)})
     out = pd.concat([meta, scores], axis=1)
-    out["row"] = [c.row for c in cases]
-    out["reference_parse_differs"] = [c.reference_parse_differs for c in cases]
+    out["row"] = pd.Series([c.row for c in cases], dtype=int)
+    out["reference_parse_differs"] = pd.Series([c.reference_parse_differs for c in cases], dtype=bool)
+    out["markup_problem"] = pd.Series([c.markup_problem or "" for c in cases], dtype=object)
     out["condition"] = condition
     return out[ITEM_COLUMNS + [c for c in out.columns if c not in ITEM_COLUMNS]]
-

@@ -142,9 +142,11 @@ def summarize(items: pd.DataFrame, isolated: pd.DataFrame | None = None, n_boot:
     -------
     dict
         ``n, accuracy, ci_low, ci_high, sem, n_ties, n_reference_parse_differs``,
-        ``accuracy_where_reference_parse_agrees``, ``calibration`` (correlations),
-        ``isolated`` (the same accuracy fields for the isolated-sentences condition) and the
-        reference lines ``human_experts``/``llm_mean``.
+        ``accuracy_where_reference_parse_agrees``, ``n_markup_unparsed`` and
+        ``markup_unparsed_rows`` (cases whose markup cannot be used: scored, but not in the
+        isolated condition), ``calibration`` (correlations), ``isolated`` (the same accuracy fields
+        for the isolated-sentences condition, plus ``n_left_out``; accuracy fields None when no case
+        has usable markup) and the reference lines ``human_experts``/``llm_mean``.
     """
     overall = accuracy_table(items, n_boot=n_boot, seed=seed).iloc[0]
     _, corr = calibration(items, n_bins=n_bins)
@@ -160,8 +162,16 @@ def summarize(items: pd.DataFrame, isolated: pd.DataFrame | None = None, n_boot:
         "calibration": corr,
         "human_experts": HUMAN_EXPERTS, "llm_mean": LLM_MEAN,
     }
+    if "markup_problem" in items:
+        flagged = items["markup_problem"].fillna("").astype(str) != ""
+        out["n_markup_unparsed"] = int(flagged.sum())
+        out["markup_unparsed_rows"] = [int(r) for r in items.loc[flagged, "row"]] if "row" in items else []
     if isolated is not None:
-        iso = accuracy_table(isolated, n_boot=n_boot, seed=seed).iloc[0]
-        out["isolated"] = {k: (float(iso[k]) if k != "n" else int(iso[k]))
-                           for k in ("n", "accuracy", "ci_low", "ci_high", "sem")}
+        if len(isolated):
+            iso = accuracy_table(isolated, n_boot=n_boot, seed=seed).iloc[0]
+            out["isolated"] = {k: (float(iso[k]) if k != "n" else int(iso[k]))
+                               for k in ("n", "accuracy", "ci_low", "ci_high", "sem")}
+        else:
+            out["isolated"] = {"n": 0, "accuracy": None, "ci_low": None, "ci_high": None, "sem": None}
+        out["isolated"]["n_left_out"] = int(len(items) - len(isolated))
     return out

@@ -30,6 +30,7 @@ from brainalign.demo import fmri as fmri_sim
 from brainalign.demo.drivers import region_latents
 from brainalign.demo.params import resolve_params
 from brainalign.io.store import replace_dir
+from brainalign.io.tsv import write_bids_tsv
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,9 @@ def _json(path: Path, obj) -> None:
 
 
 def _tsv(path: Path, df: pd.DataFrame) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, sep="\t", index=False, na_rep="n/a")
+    """A BIDS TSV (tabs, no quoting, n/a for missing): a word ``"Keep`` is written as ``"Keep``, as
+    mne-bids writes the EEG events, so every reader of BIDS tables sees the same words."""
+    write_bids_tsv(df, path)
 
 
 def _check_inputs(features: dict[str, xr.Dataset], words: dict[str, pd.DataFrame]) -> list[str]:

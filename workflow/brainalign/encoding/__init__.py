@@ -1,6 +1,7 @@
 """brainalign.encoding: cross-validated ridge encoders, scores, noise ceilings and statistics.
 
 * :mod:`.ridge` — per-target ridge with inner K-fold alpha selection (numpy/torch backends);
+* :mod:`.estimator` — :class:`RidgeCV`, that solver as a scikit-learn estimator (numpy or xarray in/out);
 * :mod:`.cv` — story-wise outer cross-validation;
 * :mod:`.banded` — banded ridge (several feature spaces) through himalaya;
 * :mod:`.scores`, :mod:`.ceiling`, :mod:`.stats` — r/R², noise ceilings, circular-shift nulls, FDR,
@@ -13,7 +14,8 @@ from .ceiling import intersubject_ceiling, normalize_by_ceiling, repeat_ceiling
 from .cv import CVResult, cross_validate, outer_splits
 from .onsets import check_same_words, read_subject_onsets, subject_onsets
 from .pipeline import encode_dataset, scores_to_frame
-from .ridge import DEFAULT_ALPHAS, RidgeCV, RidgeCVFit, fit_ridge_cv, kfold_blocks
+from .estimator import RidgeCV
+from .ridge import DEFAULT_ALPHAS, RidgeCVFit, fit_ridge_cv, kfold_blocks
 from .scores import pearson_r, r2_score
 from .stats import circular_shift_null, fdr_bh, group_test
 

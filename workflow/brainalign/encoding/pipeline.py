@@ -22,6 +22,7 @@ the onsets are part of the sharing key and each group's operators use its own on
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from typing import Iterable, Mapping
 
@@ -31,14 +32,21 @@ import xarray as xr
 
 from ..design.fmri import apply_operator, fmri_operator
 from ..design.meeg import word_locked
+from ..errors import InputError
 from .ceiling import intersubject_ceiling
 from ..io.timings import check_same_words, normalize_word
-from .cv import check_targets, cross_validate
+from .cv import cross_validate
 from .ridge import DEFAULT_ALPHAS
 from .stats import circular_shift_null, fdr_bh
+from .targets import align_channels, check_recording, drop_words_with_nan
 
 FMRI = ("fmri",)
 MEEG = ("meg", "eeg", "ieeg", "meeg", "ecog", "seeg")
+#: Handling of word onsets outside a recording (config ``dataset.timings.on_beyond_end``); ``warn``
+#: cannot keep a word the recording does not hold, so it leaves it out as ``drop`` does.
+ON_BEYOND_END = ("error", "drop", "warn")
+
+log = logging.getLogger(__name__)
 
 
 def _design_params(modality: str, design: dict) -> dict:
@@ -70,6 +78,7 @@ def _encoding_params(encoding: dict) -> dict:
         "fdr_q": float(encoding.pop("fdr_q", 0.05)),
         "ceiling": encoding.pop("ceiling", "intersubject"),
         "seed": int(encoding.pop("seed", 0)),
+        "channels_across_runs": encoding.pop("channels_across_runs", "drop"),
     }
     if out["ceiling"] not in ("intersubject", "none", None):
         raise ValueError(f"encoding.ceiling={out['ceiling']!r}: expected 'intersubject' or 'none'")
@@ -152,6 +161,86 @@ def _run_onsets(onsets: Mapping | None, features: dict, subject: str, story: str
     return values
 
 
+def recording_span(rec: xr.DataArray) -> tuple[float, float]:
+    """The time span ``[start, end)`` (s, on the clock of ``rec.time``) that a recording covers.
+
+    The Preprocessed contract counts ``time`` from the start of the run (fMRI: from volume 0, so
+    that dropped initial volumes keep the alignment), so a recording starts at 0 at the latest;
+    earlier when its clock was moved (``time`` below 0).  fMRI: volume ``k`` is stamped
+    ``(k + time_reference) x TR`` and covers ``[k TR, (k + 1) TR)``; volumes dropped at the start
+    (``drop_initial_trs``) or trimmed at the end (``trim_end_trs``) were recorded too (words heard
+    then are inside the recording; only their volumes are not modelled).  MEG/EEG/iEEG: up to one
+    sample period after the last sample.
+    """
+    t = np.asarray(rec["time"].values, dtype=np.float64)
+    if t.size == 0:
+        raise ValueError("recording has no samples")
+    attrs = rec.attrs
+    if attrs.get("tr"):
+        tr = float(attrs["tr"])
+        ref = float(attrs.get("time_reference", 0.5))
+        start = t[0] - (ref + int(attrs.get("drop_initial_trs", 0) or 0)) * tr
+        end = t[-1] + (1.0 - ref + int(attrs.get("trim_end_trs", 0) or 0)) * tr
+    else:
+        dt = 1.0 / float(attrs["sfreq"]) if attrs.get("sfreq") else (
+            float(np.median(np.diff(t))) if t.size > 1 else 0.0)
+        start, end = t[0], t[-1] + dt
+    return float(min(0.0, start)), float(end)
+
+
+def _onsets_inside_recording(
+    onsets: np.ndarray,
+    rec: xr.DataArray,
+    words: np.ndarray | None,
+    *,
+    subject: str,
+    story: str,
+    source: str | None,
+    on_beyond_end: str,
+) -> tuple[np.ndarray, int]:
+    """Word onsets checked against the recording's time span (:func:`recording_span`).
+
+    Onsets outside it (a timing file on another clock, a truncated recording) would silently drop
+    out of the design and lower the scores.  ``error``: an :class:`InputError` naming the word file,
+    the recording, the subject, story, count and first such word; ``drop``/``warn``: those onsets
+    become NaN (left out of the design: no FIR bin, no HRF weight, no epoch), logged.  Onsets inside
+    the recording whose lag window or FIR delays run past its end are not counted here.
+
+    Returns
+    -------
+    onsets, n_outside
+    """
+    start, end = recording_span(rec)
+    timed = np.isfinite(onsets)
+    outside = timed & ((onsets < start - 1e-6) | (onsets >= end))
+    n = int(outside.sum())
+    if not n:
+        return onsets, 0
+    i = int(np.flatnonzero(outside)[0])
+    word = f" ({str(words[i])!r})" if words is not None and i < len(words) else ""
+    recording = rec.attrs.get("source_file")
+    problem = (f"subject {subject}, story {story}: {n} of {onsets.size} word onsets lie outside the recording "
+               f"({start:.3f} to {end:.3f} s{', ' + str(recording) if recording else ''}); first: word {i}{word} "
+               f"at {onsets[i]:.3f} s")
+    if on_beyond_end == "error":
+        raise InputError(source or recording or "word onsets", problem,
+                         expected="word onsets within the recording, in seconds from its start",
+                         hint="check the timings' clock (dataset.timings.shift, the story's onset in the run) and "
+                              "the recording's length, or set dataset.timings.on_beyond_end: drop to leave them out")
+    log.warning("%s: %s; left out of the design (dataset.timings.on_beyond_end: %s)", source or recording, problem,
+                on_beyond_end)
+    return np.where(outside, np.nan, onsets), n
+
+
+def _onsets_source(onsets: Mapping | None, word_sources: Mapping[str, str] | None, subject: str,
+                   story: str) -> str | None:
+    """The file a run's word onsets came from: the subject's own table, else the story's."""
+    given = None if onsets is None else onsets.get(subject, {}).get(story)
+    if isinstance(given, xr.DataArray) and given.attrs.get("source"):
+        return str(given.attrs["source"])
+    return None if word_sources is None or story not in word_sources else str(word_sources[story])
+
+
 def _subject_groups(keys: dict[str, tuple]) -> list[list[str]]:
     """Subjects with identical sample layouts (same stories, same retained samples) share a design.
 
@@ -206,6 +295,8 @@ def encode_dataset(
     layers: list[int] | None = None,
     progress: bool = False,
     onsets: Mapping[str, Mapping[str, np.ndarray | xr.DataArray]] | None = None,
+    on_beyond_end: str = "error",
+    word_sources: Mapping[str, str] | None = None,
 ) -> xr.Dataset:
     """Cross-validated encoding scores of every layer for every subject.
 
@@ -225,7 +316,9 @@ def encode_dataset(
     encoding
         ``{"alphas": [...], "inner_folds": 5, "outer_folds": None (leave one story out),
         "backend": "numpy"|"torch"|..., "chunk_size": None, "n_permutations": 0 (circular-shift
-        p-values if > 0), "fdr_q": 0.05, "ceiling": "intersubject"|"none", "seed": 0}``.
+        p-values if > 0), "fdr_q": 0.05, "ceiling": "intersubject"|"none", "seed": 0,
+        "channels_across_runs": "drop"|"error"}`` (MEG/EEG/iEEG runs of one subject with different
+        channels, :func:`brainalign.encoding.targets.align_channels`).
     layers
         Subset of layers (default all).
     progress
@@ -239,6 +332,14 @@ def encode_dataset(
         story's in order.  MEG/EEG subjects with different onsets are still fitted jointly when
         they keep the same words; fMRI subjects are grouped only with subjects sharing their onsets
         (no inter-subject ceiling for a subject alone in its group).
+    on_beyond_end
+        Word onsets outside a run's recording (:func:`recording_span`; config
+        ``dataset.timings.on_beyond_end``): ``"error"`` (default) raises; ``"drop"`` (or ``"warn"``)
+        leaves them out of that run's design, logs them and records the counts in the attribute
+        ``words_outside_recording`` (JSON ``{subject: {story: n}}``).
+    word_sources
+        ``{story: word table path}``, named in those errors (per-subject onsets name their own
+        ``source``).
 
     Returns
     -------
@@ -248,12 +349,20 @@ def encode_dataset(
         ``relative_depth`` on ``layer``.  With ``ceiling="intersubject"`` and >= 2 subjects:
         ``ceiling`` (subject x target) and ``r_normalized`` (``r / ceiling``, NaN where the ceiling
         is below 0.05).  With ``n_permutations > 0``: ``p`` (circular-shift, one-sided) and
-        ``significant`` (BH-FDR at ``fdr_q`` across targets, per subject and layer).
+        ``significant`` (BH-FDR at ``fdr_q`` across targets, per subject and layer).  Attrs
+        ``channels_across_runs`` and, when used, ``channels_dropped`` (JSON ``{subject: [channels]}``)
+        and ``words_left_out_bad_samples`` (JSON ``{subject: {story: n}}``: MEG/EEG/iEEG words whose
+        window touches a NaN sample of a ``BAD`` segment, left out of that subject's fit).
 
     Raises
     ------
+    InputError
+        Word onsets outside a recording (``on_beyond_end="error"``), naming the word file, the
+        recording, the subject, story, count and first such word.
     ValueError
-        Unknown modality or keys, missing stories, mismatched target spaces, NaN/inf data;
+        Unknown modality or keys, missing stories, mismatched target spaces (channel sets differing
+        between subjects: an :class:`~brainalign.errors.InputError` naming them), NaN/inf data
+        (fMRI; inf for MEG/EEG/iEEG, whose NaN marks ``BAD`` samples);
         onsets of unknown subjects or stories, or whose words differ from the story's (naming the
         file when the onsets carry a ``source`` attribute, the subject, story, first differing word
         index and both words).
@@ -261,6 +370,8 @@ def encode_dataset(
     modality = modality.lower()
     if modality not in FMRI + MEEG:
         raise ValueError(f"modality={modality!r}: expected 'fmri' or one of {MEEG}")
+    if on_beyond_end not in ON_BEYOND_END:
+        raise ValueError(f"on_beyond_end={on_beyond_end!r}: expected one of {ON_BEYOND_END}")
     dpar = _design_params(modality, design)
     enc = _encoding_params(encoding)
     stories = _check_stories(features, recordings)
@@ -271,10 +382,13 @@ def encode_dataset(
     layers = all_layers if layers is None else [int(v) for v in layers]
     bad = [v for v in layers if v not in all_layers]
     if bad:
-        raise ValueError(f"layers {bad} not in the features (layers {all_layers[0]}..{all_layers[-1]})")
+        raise ValueError(f"layers {bad} not in the features (layers present: {all_layers})")
     depth = (first["relative_depth"].sel(layer=layers).values if "relative_depth" in first.coords
              else np.asarray(layers, float) / max(all_layers))
     target_dim = "voxel" if modality in FMRI else "channel"
+    # one channel set per subject (channels bad in some runs only), then checked across subjects
+    recordings, target_attrs = align_channels(recordings, policy=enc["channels_across_runs"], dim="channel")
+    words_left_out: dict[str, dict[str, int]] = {}
 
     # ---- targets per subject, on each story's sample layout ---------------------------------------
     ref_rec = recordings[subjects[0]][next(s for s in stories if s in recordings[subjects[0]])]
@@ -286,6 +400,7 @@ def encode_dataset(
     targets: dict[str, dict[str, np.ndarray]] = {}
     word_rows: dict[str, dict[str, np.ndarray]] = {}
     run_onsets: dict[str, dict[str, np.ndarray]] = {}
+    outside: dict[str, dict[str, int]] = {}
     lag_values = None
     for subject in subjects:
         targets[subject], word_rows[subject], run_onsets[subject] = {}, {}, {}
@@ -299,8 +414,15 @@ def encode_dataset(
                 raise ValueError(f"{where}: {rec.sizes.get(target_dim)} {target_dim}s but subject {subjects[0]} has "
                                  f"{n_targets}; subjects must share the target space (e.g. MNI voxels, a parcellation)")
             values = np.asarray(rec.transpose("time", target_dim).values, dtype=np.float32)
-            check_targets(values, name=f"recording of {where}")
-            word_onsets = run_onsets[subject][story] = _run_onsets(onsets, features, subject, story)
+            check_recording(values, allow_nan=modality not in FMRI, name=f"recording of {where}")
+            word_onsets = _run_onsets(onsets, features, subject, story)
+            word_onsets, n_out = _onsets_inside_recording(
+                word_onsets, rec, features[story]["text"].values if "text" in features[story].coords else None,
+                subject=subject, story=story, source=_onsets_source(onsets, word_sources, subject, story),
+                on_beyond_end=on_beyond_end)
+            if n_out:
+                outside.setdefault(subject, {})[story] = n_out
+            run_onsets[subject][story] = word_onsets
             if modality in FMRI:
                 times = np.asarray(rec.time.values, dtype=np.float64)
                 targets[subject][story] = values
@@ -309,6 +431,9 @@ def encode_dataset(
             else:
                 # Word-locked: the design rows are the words, so only which words are kept matters.
                 ep = word_locked(rec, word_onsets, dpar["tmin"], dpar["tmax"])
+                ep, n_out = drop_words_with_nan(ep, where)  # BAD segments (NaN) never reach the fit
+                if n_out:
+                    words_left_out.setdefault(subject, {})[story] = n_out
                 if ep.sizes["word"] == 0:
                     raise ValueError(f"{where}: no word has a complete [{dpar['tmin']}, {dpar['tmax']}] s window")
                 lag_values = ep.lag.values
@@ -404,10 +529,16 @@ def encode_dataset(
         "ceiling_method": "leave-one-subject-out correlation with the mean of the other subjects, per story, "
                           "averaged" if "ceiling" in data_vars else "none",
     })
+    ds.attrs.update(target_attrs)
+    if words_left_out:
+        ds.attrs["words_left_out_bad_samples"] = json.dumps(words_left_out)
     # What maps and topomaps need to place the targets (grid, montage) travels with the scores.
     for key in ("affine", "mask_shape", "tr", "montage", "sfreq", "space"):
         if key in ref_rec.attrs:
             ds.attrs[key] = ref_rec.attrs[key]
+    ds.attrs["on_beyond_end"] = on_beyond_end
+    if outside:
+        ds.attrs["words_outside_recording"] = json.dumps(outside, sort_keys=True)
     if "relative_depth" not in first.coords:
         ds.attrs["relative_depth_note"] = "computed as layer / max(layer): features had no relative_depth coord"
     return ds

@@ -259,33 +259,10 @@ def fit_ridge_cv(
                       intercept=intercept if center else np.zeros(n_targets))
 
 
-class RidgeCV:
-    """Scikit-learn style wrapper around :func:`fit_ridge_cv` (used by the benchmark and tests).
+def __getattr__(name: str):
+    # The scikit-learn estimator lives in .estimator (it imports this module); kept importable from here.
+    if name == "RidgeCV":
+        from .estimator import RidgeCV
 
-    Parameters
-    ----------
-    alphas, cv, backend, chunk_size
-        As in :func:`fit_ridge_cv` (``cv`` is ``inner_folds``).
-    fit_intercept
-        Centre targets on the training rows (features are never centred here: standardise them).
-    """
-
-    def __init__(self, alphas=DEFAULT_ALPHAS, cv: int = 5, backend: str = "numpy", chunk_size: int | None = None,
-                 fit_intercept: bool = False) -> None:
-        self.alphas = alphas
-        self.cv = cv
-        self.backend = backend
-        self.chunk_size = chunk_size
-        self.fit_intercept = fit_intercept
-
-    def fit(self, X: np.ndarray, Y: np.ndarray) -> "RidgeCV":
-        res = fit_ridge_cv(X, Y, self.alphas, inner_folds=self.cv, center=self.fit_intercept, return_coef=True,
-                           backend=self.backend, chunk_size=self.chunk_size)
-        self.best_alphas_ = res.best_alpha
-        self.coef_ = res.coef
-        self.intercept_ = res.intercept
-        self.cv_mse_ = res.cv_mse
-        return self
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(X, dtype=np.float32) @ self.coef_ + self.intercept_.astype(np.float32)
+        return RidgeCV
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from brainalign.config_checks import check_layers
+
 
 def encoding_settings(section: Mapping[str, Any], seed: int = 0) -> tuple[dict, list[int] | None, int]:
     """Split the validated `encoding` config section into solver settings and the layer selection.
@@ -33,10 +35,16 @@ def encoding_settings(section: Mapping[str, Any], seed: int = 0) -> tuple[dict, 
     return encoding, layers, stride
 
 
-def select_layers(available: Sequence[int], layers: Sequence[int] | None, stride: int) -> list[int] | None:
-    """Layers to encode: the explicit list, else every ``stride``-th available layer plus the last."""
+def select_layers(available: Sequence[int], layers: Sequence[int] | None, stride: int,
+                  store: str | None = None) -> list[int] | None:
+    """Layers to encode: the explicit list, else every ``stride``-th available layer plus the last.
+
+    An explicit list naming a layer that ``available`` lacks (``store``: the features store it came
+    from) is a :class:`brainalign.errors.ConfigError` naming ``encoding.layers`` and listing the
+    layers present.
+    """
     if layers is not None:
-        return [int(v) for v in layers]
+        return check_layers(layers, available, "encoding.layers", store)
     if stride <= 1:
         return None
     available = [int(v) for v in available]

@@ -306,7 +306,7 @@ def story_perplexity(loaded, words: pd.DataFrame | list[str], *, length: int = 1
     return float(ppl)
 
 
-def extract_features(loaded, words: pd.DataFrame, *, mode: str = "story", context: int = 512,
+def extract_features(loaded, words: pd.DataFrame | list[str], *, mode: str = "story", context: int = 512,
                      length: int = 1024, stride: int = 512, pooling: str = "last",
                      batch_size: int = 8, layers: list[int] | None = None,
                      progress: bool = False) -> xr.Dataset:
@@ -318,7 +318,7 @@ def extract_features(loaded, words: pd.DataFrame, *, mode: str = "story", contex
         A :class:`brainalign.models.LoadedModel`.
     words
         One story's word table (columns ``story, word_index, word, onset, offset, flags``; only
-        ``word`` is required).
+        ``word`` is required), or a plain list of its words (onsets and offsets are then NaN).
     mode
         ``"fixed"`` (each word sees exactly ``context`` preceding tokens), ``"strided"`` (windows of
         ``length`` tokens advanced by ``stride``) or ``"story"`` (the whole story so far, fed in

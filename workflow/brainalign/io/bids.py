@@ -7,9 +7,16 @@ globs over BIDS names answer in milliseconds.  Stories are BIDS ``task`` labels.
 Functions
 ---------
 find_runs(root, spec)           one row per run found (subject, session, story, run, paths ...)
-select_runs(runs, ...)          the (subject, story) grid the config asks for; missing -> error | drop
+select_runs(runs, ...)          the (subject, story) grid the config asks for; missing -> error | drop;
+                                repeated runs -> error | first | last | run-<label>
 split_story_runs(runs, story_runs)  stories that share a run (dataset.story_runs) -> one row per story
+read_conditions(path)           per-subject, per-task conditions of participants.tsv (Narratives' lists)
+split_condition_units(...)      stories heard in several versions -> one unit per condition (dataset.conditions)
+check_mixed_conditions(...)     a story whose selected subjects heard different versions -> error
+plan_runs(root, dataset, ...)   all of the above: the runs one modality's jobs read (common.smk)
 story_segment(entry, events)    a shared run's story: onset (s) and duration from the config or events.tsv
+stimulus_onset(events, spec, ...)  where the story's audio starts in one run (dataset.stimulus_onset)
+stimulus_onsets(runs, spec)     the same for every planned run (one table, for the input check)
 locate_run(root, subject, story, modality, ...)   the files of one job (used by the rule scripts)
 recording_duration(path)        length of a recording in seconds (to check word events against)
 run_files(row, root)            every file a run's preprocessing job reads (column ``files`` of find_runs)
@@ -26,7 +33,11 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
+
+from brainalign.errors import ConfigError, InputError, MissingInputError
+from brainalign.io.tsv import numeric_column, read_bids_tsv
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +200,66 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
     return df
 
 
+#: Values of ``dataset.repeated_runs`` (besides ``run-<label>``).
+REPEATED_CHOICES = ("error", "first", "last")
+
+
+def _run_label(row: Mapping) -> str:
+    """``ses-X_run-Y`` of a run row (``single`` when it has neither entity)."""
+    parts = [f"{k}-{row[c]}" for k, c in (("ses", "session"), ("run", "run"))
+             if isinstance(row.get(c), str) and row.get(c)]
+    return "_".join(parts) or "single"
+
+
+def choose_repeat(hits: pd.DataFrame, subject: str, story: str, repeated: str = "error") -> tuple[pd.Series, list[str]]:
+    """The run to use when a subject has several runs of one story (sessions or ``run-`` entities).
+
+    Parameters
+    ----------
+    hits
+        The subject's runs of the story (rows of :func:`find_runs`), two or more.
+    subject, story
+        Named in messages.
+    repeated
+        ``dataset.repeated_runs``: ``"error"`` stops, ``"first"`` / ``"last"`` take the first / last
+        by (session, run), ``"run-<label>"`` takes the run with that BIDS ``run`` label (a subject
+        without it is an error).
+
+    Returns
+    -------
+    (pandas.Series, list of str)
+        The chosen row and the labels (``ses-X_run-Y``) of the repetitions left out.
+
+    Raises
+    ------
+    ConfigError
+        ``repeated: error``, or no run with the requested label (naming the files found).
+    """
+    hits = hits.sort_values(["session", "run"], na_position="first")
+    labels = [_run_label(r) for _, r in hits.iterrows()]
+    files = ", ".join(Path(p).name for p in hits["path"])
+    if repeated == "first":
+        i = 0
+    elif repeated == "last":
+        i = len(hits) - 1
+    elif repeated.startswith("run-"):
+        matches = [j for j, r in enumerate(hits["run"].tolist()) if str(r) == repeated[4:]]
+        if not matches:
+            raise ConfigError("dataset.repeated_runs", f"'{repeated}' but sub-{subject} task-{story} has no such run "
+                              f"(found {labels}: {files})", expected="a run label every repeated subject/story has",
+                              hint="use first or last, or leave the subject out (dataset.subjects)")
+        i = matches[0]
+    elif repeated == "error":
+        raise ConfigError("dataset.repeated_runs", f"sub-{subject} task-{story} has {len(hits)} runs ({labels}: "
+                          f"{files})", expected="one run per subject and story",
+                          hint="choose one with dataset.repeated_runs: first | last | run-<label> (a repeated "
+                               "hearing changes the responses: the first is the usual choice), or restrict "
+                               "sessions with dataset.profile.sessions")
+    else:
+        raise ValueError(f"repeated={repeated!r}: expected one of {REPEATED_CHOICES} or 'run-<label>'")
+    return hits.iloc[i], [lab for j, lab in enumerate(labels) if j != i]
+
+
 def select_runs(
     runs: pd.DataFrame,
     subjects: Iterable[str],
@@ -196,13 +267,16 @@ def select_runs(
     *,
     missing: str = "error",
     root: str | os.PathLike = "",
+    repeated: str = "error",
+    excluded: Mapping[tuple[str, str], str] | None = None,
 ) -> pd.DataFrame:
     """One run per (subject, story) of the requested grid.
 
     Parameters
     ----------
     runs
-        Output of :func:`find_runs`.
+        Output of :func:`find_runs` (optionally through :func:`split_story_runs` /
+        :func:`split_condition_units`).
     subjects, stories
         The grid the config asks for.
     missing
@@ -210,32 +284,66 @@ def select_runs(
         ``"drop"`` logs them and leaves them out.
     root
         Named in messages.
+    repeated
+        A subject with several runs of a story (a repeated hearing, e.g. Narratives' pieman
+        ``run-1``/``run-2``, or a second session): ``"error"`` (default) stops naming them,
+        ``"first"`` / ``"last"`` / ``"run-<label>"`` choose one (:func:`choose_repeat`); the choice is
+        logged for every such subject and the others are listed in the ``repeats`` column.
+    excluded
+        ``{(subject, story): reason}`` of pairs that are not part of the grid (a subject who heard
+        another version of the story, :func:`split_condition_units`): neither missing nor selected,
+        counted in the log.
 
     Returns
     -------
     pandas.DataFrame
-        The first run (by session, run) of each (subject, story) present, in grid order.  Further
-        repetitions (e.g. MEG-MASC's second session) are logged; restrict with ``spec['sessions']``.
+        The chosen run of each (subject, story) present, in grid order, with ``repeats`` (the
+        repetitions left out, ``;``-separated ``ses-X_run-Y`` labels, empty if none).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``missing="error"`` and a (subject, story) without a run.
+    ConfigError
+        Repeated runs with ``repeated="error"`` (see :func:`choose_repeat`).
     """
     if missing not in ("error", "drop"):
         raise ValueError(f"missing={missing!r}: expected 'error' or 'drop'")
-    chosen, absent = [], []
+    excluded = dict(excluded or {})
+    chosen, absent, skipped, repeats = [], [], [], []
     for sub in subjects:
         for story in stories:
             hits = runs[(runs["subject"] == str(sub)) & (runs["story"] == str(story))]
             if hits.empty:
-                absent.append((str(sub), str(story)))
+                if (str(sub), str(story)) in excluded:
+                    skipped.append((str(sub), str(story)))
+                else:
+                    absent.append((str(sub), str(story)))
                 continue
-            if len(hits) > 1:
-                log.info("sub-%s %s: %d runs found, using %s", sub, story, len(hits), Path(hits["path"].iloc[0]).name)
-            chosen.append(hits.iloc[0])
+            row, others = (hits.iloc[0], []) if len(hits) == 1 else choose_repeat(hits, str(sub), str(story), repeated)
+            if others:
+                repeats.append(f"sub-{sub} {story}: {_run_label(row)} (not {', '.join(others)})")
+            row = row.copy()
+            row["repeats"] = ";".join(others)
+            chosen.append(row)
+    if repeats:
+        log.warning("%s: %d subject/story pair(s) with repeated runs, dataset.repeated_runs: %s -> %s", root,
+                    len(repeats), repeated, "; ".join(repeats))
+    if skipped:
+        by_story: dict[str, list[str]] = {}
+        for s, t in skipped:
+            by_story.setdefault(t, []).append(f"sub-{s} ({excluded[(s, t)]})")
+        for t, subs in by_story.items():
+            log.info("%s: %d subject(s) not in story unit '%s': %s", root, len(subs), t, ", ".join(subs))
     if absent:
         listing = ", ".join(f"sub-{s}/task-{t}" for s, t in absent[:20]) + (" ..." if len(absent) > 20 else "")
         if missing == "error":
             raise FileNotFoundError(f"{root}: {len(absent)} subject/story run(s) not found: {listing} "
                                     "(set dataset.missing_run: drop to leave them out)")
         log.warning("%s: dropping %d missing subject/story run(s): %s", root, len(absent), listing)
-    return pd.DataFrame(chosen, columns=runs.columns).reset_index(drop=True)
+    columns = list(runs.columns) + [c for c in ("repeats",) if c not in runs.columns]
+    out = pd.DataFrame(chosen, columns=columns).reset_index(drop=True).astype(object)
+    return out.where(out.notna(), None)  # absent entities and files stay None (not NaN)
 
 
 def split_story_runs(runs: pd.DataFrame, story_runs: Mapping[str, Mapping] | None) -> pd.DataFrame:
@@ -270,6 +378,274 @@ def story_tasks(stories: Iterable[str], story_runs: Mapping[str, Mapping] | None
     return list(dict.fromkeys(str(story_runs.get(s, {}).get("task", s)) for s in stories))
 
 
+def _entry_conditions(entry: Mapping) -> list[str]:
+    value = entry.get("condition")
+    return [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+
+
+def read_conditions(path: str | os.PathLike, *, column: str = "condition") -> pd.DataFrame:
+    """Each subject's condition per task, from a BIDS ``participants.tsv``.
+
+    Narratives lists, per subject, the tasks heard and their conditions as comma-separated values in
+    the same order (``task: pieman,prettymouth,milkyway``, ``condition: n/a,affair,vodka``); a
+    file without a ``task`` column gives one condition per subject, for every task.
+
+    Parameters
+    ----------
+    path
+        The ``participants.tsv`` (read with :func:`brainalign.io.tsv.read_bids_tsv`).
+    column
+        The condition column (``dataset.conditions.column``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``subject`` (without ``sub-``), ``task`` (None: every task), ``condition`` (None for
+        ``n/a``); empty when the file has no such column.
+
+    Raises
+    ------
+    InputError
+        A row whose task and condition lists differ in length, or a subject listed twice for one task
+        with different conditions (naming the file, line and columns).
+    """
+    table = read_bids_tsv(path, what="participants.tsv", required=["participant_id"])
+    out = pd.DataFrame(columns=["subject", "task", "condition"])
+    if column not in table.columns:
+        log.info("%s: no column '%s': no per-subject conditions", path, column)
+        return out
+    rows, seen = [], {}
+    for i, rec in enumerate(table.to_dict("records")):
+        pid = str(rec["participant_id"])
+        sub = pid[4:] if pid.startswith("sub-") else pid
+        cond = rec[column]
+        tasks = rec.get("task") if "task" in table.columns else None
+        if tasks is None:
+            rows.append((sub, None, None if cond in (None, "n/a", "") else str(cond).strip()))
+            continue
+        tasks = [t.strip() for t in str(tasks).split(",")]
+        conds = [c.strip() for c in str(cond).split(",")] if cond is not None else [None] * len(tasks)
+        if len(conds) != len(tasks):
+            raise InputError(path, f"{pid} lists {len(tasks)} task(s) ({','.join(tasks)}) but {len(conds)} "
+                             f"condition(s) ({cond})", field=f"line {i + 2}, columns 'task' and '{column}'",
+                             expected="one condition per task, comma-separated in the same order (n/a where none)")
+        for t, c in zip(tasks, conds):
+            c = None if c in (None, "n/a", "") else c
+            if (sub, t) in seen and seen[(sub, t)] != c:
+                raise InputError(path, f"{pid} lists task {t} twice with conditions {seen[(sub, t)]} and {c}",
+                                 field=f"line {i + 2}, column '{column}'", expected="one condition per subject and task")
+            seen[(sub, t)] = c
+            rows.append((sub, t, c))
+    out = pd.DataFrame(rows, columns=["subject", "task", "condition"], dtype=object).drop_duplicates()
+    return out.where(out.notna(), None).reset_index(drop=True)
+
+
+class _Conditions:
+    """Lookup of :func:`read_conditions`: (subject, task) -> condition (None = n/a), or KeyError."""
+
+    def __init__(self, table: pd.DataFrame | None) -> None:
+        self.exact: dict[tuple[str, str], str | None] = {}  # Narratives: per subject and task
+        self.any: dict[str, str | None] = {}  # no task column: one condition per subject
+        for sub, task, cond in ([] if table is None else table.itertuples(index=False)):
+            if task is None:
+                self.any[sub] = cond
+            else:
+                self.exact[(sub, task)] = cond
+
+    def __call__(self, subject: str, task: str) -> str | None:
+        if (subject, task) in self.exact:
+            return self.exact[(subject, task)]
+        return self.any[subject]
+
+
+def split_condition_units(
+    runs: pd.DataFrame,
+    units: Mapping[str, Mapping] | None,
+    conditions: pd.DataFrame | None,
+    *,
+    source: str | os.PathLike = "participants.tsv",
+) -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
+    """Stories heard in several versions become one story unit per version (condition).
+
+    Parameters
+    ----------
+    runs
+        Rows of :func:`find_runs` (``task`` = BIDS task).
+    units
+        ``dataset.conditions.units``: ``{unit: {"task": <BIDS task>, "condition": <condition or list>}}``;
+        a unit may have the task's own name (one condition selected) or its own (one unit per
+        condition, e.g. ``milkywayoriginal``).
+    conditions
+        :func:`read_conditions` of the dataset's ``participants.tsv``.
+    source
+        The participants file, named in messages.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        ``runs`` with a ``condition`` column plus, per unit, a copy of its task's rows for the
+        subjects whose condition is one of the unit's (``story`` = unit); and ``{(subject, unit):
+        reason}`` for the subjects with a run of the task in another condition (for
+        :func:`select_runs`' ``excluded``).
+
+    Raises
+    ------
+    InputError
+        A subject with a run of a unit's task but no condition for it in ``source``.
+    """
+    runs = runs.copy()
+    if "condition" not in runs.columns:
+        runs["condition"] = None
+    runs["condition"] = runs["condition"].astype(object)
+    if not units:
+        return runs, {}
+    lookup = _Conditions(conditions)
+    parts, excluded = [runs], {}
+    for unit, entry in units.items():
+        task, wanted = str(entry["task"]), _entry_conditions(entry)
+        hits = runs[(runs["task"] == task) & (runs["story"] == task)].copy()
+        keep = []
+        for i, row in hits.iterrows():
+            try:
+                cond = lookup(str(row["subject"]), task)
+            except KeyError:
+                raise InputError(source, f"sub-{row['subject']} has a run of task-{task} ({Path(row['path']).name}) "
+                                 "but no condition for it", field=f"participant sub-{row['subject']}",
+                                 expected=f"a row listing task {task} and its condition (dataset.conditions.units."
+                                          f"{unit} selects condition {'/'.join(wanted)})",
+                                 hint="add it, or leave the subject out (dataset.subjects)") from None
+            if cond in wanted:
+                keep.append(i)
+                hits.loc[i, "condition"] = cond
+            else:
+                excluded[(str(row["subject"]), str(unit))] = f"condition {cond or 'n/a'}"
+        unit_rows = hits.loc[keep].copy()
+        unit_rows["story"] = str(unit)
+        parts.append(unit_rows)
+    out = pd.concat(parts, ignore_index=True)
+    # a unit named like its task replaces the task's own rows (one condition selected)
+    same = [u for u, e in units.items() if str(u) == str(e["task"])]
+    if same:
+        first = len(runs)
+        drop = [i for i in range(first) if out.loc[i, "story"] in same]
+        out = out.drop(index=drop).reset_index(drop=True)
+    return out, excluded
+
+
+def check_mixed_conditions(
+    chosen: pd.DataFrame,
+    conditions: pd.DataFrame | None,
+    units: Mapping[str, Mapping] | None = None,
+    *,
+    source: str | os.PathLike = "participants.tsv",
+) -> pd.DataFrame:
+    """Stop when the subjects of one story unit heard different versions of it.
+
+    A story listed as is (not a ``dataset.conditions.units`` entry) whose selected subjects have
+    different conditions in ``participants.tsv`` (Narratives: milkyway original/vodka/synonyms,
+    prettymouth affair/paranoia) would pool responses to different stimuli or contexts in one
+    unit: an error naming the story, the conditions and their subject counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``chosen`` with its ``condition`` column filled (the one condition of each story, or the
+        subject's for a unit).
+
+    Raises
+    ------
+    ConfigError
+        Key ``dataset.stories``, with the fix (one unit per condition in ``dataset.conditions.units``).
+    """
+    chosen = chosen.copy()
+    chosen["condition"] = [None if pd.isna(c) else c for c in chosen["condition"]] if "condition" in chosen else None
+    chosen["condition"] = chosen["condition"].astype(object)
+    if conditions is None or conditions.empty or chosen.empty:
+        return chosen
+    units = units or {}
+    lookup = _Conditions(conditions)
+    for story, group in chosen.groupby("story", sort=False):
+        if story in units:
+            continue
+        task = str(group["task"].iloc[0])
+        found: dict[str | None, list[str]] = {}
+        for i, sub in group["subject"].items():
+            try:
+                cond = lookup(str(sub), task)
+            except KeyError:
+                cond = None
+            chosen.loc[i, "condition"] = cond
+            found.setdefault(cond, []).append(str(sub))
+        if len(found) > 1:
+            counts = ", ".join(f"{c or 'n/a'}: {len(s)} subject(s)" for c, s in sorted(found.items(), key=lambda kv: str(kv[0])))
+            example = next(c for c in found if c is not None)
+            raise ConfigError("dataset.stories", f"'{story}' (task-{task}) would pool subjects who heard different "
+                              f"versions of it ({counts}; conditions from {source})",
+                              expected="one condition per story unit",
+                              hint=f"define one unit per condition in dataset.conditions.units (e.g. "
+                                   f"{story}{example}: {{task: {task}, condition: {example}}}) and list the units "
+                                   "in dataset.stories, or one unit naming the conditions to pool on purpose")
+    return chosen
+
+
+def plan_runs(
+    bids_root: str | os.PathLike,
+    dataset: Mapping,
+    *,
+    spec: Mapping,
+    subjects: Iterable[str],
+    stories: Iterable[str],
+) -> pd.DataFrame:
+    """The runs one modality's jobs read: discovery, shared-run stories, condition units, the grid.
+
+    Parameters
+    ----------
+    bids_root
+        The BIDS root.
+    dataset
+        The ``dataset`` config block: ``story_runs``, ``conditions`` (``path``, ``column``,
+        ``units``), ``missing_run``, ``repeated_runs``.
+    spec
+        :func:`find_runs` keys (modality, derivatives root, space, sessions ...); ``stories`` is
+        replaced by the BIDS tasks holding the requested stories.
+    subjects, stories
+        The grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`select_runs` output with ``task`` (BIDS task), ``condition`` and ``repeats``.
+
+    Raises
+    ------
+    ConfigError, InputError, FileNotFoundError
+        Repeated runs without a choice, mixed conditions, a subject of a unit's task without a
+        condition, missing runs with ``missing_run: error``; a story both in ``story_runs`` and in
+        ``conditions.units``.
+    """
+    subjects, stories = [str(s) for s in subjects], [str(s) for s in stories]
+    story_runs = dict(dataset.get("story_runs") or {})
+    cond_cfg = dict(dataset.get("conditions") or {})
+    units = {u: e for u, e in dict(cond_cfg.get("units") or {}).items() if u in stories}  # the units in use
+    both = sorted(set(units) & set(story_runs))
+    if both:
+        raise ConfigError("dataset.conditions.units", f"{both} also in dataset.story_runs",
+                          expected="a story in one of the two")
+    spec = dict(spec, stories=story_tasks(stories, {**units, **story_runs}))
+    runs = split_story_runs(find_runs(bids_root, spec), story_runs)
+    ppath = str(cond_cfg.get("path") or "{root}/participants.tsv").format(root=bids_root)
+    conditions = None
+    if Path(ppath).is_file():
+        conditions = read_conditions(ppath, column=str(cond_cfg.get("column", "condition")))
+    elif units:
+        raise MissingInputError(ppath, "participants.tsv not found, but dataset.conditions.units selects subjects "
+                                "by condition", expected="each subject's condition per task (dataset.conditions.path)")
+    runs, excluded = split_condition_units(runs, units, conditions, source=ppath)
+    chosen = select_runs(runs, subjects, stories, missing=str(dataset.get("missing_run", "error")), root=bids_root,
+                         repeated=str(dataset.get("repeated_runs", "error")), excluded=excluded)
+    return check_mixed_conditions(chosen, conditions, units, source=ppath)
+
+
 def story_segment(story: str, entry: Mapping, events: str | os.PathLike | None) -> tuple[float, float | None]:
     """Onset (s from the run start) and duration (s, or None) of a story inside a shared run.
 
@@ -283,32 +659,212 @@ def story_segment(story: str, entry: Mapping, events: str | os.PathLike | None) 
         among the rows of the run's ``events.tsv`` whose ``trial_type`` is ``events_trial_type``,
         default ``story``).
     events
-        The run's ``events.tsv`` (needed with ``onset: events``).
+        The run's ``events.tsv`` (needed with ``onset: events``; read as BIDS defines it,
+        :func:`brainalign.io.tsv.read_bids_tsv`).
 
     Raises
     ------
-    ValueError, FileNotFoundError
+    MissingInputError, InputError
         Missing events file, column or row, naming the file and the story.
     """
     onset, duration = entry.get("onset", "events"), entry.get("duration")
     if onset != "events":
         return float(onset), None if duration is None else float(duration)
     if events is None or not Path(events).exists():
-        raise FileNotFoundError(f"dataset.story_runs.{story}: onset 'events' needs the run's events.tsv, "
-                                f"none found ({events})")
-    table = pd.read_csv(events, sep="\t", na_values=["n/a"])
+        raise MissingInputError(f"dataset.story_runs.{story}", f"onset 'events' needs the run's events.tsv, "
+                                f"none found ({events})", expected="the run's events.tsv beside its BOLD file")
     kind = str(entry.get("events_trial_type", "story"))
-    for col in ("onset", "duration", "trial_type"):
-        if col not in table.columns:
-            raise ValueError(f"{events}: no column '{col}' (dataset.story_runs.{story} reads the "
-                             f"'{kind}' rows' onset and duration); columns: {list(table.columns)}")
-    rows = table[table["trial_type"].astype(str) == kind].reset_index(drop=True)
+    table = read_bids_tsv(events, what="events file", required=["onset", "duration", "trial_type"])
+    rows = [i for i, t in enumerate(table["trial_type"].tolist()) if t is not None and str(t) == kind]
     index = int(entry.get("events_index", 0))
     if not 0 <= index < len(rows):
-        raise ValueError(f"{events}: dataset.story_runs.{story}.events_index={index} but the file has "
-                         f"{len(rows)} row(s) with trial_type '{kind}'")
-    row = rows.iloc[index]
-    return float(row["onset"]), float(duration) if duration is not None else float(row["duration"])
+        raise InputError(events, f"dataset.story_runs.{story}.events_index={index} but the file has "
+                         f"{len(rows)} row(s) with trial_type '{kind}'", field="column 'trial_type'",
+                         expected=f"at least {index + 1} '{kind}' row(s)")
+    i = rows[index]
+    onsets = numeric_column(table, "onset", expected="seconds from the start of the run", allow_missing=True)
+    durations = numeric_column(table, "duration", expected="seconds", allow_missing=True)
+    if not np.isfinite(onsets[i]):
+        raise InputError(events, "missing onset", field=f"column 'onset', line {i + 2}",
+                         expected=f"the start (s) of story {story}")
+    return float(onsets[i]), float(duration) if duration is not None else float(durations[i])
+
+
+#: ``dataset.stimulus_onset`` defaults (schema).
+STIMULUS_DEFAULTS = {"source": "events", "stim_file": None, "trial_type": None, "runs": {}}
+
+
+def stimulus_onset(
+    events: str | os.PathLike | None,
+    spec: Mapping | None,
+    *,
+    subject: str,
+    story: str,
+    task: str | None = None,
+    condition: str | None = None,
+    where: str = "",
+) -> dict:
+    """Where the story's stimulus starts in one run (s from the run's first volume).
+
+    The word table of a story counts seconds from the start of its stimulus file (Gentle aligns
+    the transcript to the audio file), so the run's clock must be moved to that file's start.
+    ``events.tsv`` says when each stimulus file played: the onset is that of the **first row (by
+    onset) whose ``stim_file`` is the story's audio** (``spec["stim_file"]``).  In Narratives the
+    audio of e.g. pieman begins with 13 s of music: its ``music`` row (0.0 s) and its ``story`` row
+    (15.0 s) both name ``pieman_audio.wav``, the file starts with the music, and its alignment's
+    first word is ~15 s into it, so the audio's start is the music row's onset, not the story
+    row's; a music file of its own (another ``stim_file``) is never taken.  Set ``trial_type`` to
+    count only rows of one trial type instead (a word table timed from the story row).
+
+    Parameters
+    ----------
+    events
+        The run's ``events.tsv`` (read with :func:`brainalign.io.tsv.read_bids_tsv`).
+    spec
+        ``dataset.stimulus_onset``: ``source`` (``"events"``, ``"none"``: the story starts with the
+        run, or a number of seconds for every run), ``stim_file`` (pattern of the story's audio,
+        placeholders ``{story}``, ``{task}``, ``{condition}``, ``{subject}``; None: the run's only
+        ``stim_file``), ``trial_type`` (None: any), ``runs`` (``{"<subject>/<story>": seconds}``:
+        fixed onsets of single runs, e.g. where the events contradict themselves).
+    subject, story, task, condition
+        The run (``task`` defaults to ``story``), for the pattern, the override key and messages.
+    where
+        Named in messages (the run).
+
+    Returns
+    -------
+    dict
+        ``onset`` (s), ``source`` (``events``, ``config``, ``none`` or ``override``), and with
+        ``events``: ``events`` (path), ``row`` (0-based data row), ``line`` (1-based line of the
+        file), ``stim_file``, ``trial_type`` of the row.
+
+    Raises
+    ------
+    MissingInputError
+        No events file (``source: events``).
+    InputError
+        No row names the story's audio (listing the ``stim_file`` values found), several audio files
+        without a ``stim_file`` pattern, an onset that is missing or negative, or rows of the audio
+        file that overlap (one file cannot play two parts at once, so its start is ambiguous).
+    """
+    spec = {**STIMULUS_DEFAULTS, **dict(spec or {})}
+    task = task or story
+    key = f"{subject}/{story}"
+    runs = dict(spec.get("runs") or {})
+    if key in runs:
+        return {"onset": float(runs[key]), "source": "override"}
+    source = spec.get("source", "events")
+    if source == "none":
+        return {"onset": 0.0, "source": "none"}
+    if not isinstance(source, str):
+        return {"onset": float(source), "source": "config"}
+    if source != "events":
+        raise ConfigError("dataset.stimulus_onset.source", f"{source!r}", expected="'events', 'none' or seconds")
+    where = where or f"sub-{subject} {story}"
+    hint = ("set dataset.stimulus_onset.source: none (the story starts with the run) or a number of seconds, or "
+            f"dataset.stimulus_onset.runs['{key}'] for this run")
+    if events is None or not Path(events).is_file():
+        raise MissingInputError(f"{where}", f"no events.tsv ({events}) to read the stimulus onset from "
+                                "(dataset.stimulus_onset.source: events)",
+                                expected="the run's events.tsv with onset and stim_file columns", hint=hint)
+    trial_type = spec.get("trial_type")
+    table = read_bids_tsv(events, what="events file",
+                          required=["onset", "stim_file"] + (["trial_type"] if trial_type else []))
+    files = [None if v is None else str(v) for v in table["stim_file"].tolist()]
+    pattern = spec.get("stim_file")
+    if pattern:
+        try:
+            expected = str(pattern).format(story=story, task=task, condition=condition or "", subject=subject)
+        except KeyError as err:
+            raise ConfigError("dataset.stimulus_onset.stim_file", f"{pattern!r} has an unknown placeholder {err}",
+                              expected="placeholders {story}, {task}, {condition}, {subject}") from None
+        match = [i for i, f in enumerate(files) if f is not None and (f == expected or Path(f).name == expected)]
+    else:
+        distinct = sorted({f for f in files if f is not None})
+        if len(distinct) != 1:
+            raise InputError(events, f"{len(distinct)} stimulus files {distinct} and no dataset.stimulus_onset."
+                             "stim_file to tell which is the story's", field="column 'stim_file'",
+                             expected="one stim_file, or a stim_file pattern in the config", hint=hint)
+        expected = distinct[0]
+        match = [i for i, f in enumerate(files) if f == expected]
+    found = sorted({f for f in files if f is not None})
+    if not match:
+        raise InputError(events, f"no row plays the story's audio {expected!r} (stim_file values: {found})",
+                         field="column 'stim_file'", expected=f"a row whose stim_file is {expected!r} "
+                         "(dataset.stimulus_onset.stim_file)",
+                         hint="a subject who heard another version of the story belongs to another unit "
+                              "(dataset.conditions.units); or " + hint)
+    onsets = numeric_column(table, "onset", expected="seconds from the start of the run", allow_missing=True)
+    durations = (numeric_column(table, "duration", expected="seconds", allow_missing=True)
+                 if "duration" in table.columns else np.full(len(table), np.nan))
+    for i in match:
+        if not np.isfinite(onsets[i]) or onsets[i] < 0:
+            raise InputError(events, f"onset {table['onset'][i]!r} of the row playing {expected!r}",
+                             field=f"column 'onset', line {i + 2}", expected="seconds >= 0 from the start of the run",
+                             hint=hint)
+    # The rows of one audio file are parts of it played in sequence: they must not overlap.
+    ordered = sorted(match, key=lambda i: onsets[i])
+    for a, b in zip(ordered, ordered[1:]):
+        if np.isfinite(durations[a]) and onsets[a] + durations[a] > onsets[b] + 1e-6:
+            kind_a = table["trial_type"][a] if "trial_type" in table.columns else "row"
+            kind_b = table["trial_type"][b] if "trial_type" in table.columns else "row"
+            raise InputError(events, f"rows at lines {a + 2} ({kind_a}, {onsets[a]:g}-{onsets[a] + durations[a]:g} s) "
+                             f"and {b + 2} ({kind_b}, from {onsets[b]:g} s) of {expected!r} overlap, so where the "
+                             "file starts in the run is ambiguous", field="columns 'onset' and 'duration'",
+                             expected="each part of one stimulus file to start after the previous part ends",
+                             hint="check this run's timing; " + hint + ", or leave the subject out (dataset.subjects)")
+    if trial_type:
+        ordered = [i for i in ordered if str(table["trial_type"][i]) == str(trial_type)]
+        if not ordered:
+            raise InputError(events, f"no row with trial_type {trial_type!r} plays {expected!r}",
+                             field="column 'trial_type'", expected=f"a {trial_type!r} row of {expected!r} "
+                             "(dataset.stimulus_onset.trial_type)", hint=hint)
+    i = ordered[0]
+    return {"onset": float(onsets[i]), "source": "events", "events": str(events), "row": int(i), "line": int(i + 2),
+            "stim_file": expected, "trial_type": str(table["trial_type"][i]) if "trial_type" in table.columns else ""}
+
+
+def stimulus_spec(dataset: Mapping, story: str) -> dict:
+    """The ``dataset.stimulus_onset`` settings of one story unit: a ``dataset.conditions.units``
+    entry's own ``stim_file`` (e.g. milkyway's ``{task}{condition}_audio.wav``) replaces the pattern."""
+    spec = {**STIMULUS_DEFAULTS, **dict(dataset.get("stimulus_onset") or {})}
+    unit = ((dataset.get("conditions") or {}).get("units") or {}).get(story) or {}
+    if unit.get("stim_file"):
+        spec["stim_file"] = unit["stim_file"]
+    return spec
+
+
+def stimulus_onsets(runs: pd.DataFrame, dataset: Mapping) -> pd.DataFrame:
+    """:func:`stimulus_onset` of every run of a plan (:func:`plan_runs`), problems collected, not raised.
+
+    Parameters
+    ----------
+    runs
+        :func:`plan_runs` output.
+    dataset
+        The ``dataset`` config block (``stimulus_onset``, ``conditions.units``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: ``subject, story, task, run, condition, events, onset, source, line,
+        stim_file, trial_type, problem`` (``problem`` = the error message, empty when the onset is
+        known; ``onset`` NaN then).
+    """
+    rows = []
+    for rec in runs.to_dict("records"):
+        base = {k: rec.get(k) for k in ("subject", "story", "task", "run", "condition", "events")}
+        try:
+            info = stimulus_onset(rec.get("events"), stimulus_spec(dataset, str(rec["story"])),
+                                  subject=str(rec["subject"]), story=str(rec["story"]),
+                                  task=str(rec.get("task") or rec["story"]), condition=rec.get("condition"))
+            rows.append({**base, "onset": info["onset"], "source": info["source"], "line": info.get("line"),
+                         "stim_file": info.get("stim_file"), "trial_type": info.get("trial_type"), "problem": ""})
+        except InputError as err:
+            rows.append({**base, "onset": np.nan, "source": "", "line": None, "stim_file": None, "trial_type": None,
+                         "problem": str(err)})
+    return pd.DataFrame(rows, columns=["subject", "story", "task", "run", "condition", "events", "onset", "source",
+                                       "line", "stim_file", "trial_type", "problem"])
 
 
 def locate_run(
@@ -320,19 +876,24 @@ def locate_run(
     space: str | None = None,
     session: str | None = None,
     profile: Mapping | None = None,
+    run: str | None = None,
+    repeated: str = "error",
 ) -> dict:
     """The files of one (subject, story) run, for a preprocessing job.
 
     ``profile`` is the dataset profile's free-form block (``config["dataset"]["profile"]``); its
     ``space``, ``sessions`` (first one used), ``use_derivatives``, ``responses`` and ``hf5.root``
     (``{root}`` = ``bids_root``) apply unless given explicitly.  ``story`` is the BIDS task (for a
-    story sharing a run, its ``dataset.story_runs`` task).
+    story sharing a run, its ``dataset.story_runs`` task).  ``run`` (the BIDS ``run`` label the plan
+    chose, :func:`plan_runs`) picks one of repeated runs; without it several runs are handled by
+    ``repeated`` (:func:`choose_repeat`).
 
     Returns
     -------
     dict
         fMRI: ``bold`` (path, or ``[left, right]`` GIFTI for a surface space), ``confounds``,
-        ``sidecar``, ``events``; MEG/EEG/iEEG: ``bids_path`` (``mne_bids.BIDSPath``), ``raw``,
+        ``sidecar``, ``events`` (and ``confounds_searched``, the folders searched, when no confounds
+        file was found); MEG/EEG/iEEG: ``bids_path`` (``mne_bids.BIDSPath``), ``raw``,
         ``events``, ``channels``, ``electrodes``.  Always ``subject``, ``story``, ``session``, ``run``.
 
     Raises
@@ -353,10 +914,16 @@ def locate_run(
         raise FileNotFoundError(f"{bids_root}: no {modality} run for sub-{subject} task-{story}"
                                 f"{f' ses-{session}' if session else ''} (looked in {bids_root}"
                                 f"{f' and {where}' if modality == 'fmri' else ''})")
-    row = select_runs(runs, [subject], [story], root=bids_root).iloc[0]
+    if run is not None:
+        runs = runs[runs["run"].astype(str) == str(run)]
+        if runs.empty:
+            raise FileNotFoundError(f"{bids_root}: no {modality} run-{run} for sub-{subject} task-{story}")
+    row = select_runs(runs, [subject], [story], root=bids_root, repeated=repeated).iloc[0]
     out = {k: (v if isinstance(v, (tuple, list)) or not pd.isna(v) else None) for k, v in row.items()}
     if modality == "fmri":
-        out["bold"] = [row["path"], row["path_r"]] if row["path_r"] else row["path"]
+        out["bold"] = [out["path"], out["path_r"]] if out["path_r"] else out["path"]
+        if out.get("confounds") is None and not str(out["path"]).endswith(".hf5"):
+            out["confounds_searched"] = confounds_search_folders(out["path"], bids_root, derivatives_root)
     else:
         import mne_bids
         ent = parse_entities(row["path"])
@@ -366,6 +933,18 @@ def locate_run(
                                              suffix=modality, extension=Path(row["path"]).suffix,
                                              root=bids_root)
     return out
+
+
+def confounds_search_folders(bold: str | os.PathLike, bids_root: str | os.PathLike,
+                             derivatives_root: str | os.PathLike | None = None) -> list[str]:
+    """The folders :func:`find_runs` searches for a BOLD run's fMRIPrep confounds file, in order:
+    the BOLD file's own folder, the run's ``func`` folder in the fMRIPrep derivatives, and the raw
+    BIDS ``func`` folder (named in the error for a missing confounds file)."""
+    ent = parse_entities(str(bold))
+    sub_ses = Path(f"sub-{ent.get('sub')}") / (f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
+    deriv = Path(derivatives_root or Path(bids_root) / "derivatives" / "fmriprep")
+    folders = [Path(bold).parent, deriv / sub_ses, Path(bids_root) / sub_ses]
+    return list(dict.fromkeys(str(f) for f in folders))
 
 
 def hf5_spec(profile: Mapping | None, bids_root: str | os.PathLike) -> dict:

@@ -323,17 +323,33 @@ def story_words(story: str, subject: str, *, kind: str, root: str | os.PathLike,
     return read_timings(path, fmt=fmt, story=story, **options), path
 
 
-def word_offset(row: Mapping, story_run: Mapping | None) -> float:
-    """Seconds from the recording's start to the clock of the story's word table.
+def word_offset(row: Mapping, story_run: Mapping | None, dataset: Mapping | None = None) -> float:
+    """Seconds from the recording's start to the clock of the story's word table, as preprocessing
+    sets it (:func:`brainalign.preprocess.fmri.preprocess_run`).
 
-    A story cut out of a shared run (``dataset.story_runs``) counts its words from its onset in the
-    run (:func:`brainalign.io.bids.story_segment`); any other run counts from the recording's start.
+    A BIDS fMRI run whose ``dataset.stimulus_onset`` is read from its events counts from the story's
+    audio onset in the run (:func:`brainalign.io.bids.stimulus_onset`); a story cut out of a shared run
+    (``dataset.story_runs``) from its onset in the run (:func:`brainalign.io.bids.story_segment`), or,
+    with a shared alignment, from the audio onset moved by ``timings_offset``; any other run from the
+    recording's start.
     """
-    if not story_run:
-        return 0.0
-    from brainalign.io.bids import story_segment
+    from brainalign.io.bids import stimulus_onset, stimulus_spec, story_segment
 
-    return float(story_segment(str(row["story"]), story_run, row.get("events"))[0])
+    story, dataset = str(row["story"]), dict(dataset or {})
+    onset = None
+    if dataset and row.get("modality", "fmri") == "fmri" and not str(row.get("path", "")).endswith(".hf5"):
+        spec = stimulus_spec(dataset, story)
+        if spec is not None:
+            info = stimulus_onset(row.get("events"), spec, subject=str(row["subject"]), story=story,
+                                  task=str(row.get("task") or (story_run or {}).get("task") or story),
+                                  condition=row.get("condition"))
+            onset = None if info is None else float(info["onset"])
+    if not story_run:
+        return 0.0 if onset is None else onset
+    seg_onset = float(story_segment(story, story_run, row.get("events"))[0])
+    if onset is not None and story_run.get("timings_path"):
+        return onset - float(story_run.get("timings_offset", 0.0))
+    return seg_onset
 
 
 # ----------------------------------------------------------------------------- the dataset
@@ -346,6 +362,7 @@ def check_dataset(
     story_runs: Mapping[str, Mapping] | None = None,
     profile: Mapping | None = None,
     first_subject: Mapping[str, str] | None = None,
+    dataset: Mapping | None = None,
 ) -> pd.DataFrame:
     """Inspect every run of every modality; every problem is collected.
 
@@ -359,6 +376,9 @@ def check_dataset(
     first_subject
         Story -> the subject whose timing file holds the story's words (rule ``words`` reads the
         first subject that has the story); default the first subject with a run of it.
+    dataset
+        The whole ``dataset`` config block (``stimulus_onset``, ``conditions.units``), for the clock
+        of each run's words (:func:`word_offset`) and the timing file of a condition unit.
 
     Returns
     -------
@@ -368,6 +388,7 @@ def check_dataset(
     """
     timings = dict(timings or {})
     story_runs = dict(story_runs or {})
+    units = dict(((dataset or {}).get("conditions") or {}).get("units") or {})
     per_subject = kind != "demo" and bool(timings.get("per_subject", False))
     on_beyond_end = str(timings.get("on_beyond_end", "error"))
     first = dict(first_subject or {})
@@ -381,7 +402,7 @@ def check_dataset(
         if key not in cache:
             try:
                 cache[key] = (*story_words(story, key[1], kind=kind, root=root, timings=timings,
-                                           story_run=story_runs.get(story)), None)
+                                           story_run=story_runs.get(story) or units.get(story)), None)
             except (InputError, ValueError, FileNotFoundError, OSError) as err:
                 cache[key] = (None, None, Problem.from_error(err))
         return cache[key]
@@ -393,7 +414,7 @@ def check_dataset(
             words, source, word_problem = words_of(story, subject)
             offset, extra = 0.0, []
             try:
-                offset = word_offset(row, story_runs.get(story))
+                offset = word_offset(row, story_runs.get(story), dataset)
             except (InputError, ValueError, FileNotFoundError) as err:
                 extra.append(Problem.from_error(err))
             out = inspect_run(row, root=root, profile=profile, words=words, words_source=source,
@@ -436,13 +457,10 @@ def raise_blocking(table: pd.DataFrame, source: str | os.PathLike, *, shown: int
 
 
 def select_dataset_runs(root: str | os.PathLike, specs: Mapping[str, Mapping], subjects: Sequence[str],
-                        stories: Sequence[str], *, story_runs: Mapping | None = None,
-                        missing: str = "error") -> dict[str, pd.DataFrame]:
-    """The runs the workflow plans, per modality: the same discovery as ``workflow/rules/common.smk``
-    (:func:`~brainalign.io.bids.find_runs` with each modality's spec, stories of shared runs split,
-    the subject x story grid selected)."""
-    from brainalign.io.bids import find_runs, select_runs, split_story_runs
+                        stories: Sequence[str], *, dataset: Mapping | None = None) -> dict[str, pd.DataFrame]:
+    """The runs the workflow plans, per modality: the same plan as ``workflow/rules/common.smk``
+    (:func:`~brainalign.io.bids.plan_runs` with each modality's spec and the ``dataset`` block)."""
+    from brainalign.io.bids import plan_runs
 
-    return {mod: select_runs(split_story_runs(find_runs(root, spec), story_runs), subjects, stories,
-                             missing=missing, root=root)
+    return {mod: plan_runs(root, dict(dataset or {}), spec=spec, subjects=subjects, stories=stories)
             for mod, spec in specs.items()}

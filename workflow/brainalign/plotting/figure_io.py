@@ -40,10 +40,12 @@ def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 150) -> Pat
         plt.close(fig)
         raise ValueError(f"{path}: figure format must be one of {FORMATS}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
+    # The temporary name does not end in the figure's suffix, so that what a killed job leaves
+    # behind never matches '*.png' (matplotlib is told the format instead).
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", facecolor="white")
+        fig.savefig(tmp, format=path.suffix.lower()[1:], dpi=dpi, bbox_inches="tight", facecolor="white")
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:

@@ -10,6 +10,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from brainalign.errors import InputError, MissingInputError
+from brainalign.io.tsv import read_bids_tsv
+
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +41,13 @@ def read_region_table(table: str | os.PathLike | pd.DataFrame | Mapping | None) 
 
     Accepts a path to a TSV/CSV, a DataFrame, or a mapping ``{region: [targets]}`` /
     ``{target: region}``.  Used to attach a ``region`` coordinate to channels (channel groups).
+    A ``.tsv`` is read as BIDS defines it (:func:`brainalign.io.tsv.read_bids_tsv`: no quoting;
+    ``n/a`` = no region, i.e. ``""``).
+
+    Raises
+    ------
+    InputError
+        A missing or damaged file, or a table without the columns, naming the file.
     """
     if table is None:
         return {}
@@ -51,8 +61,13 @@ def read_region_table(table: str | os.PathLike | pd.DataFrame | Mapping | None) 
         return out
     if not isinstance(table, pd.DataFrame):
         path = Path(table)
-        sep = "\t" if path.suffix in (".tsv", ".txt") else ","
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        if path.name.endswith((".tsv", ".tsv.gz")):
+            table = read_bids_tsv(path, what="region table").fillna("")
+        else:
+            if not path.is_file():
+                raise MissingInputError(path, "region table not found")
+            sep = "\t" if path.suffix == ".txt" else ","
+            table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
         src = str(path)
     else:
         src = "region table"
@@ -60,5 +75,6 @@ def read_region_table(table: str | os.PathLike | pd.DataFrame | Mapping | None) 
     name = cols.get("name") or cols.get("channel") or cols.get("target")
     region = cols.get("region") or cols.get("group") or cols.get("roi")
     if name is None or region is None:
-        raise ValueError(f"{src}: expected columns 'name' and 'region' (or 'group'); found {list(table.columns)}")
+        raise InputError(src, f"region table has columns {list(table.columns)}",
+                         expected="columns 'name' (or 'channel', 'target') and 'region' (or 'group', 'roi')")
     return dict(zip(table[name].astype(str), table[region].astype(str)))

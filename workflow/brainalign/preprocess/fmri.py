@@ -10,7 +10,9 @@ z-scored over the run.
 Times: the ``time`` coordinate is ``(k + time_reference) * tr`` for each retained volume ``k``
 counted from the first volume of the run, so dropping initial TRs keeps the alignment with word
 onsets (seconds from the run start).  ``time_reference=0.5`` (default) is the middle of the
-acquisition, fMRIPrep's slice-timing reference.
+acquisition, fMRIPrep's slice-timing reference.  :func:`preprocess_run` then moves ``time`` 0 to
+the run's stimulus onset (``dataset.stimulus_onset``, :func:`align_to_stimulus`), the clock of the
+story's word table.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ import pandas as pd
 import xarray as xr
 
 from brainalign.io.integrity import bold_sidecar, load_nifti, nifti_reading, read_json
+from brainalign.errors import ConfigError, InputError, MissingInputError
+from brainalign.io.tsv import numeric_column, read_bids_tsv
 from brainalign.preprocess.common import zscore_time
+from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, apply_nonfinite_policy, check_policy, clean_attrs
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,12 @@ _LEVELS = {
 }
 #: Default confound strategy: 24-parameter-free "basic" motion + WM/CSF + cosine high-pass regressors.
 DEFAULT_STRATEGY = {"motion": "basic", "wm_csf": "basic", "high_pass": True}
+#: Strategy keys that select columns of the confounds file (a true value needs the file).
+CONFOUND_KEYS = ("motion", "wm_csf", "global_signal", "compcor", "high_pass", "non_steady_state", "extra")
+#: Every key a strategy may hold.
+STRATEGY_KEYS = CONFOUND_KEYS + ("n_compcor",)
+#: File names fMRIPrep gives the confounds table (``_timeseries`` since 1.2, ``_regressors`` before).
+CONFOUNDS_SUFFIXES = ("desc-confounds_timeseries.tsv", "desc-confounds_regressors.tsv")
 _TR_TOLERANCE = 1e-3
 
 
@@ -93,6 +104,14 @@ def _header_tr(img: nib.Nifti1Image) -> float | None:
 
 
 # ---------------------------------------------------------------------------------- confounds
+def check_strategy(strategy: Mapping) -> None:
+    """Raise :class:`ConfigError` for a strategy key nilearn's vocabulary does not have (a typo would
+    otherwise select nothing, silently)."""
+    unknown = sorted(set(strategy) - set(STRATEGY_KEYS))
+    if unknown:
+        raise ConfigError("preprocess.fmri.strategy", f"unknown key(s) {unknown}", expected=f"keys among {list(STRATEGY_KEYS)}")
+
+
 def confound_columns(columns: Sequence[str], strategy: Mapping, source: str = "confounds") -> list[str]:
     """Names of the confound columns a nilearn-style strategy selects.
 
@@ -115,6 +134,7 @@ def confound_columns(columns: Sequence[str], strategy: Mapping, source: str = "c
     """
     cols = list(columns)
     chosen: list[str] = []
+    check_strategy(strategy)
 
     def need(name: str) -> None:
         if name not in cols:
@@ -148,7 +168,16 @@ def confound_columns(columns: Sequence[str], strategy: Mapping, source: str = "c
                 raise ValueError(f"{source}: n_compcor={n} but only {len(found)} '{prefix}*' columns")
             chosen += found if n == "all" else found[: int(n)]
     if strategy.get("high_pass"):
-        chosen += [c for c in cols if c.startswith("cosine")]
+        cosines = [c for c in cols if c.startswith("cosine")]
+        if not cosines:
+            # Otherwise the run would silently go without any high-pass filter.
+            raise InputError(source, "strategy high_pass: true selects fMRIPrep's cosine* drift regressors, but the "
+                             f"file has none ({len(cols)} columns)", field="columns cosine*",
+                             expected="cosine00, cosine01, ... (fMRIPrep writes them for runs longer than the "
+                                      "128 s cut-off period)",
+                             hint="or set preprocess.fmri.strategy.high_pass: false and preprocess.fmri.high_pass "
+                                  "(Hz, a Butterworth filter that needs no confounds file)")
+        chosen += cosines
     if strategy.get("non_steady_state"):
         chosen += [c for c in cols if c.startswith("non_steady_state_outlier")]
     for name in strategy.get("extra", []) or []:
@@ -156,26 +185,129 @@ def confound_columns(columns: Sequence[str], strategy: Mapping, source: str = "c
     return chosen
 
 
+def confound_keys(strategy: Mapping | None) -> list[str]:
+    """The keys of a confound strategy that select columns of the confounds file (empty: none needed).
+
+    ``motion``, ``wm_csf``, ``global_signal``, ``compcor``, ``high_pass`` (fMRIPrep's cosine
+    regressors), ``non_steady_state`` and ``extra`` need the file when set; ``n_compcor`` alone does not.
+    A Butterworth high-pass (``preprocess_fmri(high_pass=<Hz>)``, not a strategy key) needs no file.
+    """
+    strategy = DEFAULT_STRATEGY if strategy is None else strategy
+    return [k for k in CONFOUND_KEYS if strategy.get(k)]
+
+
+def missing_confounds_error(bold: object, strategy: Mapping | None, looked_in: Sequence[str] = ()) -> MissingInputError:
+    """The error for a BOLD run without a confounds file whose strategy needs one."""
+    keys = confound_keys(strategy)
+    where = (f"looked for {' / '.join('*_' + s for s in CONFOUNDS_SUFFIXES)} in " + ", ".join(map(str, looked_in))
+             if looked_in else "none was given")
+    strategy = dict(DEFAULT_STRATEGY if strategy is None else strategy)
+    return MissingInputError(
+        str(bold), f"no fMRIPrep confounds file for this BOLD run ({where}), but preprocess.fmri.strategy "
+                   f"{strategy} needs one for its key(s) {', '.join(keys)}",
+        expected="the run's *_desc-confounds_timeseries.tsv beside the BOLD file or in the fMRIPrep derivatives",
+        hint="to run without confound regression set preprocess.fmri.strategy: {} (and, for a high-pass filter, "
+             "preprocess.fmri.high_pass in Hz: a Butterworth filter that needs no confounds file)")
+
+
 def load_confounds(confounds: PathLike | pd.DataFrame, strategy: Mapping, n_volumes: int) -> pd.DataFrame:
-    """The selected confound regressors, NaNs (first row of derivatives) set to the column mean.
+    """The selected confound regressors of an fMRIPrep confounds table, one row per volume.
+
+    The file is read as a BIDS TSV (:func:`brainalign.io.tsv.read_bids_tsv`: tabs, no quoting,
+    ``n/a`` missing).  fMRIPrep leaves the first row(s) of derivative and framewise-displacement
+    columns ``n/a`` (no previous volume): such *leading* missing values are set to the column's
+    mean (as nilearn's ``load_confounds`` does), logged.  A missing value after the first finite
+    one, or a non-finite number, is an error.
 
     Raises
     ------
-    ValueError
-        Missing columns, or a row count different from the number of volumes (naming the file).
+    MissingInputError
+        The file does not exist or is empty.
+    InputError
+        Missing columns, a row count different from the number of volumes, a value that is not a
+        number or a missing value inside a column (naming the file, column and line).
     """
     if isinstance(confounds, pd.DataFrame):
-        table, source = confounds, "confounds table"
+        table, source = confounds, str(confounds.attrs.get("source", "confounds table"))
     else:
         source = str(confounds)
-        if not Path(confounds).exists():
-            raise FileNotFoundError(f"{confounds}: confounds file not found")
-        table = pd.read_csv(confounds, sep="\t", na_values=["n/a", "NaN", "nan", ""])
+        table = read_bids_tsv(confounds, what="fMRIPrep confounds file", allow_empty=False)
     if len(table) != n_volumes:
-        raise ValueError(f"{source}: {len(table)} rows of confounds but the run has {n_volumes} volumes")
+        raise InputError(source, f"{len(table)} rows of confounds but the run has {n_volumes} volumes",
+                         expected="one row per volume of the BOLD run")
     cols = confound_columns(table.columns, strategy, source)
-    out = table[cols].apply(pd.to_numeric, errors="coerce").astype(float)
-    return out.fillna(out.mean()).fillna(0.0)
+    out = {}
+    filled = {}
+    for c in cols:
+        values = numeric_column(table, c, source=source, expected="a number (fMRIPrep confound)", allow_missing=True)
+        nan = np.isnan(values)
+        if np.isinf(values).any():
+            line = int(np.flatnonzero(np.isinf(values))[0]) + 2
+            raise InputError(source, "infinite value", field=f"column '{c}', line {line}", expected="a finite number")
+        if nan.all():
+            raise InputError(source, "every value is n/a", field=f"column '{c}'", expected="numbers")
+        lead = int(np.argmax(~nan))
+        if nan[lead:].any():
+            line = int(lead + np.flatnonzero(nan[lead:])[0]) + 2
+            raise InputError(source, "missing value (n/a) after the column's first value", field=f"column '{c}', line {line}",
+                             expected="n/a only in the first row(s) (derivatives, framewise displacement)")
+        if lead:
+            values[:lead] = values[lead:].mean()
+            filled[c] = lead
+        out[c] = values
+    if filled:
+        log.info("%s: leading n/a of %s set to the column mean", source, filled)
+    return pd.DataFrame(out, index=table.index, columns=cols, dtype=float)
+
+
+def _nonfinite_volume(run: nib.spatialimages.SpatialImage, inside: np.ndarray, *, policy: str, max_fraction: float,
+                      where: str, times: np.ndarray, first_volume: int) -> tuple[nib.spatialimages.SpatialImage, dict]:
+    """Apply the non-finite policy to the target voxels (``inside``) of a 4D run, before masking.
+
+    nilearn's maskers set non-finite values to 0, which z-scoring turns into a spike; so they are
+    found here first.  Non-finite values outside the targets are set to 0 (what the masker would
+    do; logged) so that smoothing cannot carry them into the targets.
+    """
+    arr = np.asanyarray(run.dataobj)
+    if not np.issubdtype(arr.dtype, np.floating) or np.isfinite(arr).all():
+        check_policy(policy, "fmri", max_fraction, key="preprocess.fmri")
+        return run, clean_attrs(policy, max_fraction)
+    arr = np.array(arr, copy=True)
+    ijk = np.argwhere(inside)  # C order == NiftiMasker's voxel order
+    result = apply_nonfinite_policy(arr[inside].T, policy=policy, max_fraction=max_fraction, source=where,
+                                    modality="fmri", key="preprocess.fmri", target_names=_VoxelNames(ijk),
+                                    times=times, what="voxel", sample_name="volume", first_sample=first_volume)
+    arr[inside] = result.data.T
+    outside = ~np.isfinite(arr)
+    if outside.any():
+        n_out = int(outside.any(axis=-1).sum())
+        log.info("%s: %d voxel(s) outside the mask/atlas hold non-finite values; set to 0", where, n_out)
+        arr[outside] = 0.0
+        result.attrs["nonfinite_outside_targets"] = n_out
+    return nib.Nifti1Image(arr, run.affine, run.header), result.attrs
+
+
+class _VertexNames:
+    """Vertex names ``"L 123"`` on demand."""
+
+    def __init__(self, surf: Mapping) -> None:
+        self.surf = surf
+
+    def __getitem__(self, c: int) -> str:
+        return f"{self.surf['hemi'][c]} {self.surf['vertex'][c]}"
+
+
+class _VoxelNames:
+    """Voxel names ``"i,j,k"`` on demand (a run has ~10^5 voxels; messages show a few)."""
+
+    def __init__(self, ijk: np.ndarray) -> None:
+        self.ijk = ijk
+
+    def __len__(self) -> int:
+        return len(self.ijk)
+
+    def __getitem__(self, c: int) -> str:
+        return "ijk ({},{},{})".format(*self.ijk[c])
 
 
 # ---------------------------------------------------------------------------------- loading
@@ -363,6 +495,8 @@ def preprocess_fmri(
     smoothing_fwhm: float | None = None,
     surface: bool | None = None,
     time_reference: float = 0.5,
+    nonfinite: str = "error",
+    nonfinite_max_fraction: float = DEFAULT_MAX_FRACTION,
 ) -> xr.DataArray:
     """Clean one BOLD run into a z-scored ``time x voxel`` DataArray.
 
@@ -371,15 +505,18 @@ def preprocess_fmri(
     bold
         4D NIfTI (path or image), or surface data: one or two GIFTI files (``hemi-L``, ``hemi-R``).
     confounds
-        fMRIPrep confounds TSV (or table); ``None`` = no confound regression.
+        fMRIPrep confounds TSV (or table).  ``None`` is accepted only with a strategy that selects
+        no column (``strategy={}``, see :func:`confound_keys`); otherwise it is an error rather
+        than a run silently left without confound regression and cosine high-pass.
     mask
         ``"mni152"`` (nilearn's MNI152 brain mask resampled to the BOLD grid), ``"epi"`` (computed
         from the run, for native-space data), or a mask image/path.  Ignored with ``atlas``.
     strategy
         Confound selection as in nilearn's ``load_confounds`` (see :func:`confound_columns`);
-        default ``{"motion": "basic", "wm_csf": "basic", "high_pass": True}``.
+        default ``{"motion": "basic", "wm_csf": "basic", "high_pass": True}``; ``{}`` = no confounds.
     detrend, high_pass, low_pass
-        Linear detrend; Butterworth cut-offs (Hz), applied in the same step as confound regression.
+        Linear detrend; Butterworth cut-offs (Hz), applied in the same step as confound regression
+        (they need no confounds file, unlike the strategy's ``high_pass``: fMRIPrep's cosine regressors).
     standardize
         Z-score each target over the retained volumes (per run).
     drop_initial_trs, trim_end_trs
@@ -396,6 +533,11 @@ def preprocess_fmri(
         Force surface mode (default: GIFTI inputs).
     time_reference
         Fraction of the TR at which a volume is stamped (0.5: acquisition middle).
+    nonfinite, nonfinite_max_fraction
+        NaN/inf in the target voxels of the retained volumes: ``"error"`` (default) or
+        ``"interpolate"`` (linear in time per voxel; a voxel with more than
+        ``nonfinite_max_fraction`` of its volumes non-finite is set to 0), see
+        :mod:`brainalign.preprocess.nonfinite`.  Checked before masking: nilearn would set them to 0.
 
     Returns
     -------
@@ -403,10 +545,15 @@ def preprocess_fmri(
         ``data`` (float32, ``time x voxel``) with coords ``time`` (s), ``x, y, z`` (mm; parcel
         centroids with an atlas; pial vertex positions on fsaverage surfaces when the mesh is
         available), ``region`` (atlas), ``hemi``/``vertex`` (surface); attrs ``tr``, ``affine``,
-        ``mask_shape``, ``n_volumes``, ``drop_initial_trs``, ``confounds`` (chosen columns).
+        ``mask_shape``, ``n_volumes``, ``drop_initial_trs``, ``confounds`` (chosen columns), the
+        non-finite record (``nonfinite``, ``nonfinite_values``, ``nonfinite_targets``, ...).
 
     Raises
     ------
+    MissingInputError
+        No confounds file while the strategy selects confound columns.
+    InputError
+        Non-finite samples (policy ``error``), bad confounds file — naming the file.
     ValueError
         TR disagreement, missing confound columns, too few volumes, empty mask — naming the file.
     """
@@ -415,6 +562,12 @@ def preprocess_fmri(
 
     strategy = DEFAULT_STRATEGY if strategy is None else dict(strategy)
     paths = [bold] if isinstance(bold, (str, os.PathLike)) else bold
+    check_policy(nonfinite, "fmri", nonfinite_max_fraction, key="preprocess.fmri")
+    check_strategy(strategy)
+    if confounds is None and confound_keys(strategy):
+        named = bold if isinstance(bold, (str, os.PathLike)) else (
+            paths[0] if isinstance(paths, Sequence) and paths else "bold image")
+        raise missing_confounds_error(named, strategy)
     is_surface = surface if surface is not None else (
         isinstance(paths, Sequence) and not isinstance(paths, nib.Nifti1Image)
         and all(str(p).endswith(".gii") for p in paths))
@@ -443,6 +596,7 @@ def preprocess_fmri(
         raise ValueError(f"{where}: {n_vol} volumes leave too few after dropping {drop_initial_trs} initial and "
                          f"{trim_end_trs} final TRs")
     keep = slice(int(drop_initial_trs), stop)
+    kept_times = (np.arange(keep.start, keep.stop) + time_reference) * tr
     conf = None
     if confounds is not None:
         conf = load_confounds(confounds, strategy, n_vol).iloc[keep]
@@ -456,6 +610,8 @@ def preprocess_fmri(
             atlas_img = _resolve_atlas(atlas, img)
             labels_data = np.asarray(atlas_img.dataobj).astype(np.int64)
             inside = labels_data != 0
+            run, nf_attrs = _nonfinite_volume(run, inside, policy=nonfinite, max_fraction=nonfinite_max_fraction,
+                                              where=where, times=kept_times, first_volume=keep.start)
             masker = NiftiMasker(mask_img=nib.Nifti1Image(inside.astype(np.int8), img.affine),
                                  smoothing_fwhm=smoothing_fwhm, standardize=None)
             voxels = masker.fit().transform(run)
@@ -473,6 +629,9 @@ def preprocess_fmri(
             attrs.update(affine=img.affine.tolist(), mask_shape=list(img.shape[:3]), atlas=str(atlas))
         else:
             mask_img = _resolve_mask(mask, img, where)
+            run, nf_attrs = _nonfinite_volume(run, np.asarray(mask_img.dataobj) > 0, policy=nonfinite,
+                                              max_fraction=nonfinite_max_fraction, where=where, times=kept_times,
+                                              first_volume=keep.start)
             masker = NiftiMasker(mask_img=mask_img, smoothing_fwhm=smoothing_fwhm, standardize=None)
             data = masker.fit().transform(run)
             ijk = np.argwhere(np.asarray(mask_img.dataobj) > 0)  # C order == NiftiMasker's voxel order
@@ -481,15 +640,19 @@ def preprocess_fmri(
                          mask=str(mask) if isinstance(mask, (str, os.PathLike)) else "image")
     else:
         data = data[keep]
+        result = apply_nonfinite_policy(data, policy=nonfinite, max_fraction=nonfinite_max_fraction, source=where,
+                                        modality="fmri", key="preprocess.fmri", target_names=_VertexNames(surf),
+                                        times=kept_times, what="vertex", sample_name="volume",
+                                        first_sample=keep.start)
+        data, nf_attrs = result.data, result.attrs
+    attrs.update(nf_attrs)
 
     # One projection: detrend + confounds + filter (nilearn orthogonalises them together).
     cleaned = signal.clean(np.asarray(data, np.float64), detrend=detrend, standardize=None,
                            confounds=None if conf is None or conf.shape[1] == 0 else conf.to_numpy(),
                            high_pass=high_pass, low_pass=low_pass, t_r=tr)
     values = zscore_time(cleaned, where) if standardize else cleaned.astype(np.float32)
-    n = values.shape[0]
-    times = (np.arange(int(drop_initial_trs), int(drop_initial_trs) + n) + time_reference) * tr
-    coords.update(time=("time", times), x=("voxel", xyz[:, 0]), y=("voxel", xyz[:, 1]), z=("voxel", xyz[:, 2]))
+    coords.update(time=("time", kept_times), x=("voxel", xyz[:, 0]), y=("voxel", xyz[:, 1]), z=("voxel", xyz[:, 2]))
     out = xr.DataArray(values, dims=("time", "voxel"), name="data",
                        coords={"voxel": np.arange(values.shape[1]), **coords})
     out.time.attrs["units"] = "s"
@@ -542,12 +705,16 @@ def preprocess_hf5(
     dataset: str = "data",
     standardize: bool = True,
     time_reference: float = 0.5,
+    nonfinite: str = "error",
+    nonfinite_max_fraction: float = DEFAULT_MAX_FRACTION,
 ) -> xr.DataArray:
     """LeBel et al. (2023) preprocessed responses -> the Preprocessed ``time x voxel`` contract.
 
     The released files are already motion-corrected, detrended and trimmed by the authors; this
-    only stamps times and z-scores.  NaNs in the file (voxels the authors left undefined) are set to 0
-    before z-scoring (logged), as the authors' own loaders do (``np.nan_to_num``).
+    only stamps times and z-scores.  NaN/inf values follow the ``preprocess.fmri`` policy
+    (``nonfinite``: an error by default; ``interpolate`` fills them linearly in time and sets a voxel
+    with more than ``nonfinite_max_fraction`` of its TRs undefined to 0), never the authors'
+    loaders' silent ``np.nan_to_num`` (a 0 among z-scored values is a spike).
 
     Parameters
     ----------
@@ -561,23 +728,31 @@ def preprocess_hf5(
         with ``trim = 5`` to match them), so row ``j`` is stamped ``(j + first_volume + time_reference) * tr``.
     dataset, standardize, time_reference
         HDF5 dataset name; z-score each voxel over the story; stamp point within a TR.
+    nonfinite, nonfinite_max_fraction
+        As in :func:`preprocess_fmri`.
 
     Returns
     -------
     xarray.DataArray
         ``data`` (float32, ``time x voxel``), coords ``time`` and ``x, y, z`` (NaN: the voxels are
         in the subject's own cortical space, no MNI coordinates), attrs ``tr``, ``n_volumes``,
-        ``drop_initial_trs`` (= ``first_volume``), ``space`` (``subject-cortical``), ``source_file``.
+        ``drop_initial_trs`` (= ``first_volume``), ``space`` (``subject-cortical``), ``source_file``,
+        the non-finite record (``nonfinite`` ...).
+
+    Raises
+    ------
+    InputError
+        Non-finite values with ``nonfinite="error"`` (naming the file, voxel count and TRs).
     """
     path = Path(path)
     raw = read_hf5_responses(path, dataset).astype(np.float64)
-    n_nan = int(np.isnan(raw).sum())
-    if n_nan:
-        log.info("%s: %d NaN value(s) set to 0", path, n_nan)
-        raw = np.nan_to_num(raw, nan=0.0)
-    values = zscore_time(raw, str(path)) if standardize else raw.astype(np.float32)
-    n, n_vox = values.shape
+    n, n_vox = raw.shape
     times = (np.arange(int(first_volume), int(first_volume) + n) + time_reference) * float(tr)
+    result = apply_nonfinite_policy(raw, policy=nonfinite, max_fraction=nonfinite_max_fraction, source=str(path),
+                                    modality="fmri", key="preprocess.fmri", times=times, what="voxel",
+                                    sample_name="row")
+    raw = result.data
+    values = zscore_time(raw, str(path)) if standardize else raw.astype(np.float32)
     nan = np.full(n_vox, np.nan)
     out = xr.DataArray(values, dims=("time", "voxel"), name="data",
                        coords={"voxel": np.arange(n_vox), "time": ("time", times),
@@ -586,7 +761,7 @@ def preprocess_hf5(
     out.attrs.update(tr=float(tr), n_volumes=int(n + first_volume), drop_initial_trs=int(first_volume),
                      trim_end_trs=0, time_reference=float(time_reference), standardize=bool(standardize),
                      affine=np.eye(4).tolist(), mask_shape=[int(n_vox)], space="subject-cortical",
-                     source_file=str(path), hf5_dataset=dataset)
+                     source_file=str(path), hf5_dataset=dataset, **result.attrs)
     return out
 
 
@@ -599,6 +774,7 @@ def crop_story(
     *,
     standardize: bool = True,
     where: str = "run",
+    origin: float | None = None,
 ) -> xr.DataArray:
     """One story's segment of a cleaned run that holds several stories (Narratives' slumlordreach).
 
@@ -619,13 +795,17 @@ def crop_story(
         later and the FIR delays of ``design.fmri`` reach back that far.
     standardize, where
         Z-score the segment; name used in messages.
+    origin
+        Run time (s) that becomes ``time`` 0: the 0 of the story's word table (default ``onset``;
+        :func:`preprocess_run` sets it from the run's stimulus onset when the word table is cut from
+        an alignment of the whole audio).
 
     Returns
     -------
     xarray.DataArray
-        Volumes stamped in ``[onset, onset + story_end + tail]``, ``time`` re-zeroed at the story
-        start (so the story's word table, in seconds from the story start, lines up), attrs
-        ``run_onset``, ``story_end``, ``tail``.
+        Volumes stamped in ``[onset, onset + story_end + tail]``, ``time`` re-zeroed at ``origin``
+        (the story start by default, so the story's word table, in seconds from the story start,
+        lines up), attrs ``run_onset``, ``story_end``, ``tail``, ``time_origin``.
 
     Raises
     ------
@@ -643,13 +823,73 @@ def crop_story(
     if onset + story_end + tail > t.max() + float(data.attrs.get("tr", 0.0)):
         log.warning("%s: story segment ends at %.1f s, after the run's last volume (%.1f s)", where,
                     onset + story_end + tail, t.max())
+    origin = float(onset) if origin is None else float(origin)
     out = data.isel(time=np.flatnonzero(keep))
-    out = out.assign_coords(time=("time", out["time"].values - float(onset)))
+    out = out.assign_coords(time=("time", out["time"].values - origin))
     out.time.attrs["units"] = "s"
     if standardize:
         out = out.copy(data=zscore_time(out.values, where))
-    out.attrs.update(data.attrs, run_onset=float(onset), story_end=float(story_end), tail=float(tail))
+    out.attrs.update(data.attrs, run_onset=float(onset), story_end=float(story_end), tail=float(tail),
+                     time_origin=origin)
     return out
+
+
+def align_to_stimulus(data: xr.DataArray, onset: Mapping, *, where: str = "run") -> xr.DataArray:
+    """Move a run's clock to its story's stimulus: ``time`` 0 = where the story's audio starts.
+
+    The story's word table counts seconds from the start of its audio file and the features stay
+    per story, while each subject's run may start the audio at its own moment (Narratives: 0 s for
+    pieman, 3 s for tunnel and lucy, 4.5 s for merlin, 12 s for black).  Subtracting the run's
+    stimulus onset from ``time`` puts every subject's recording on the word table's clock; volumes
+    acquired before it keep negative times (no word falls there).
+
+    Parameters
+    ----------
+    data
+        A Preprocessed run (``time`` in seconds from the run's first volume).
+    onset
+        :func:`brainalign.io.bids.stimulus_onset` of the run (``onset``, ``source`` and, read from
+        events, ``events``, ``line``, ``stim_file``, ``trial_type``).
+    where
+        Named in messages.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``time`` shifted by ``-onset``; attrs ``stimulus_onset`` (s), ``time_origin`` (run time of
+        ``time`` 0, = the onset), ``stimulus_onset_source`` and, from events, ``stimulus_events``,
+        ``stimulus_events_line``, ``stimulus_file``, ``stimulus_trial_type``.
+
+    Raises
+    ------
+    InputError
+        An onset at or after the end of the run (naming the events file, or ``where``).
+    """
+    from brainalign.errors import InputError
+
+    value = float(onset["onset"])
+    tr = float(data.attrs.get("tr", 0.0))
+    end = float(data["time"].values.max()) + tr / 2
+    if not np.isfinite(value) or value < 0 or value >= end:
+        raise InputError(onset.get("events") or where, f"the story's stimulus starts at {value:g} s, outside "
+                         f"the run ({where}: volumes until {end:g} s)",
+                         field=f"line {onset['line']}" if onset.get("line") else "dataset.stimulus_onset",
+                         expected="an onset within the run")
+    out = data.assign_coords(time=("time", data["time"].values - value))
+    out.time.attrs["units"] = "s"
+    out.attrs.update(data.attrs, **stimulus_attrs(onset), time_origin=value)
+    log.info("%s: time re-zeroed at the stimulus onset %.3f s (%s%s)", where, value, onset.get("source"),
+             f", {onset['events']} line {onset['line']}" if onset.get("events") else "")
+    return out
+
+
+def stimulus_attrs(onset: Mapping) -> dict:
+    """The attrs recording a run's stimulus onset (see :func:`align_to_stimulus`)."""
+    attrs = {"stimulus_onset": float(onset["onset"]), "stimulus_onset_source": str(onset.get("source", ""))}
+    if onset.get("events"):
+        attrs.update(stimulus_events=str(onset["events"]), stimulus_events_line=int(onset["line"]),
+                     stimulus_file=str(onset.get("stim_file", "")), stimulus_trial_type=str(onset.get("trial_type", "")))
+    return attrs
 
 
 def preprocess_run(
@@ -661,6 +901,9 @@ def preprocess_run(
     story_run: Mapping | None = None,
     words: pd.DataFrame | None = None,
     where: str = "run",
+    stimulus: Mapping | None = None,
+    subject: str = "",
+    condition: str | None = None,
 ) -> xr.DataArray:
     """One located fMRI run (:func:`brainalign.io.bids.locate_run`) to the Preprocessed contract.
 
@@ -673,7 +916,8 @@ def preprocess_run(
     Parameters
     ----------
     run
-        ``bold`` (and optionally ``confounds``, ``sidecar``, ``events``) of the run.
+        ``bold`` (and optionally ``confounds``, ``sidecar``, ``events``, ``confounds_searched``:
+        the folders where a missing confounds file was looked for) of the run.
     options
         The ``preprocess.fmri`` config block (keyword arguments of :func:`preprocess_fmri`).
     profile
@@ -684,12 +928,26 @@ def preprocess_run(
         duration is known.
     where
         Named in messages.
+    stimulus, subject, condition
+        ``dataset.stimulus_onset`` of the story (:func:`brainalign.io.bids.stimulus_spec`; None:
+        ``time`` stays counted from the run start) and the run's subject and condition: the run's
+        stimulus onset (:func:`brainalign.io.bids.stimulus_onset`, from its ``events``) becomes
+        ``time`` 0 (:func:`align_to_stimulus`).  For a shared-run story whose word table is cut from
+        an alignment of the whole audio (``story_run["timings_path"]``), ``time`` 0 is the run time
+        of that table's 0: stimulus onset - ``timings_offset``; otherwise the story's onset.
 
     Raises
     ------
+    MissingInputError
+        A BOLD run without a confounds file while ``options["strategy"]`` selects confound columns
+        (naming the BOLD file, where the file was looked for — ``run["confounds_searched"]`` — and
+        the strategy keys that need it).
     ValueError
         ``.hf5`` responses without ``profile.hf5.tr``; a shared-run story without a word table
         and without a duration.
+    InputError, ConfigError
+        The stimulus onset cannot be read (see :func:`brainalign.io.bids.stimulus_onset`) or lies
+        outside the run; ``.hf5`` responses with ``stimulus_onset.source: events``.
     """
     options = dict(options)
     standardize = options.pop("standardize", True)
@@ -698,25 +956,55 @@ def preprocess_run(
         if "tr" not in hf5:
             raise ValueError("config key 'dataset.profile.hf5.tr': required with responses: hf5 (the .hf5 files "
                              "carry no TR)")
+        if stimulus is not None and (stimulus.get("source", "events") == "events") \
+                and f"{subject}/{story}" not in (stimulus.get("runs") or {}):
+            from brainalign.errors import ConfigError
+            raise ConfigError("dataset.stimulus_onset.source", "'events' does not apply to responses: hf5 (the files "
+                              "have no events; their clock is set by dataset.profile.hf5.first_volume and "
+                              "timings.shift)", expected="none (or a number of seconds) with responses: hf5")
         return preprocess_hf5(run["bold"], tr=hf5["tr"], first_volume=int(hf5.get("first_volume", 10)),
                               dataset=hf5.get("dataset", "data"), standardize=standardize,
-                              time_reference=options.get("time_reference", 0.5))
+                              time_reference=options.get("time_reference", 0.5),
+                              nonfinite=options.get("nonfinite", "error"),
+                              nonfinite_max_fraction=options.get("nonfinite_max_fraction", DEFAULT_MAX_FRACTION))
+    if run.get("confounds") is None and confound_keys(options.get("strategy")):
+        raise missing_confounds_error(run["bold"][0] if isinstance(run["bold"], (list, tuple)) else run["bold"],
+                                      options.get("strategy"), run.get("confounds_searched") or ())
     with nifti_reading(run["bold"]):  # a corrupt stream deep inside nilearn: an error naming the file
         data = preprocess_fmri(run["bold"], confounds=run.get("confounds"), sidecar=run.get("sidecar"),
                                standardize=standardize and not story_run, **options)
-    if not story_run:
-        return data
-    from brainalign.io.bids import story_segment
+    from brainalign.io.bids import stimulus_onset, story_segment
 
-    onset, duration = story_segment(story, story_run, run.get("events"))
+    onset = None
+    if stimulus is not None:
+        task = str(run.get("task") or (story_run or {}).get("task") or story)
+        onset = stimulus_onset(run.get("events"), stimulus, subject=subject, story=story, task=task,
+                               condition=condition, where=where)
+    if not story_run:
+        return data if onset is None else align_to_stimulus(data, onset, where=where)
+
+    seg_onset, duration = story_segment(story, story_run, run.get("events"))
+    # The word table's 0 in run time: a table cut from an alignment of the whole audio counts from the
+    # audio's start moved by timings_offset (-(story onset - audio onset) in the dataset's events);
+    # this run's own stimulus onset places it, so a subject whose audio started late stays aligned.
+    origin = seg_onset
+    if onset is not None and story_run.get("timings_path"):
+        origin = float(onset["onset"]) - float(story_run.get("timings_offset", 0.0))
+        if abs(origin - seg_onset) > 1e-6:
+            log.warning("%s: story '%s' starts at %.3f s in the events but its word table's 0 is at %.3f s "
+                        "(stimulus onset %.3f s - timings_offset %g s); times count from the word table's 0",
+                        where, story, seg_onset, origin, float(onset["onset"]), float(story_run.get("timings_offset", 0.0)))
     last_word = float(words["offset"].max()) if words is not None and len(words) else None
     if duration is None and last_word is None:
         raise ValueError(f"{where}: story '{story}' shares its run but has neither a duration "
                          f"(dataset.story_runs.{story}) nor words to end it")
+    last_word = None if last_word is None else last_word + origin - seg_onset  # from the story's onset
     if duration is not None and last_word is not None and last_word > duration:
         log.warning("%s: last word ends at %.2f s, after the story duration %.2f s", where, last_word, duration)
     story_end = max(v for v in (duration, last_word) if v is not None)
-    out = crop_story(data, onset, story_end, float(story_run.get("tail", 15.0)), standardize=standardize,
-                     where=where)
+    out = crop_story(data, seg_onset, story_end, float(story_run.get("tail", 15.0)), standardize=standardize,
+                     where=where, origin=origin)
     out.attrs.update(task=str(story_run["task"]))
+    if onset is not None:
+        out.attrs.update(stimulus_attrs(onset))
     return out

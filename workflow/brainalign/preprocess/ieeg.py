@@ -24,8 +24,10 @@ import numpy as np
 import xarray as xr
 from scipy.signal import hilbert
 
+from brainalign.errors import ConfigError
 from brainalign.preprocess.common import zscore_time
-from brainalign.preprocess.meeg import _pick_names, line_noise_freqs, read_raw, to_dataarray
+from brainalign.preprocess.meeg import _pick_names, apply_nonfinite, line_noise_freqs, read_raw, to_dataarray
+from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,8 @@ def preprocess_ieeg(
     standardize: bool = True,
     channel_groups=None,
     n_jobs: int = 1,
+    nonfinite: str = "error",
+    nonfinite_max_fraction: float = DEFAULT_MAX_FRACTION,
 ) -> xr.DataArray:
     """Preprocess one iEEG run into a z-scored high-gamma ``time x channel`` DataArray.
 
@@ -137,18 +141,28 @@ def preprocess_ieeg(
         ``"auto"`` (line frequency and harmonics inside ``band``), frequencies, or ``None``.
     resample
         Output rate of the envelope (Hz); it is low-passed at 0.4 × this rate first.
-    picks, bad_channels, bad_segments, standardize, channel_groups
-        As in :func:`brainalign.preprocess.meeg.preprocess_meeg`.
+    picks, bad_segments, standardize, channel_groups, n_jobs, nonfinite, nonfinite_max_fraction
+        As in :func:`brainalign.preprocess.meeg.preprocess_meeg` (non-finite samples are checked on
+        the raw contacts, before re-referencing spreads them).
+    bad_channels
+        ``"drop"`` (default) or ``"keep"`` the channels marked bad (no interpolation for iEEG:
+        contacts have no spherical-spline neighbours).
 
     Returns
     -------
     xarray.DataArray
         ``data`` (float32, ``time x channel``) with ``ch_type``, ``pos_x/y/z`` (m, in the frame of
         ``electrodes.tsv``, given by attr ``coord_frame``), optional ``region``; attrs ``sfreq``,
-        ``montage``, ``reference``, ``band``.
+        ``montage``, ``reference``, ``band``, the non-finite record (``nonfinite`` ...).
     """
     if reference not in ("bipolar", "average", None):
         raise ValueError(f"reference={reference!r}: expected 'bipolar', 'average' or None")
+    if bad_channels not in ("drop", "keep"):
+        raise ConfigError("preprocess.ieeg.bad_channels", f"{bad_channels!r} is not supported for iEEG",
+                          expected="'drop' or 'keep'")
+    if bad_segments not in ("nan", "keep"):
+        raise ConfigError("preprocess.ieeg.bad_segments", f"{bad_segments!r} is not supported",
+                          expected="'nan' or 'keep'")
     raw, source = read_raw(raw_or_bids_path)
     bads = list(raw.info["bads"])
     names = _pick_names(raw, picks)
@@ -159,6 +173,8 @@ def preprocess_ieeg(
     raw.pick(names)
     if bad_channels != "drop":
         raw.info["bads"] = []
+    nf_attrs = apply_nonfinite(raw, names, policy=nonfinite, max_fraction=nonfinite_max_fraction,
+                               bad_segments=bad_segments, source=source, modality="ieeg", out_sfreq=resample)
     if reference == "bipolar":
         raw = bipolar_reference(raw, source)
     elif reference == "average":
@@ -183,4 +199,4 @@ def preprocess_ieeg(
     return to_dataarray(env_raw, values, source=source, montage="electrodes" if np.isfinite(
         [c["loc"][0] for c in env_raw.info["chs"]]).all() else "none", channel_groups=channel_groups,
         extra_attrs={"reference": str(reference), "band": [float(b) for b in band], "n_bands": int(n_bands),
-                     "bads": bads, "notch": freqs})
+                     "bads": bads, "notch": freqs, **nf_attrs})

@@ -28,7 +28,9 @@ import mne
 import numpy as np
 import xarray as xr
 
+from brainalign.errors import ConfigError
 from brainalign.preprocess.common import read_region_table, zscore_time
+from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, apply_nonfinite_policy, check_policy, mark_bad_samples
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +235,45 @@ def line_noise_freqs(raw: mne.io.BaseRaw, notch, h_freq: float | None) -> list[f
     return [float(f) for f in freqs if f < top - 1.0]
 
 
+def apply_nonfinite(raw: mne.io.BaseRaw, names: Sequence[str], *, policy: str, max_fraction: float,
+                    bad_segments: str, source: str, modality: str = "meeg", out_sfreq: float | None = None) -> dict:
+    """Apply the non-finite policy to channels ``names`` of a loaded Raw, in place, before any filter.
+
+    A NaN or inf sample would spread through every filter (and the average reference) to whole
+    channels; ``error`` stops here naming the file, channels and samples, ``interpolate`` fills
+    the samples linearly in time, ``mark`` also annotates them ``BAD_nonfinite`` (so they become NaN
+    in the output, like every ``BAD`` segment; needs ``bad_segments="nan"``).  Channels with more
+    than ``max_fraction`` of their samples non-finite are dropped (see
+    :mod:`brainalign.preprocess.nonfinite`).  ``out_sfreq`` (the output rate after resampling) widens
+    each marked span by one output sample on either side, so that no output sample computed from a
+    non-finite input escapes the mark.
+
+    Returns
+    -------
+    dict
+        The non-finite record for the output's attributes.
+    """
+    key = f"preprocess.{modality}"
+    check_policy(policy, modality, max_fraction, key=key)
+    if policy == "mark" and bad_segments != "nan":
+        raise ConfigError(f"{key}.nonfinite", "'mark' annotates the samples as BAD, which bad_segments="
+                          f"{bad_segments!r} would keep", expected="bad_segments: nan with nonfinite: mark",
+                          hint="or use nonfinite: interpolate")
+    names = list(names)
+    idx = [raw.ch_names.index(c) for c in names]
+    result = apply_nonfinite_policy(raw._data[idx].T, policy=policy, max_fraction=max_fraction, source=source,
+                                    modality=modality, key=key, target_names=names, times=raw.times,
+                                    what="channel", sample_name="sample")
+    if result.attrs["nonfinite_values"]:
+        raw._data[idx] = result.data.T
+        if policy == "mark":
+            mark_bad_samples(raw, result.bad_samples, pad=1.0 / out_sfreq if out_sfreq else 0.0)
+        dropped = [c for c, k in zip(names, result.keep) if not k]
+        if dropped:
+            raw.drop_channels(dropped)
+    return result.attrs
+
+
 def to_dataarray(raw: mne.io.BaseRaw, data: np.ndarray, *, source: str, montage: str,
                  channel_groups=None, extra_attrs: Mapping | None = None) -> xr.DataArray:
     """Wrap ``time x channel`` values with the contract's coordinates."""
@@ -274,6 +315,8 @@ def preprocess_meeg(
     channel_groups=None,
     seed: int = 0,
     n_jobs: int = 1,
+    nonfinite: str = "error",
+    nonfinite_max_fraction: float = DEFAULT_MAX_FRACTION,
 ) -> xr.DataArray:
     """Preprocess one MEG/EEG run into a z-scored ``time x channel`` DataArray.
 
@@ -311,16 +354,26 @@ def preprocess_meeg(
         Channel -> region table (path, DataFrame or mapping); adds the ``region`` coordinate.
     seed
         Seed of ICA.
+    n_jobs
+        Parallel jobs of MNE's filters and resampling.
+    nonfinite, nonfinite_max_fraction
+        NaN/inf samples in the data channels (checked before any filter): ``"error"`` (default),
+        ``"interpolate"`` (linear in time) or ``"mark"`` (interpolated, then annotated
+        ``BAD_nonfinite``: NaN in the output); channels with more than ``nonfinite_max_fraction`` of
+        their samples non-finite are dropped.  See :func:`apply_nonfinite`.
 
     Returns
     -------
     xarray.DataArray
         ``data`` (float32, ``time x channel``), coords ``time`` (s), ``channel``, ``ch_type``,
         ``pos_x/y/z`` (m, head frame; NaN when unknown), optional ``region``; attrs ``sfreq``,
-        ``montage``, ``coord_frame``, ``source_file``, ``bads``, ``n_bad_samples``, ``steps``.
+        ``montage``, ``coord_frame``, ``source_file``, ``bads``, ``n_bad_samples``, ``steps``, the
+        non-finite record (``nonfinite``, ``nonfinite_values``, ``nonfinite_targets``, ...).
 
     Raises
     ------
+    InputError
+        Non-finite samples with ``nonfinite="error"`` (naming the file, channels and samples).
     ValueError
         No channel left, bad options, ``h_freq`` above the output Nyquist — naming the file.
     """
@@ -349,6 +402,10 @@ def preprocess_meeg(
     if not data_names:
         raise ValueError(f"{source}: no data channel left (picks={picks!r}, bads={bads})")
     raw.pick(data_names + [a for a in aux if a not in data_names], verbose="error")
+    # channels about to be interpolated from the others need no finite samples of their own
+    checked = [c for c in data_names if not (bad_channels == "interpolate" and c in raw.info["bads"])]
+    nf_attrs = apply_nonfinite(raw, checked, policy=nonfinite, max_fraction=nonfinite_max_fraction,
+                               bad_segments=bad_segments, source=source, modality="meeg", out_sfreq=resample)
     if bad_channels == "interpolate" and raw.info["bads"]:
         raw.interpolate_bads(reset_bads=True, verbose="error")
         steps.append("interpolate_bads")
@@ -387,7 +444,7 @@ def preprocess_meeg(
     return to_dataarray(raw, values, source=source, montage=_montage_name(raw, montage, source),
                         channel_groups=channel_groups,
                         extra_attrs={"bads": bads, "n_bad_samples": n_bad, "steps": steps,
-                                     "l_freq": l_freq, "h_freq": h_freq})
+                                     "l_freq": l_freq, "h_freq": h_freq, **nf_attrs})
 
 
 def check_same_sfreq(recordings: Mapping[str, xr.DataArray]) -> float:
