@@ -134,5 +134,7 @@ def bids_config(root: Path, *, name: str = "synth", subjects=("01", "02"), stori
                     "subjects": list(subjects), "stories": list(stories),
                     "timings": {"format": "bids_events",
                                 "path": "{root}/sub-" + subjects[0] + "/func/sub-" + subjects[0]
-                                        + "_task-{story}_events.tsv"}},
+                                        + "_task-{story}_events.tsv"},
+                    # the runs start with their story: word events, no stim_file row to read an onset from
+                    "stimulus_onset": {"source": "none"}},
     }

@@ -768,8 +768,14 @@ def stimulus_onset(
                                 "(dataset.stimulus_onset.source: events)",
                                 expected="the run's events.tsv with onset and stim_file columns", hint=hint)
     trial_type = spec.get("trial_type")
-    table = read_bids_tsv(events, what="events file",
-                          required=["onset", "stim_file"] + (["trial_type"] if trial_type else []))
+    table = read_bids_tsv(events, what="events file")
+    required = ["onset", "stim_file"] + (["trial_type"] if trial_type else [])
+    lacking = [c for c in required if c not in table.columns]
+    if lacking:
+        raise InputError(events, f"events file lacks column(s) {lacking} to find the story's audio onset; it has "
+                         f"{list(table.columns)}", field="header", expected=f"columns {required} "
+                         "(dataset.stimulus_onset.source: events reads the row whose stim_file is the story's audio)",
+                         hint=hint)
     files = [None if v is None else str(v) for v in table["stim_file"].tolist()]
     pattern = spec.get("stim_file")
     if pattern:
