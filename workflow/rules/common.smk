@@ -62,6 +62,14 @@ else:
         if not SUBJECTS:
             _config_error("dataset.bids_root", f"no sub-* directories under {_root}")
 
+def stimulus_reads_events(story):
+    """Whether a BIDS fMRI run's stimulus onset is read from its events.tsv (dataset.stimulus_onset)."""
+    from brainalign.io.bids import stimulus_spec
+
+    spec = stimulus_spec(config["dataset"], story) or {}
+    return spec.get("source", "events") == "events"
+
+
 # (subject, story) runs of each modality: the full grid for the demo; for BIDS data, the runs found
 # on disk (one glob per modality, not one per job), with missing ones an error or dropped
 # (dataset.missing_run).
@@ -116,7 +124,11 @@ else:
         RUNS[_mod] = {}
         for r in _runs.itertuples():
             _events = [r.events] if isinstance(r.events, str) else []
-            RUNS[_mod][(r.subject, r.story)] = list(dict.fromkeys([*r.files, *_events, *_extra]))
+            # fMRI preprocessing reads the events for the stimulus onset or a shared run's segment only
+            # (MEG/EEG: mne-bids reads them, and find_runs' files list them already)
+            _reads_events = _mod != "fmri" or r.story in STORY_RUNS or stimulus_reads_events(r.story)
+            RUNS[_mod][(r.subject, r.story)] = list(dict.fromkeys([*r.files, *(_events if _reads_events else []),
+                                                                   *_extra]))
             CHECK_FILES += [*r.files, *_extra, *_events]
         # which run the plan chose (BIDS task, session, run label, condition): the job reads exactly it
         RUN_INFO[_mod] = {(r.subject, r.story): {"task": r.task, "session": r.session if isinstance(r.session, str) else None,
