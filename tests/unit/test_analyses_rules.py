@@ -42,6 +42,8 @@ recordings_of = lambda modality: []
 runs_of = lambda modality: []
 model_entry = lambda name: {{}}
 model_files = lambda wildcards: []
+ON_BEYOND_END = "error"
+WORD_TABLES = {{}}
 
 wildcard_constraints:
     model=r"[A-Za-z0-9-]+(_random)?",
