@@ -4,6 +4,7 @@
 #   snakemake -n / --dag | dot -Tsvg    the plan
 #   snakemake --report report.html      the figures, captioned
 #   snakemake brainbench                BrainBench (and LoRA when enabled) on the configured test sets
+#   snakemake check_inputs              every run's metadata and timings checked (headers only): results/<ds>/inputs.tsv
 #
 # Rules stay thin: inputs, outputs, resources and an env; the science is in workflow/brainalign.
 
@@ -16,6 +17,7 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/inputs.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/words.smk"
 include: "workflow/rules/features.smk"

@@ -9,6 +9,7 @@ of its 345 subjects and ``participants.tsv``) is copied into a BIDS tree with ti
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import re
@@ -469,7 +470,9 @@ def test_profile_plans_the_real_layout(tmp_path, tree):
     assert "task-pieman_run-1_events.tsv" in sub001["input"] and "run-2" not in sub001["input"]
     # prettymouth's versions read the one alignment of the story
     words = {j["output"]: j.get("input") for j in _jobs(text, "words")}
-    assert words["results/narratives/words/prettymouthaffair.tsv"].endswith("stimuli/gentle/prettymouth/align.json")
+    # (the inputs of jobs below the check_inputs checkpoint end with <TBD> until the check has run)
+    inputs = [p for p in words["results/narratives/words/prettymouthaffair.tsv"].split(", ") if p != "<TBD>"]
+    assert inputs == [str(tree / "stimuli" / "gentle" / "prettymouth" / "align.json")], inputs
 
 
 def test_profile_stops_on_a_pooled_story(tmp_path, tree):
@@ -504,11 +507,20 @@ def test_preprocess_job_reads_the_planned_run(tmp_path):
         rows = (META / "sub-001" / "func" / f"{stem}_events.tsv").read_text().splitlines()
         # run-2's audio (hypothetically) starts 7.5 s later, so reading the wrong run would show
         fields = [r.split("\t") for r in rows[1:]]
-        shifted = [rows[0]] + ["\t".join([f"{float(f[0]) + shift}"] + f[1:]) for f in fields]
+        # this placeholder run lasts 60 s (40 volumes): durations are cut to end inside it, or rule
+        # check_inputs (the first job) would rightly stop on events running past the recording
+        cut = [min(float(f[1]), 55.0 - float(f[0]) - shift) for f in fields]
+        shifted = [rows[0]] + ["\t".join([f"{float(f[0]) + shift}", f"{d:g}"] + f[2:]) for f, d in zip(fields, cut)]
         (func / f"{stem}_events.tsv").write_text("\n".join(shifted) + "\n")
         conf = {c: rng.standard_normal(n_vol) for c in ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z",
                                                         "white_matter", "csf", "cosine00")}
         pd.DataFrame(conf).to_csv(func / f"{stem}_desc-confounds_timeseries.tsv", sep="\t", index=False)
+    # the story's alignment: rule check_inputs (the first job) reads every timing file
+    gentle = bids / "stimuli" / "gentle" / "pieman"
+    gentle.mkdir(parents=True)
+    (gentle / "align.json").write_text(json.dumps({"transcript": "I was there.", "words": [
+        {"word": w, "alignedWord": w.lower(), "case": "success", "start": 16.0 + i, "end": 16.5 + i,
+         "startOffset": o, "endOffset": o + len(w)} for i, (w, o) in enumerate((("I", 0), ("was", 2), ("there", 6)))]}))
     target = "results/narratives/preproc/fmri/sub-001/pieman.zarr"
     out = _dry_run(tmp_path, bids, {"stories": ["pieman"], "derivatives_root": str(tmp_path / "no-fmriprep")},
                    "--forceall", target, "--cores", "1")

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
@@ -266,13 +267,22 @@ def test_words_rule_compares_every_subject(tmp_path):
     for sub in ("01", "02"):
         func = root / f"sub-{sub}" / "func"
         func.mkdir(parents=True)
-        (func / f"sub-{sub}_task-tale_bold.nii.gz").write_bytes(b"")  # placeholder: only planned, never read
+        # a tiny real run: rule check_inputs (the first job) reads every run's header
+        img = nib.Nifti1Image(np.zeros((2, 2, 2, 10), np.float32), np.eye(4))
+        img.header.set_xyzt_units("mm", "sec")
+        img.header["pixdim"][4] = 1.0
+        nib.save(img, func / f"sub-{sub}_task-tale_bold.nii.gz")
+        (func / f"sub-{sub}_task-tale_bold.json").write_text('{"RepetitionTime": 1.0}')
         (func / f"sub-{sub}_task-tale_events.tsv").write_text(HEADER + body)
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
     (tmp_path / "bids.yaml").write_text(yaml.safe_dump({"dataset": {
         "name": "tale", "kind": "bids", "bids_root": str(root), "modalities": ["fmri"], "stories": ["tale"],
-        "timings": {"format": "bids_events", "path": "{root}/sub-{subject}/func/sub-{subject}_task-{story}_events.tsv"}}}))
+        "timings": {"format": "bids_events", "path": "{root}/sub-{subject}/func/sub-{subject}_task-{story}_events.tsv"},
+        # word events only (no stim_file row): the runs start with the story
+        "stimulus_onset": {"source": "none"}},
+        # no fMRIPrep confounds in this tree
+        "preprocess": {"fmri": {"strategy": {}}}}))
     target = "results/tale/words/tale.tsv"
     out = _snakemake(tmp_path, target, "--configfile", str(tmp_path / "bids.yaml"))
     assert out.returncode == 0, out.stderr[-3000:]

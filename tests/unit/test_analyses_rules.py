@@ -29,6 +29,7 @@ SNAKEFILE = f"""
 configfile: "config.yaml"
 RESULTS = "results/demo"
 BIDS_ROOT = "bids"
+KIND = "bids"
 SEED = 0
 STORIES = ["s1", "s2"]
 MODALITIES = ["fmri", "eeg"]
@@ -40,6 +41,9 @@ features_of = lambda model: [f"{{RESULTS}}/features/{{model}}/{{s}}.zarr" for s 
 recordings_of = lambda modality: []
 runs_of = lambda modality: []
 model_entry = lambda name: {{}}
+model_files = lambda wildcards: []
+ON_BEYOND_END = "error"
+WORD_TABLES = {{}}
 
 wildcard_constraints:
     model=r"[A-Za-z0-9-]+(_random)?",

@@ -457,7 +457,8 @@ def test_narratives_dry_run_two_stories_one_run(tmp_path):
     inputs = {}
     for block in jobs:
         fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
-        inputs[fields["output"]] = fields.get("input")
+        # "<TBD>": the input check (checkpoint check_inputs) the job waits for
+        inputs[fields["output"]] = ", ".join(f for f in fields.get("input", "").split(", ") if f != "<TBD>")
     assert inputs == {f"results/narratives/words/{story}.tsv": str(shared) for story in ("slumlord", "reach")}, \
         (plan.stdout + plan.stderr)[-3000:]
 

@@ -27,7 +27,7 @@ analysis_targets = lambda wildcards=None: _an_plan.analysis_targets(
 
 rule analysis_hierarchy:
     input:
-        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
+        regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
         scores=lambda wc: [scores_path(m, wc.modality) for m in MODELS],
     output:
         best=f"{ANALYSES_DIR}/hierarchy/{{modality}}/best_layers.tsv",
@@ -57,6 +57,7 @@ rule analysis_hierarchy:
     params:
         models=MODELS,
         controls=list(CONTROL_OF.values()),
+        bids_root=BIDS_ROOT,  # analyses.regions paths may hold {bids_root}
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
     threads: 1
@@ -101,7 +102,7 @@ rule forecast_scores:
 
 rule analysis_forecast:
     input:
-        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
+        regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
         base=lambda wc: scores_path(wc.model, wc.modality),
         forecast=f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/scores.zarr",
     output:
@@ -122,6 +123,7 @@ rule analysis_forecast:
             labels={"model": "{model}", "modality": "{modality}", "figure": "map of d*"},
         ),
     params:
+        bids_root=BIDS_ROOT,  # analyses.regions paths may hold {bids_root}
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
     threads: 1
@@ -138,7 +140,7 @@ rule analysis_forecast:
 
 rule analysis_comparison:
     input:
-        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
+        regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
         scores=lambda wc: [scores_path(m, wc.modality) for m in MODELS],
         features=[path for m in MODELS for path in features_of(m)],  # model-major, story-minor
         brainbench=[f"results/brainbench/{m}/{_BB_SET}/summary.json" for m in _BB_CMP_MODELS],
@@ -176,6 +178,7 @@ rule analysis_comparison:
         trained=_TRAINED_WITH_CONTROL,
         controls=[CONTROL_OF[m] for m in _TRAINED_WITH_CONTROL],
         brainbench_models=_BB_CMP_MODELS,
+        bids_root=BIDS_ROOT,  # analyses.regions paths may hold {bids_root}
         analyses=ANALYSES_CFG,
     threads: 1
     resources:
@@ -223,6 +226,7 @@ rule analysis_similarity:
 rule context_features:
     input:
         words=expand(f"{RESULTS}/words/{{story}}.tsv", story=STORIES),
+        model=model_files,  # weights given by a path (gguf, local)
     output:
         [directory(f"{ANALYSES_DIR}/context/{{model}}/features/ctx{{context}}/{story}.zarr") for story in STORIES],
     wildcard_constraints:
@@ -276,7 +280,7 @@ rule context_scores:
 
 rule analysis_context:
     input:
-        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
+        regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
         scores=expand(f"{ANALYSES_DIR}/context/{{{{model}}}}/{{{{modality}}}}/scores_ctx{{context}}.zarr",
                       context=_CTX["lengths"]),
     output:
@@ -291,6 +295,7 @@ rule analysis_context:
         ),
     params:
         lengths=_CTX["lengths"],
+        bids_root=BIDS_ROOT,  # analyses.regions paths may hold {bids_root}
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
     threads: 1

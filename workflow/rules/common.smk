@@ -4,7 +4,7 @@
 import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
+from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 from snakemake.utils import validate
 
 # The library is importable from the .venv (editable install) and, under --sdm conda, from the
@@ -62,13 +62,38 @@ else:
         if not SUBJECTS:
             _config_error("dataset.bids_root", f"no sub-* directories under {_root}")
 
+def stimulus_reads_events(story):
+    """Whether a BIDS fMRI run's stimulus onset is read from its events.tsv (dataset.stimulus_onset)."""
+    from brainalign.io.bids import stimulus_spec
+
+    spec = stimulus_spec(config["dataset"], story) or {}
+    return spec.get("source", "events") == "events"
+
+
 # (subject, story) runs of each modality: the full grid for the demo; for BIDS data, the runs found
 # on disk (one glob per modality, not one per job), with missing ones an error or dropped
 # (dataset.missing_run).
+def preprocess_config_files(modality):
+    """Files the preprocessing options name (preprocess.fmri mask/atlas/atlas_labels, preprocess.meeg or
+    .ieeg channel_groups): every job of the modality reads them."""
+    section = "fmri" if modality == "fmri" else ("ieeg" if modality == "ieeg" else "meeg")
+    options = config["preprocess"].get(section) or {}
+    keys = ("mask", "atlas", "atlas_labels") if section == "fmri" else ("channel_groups",)
+    builtin = {"mni152", "mni", "epi"}  # masks nilearn provides or computes, not files
+    return [str(options[k]) for k in keys if isinstance(options.get(k), str) and str(options[k]).lower() not in builtin]
+
+
+# RUNS[modality][(subject, story)]: every file that run's preprocessing job reads (find_runs' `files`: the
+# recording, its companions and the sidecars its reader opens; + the events of a story cut from a shared run,
+# + files the preprocessing options name). CHECK_FILES: what rule check_inputs reads (all of them, every
+# run's events, the word timings). RUN_SPECS: the find_runs spec of each modality (check_inputs repeats
+# the discovery).
+CHECK_FILES = []
 if KIND == "demo":
     STORY_RUNS = {}
     STORY_UNITS = {}
     RUNS = {mod: {(s, t): [] for s in SUBJECTS for t in STORIES} for mod in MODALITIES}
+    RUN_SPECS = {mod: {"modality": mod} for mod in MODALITIES}
     RUN_INFO = {mod: {} for mod in MODALITIES}
 else:
     from brainalign.errors import InputError
@@ -81,7 +106,7 @@ else:
     # Stories heard in several versions (participants.tsv conditions, dataset.conditions.units: e.g.
     # milkyway original/vodka/synonyms): one unit per version, its subjects' runs of the task.
     STORY_UNITS = (config["dataset"].get("conditions") or {}).get("units") or {}
-    RUNS, RUN_INFO = {}, {}
+    RUNS, RUN_INFO, RUN_SPECS = {}, {}, {}
     for _mod in MODALITIES:
         _spec = {"modality": _mod, "subjects": SUBJECTS,
                  "derivatives_root": config["dataset"].get("derivatives_root"), "space": _profile.get("space"),
@@ -91,10 +116,20 @@ else:
             _runs = plan_runs(BIDS_ROOT, config["dataset"], spec=_spec, subjects=SUBJECTS, stories=STORIES)
         except InputError as _err:  # repeated runs, mixed conditions ...: the message names key and files
             raise WorkflowError(str(_err)) from None
-        # the files each preprocessing job reads: recording (both hemispheres), confounds, events
-        # (stimulus onset, shared-run segments; also read by mne-bids for MEG/EEG)
-        RUNS[_mod] = {(r.subject, r.story): [p for p in (r.path, r.path_r, r.confounds, r.events)
-                                             if isinstance(p, str)] for r in _runs.itertuples()}
+        RUN_SPECS[_mod] = _spec
+        _extra = preprocess_config_files(_mod)
+        # the files each preprocessing job reads: find_runs' `files` (recording, companions, the sidecars
+        # its reader opens), the events (stimulus onset, shared-run segments; also read by mne-bids for
+        # MEG/EEG) and the files the preprocessing options name
+        RUNS[_mod] = {}
+        for r in _runs.itertuples():
+            _events = [r.events] if isinstance(r.events, str) else []
+            # fMRI preprocessing reads the events for the stimulus onset or a shared run's segment only
+            # (MEG/EEG: mne-bids reads them, and find_runs' files list them already)
+            _reads_events = _mod != "fmri" or r.story in STORY_RUNS or stimulus_reads_events(r.story)
+            RUNS[_mod][(r.subject, r.story)] = list(dict.fromkeys([*r.files, *(_events if _reads_events else []),
+                                                                   *_extra]))
+            CHECK_FILES += [*r.files, *_extra, *_events]
         # which run the plan chose (BIDS task, session, run label, condition): the job reads exactly it
         RUN_INFO[_mod] = {(r.subject, r.story): {"task": r.task, "session": r.session if isinstance(r.session, str) else None,
                                                  "run": r.run if isinstance(r.run, str) else None,
@@ -129,13 +164,34 @@ def model_entry(name):
     return {"name": base, "entry": dict(config["models"][base]), "random_init": random_init}
 
 
+def model_files(wildcards):
+    """Weight files of a model given by a path, when present (models.<name>.source gguf: the file, or the
+    .gguf files of its folder; local: every file of its folder), so that features are recomputed when they
+    change. Packages (pypi) and hub snapshots are pinned software (version, revision). A path that does not
+    exist is left to the job, whose error names the model key."""
+    entry = model_entry(wildcards.model)["entry"]
+    if entry.get("source") not in ("gguf", "local") or not entry.get("id"):
+        return []
+    path = Path(str(entry["id"])).expanduser()
+    if path.is_file():
+        return [str(path)]
+    if not path.is_dir():
+        return []
+    if entry["source"] == "gguf":
+        named = path / entry["gguf_file"] if entry.get("gguf_file") else None
+        return [str(named)] if named and named.is_file() else [str(p) for p in sorted(path.glob("*.gguf"))
+                                                                + sorted(path.glob("data/*.gguf"))]
+    return [str(p) for p in sorted(path.rglob("*")) if p.is_file()]
+
+
 def raw_inputs(wildcards):
-    """Files a job reads from the dataset: the generated BIDS tree (demo) or the run's own files."""
+    """Files a job reads from the dataset: the generated BIDS tree (demo) or every file of the run
+    (recording, companions, sidecars; see RUNS), plus the files its preprocessing options name."""
+    modality = getattr(wildcards, "meeg", None) or "fmri"
     if KIND == "demo":
-        return [BIDS_ROOT]
+        return [BIDS_ROOT, *preprocess_config_files(modality)]
     if not hasattr(wildcards, "subject"):
         return []  # no subject wildcard; the words jobs read words_inputs
-    modality = getattr(wildcards, "meeg", None) or "fmri"
     return RUNS[modality][(wildcards.subject, wildcards.story)]
 
 
@@ -232,3 +288,43 @@ def all_targets():
     if KIND == "demo":
         targets.append(f"{RESULTS}/validation.tsv")
     return targets
+
+
+def check_inputs_files(wildcards=None):
+    """Every file the input check (check_inputs) reads - the demo's generated tree, or every run's files
+    and events and each story's (with dataset.timings.per_subject, each run's) word-timing file."""
+    if KIND == "demo":
+        return [BIDS_ROOT]
+    timing = []
+    for story in STORIES:
+        timing += words_inputs(type("Wildcards", (), {"story": story})())
+    if PER_SUBJECT:
+        pattern = config["dataset"]["timings"]["path"]
+        timing += [pattern.format(root=BIDS_ROOT, story=t, subject=s) for mod in MODALITIES for s, t in runs_of(mod)]
+    return list(dict.fromkeys(CHECK_FILES + timing))
+
+
+# Jobs that read the dataset run after the input check (checkpoint check_inputs, workflow/rules/inputs.smk):
+# their input functions ask for the checkpoint first, so Snakemake schedules them only once the check has
+# passed, and then (the DAG is re-evaluated after a checkpoint) from their own inputs alone: re-running
+# the check (a metadata file was edited) re-runs exactly the jobs whose own files changed. A file edge
+# to inputs.tsv cannot do this: a plain one would re-run every job whenever the check re-runs, and an
+# ancient() one hides the jobs' own changed inputs from Snakemake 9 (snakemake/snakemake#4166: jobs
+# below a job that must re-run are not evaluated, and the ancient edge then skips them).
+def after_check(inputs):
+    """Wrap an input function so that its job runs after (and is planned once) the input check has passed."""
+
+    def wrapped(wildcards):
+        files = inputs(wildcards)
+        files = [files] if isinstance(files, str) else list(files)
+        try:
+            checkpoints.check_inputs.get()
+        except IncompleteCheckpointException as pending:
+            # not checked yet: the job waits for the check (its output, flagged as a checkpoint target) and
+            # is planned again from its own inputs once the check has passed; listing those inputs now
+            # keeps dry runs readable
+            return [*files, pending.targetfile]
+        return files
+
+    wrapped.__name__ = getattr(inputs, "__name__", "inputs")
+    return wrapped

@@ -4,6 +4,7 @@
 rule features:
     input:
         words=f"{RESULTS}/words/{{story}}.tsv",
+        model=model_files,  # weights given by a path (gguf, local)
     output:
         directory(f"{RESULTS}/features/{{model}}/{{story}}.zarr"),
     params:

@@ -17,13 +17,27 @@ FIG = f"{RESULTS}/figures"
 FIG_EXT = FIGURES_CFG["format"]
 _TRAINED_RE = _an_plan.alternation(BASE_MODELS)
 
+# Files the region labelling reads (analyses.regions): the demo's generated tree, or, for a BIDS dataset,
+# the atlas and its label table (fMRI) or the channel-group table (MEG/EEG/iEEG) found at parse time, so an
+# edit of one re-runs exactly the figures and analyses of that modality.
+if KIND == "demo":
+    _REGION_FILES = {mod: [BIDS_ROOT] for mod in ("fmri", "meg", "eeg", "ieeg")}
+else:
+    from brainalign.analyses.regions import find_region_sources as _find_region_sources
+
+    _REGION_SOURCES = _find_region_sources(BIDS_ROOT, ANALYSES_CFG["regions"])
+    _REGION_FILES = {mod: [_REGION_SOURCES[k] for k in (("atlas", "atlas_labels") if mod == "fmri" else ("channel_groups",))
+                           if _REGION_SOURCES[k]] for mod in ("fmri", "meg", "eeg", "ieeg")}
+region_inputs = lambda modality: _REGION_FILES[modality]
+
+
 # Every foundation figure of every trained model and modality.
 figure_targets = lambda wildcards=None: _an_plan.figure_targets(RESULTS, BASE_MODELS, MODALITIES, FIGURES_CFG)
 
 
 rule figure_layer_profiles:
     input:
-        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
+        regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
         scores=lambda wc: scores_path(wc.model, wc.modality),
         control=lambda wc: [scores_path(CONTROL_OF[wc.model], wc.modality)] if wc.model in CONTROL_OF else [],
     output:
@@ -47,6 +61,7 @@ rule figure_layer_profiles:
         model=_TRAINED_RE,
     params:
         control=lambda wc: CONTROL_OF.get(wc.model),
+        bids_root=BIDS_ROOT,  # analyses.regions paths may hold {bids_root}
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
     threads: 1
@@ -107,7 +122,7 @@ rule figure_brain_maps:
 
 rule figure_sensors:
     input:
-        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
+        regions=lambda wc: region_inputs(wc.meeg),  # channel groups (analyses.regions)
         scores=lambda wc: scores_path(wc.model, wc.meeg),
     output:
         topomaps=report(
@@ -128,6 +143,7 @@ rule figure_sensors:
     wildcard_constraints:
         model=_TRAINED_RE,
     params:
+        bids_root=BIDS_ROOT,  # analyses.regions paths may hold {bids_root}
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,
     threads: 1

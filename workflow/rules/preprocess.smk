@@ -3,7 +3,7 @@
 
 rule preprocess_fmri:
     input:
-        raw_inputs,
+        after_check(raw_inputs),
         story_run_inputs,
     output:
         directory(f"{RESULTS}/preproc/fmri/sub-{{subject}}/{{story}}.zarr"),
@@ -31,7 +31,7 @@ rule preprocess_fmri:
 
 rule preprocess_meeg:
     input:
-        raw_inputs,
+        after_check(raw_inputs),
     output:
         directory(f"{RESULTS}/preproc/{{meeg}}/sub-{{subject}}/{{story}}.zarr"),
     params:

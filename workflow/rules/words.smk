@@ -8,7 +8,7 @@
 # onsets (timing_files_of in common.smk), else the job fails naming the file and the first difference.
 rule words:
     input:
-        words_inputs,
+        after_check(words_inputs),
     output:
         f"{RESULTS}/words/{{story}}.tsv",
     params:
@@ -35,8 +35,8 @@ rule words:
 rule words_subject:
     input:
         story=f"{RESULTS}/words/{{story}}.tsv",
-        events=lambda wc: config["dataset"]["timings"]["path"].format(root=BIDS_ROOT, story=wc.story,
-                                                                      subject=wc.subject),
+        events=after_check(lambda wc: config["dataset"]["timings"]["path"].format(root=BIDS_ROOT, story=wc.story,
+                                                                                  subject=wc.subject)),
     output:
         f"{RESULTS}/words/{{story}}/sub-{{subject}}.tsv",
     params:

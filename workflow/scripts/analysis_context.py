@@ -13,7 +13,7 @@ from brainalign.runtime import setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
-sources = find_region_sources(smk.input.bids, smk.params.analyses["regions"])
+sources = find_region_sources(smk.params.bids_root, smk.params.analyses["regions"])
 an, fig = smk.params.analyses, smk.params.figures
 model, modality = smk.wildcards.model, smk.wildcards.modality
 scores = {int(c): attach_regions(read_zarr(p, load=True), sources) for c, p in zip(smk.params.lengths, smk.input.scores)}

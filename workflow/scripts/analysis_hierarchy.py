@@ -16,7 +16,7 @@ from brainalign.runtime import setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
-sources = find_region_sources(smk.input.bids, smk.params.analyses["regions"])
+sources = find_region_sources(smk.params.bids_root, smk.params.analyses["regions"])
 an, fig = smk.params.analyses, smk.params.figures
 hier = an["hierarchy"]
 modality = smk.wildcards.modality

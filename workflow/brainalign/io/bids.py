@@ -19,6 +19,9 @@ stimulus_onset(events, spec, ...)  where the story's audio starts in one run (da
 stimulus_onsets(runs, spec)     the same for every planned run (one table, for the input check)
 locate_run(root, subject, story, modality, ...)   the files of one job (used by the rule scripts)
 recording_duration(path)        length of a recording in seconds (to check word events against)
+run_files(row, root)            every file a run's preprocessing job reads (column ``files`` of find_runs)
+meeg_sidecars(bids_path)        the BIDS files mne_bids.read_raw_bids opens besides the recording
+recording_files(path)           a recording and its companions (.eeg/.vmrk, .fdt, FIF split parts, .ds folder)
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 MEEG_EXTENSIONS = (".fif", ".con", ".sqd", ".ds", ".pdf", ".vhdr", ".edf", ".bdf", ".set", ".mefd", ".nwb",
                    ".EDF", ".BDF")
 RUN_COLUMNS = ["subject", "session", "story", "run", "modality", "path", "path_r", "events", "confounds",
-               "sidecar", "channels", "electrodes", "task"]
+               "sidecar", "channels", "electrodes", "task", "files"]
 _ENTITY = re.compile(r"(?:^|_)([a-zA-Z]+)-([a-zA-Z0-9]+)")
 
 
@@ -59,10 +62,17 @@ def _first(paths: Iterable[str]) -> str | None:
     return paths[0] if paths else None
 
 
+def _conflicts(name: str, ent: Mapping[str, str], keys=("sub", "ses", "task", "acq", "run")) -> bool:
+    """Whether a file's entities contradict the run's (another task's or run's file)."""
+    other = parse_entities(name)
+    return any(k in other and k in ent and other[k] != ent[k] for k in keys)
+
+
 def _sidecar_glob(directory: Path, ent: Mapping[str, str], suffix: str, keys=("sub", "ses", "task", "acq", "run")) -> str | None:
-    """The file ``<entities>*_<suffix>`` beside a run (exact entities first, then without run)."""
+    """The file ``<entities>*_<suffix>`` beside a run (exact entities first, then without run), never
+    one whose entities contradict the run's (``sub-01*_events.tsv`` must not pick another task's events)."""
     for ks in (keys, tuple(k for k in keys if k != "run"), tuple(k for k in keys if k not in ("run", "task", "acq"))):
-        hit = _first(glob.glob(str(directory / f"{_prefix(ent, ks)}*_{suffix}")))
+        hit = _first(h for h in glob.glob(str(directory / f"{_prefix(ent, ks)}*_{suffix}")) if not _conflicts(h, ent))
         if hit:
             return hit
     return None
@@ -95,8 +105,9 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
     -------
     pandas.DataFrame
         Columns ``subject, session, story, run, modality, path, path_r, events, confounds, sidecar,
-        channels, electrodes, task`` (absent files: None; ``task`` is the BIDS task, equal to ``story``
-        until :func:`split_story_runs`), sorted by subject, story, session, run.
+        channels, electrodes, task, files`` (absent files: None; ``task`` is the BIDS task, equal to
+        ``story`` until :func:`split_story_runs`; ``files`` the tuple of every file the run's
+        preprocessing reads, :func:`run_files`), sorted by subject, story, session, run.
     """
     spec = dict(spec or {})
     root = Path(root)
@@ -183,7 +194,10 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
         df = df[df["story"].isin(stories)]
     if sessions is not None:
         df = df[df["session"].isin(sessions)]
-    return df.sort_values(["subject", "story", "session", "run"], na_position="first").reset_index(drop=True)
+    df = df.sort_values(["subject", "story", "session", "run"], na_position="first").reset_index(drop=True)
+    # every file the run's preprocessing reads, so that the workflow can make each one a rule input
+    df["files"] = [tuple(run_files(row, root)) for row in df.to_dict("records")]
+    return df
 
 
 #: Values of ``dataset.repeated_runs`` (besides ``run-<label>``).
@@ -754,8 +768,14 @@ def stimulus_onset(
                                 "(dataset.stimulus_onset.source: events)",
                                 expected="the run's events.tsv with onset and stim_file columns", hint=hint)
     trial_type = spec.get("trial_type")
-    table = read_bids_tsv(events, what="events file",
-                          required=["onset", "stim_file"] + (["trial_type"] if trial_type else []))
+    table = read_bids_tsv(events, what="events file")
+    required = ["onset", "stim_file"] + (["trial_type"] if trial_type else [])
+    lacking = [c for c in required if c not in table.columns]
+    if lacking:
+        raise InputError(events, f"events file lacks column(s) {lacking} to find the story's audio onset; it has "
+                         f"{list(table.columns)}", field="header", expected=f"columns {required} "
+                         "(dataset.stimulus_onset.source: events reads the row whose stim_file is the story's audio)",
+                         hint=hint)
     files = [None if v is None else str(v) for v in table["stim_file"].tolist()]
     pattern = spec.get("stim_file")
     if pattern:
@@ -905,7 +925,7 @@ def locate_run(
         if runs.empty:
             raise FileNotFoundError(f"{bids_root}: no {modality} run-{run} for sub-{subject} task-{story}")
     row = select_runs(runs, [subject], [story], root=bids_root, repeated=repeated).iloc[0]
-    out = {k: (None if pd.isna(v) else v) for k, v in row.items()}
+    out = {k: (v if isinstance(v, (tuple, list)) or not pd.isna(v) else None) for k, v in row.items()}
     if modality == "fmri":
         out["bold"] = [out["path"], out["path_r"]] if out["path_r"] else out["path"]
         if out.get("confounds") is None and not str(out["path"]).endswith(".hf5"):
@@ -942,14 +962,123 @@ def hf5_spec(profile: Mapping | None, bids_root: str | os.PathLike) -> dict:
 
 
 def recording_duration(path: str | os.PathLike) -> float:
-    """Length (s) of a BOLD run (volumes x TR) or an M/EEG recording (header only)."""
+    """Length (s) of a BOLD run (volumes x TR) or an M/EEG recording (header only).
+
+    The file is checked first (:mod:`brainalign.io.integrity`): a truncated ``.nii.gz``, a ``.vhdr``
+    whose data file is missing, an EDF with fewer records than its header declares ... stop with an
+    :class:`~brainalign.errors.InputError` naming the file rather than giving a wrong length.
+    """
+    from brainalign.io.integrity import load_nifti, read_meeg_header
+
     path = Path(path)
     name = path.name
     if name.endswith((".nii", ".nii.gz")):
-        import nibabel as nib
         from brainalign.preprocess.fmri import _header_tr, resolve_tr
-        img = nib.load(str(path))
+        img = load_nifti(path, what="BOLD image")
         return float(img.shape[3] * resolve_tr(path, _header_tr(img)))
-    import mne
-    raw = mne.io.read_raw(path, preload=False, verbose="error")
+    raw = read_meeg_header(path)
     return float(raw.n_times / raw.info["sfreq"])
+
+
+# ------------------------------------------------------------------ files each job reads
+def recording_files(path: str | os.PathLike) -> list[str]:
+    """A recording file and the companions its reader opens.
+
+    BrainVision ``.vhdr``: the ``DataFile`` and ``MarkerFile`` the header names (as written there;
+    the BIDS names ``.eeg``/``.vmrk`` when the header cannot be read); EEGLAB ``.set``: the ``.fdt``
+    of the same name when present; FIF: the further parts of a split recording; a folder (CTF
+    ``.ds``, BTi, ``.mefd``): every file inside it.  Only files that exist are listed (a missing
+    companion is reported by :func:`brainalign.io.integrity.check_recording_file`).
+    """
+    from brainalign.errors import InputError
+    from brainalign.io.integrity import brainvision_files, fif_parts
+
+    path = Path(path)
+    if path.is_dir():
+        return sorted(str(p) for p in path.rglob("*") if p.is_file())
+    files = [path]
+    suffix = path.suffix.lower()
+    if suffix == ".vhdr":
+        try:
+            named = [p for p in brainvision_files(path).values() if p is not None]
+        except (InputError, OSError):
+            named = [path.with_suffix(".eeg"), path.with_suffix(".vmrk")]
+        files += named
+    elif suffix == ".set":
+        files.append(path.with_suffix(".fdt"))
+    elif suffix == ".fif":
+        files = fif_parts(path)
+    return [str(p) for p in dict.fromkeys(files) if p.is_file()]
+
+
+def meeg_sidecars(bids_path) -> dict[str, str | None]:
+    """The BIDS files ``mne_bids.read_raw_bids`` opens besides the recording, found the way it finds them.
+
+    Uses mne-bids' own sidecar search (inheritance principle included), so the list matches what
+    the reader opens: the ``<datatype>.json`` sidecar, ``events.tsv`` (and ``events.json``),
+    ``channels.tsv``, ``electrodes.tsv`` with ``coordsystem.json`` (read only as a pair), the
+    subject's ``scans.tsv`` and the dataset's ``participants.tsv``.
+
+    Returns
+    -------
+    dict
+        Keys ``sidecar, events, events_json, channels, electrodes, coordsystem, scans, participants``;
+        None where the reader finds no file.
+    """
+    import mne_bids
+    from mne_bids.path import _find_matching_sidecar
+
+    def find(suffix: str, extension: str) -> str | None:
+        hit = _find_matching_sidecar(bids_path, suffix=suffix, extension=extension, on_error="ignore")
+        return str(hit) if hit is not None else None
+
+    datatype = bids_path.datatype
+    events = find("events", ".tsv")
+    electrodes, coordsystem = find("electrodes", ".tsv"), find("coordsystem", ".json")
+    pair = electrodes is not None and coordsystem is not None
+    scans = mne_bids.BIDSPath(subject=bids_path.subject, session=bids_path.session, suffix="scans",
+                              extension=".tsv", root=bids_path.root).fpath
+    participants = Path(bids_path.root) / "participants.tsv"
+    return {"sidecar": find(datatype, ".json"), "events": events,
+            "events_json": find("events", ".json") if events else None,
+            "channels": find("channels", ".tsv"),
+            "electrodes": electrodes if pair else None, "coordsystem": coordsystem if pair else None,
+            "scans": str(scans) if scans.is_file() else None,
+            "participants": str(participants) if participants.is_file() else None}
+
+
+def meeg_bids_path(path: str | os.PathLike, root: str | os.PathLike, modality: str):
+    """The ``mne_bids.BIDSPath`` of a BIDS-named M/EEG recording under ``root``."""
+    import mne_bids
+
+    ent = parse_entities(str(path))
+    return mne_bids.BIDSPath(subject=ent.get("sub"), session=ent.get("ses"), task=ent.get("task"),
+                             acquisition=ent.get("acq"), run=ent.get("run"), datatype=modality,
+                             suffix=modality, extension=Path(path).suffix, root=root)
+
+
+def run_files(row: Mapping, root: str | os.PathLike) -> list[str]:
+    """Every file the preprocessing job of one run (a row of :func:`find_runs`) reads, in a fixed order.
+
+    fMRI: the BOLD file(s), the confounds table and the JSON sidecar the TR is read from (the one
+    found beside the BOLD or inherited, as :func:`brainalign.preprocess.fmri.resolve_tr` reads it);
+    ``.hf5`` responses: the file.  MEG/EEG/iEEG: the recording and its companions
+    (:func:`recording_files`) and every sidecar mne-bids opens (:func:`meeg_sidecars`).  Files the
+    config names (masks, atlases, channel groups) and the events of a story cut from a shared run
+    are added by the workflow (``workflow/rules/common.smk``).
+    """
+    from brainalign.io.integrity import bold_sidecar
+
+    path = row.get("path")
+    if not isinstance(path, str):
+        return []
+    if row.get("modality", "fmri") == "fmri":
+        files = [p for p in (path, row.get("path_r"), row.get("confounds")) if isinstance(p, str)]
+        if not path.endswith(".hf5"):
+            sidecar = row.get("sidecar") if isinstance(row.get("sidecar"), str) else str(bold_sidecar(path))
+            if Path(sidecar).is_file():
+                files.append(sidecar)
+        return list(dict.fromkeys(files))
+    files = recording_files(path)
+    sidecars = meeg_sidecars(meeg_bids_path(path, root, row["modality"]))
+    return list(dict.fromkeys(files + [p for p in sidecars.values() if p]))

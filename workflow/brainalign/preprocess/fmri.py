@@ -17,7 +17,6 @@ story's word table.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from brainalign.io.integrity import bold_sidecar, load_nifti, nifti_reading, read_json
 from brainalign.errors import ConfigError, InputError, MissingInputError
 from brainalign.io.tsv import numeric_column, read_bids_tsv
 from brainalign.preprocess.common import zscore_time
@@ -63,18 +63,7 @@ _TR_TOLERANCE = 1e-3
 def _sidecar_of(path: Path) -> Path:
     """The JSON sidecar of a BOLD file: its sibling, else the nearest inherited
     ``task-<label>_bold.json`` up to the dataset root (BIDS inheritance principle)."""
-    name = re.sub(r"(\.nii(\.gz)?|\.func\.gii|\.gii)$", "", path.name)
-    sibling = path.with_name(name + ".json")
-    task = re.search(r"task-([A-Za-z0-9]+)", path.name)
-    if sibling.exists() or task is None:
-        return sibling
-    for folder in path.parents:
-        for candidate in (folder / f"task-{task.group(1)}_bold.json",):
-            if candidate.exists():
-                return candidate
-        if (folder / "dataset_description.json").exists():
-            break
-    return sibling
+    return bold_sidecar(path)
 
 
 def resolve_tr(img_path: Path | None, header_tr: float | None, tr: float | None = None,
@@ -91,7 +80,7 @@ def resolve_tr(img_path: Path | None, header_tr: float | None, tr: float | None 
         sources.append((f"{img_path} (NIfTI header pixdim[4])", float(header_tr)))
     side = Path(sidecar) if sidecar is not None else (_sidecar_of(img_path) if img_path is not None else None)
     if side is not None and side.exists():
-        meta = json.loads(side.read_text())
+        meta = read_json(side, what="BOLD sidecar")
         if "RepetitionTime" in meta:
             sources.append((f"{side} (RepetitionTime)", float(meta["RepetitionTime"])))
     if tr is not None:
@@ -456,7 +445,7 @@ def _label_image_on_grid(image: PathLike | nib.Nifti1Image, ref: nib.Nifti1Image
     else:
         if not Path(image).exists():
             raise FileNotFoundError(f"{image}: {what} not found{hint}")
-        img = nib.load(str(image))
+        img = load_nifti(image, what=what)
     if img.shape[:3] != ref.shape[:3] or not np.allclose(img.affine, ref.affine):
         ref3d = nib.Nifti1Image(np.zeros(ref.shape[:3], np.int8), ref.affine)
         img = resample_to_img(img, ref3d, interpolation="nearest", force_resample=True, copy_header=True)
@@ -595,7 +584,7 @@ def preprocess_fmri(
         attrs.update(affine=np.eye(4).tolist(), mask_shape=[data.shape[1]], space="surface")
         n_vol = data.shape[0]
     else:
-        img = bold if isinstance(bold, nib.spatialimages.SpatialImage) else nib.load(str(Path(bold)))
+        img = bold if isinstance(bold, nib.spatialimages.SpatialImage) else load_nifti(bold, what="BOLD image", verify=True)
         source = None if isinstance(bold, nib.spatialimages.SpatialImage) else Path(bold)
         if img.ndim != 4:
             raise ValueError(f"{source or 'bold image'}: expected a 4D image, got shape {img.shape}")
@@ -981,8 +970,9 @@ def preprocess_run(
     if run.get("confounds") is None and confound_keys(options.get("strategy")):
         raise missing_confounds_error(run["bold"][0] if isinstance(run["bold"], (list, tuple)) else run["bold"],
                                       options.get("strategy"), run.get("confounds_searched") or ())
-    data = preprocess_fmri(run["bold"], confounds=run.get("confounds"), sidecar=run.get("sidecar"),
-                           standardize=standardize and not story_run, **options)
+    with nifti_reading(run["bold"]):  # a corrupt stream deep inside nilearn: an error naming the file
+        data = preprocess_fmri(run["bold"], confounds=run.get("confounds"), sidecar=run.get("sidecar"),
+                               standardize=standardize and not story_run, **options)
     from brainalign.io.bids import stimulus_onset, story_segment
 
     onset = None

@@ -42,12 +42,26 @@ _TYPE_ALIASES = {"meg": ("mag", "grad")}
 def read_raw(raw_or_bids_path, *, preload: bool = True) -> tuple[mne.io.BaseRaw, str]:
     """A Raw from a ``BIDSPath``, a file path (BIDS-named files go through mne-bids), or a Raw.
 
+    Files are checked before and after reading (:mod:`brainalign.io.integrity`): companions present
+    (a ``.vhdr``'s ``DataFile``/``MarkerFile``), the data size the header implies, the JSON sidecars
+    mne-bids parses, and the samples read against the sidecar's ``SamplingFrequency`` and
+    ``RecordingDuration``, so a truncated file stops with an error naming it instead of being read as
+    a shorter recording.
+
     Returns
     -------
     (raw, source)
         The recording (loaded) and the file it came from.
+
+    Raises
+    ------
+    MissingInputError, InputError
+        A damaged or inconsistent recording, naming the file, the field, expected and found.
     """
     import mne_bids
+
+    from brainalign.io.integrity import check_recording_file, check_recording_length, read_json, recording_reading
+    from brainalign.io.tsv import read_bids_tsv
 
     if isinstance(raw_or_bids_path, mne.io.BaseRaw):
         raw = raw_or_bids_path.copy()
@@ -68,17 +82,32 @@ def read_raw(raw_or_bids_path, *, preload: bool = True) -> tuple[mne.io.BaseRaw,
                 except Exception:  # not a valid BIDS name: read the file as it is
                     bids_path = None
             if bids_path is None:
-                with warnings.catch_warnings():
+                check_recording_file(path)
+                with warnings.catch_warnings(), recording_reading(path):
                     warnings.simplefilter("ignore", RuntimeWarning)
                     raw = mne.io.read_raw(path, preload=preload, verbose="error")
                 return raw, str(path)
+        from brainalign.io.bids import meeg_sidecars
+
+        # mne-bids parses these itself and fails with a bare JSONDecodeError / ValueError: check them first
+        sidecars = meeg_sidecars(bids_path)
+        meta = read_json(sidecars["sidecar"], what=f"{bids_path.datatype} sidecar") if sidecars["sidecar"] else None
+        for key in ("coordsystem", "events_json"):
+            if sidecars[key]:
+                read_json(sidecars[key], what=f"{key.replace('_json', '')} JSON")
+        for key in ("channels", "events", "electrodes"):
+            if sidecars[key]:
+                read_bids_tsv(sidecars[key], what=f"{key}.tsv")
+        check_recording_file(bids_path.fpath)
         with warnings.catch_warnings():
             # mne-bids warns about every optional sidecar it does not find; nothing to act on.
             warnings.simplefilter("ignore", RuntimeWarning)
             raw = mne_bids.read_raw_bids(bids_path, verbose="error")
         source = str(bids_path.fpath)
+        check_recording_length(source, raw.n_times, raw.info["sfreq"], meta, sidecars["sidecar"])
     if preload:
-        raw.load_data(verbose="error")
+        with recording_reading(source):
+            raw.load_data(verbose="error")
     return raw, source
 
 
