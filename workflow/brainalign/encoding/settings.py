@@ -7,6 +7,50 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from brainalign.config_checks import check_layers
+from brainalign.errors import ConfigError
+
+#: Values of ``encoding.subjects`` (alone, or per modality).
+SUBJECT_FITS = ("auto", "joint", "separate")
+#: Modalities whose subjects have their own targets by default (``auto``): intracranial patients
+#: never share electrodes.
+OWN_TARGETS = ("ieeg", "ecog", "seeg")
+#: Modalities whose targets are positions on a shared grid: always fitted jointly.
+SHARED_GRID = ("fmri",)
+
+
+def resolve_subject_fits(setting: str | Mapping[str, str] | None, modality: str) -> str:
+    """``joint`` or ``separate``: whether a modality's subjects share one target axis.
+
+    Parameters
+    ----------
+    setting
+        ``config["encoding"]["subjects"]``: ``"auto"`` (default; ``separate`` for iEEG, whose
+        patients each have their own electrodes, ``joint`` otherwise), ``"joint"``, ``"separate"``,
+        or a mapping ``{modality: value}`` (modalities not listed are ``auto``).  fMRI voxels are
+        positions on one grid: fMRI is always ``joint`` (a global ``separate`` applies to the
+        channel modalities only; ``{fmri: separate}`` is an error).
+    modality
+        ``fmri``, ``meg``, ``eeg``, ``ieeg`` ...
+
+    Raises
+    ------
+    ConfigError
+        An unknown value, or ``separate`` asked for fMRI by name.
+    """
+    modality = modality.lower()
+    by_modality = isinstance(setting, Mapping)
+    value = (setting.get(modality, "auto") if by_modality else setting) or "auto"
+    key = f"encoding.subjects.{modality}" if by_modality else "encoding.subjects"
+    if value not in SUBJECT_FITS:
+        raise ConfigError(key, f"{value!r} is not a choice", expected=f"one of {list(SUBJECT_FITS)}")
+    if modality in SHARED_GRID:
+        if value == "separate" and by_modality:
+            raise ConfigError(key, "fMRI subjects cannot be fitted separately: voxels are positions on one grid shared "
+                                   "by all subjects", expected="'joint' or 'auto'")
+        return "joint"
+    if value == "auto":
+        return "separate" if modality in OWN_TARGETS else "joint"
+    return value
 
 
 def encoding_settings(section: Mapping[str, Any], seed: int = 0) -> tuple[dict, list[int] | None, int]:
