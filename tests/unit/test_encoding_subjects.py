@@ -53,12 +53,15 @@ def _patient(rng, feats, n_channels, planted=(), sfreq=SFREQ, prefix="G", seed_w
     return recs
 
 
+PLANTED = (("sub-01:G4", 2, 0.2), ("sub-01:G18", 2, 0.2), ("sub-02:G6", 1, 0.3), ("sub-02:G40", 1, 0.3))
+
+
 @pytest.fixture(scope="module")
 def patients():
     rng = np.random.default_rng(14)
     feats = _features(rng)
     recs = {"01": _patient(rng, feats, 99, planted=[(3, 2, 0.2), (17, 2, 0.2)]),
-            "02": _patient(rng, feats, 90, planted=[(5, 1, 0.3)])}
+            "02": _patient(rng, feats, 90, planted=[(5, 1, 0.3), (39, 1, 0.3)])}
     return feats, recs
 
 
@@ -73,8 +76,10 @@ def test_joint_fit_of_patients_with_their_own_channels_stops_naming_the_setting(
 
 @pytest.fixture(scope="module")
 def pooled(patients):
+    # BH over a patient's ~100 electrodes with 2 responsive needs p <= 0.05 * 2 / 99; the floor of the
+    # combined (two-fold) circular-shift p is 2 / (1 + n_permutations): 2000 shifts reach it.
     feats, recs = patients
-    return encode_dataset(feats, recs, modality="ieeg", design=DESIGN, encoding=dict(SMALL, n_permutations=1000))
+    return encode_dataset(feats, recs, modality="ieeg", design=DESIGN, encoding=dict(SMALL, n_permutations=2000))
 
 
 def test_patients_are_fitted_separately_and_pooled(pooled):
@@ -100,17 +105,18 @@ def test_patients_are_fitted_separately_and_pooled(pooled):
 def test_planted_electrodes_recovered_in_the_right_patient(pooled):
     view = own_channels(pooled)
     assert view.r.dims == ("layer", "channel", "lag")
-    for target, layer, lag in (("sub-01:G4", 2, 0.2), ("sub-01:G18", 2, 0.2), ("sub-02:G6", 1, 0.3)):
+    for target, layer, lag in PLANTED:
         r = view.r.sel(channel=target)
         li, gi = np.unravel_index(int(np.argmax(r.values)), r.shape)
         assert (int(view.layer[li]), float(view.lag[gi])) == (layer, pytest.approx(lag)), target
         assert float(r.max()) > 0.5
-        assert float(view.p.sel(channel=target, layer=layer, lag=lag)) == pytest.approx(1 / 1001)
-        assert float(view.p_channel.sel(channel=target)) == pytest.approx(1 / 1001)
+        # the floor of the fold-combined p: both held-out stories beat every shift
+        assert float(view.p.sel(channel=target, layer=layer, lag=lag)) == pytest.approx(2 / 2001)
+        assert float(view.p_channel.sel(channel=target)) == pytest.approx(2 / 2001)
     # G4 of patient 02 and G6 of patient 01 are noise: a name is not an electrode
     assert float(view.r.sel(channel="sub-02:G4").max()) < 0.25
     assert float(view.r.sel(channel="sub-01:G6").max()) < 0.25
-    noise = view.r.drop_sel(channel=["sub-01:G4", "sub-01:G18", "sub-02:G6"])
+    noise = view.r.drop_sel(channel=[t for t, _, _ in PLANTED])
     assert abs(float(noise.mean())) < 0.02
     # the subject-mean of the pooled scores is the electrode view (a single value per electrode)
     np.testing.assert_array_equal(pooled.r.mean("subject").values, view.r.values)
@@ -168,14 +174,14 @@ def test_bad_segments_split_the_group_and_layer_blocks_gather(patients):
     bad = recs["02"]["s2"].copy()
     bad.values[1000:1040] = np.nan  # a BAD segment: words whose window touches it are left out
     recs["02"]["s2"] = bad
-    targets = collect_targets(feats, recs, modality="ieeg", design=DESIGN, encoding=SMALL)
+    targets = collect_targets(feats, recs, modality="ieeg", design=DESIGN, encoding=dict(SMALL, n_permutations=50))
     groups = subject_groups(targets)
     assert groups == [["01"], ["02"]]
     assert targets.attrs["words_left_out_bad_samples"]["02"]["s2"] > 0
     whole = [fit_group(feats, targets, g) for g in groups]
     blocks = [fit_group(feats, targets, g, layers=block) for g in groups for block in ([0, 2], [1])]
     a, b = assemble_scores(targets, whole), assemble_scores(targets, blocks)
-    for k in ("r", "r2", "alpha"):
+    for k in ("r", "r2", "alpha", "p", "significant", "p_channel"):  # channel peaks of blocks combine by max
         np.testing.assert_array_equal(a[k].values, b[k].values)
     with pytest.raises(ValueError, match="exactly once"):
         assemble_scores(targets, blocks[:-1])
@@ -212,3 +218,93 @@ def test_subject_fits_setting():
         resolve_subject_fits({"fmri": "separate"}, "fmri")
     with pytest.raises(ConfigError, match=r"'encoding\.subjects'.*'pooled' is not a choice"):
         resolve_subject_fits("pooled", "meg")
+
+
+# ---------------------------------------------------------------- electrode table and group statistics
+def test_electrode_table_finds_the_planted_electrodes(pooled):
+    from brainalign.encoding.electrodes import electrode_table
+
+    table = electrode_table(pooled)
+    assert len(table) == 99 + 90 and table.subject.tolist() == ["01"] * 99 + ["02"] * 90
+    assert list(table.columns[:3]) == ["subject", "channel", "target"]
+    assert {"ch_type", "pos_x", "pos_y", "pos_z", "region", "best_layer", "best_relative_depth", "best_lag",
+            "r_best", "p_electrode", "q_electrode", "significant", "r_layer_0", "r_layer_2"} <= set(table.columns)
+    planted = table.set_index("target").loc[[t for t, _, _ in PLANTED]]
+    assert planted.best_layer.tolist() == [2, 2, 1, 1]
+    assert planted.best_lag.tolist() == pytest.approx([0.2, 0.2, 0.3, 0.3])
+    assert planted.best_relative_depth.tolist() == pytest.approx([1.0, 1.0, 0.5, 0.5])
+    assert planted.significant.all() and np.allclose(planted.p_electrode, 2 / 2001, rtol=1e-5)
+    # the best layer is the argmax of the per-layer columns (peak over lags)
+    row = planted.loc["sub-02:G6"]
+    assert row.r_layer_1 == pytest.approx(row.r_best) and row.r_layer_1 > max(row.r_layer_0, row.r_layer_2)
+    noise = table[~table.target.isin(planted.index)]
+    assert not noise.significant.any()
+    # the same name in the other patient is another electrode
+    assert not bool(table.set_index("target").loc["sub-02:G4", "significant"])
+    assert table.set_index("target").loc["sub-01:G4", "channel"] == "G4"
+
+
+def test_electrode_stats_per_patient_pooled_and_across_patients(pooled):
+    from brainalign.encoding.electrodes import electrode_stats, electrode_table
+
+    table = electrode_table(pooled)
+    stats = electrode_stats(table, relative_depths={0: 0.0, 1: 0.5, 2: 1.0})
+    assert list(stats.columns) == ["scope", "subject", "statistic", "layer", "relative_depth", "value", "sem",
+                                   "ci_low", "ci_high", "n", "p", "test", "selection"]
+    get = stats.set_index(["scope", "subject", "statistic"])
+    n_sig = table.groupby("subject").significant.sum()
+    assert get.loc[("subject", "01", "n_electrodes"), "value"] == 99
+    assert get.loc[("subject", "01", "fraction_significant"), "value"] == pytest.approx(n_sig["01"] / 99)
+    assert get.loc[("electrodes", "all", "fraction_significant"), "value"] == pytest.approx(n_sig.sum() / 189)
+    # across patients: one value per patient
+    frac = get.loc[("subjects", "all", "fraction_significant")]
+    assert frac["n"] == 2 and frac["value"] == pytest.approx((n_sig["01"] / 99 + n_sig["02"] / 90) / 2)
+    sig = table[table.significant]
+    per_patient = sig.groupby("subject").best_relative_depth.mean()
+    depth = get.loc[("subjects", "all", "best_relative_depth")]
+    assert depth["value"] == pytest.approx(per_patient.mean()) and "vs 0.5" in depth["test"]
+    r_rows = stats[(stats.scope == "electrodes") & (stats.statistic == "r")]
+    assert r_rows.layer.tolist() == [0, 1, 2] and r_rows.relative_depth.tolist() == [0.0, 0.5, 1.0]
+    assert (stats.selection == "significant").all()
+
+
+def test_electrode_stats_numbers_on_a_small_table():
+    import pandas as pd
+    from scipy import stats as st
+
+    from brainalign.encoding.electrodes import electrode_stats
+
+    table = pd.DataFrame({
+        "subject": ["a", "a", "a", "b", "b", "c", "c", "c"],
+        "best_relative_depth": [0.2, 0.4, 0.9, 0.6, 0.8, 0.5, 0.7, 0.1],
+        "best_lag": [0.1, 0.2, 0.3, 0.2, 0.2, 0.4, 0.4, 0.0],
+        "r_best": [0.3, 0.2, 0.05, 0.4, 0.3, 0.2, 0.1, 0.02],
+        "r_layer_0": [0.1, 0.1, 0.0, 0.2, 0.1, 0.1, 0.0, 0.0],
+        "r_layer_3": [0.3, 0.2, 0.05, 0.4, 0.3, 0.2, 0.1, 0.02],
+    })
+    out = electrode_stats(table)  # no permutations: every electrode is selected
+    get = out.set_index(["scope", "subject", "statistic", "layer"])
+    assert (out.selection == "all").all() and "fraction_significant" not in set(out.statistic)
+    a = get.loc[("subject", "a", "best_relative_depth", pd.NA)]
+    assert a["value"] == pytest.approx(0.5) and a["n"] == 3
+    assert a["sem"] == pytest.approx(np.std([0.2, 0.4, 0.9], ddof=1) / np.sqrt(3))
+    means = [0.5, 0.7, 0.43333333333333335]
+    across = get.loc[("subjects", "all", "best_relative_depth", pd.NA)]
+    assert across["value"] == pytest.approx(np.mean(means)) and across["n"] == 3
+    assert across["p"] == pytest.approx(st.ttest_1samp(means, 0.5).pvalue)
+    half = st.t.ppf(0.975, 2) * np.std(means, ddof=1) / np.sqrt(3)
+    assert across["ci_high"] - across["value"] == pytest.approx(half)
+    pooled_r3 = get.loc[("electrodes", "all", "r", 3)]
+    assert pooled_r3["value"] == pytest.approx(table.r_layer_3.mean()) and pooled_r3["n"] == 8
+
+
+def test_permutation_p_values_are_valid_for_noise():
+    """Pure-noise channels, two held-out stories: at most 5 % of p-values below 0.05, per target and
+    per channel (folds are tested one by one and combined; shifting both folds independently and
+    averaging gave 13 %)."""
+    rng = np.random.default_rng(8)
+    feats = _features(rng, n_words=220)
+    recs = {"01": _patient(rng, feats, 60)}
+    ds = encode_dataset(feats, recs, modality="ieeg", design=DESIGN, encoding=dict(SMALL, n_permutations=400))
+    assert float((ds.p < 0.05).mean()) <= 0.05
+    assert float((ds.p_channel < 0.05).mean()) <= 0.05

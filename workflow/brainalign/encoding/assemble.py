@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from .collect import FMRI, EncodingTargets
-from .stats import fdr_bh
+from .stats import combine_fold_p, fdr_bh
 
 #: Attributes of the first recording that place the targets (grid, montage) and travel with the scores.
 PLACEMENT_ATTRS = ("affine", "mask_shape", "tr", "montage", "sfreq", "space")
@@ -43,13 +43,23 @@ def qualified_channel(subject: str, channel: str) -> str:
 def channel_p(null_max: np.ndarray, obs_max: np.ndarray) -> np.ndarray:
     """Channel-level circular-shift p-value of the peak r over layers and lags (max statistic).
 
-    ``(1 + #{shifts whose peak >= the observed peak}) / (1 + n_permutations)`` per channel: the
-    peak over layers and lags is compared with the peaks of the same shifts, so the choice of the
-    best layer and lag is paid for (family-wise over them), and the test keeps the resolution of
-    the permutations however many layers and lags there are.
+    In each outer fold, ``(1 + #{shifts whose peak >= the observed peak}) / (1 + n_permutations)``
+    per channel: the peak over layers and lags is compared with the peaks of the same shifts, so
+    the choice of the best layer and lag is paid for, and the test keeps the resolution of the
+    permutations however many layers and lags there are.  The folds' p-values are then combined
+    (:func:`brainalign.encoding.stats.combine_fold_p`: the folds share training data).
+
+    Parameters
+    ----------
+    null_max
+        (n_folds, n_permutations, n_channels) peaks under the shifts.
+    obs_max
+        (n_folds, n_channels) observed peaks.
     """
     null_max = np.asarray(null_max, dtype=np.float64)
-    return ((1 + (null_max >= np.asarray(obs_max)[None]).sum(0)) / (1 + null_max.shape[0])).astype(np.float32)
+    obs_max = np.asarray(obs_max, dtype=np.float64)
+    per_fold = (1 + (null_max >= obs_max[:, None, :]).sum(1)) / (1 + null_max.shape[1])
+    return combine_fold_p(per_fold).astype(np.float32)
 
 
 def _channel_p(targets: EncodingTargets, fits: Sequence) -> dict[str, np.ndarray]:

@@ -302,6 +302,10 @@ def _onsets_source(onsets: Mapping | None, word_sources: Mapping[str, str] | Non
     return None if word_sources is None or story not in word_sources else str(word_sources[story])
 
 
+def _same_lags(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b))
+
+
 def _source(rec: xr.DataArray, subject: str, story: str) -> str:
     return str(rec.attrs.get("source_file") or f"recording of subject {subject}, story {story}")
 
@@ -414,7 +418,7 @@ def _collect_subject(
             if ep.sizes["word"] == 0:
                 raise ValueError(f"{where}: no word has a complete [{dpar['tmin']}, {dpar['tmax']}] s window")
             run_lags = np.asarray(ep.lag.values)
-            if lags is not None and not np.allclose(run_lags, lags):
+            if lags is not None and not _same_lags(run_lags, lags):
                 raise InputError(_source(rec, subject, story),
                                  f"{where}: the word-locked lags ({run_lags.size} at {rec.attrs.get('sfreq')} Hz) "
                                  f"differ from those of the subject's other runs ({lags.size})",
@@ -500,7 +504,7 @@ def collect_targets(
             words_left_out=words_left_out)
         if sub_lags is None:
             continue
-        if lags is not None and not np.allclose(sub_lags, lags):
+        if lags is not None and not _same_lags(sub_lags, lags):
             rec = next(iter(recordings[subject].values()))
             raise InputError(_source(rec, subject, collected[subject].stories[0]),
                              f"subject {subject}: {sub_lags.size} word-locked lags at {rec.attrs.get('sfreq')} Hz but "

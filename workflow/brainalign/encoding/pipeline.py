@@ -43,7 +43,7 @@ from .ceiling import intersubject_ceiling
 from .collect import (FMRI, MEEG, ON_BEYOND_END, EncodingTargets, SubjectTargets, collect_targets,  # noqa: F401
                       recording_span)
 from .cv import cross_validate
-from .stats import circular_shift_null
+from .stats import circular_shift_null, combine_fold_p
 
 __all__ = ["FMRI", "MEEG", "ON_BEYOND_END", "EncodingTargets", "GroupFit", "GroupProblem", "SubjectTargets",
            "assemble_scores", "collect_targets", "encode_dataset", "fit_group", "group_ceiling", "group_problem",
@@ -164,19 +164,18 @@ def _fit_layers(
 ) -> dict[str, np.ndarray]:
     """Cross-validate every layer against the shared targets ``Y``; arrays are ``layer x target``.
 
-    With permutations and ``n_lags`` (word-locked designs: ``Y``'s columns are channel x lag,
-    channel-major), also ``null_max`` (n_permutations x channel) and ``obs_max`` (channel): the peak
-    over these layers and the lags of each channel's observed and circularly shifted r.  The shifts
-    are the same for every layer (one seed), so the peaks of layer blocks combine by a maximum.
+    With permutations, ``p`` is the circular-shift p-value of each target, tested in each held-out
+    fold and combined over folds (:mod:`brainalign.encoding.stats`).  With ``n_lags`` too
+    (word-locked designs: ``Y``'s columns are channel x lag, channel-major), also ``null_max``
+    (fold x permutation x channel) and ``obs_max`` (fold x channel): the peak over these layers and
+    the lags of each channel's held-out r, observed and under every shift.  The shifts are the same
+    for every layer (one seed per fold), so the peaks of layer blocks combine by a maximum.
     """
     n_t = Y.shape[1]
     out = {k: np.full((len(layers), n_t), np.nan, dtype=np.float32) for k in ("r", "r2", "alpha")}
     n_perm = enc["n_permutations"]
     if n_perm:
         out["p"] = np.full((len(layers), n_t), np.nan, dtype=np.float32)
-        if n_lags:
-            out["null_max"] = np.full((n_perm, n_t // n_lags), -np.inf)
-            out["obs_max"] = np.full(n_t // n_lags, -np.inf)
     iterator = enumerate(layers)
     if progress:
         from tqdm.auto import tqdm
@@ -188,14 +187,21 @@ def _fit_layers(
                              outer_folds=enc["outer_folds"], backend=enc["backend"], chunk_size=enc["chunk_size"],
                              return_predictions=bool(n_perm))
         out["r"][i], out["r2"][i], out["alpha"][i] = res.r, res.r2, res.alpha
-        if n_perm:
-            # Shift within each held-out story; r averaged over stories (as the scores are).
-            r_obs, null, p = circular_shift_null(Y, res.predictions, rows_story, n_permutations=n_perm,
-                                                 seed=enc["seed"])
-            out["p"][i] = p
+        if not n_perm:
+            continue
+        if n_lags and "null_max" not in out:
+            out["null_max"] = np.full((len(res.splits), n_perm, n_t // n_lags), -np.inf)
+            out["obs_max"] = np.full((len(res.splits), n_t // n_lags), -np.inf)
+        p_folds = []
+        for k, (_, test) in enumerate(res.splits):
+            # Each held-out fold on its own: its stories shifted, r averaged over them (as the scores are).
+            r_obs, null, p = circular_shift_null(Y[test], res.predictions[test], rows_story[test],
+                                                 n_permutations=n_perm, seed=enc["seed"])
+            p_folds.append(p)
             if n_lags:
-                np.maximum(out["null_max"], null.reshape(n_perm, -1, n_lags).max(-1), out=out["null_max"])
-                np.maximum(out["obs_max"], r_obs.reshape(-1, n_lags).max(-1), out=out["obs_max"])
+                np.maximum(out["null_max"][k], null.reshape(n_perm, -1, n_lags).max(-1), out=out["null_max"][k])
+                np.maximum(out["obs_max"][k], r_obs.reshape(-1, n_lags).max(-1), out=out["obs_max"][k])
+        out["p"][i] = combine_fold_p(np.stack(p_folds))
     return out
 
 
@@ -210,10 +216,10 @@ class GroupFit:
     scores : ``{subject: {variable: (n_layers, n_columns) float32}}`` for ``r``, ``r2``, ``alpha``
         (and ``p`` with permutations); columns in the subject's target order (voxel, or channel x
         lag, channel-major).
-    channel_null : ``{subject: {"null_max": (n_permutations, n_channels), "obs_max": (n_channels,)}}``
-        with permutations of word-locked fits: each channel's peak r over the fitted layers and the
-        lags, observed and under every circular shift (the channel-level test, see
-        :func:`brainalign.encoding.assemble.channel_p`); else empty.
+    channel_null : ``{subject: {"null_max": (n_folds, n_permutations, n_channels), "obs_max":
+        (n_folds, n_channels)}}`` with permutations of word-locked fits: each channel's peak held-out
+        r over the fitted layers and the lags in each outer fold, observed and under every circular
+        shift (the channel-level test, :func:`brainalign.encoding.assemble.channel_p`); else empty.
     """
 
     subjects: list[str]
@@ -263,7 +269,7 @@ def fit_group(
     if null_max is not None:
         for sub, cols in problem.columns.items():
             ch = slice(cols.start // n_lags, cols.stop // n_lags)
-            channel_null[sub] = {"null_max": null_max[:, ch], "obs_max": obs_max[ch]}
+            channel_null[sub] = {"null_max": null_max[..., ch], "obs_max": obs_max[..., ch]}
     return GroupFit(subjects=list(group), layers=layers, scores=scores, channel_null=channel_null)
 
 
