@@ -308,3 +308,20 @@ def test_permutation_p_values_are_valid_for_noise():
     ds = encode_dataset(feats, recs, modality="ieeg", design=DESIGN, encoding=dict(SMALL, n_permutations=400))
     assert float((ds.p < 0.05).mean()) <= 0.05
     assert float((ds.p_channel < 0.05).mean()) <= 0.05
+
+
+def test_pooled_scores_survive_the_store(pooled, tmp_path):
+    """Zarr round trip (labels come back as numpy StringDType): CSV, electrode view and table unchanged."""
+    from brainalign.encoding.electrodes import electrode_table
+    from brainalign.io.store import read_zarr, write_zarr
+
+    write_zarr(pooled, tmp_path / "ieeg.zarr")
+    back = read_zarr(tmp_path / "ieeg.zarr", load=True)
+    assert back.attrs["subject_fits"] == "separate" and is_pooled(back)
+    np.testing.assert_array_equal(own_channels(back).r.values, own_channels(pooled).r.values)
+    a, b = scores_to_frame(pooled), scores_to_frame(back)
+    assert len(a) == len(b) and list(a.columns[:13]) == list(b.columns[:13]) and set(a.columns) == set(b.columns)
+    assert list(a.columns[11:13]) == ["channel_subject", "channel_name"]
+    np.testing.assert_array_equal(a.r.values, b.r.values)
+    ta, tb = electrode_table(pooled), electrode_table(back)
+    assert ta.target.tolist() == tb.target.tolist() and ta.significant.tolist() == tb.significant.tolist()

@@ -35,6 +35,12 @@ from .stats import combine_fold_p, fdr_bh
 PLACEMENT_ATTRS = ("affine", "mask_shape", "tr", "montage", "sfreq", "space")
 
 
+def labels(values) -> np.ndarray:
+    """Coordinate values as Python strings (object array): stores read back give numpy's StringDType,
+    which ``astype(str)`` cannot convert."""
+    return np.array([str(v) for v in np.asarray(values).ravel()], dtype=object)
+
+
 def qualified_channel(subject: str, channel: str) -> str:
     """The pooled channel id of a subject's channel: ``"sub-<subject>:<channel>"``."""
     return f"sub-{subject}:{channel}"
@@ -206,10 +212,6 @@ def _assemble_joint(targets: EncodingTargets, placed: dict, ceilings: Mapping[st
     return ds
 
 
-def _fill_value(values: np.ndarray):
-    return np.nan if values.dtype.kind in "fc" else (np.nan if values.dtype.kind in "iu" else "")
-
-
 def _assemble_separate(targets: EncodingTargets, placed: dict, p_channel: Mapping[str, np.ndarray]) -> xr.Dataset:
     subjects = targets.subject_names
     enc, layers = targets.encoding, targets.layers
@@ -232,19 +234,14 @@ def _assemble_separate(targets: EncodingTargets, placed: dict, p_channel: Mappin
     extra = list(dict.fromkeys(name for sub in subjects for name, (dims, _) in targets.subjects[sub].coords.items()
                                if dims == ("channel",) and name != "channel"))
     for name in extra:
-        parts = []
-        for sub in subjects:
-            t = targets.subjects[sub]
-            if name in t.coords:
-                parts.append(np.asarray(t.coords[name][1]))
-            else:
-                parts.append(None)
-        kind = next(p for p in parts if p is not None)
-        fill = _fill_value(kind)
-        dtype = np.float64 if kind.dtype.kind in "fciu" else object
-        filled = [np.full(blocks[s].stop - blocks[s].start, fill, dtype=dtype) if p is None else p.astype(dtype)
-                  for s, p in zip(subjects, parts)]
-        coords[name] = ("channel", np.concatenate(filled))
+        # a coordinate some subjects' recordings lack: NaN (numbers) or "" (labels) on their channels
+        given = {s: np.asarray(targets.subjects[s].coords[name][1]) for s in subjects
+                 if name in targets.subjects[s].coords}
+        numeric = all(v.dtype.kind in "fciu" for v in given.values())
+        dtype, fill = (np.float64, np.nan) if numeric else (object, "")
+        coords[name] = ("channel", np.concatenate([
+            given[s].astype(dtype) if s in given else np.full(blocks[s].stop - blocks[s].start, fill, dtype=dtype)
+            for s in subjects]))
 
     dims = ("subject", "layer", "channel", "lag")
     shape = (len(subjects), len(layers), n_channels, n_lags)
@@ -332,6 +329,7 @@ def _frame(ds: xr.Dataset) -> pd.DataFrame:
     front = ["subject", "layer", "relative_depth", "target"] + (["lag"] if "lag" in df.columns else [])
     values = ["r", "r2", "alpha"] + [c for c in ("ceiling", "r_normalized", "p", "significant", "p_channel")
                                      if c in df.columns]
+    values += [c for c in ("channel_subject", "channel_name") if c in df.columns]  # a pooled channel's parts
     rest = [c for c in df.columns if c not in front + values]
     return df[front + values + rest]
 
@@ -347,7 +345,7 @@ def scores_to_frame(ds: xr.Dataset) -> pd.DataFrame:
     """
     if not is_pooled(ds):
         return _frame(ds)
-    owner = np.asarray(ds["channel_subject"].values).astype(str)
+    owner = labels(ds["channel_subject"].values)
     parts = []
     for subject in ds["subject"].values:
         own = np.flatnonzero(owner == str(subject))

@@ -353,11 +353,12 @@ def check_shared_targets(recordings: Mapping[str, Mapping[str, xr.DataArray]], s
                 if name not in ref.coords or name not in rec.coords:
                     continue
                 a, b = np.asarray(ref[name].values), np.asarray(rec[name].values)
-                same = (np.allclose(a, b, rtol=0.0, atol=1e-4, equal_nan=True) if a.dtype.kind in "fiu"
-                        and b.dtype.kind in "fiu" else np.array_equal(a.astype(str), b.astype(str)))
-                if not same:
-                    i = int(np.flatnonzero(a != b)[0]) if a.dtype.kind in "fiu" else int(
-                        np.flatnonzero(a.astype(str) != b.astype(str))[0])
+                if a.dtype.kind in "fiu" and b.dtype.kind in "fiu":
+                    differ = ~np.isclose(a, b, rtol=0.0, atol=1e-4, equal_nan=True)
+                else:  # labels (hemisphere): compared as text
+                    differ = np.array([str(u) for u in a]) != np.array([str(v) for v in b])
+                if differ.any():
+                    i = int(np.flatnonzero(differ)[0])
                     raise InputError(_source(rec, subject, story),
                                      f"{where}: voxel {i} is at {name}={b[i]} but at {name}={a[i]} for subject "
                                      f"{ref_subject}, story {ref_story}; subjects must share the target space "

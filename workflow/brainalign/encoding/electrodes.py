@@ -38,7 +38,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from .assemble import is_pooled
+from .assemble import is_pooled, labels
 from .stats import fdr_bh
 
 #: Reference of the patient-level test of the best relative depth (the middle of the network).
@@ -82,7 +82,7 @@ def electrode_table(scores: xr.Dataset, *, fdr_q: float | None = None) -> pd.Dat
     rows = []
     for subject in scores["subject"].values:
         if pooled:
-            own = np.flatnonzero(np.asarray(scores["channel_subject"].values).astype(str) == str(subject))
+            own = np.flatnonzero(labels(scores["channel_subject"].values) == str(subject))
         else:
             own = np.arange(scores.sizes["channel"])
         if own.size == 0:
@@ -110,8 +110,8 @@ def electrode_table(scores: xr.Dataset, *, fdr_q: float | None = None) -> pd.Dat
         if "p_channel" in sub:
             p_el = np.asarray(sub["p_channel"].values, dtype=np.float64)
             q_el = fdr_bh(p_el)[1]
-        names = (np.asarray(sub["channel_name"].values) if pooled else np.asarray(sub["channel"].values)).astype(str)
-        targets = np.asarray(sub["channel"].values).astype(str)
+        names = labels(sub["channel_name"].values if pooled else sub["channel"].values)
+        targets = labels(sub["channel"].values)
         for c in range(n_ch):
             row = {"subject": str(subject), "channel": names[c], "target": targets[c]}
             for name in coord_names:
