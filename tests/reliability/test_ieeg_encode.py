@@ -35,7 +35,8 @@ def _channels(feats, names, sfreq=50.0, subject="01"):
         n = int((f.onset.values[-1] + 2) * sfreq)
         recs[s] = xr.DataArray(rng.standard_normal((n, len(names))).astype(np.float32), dims=("time", "channel"),
                                coords={"time": np.arange(n) / sfreq, "channel": names},
-                               attrs={"sfreq": sfreq, "source_file": f"sub-{subject}/ieeg/sub-{subject}_task-{s}_ieeg.edf"})
+                               attrs={"sfreq": sfreq,
+                                      "source_file": f"sub-{subject}/ieeg/sub-{subject}_task-{s}_ieeg.edf"})
     return recs
 
 
@@ -47,7 +48,8 @@ def _voxels(feats, x, subject="01"):
         recs[s] = xr.DataArray(rng.standard_normal((times.size, len(x))).astype(np.float32), dims=("time", "voxel"),
                                coords={"time": times, "x": ("voxel", np.asarray(x, float)),
                                        "y": ("voxel", np.zeros(len(x))), "z": ("voxel", np.zeros(len(x)))},
-                               attrs={"tr": TR, "source_file": f"sub-{subject}/func/sub-{subject}_task-{s}_bold.nii.gz"})
+                               attrs={"tr": TR,
+                                      "source_file": f"sub-{subject}/func/sub-{subject}_task-{s}_bold.nii.gz"})
     return recs
 
 

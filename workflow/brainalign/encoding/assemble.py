@@ -123,7 +123,8 @@ def assemble_scores(targets: EncodingTargets, fits: Sequence, ceilings: Mapping[
     placed = _place(targets, fits, keys)
     p_channel = _channel_p(targets, fits) if enc["n_permutations"] else {}
     if p_channel and set(p_channel) != set(targets.subjects):
-        raise ValueError(f"channel-level nulls are missing for subjects {sorted(set(targets.subjects) - set(p_channel))}")
+        missing = sorted(set(targets.subjects) - set(p_channel))
+        raise ValueError(f"channel-level nulls are missing for subjects {missing}")
     if targets.subject_fits == "separate":
         ds = _assemble_separate(targets, placed, p_channel)
     else:

@@ -24,7 +24,7 @@ See ``docs/architecture.md`` (Scores) for the contract.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -117,6 +117,12 @@ class EncodingTargets:
     @property
     def subject_names(self) -> list[str]:
         return list(self.subjects)
+
+    def metadata(self) -> "EncodingTargets":
+        """A copy without the target arrays: what :func:`~brainalign.encoding.assemble.assemble_scores`
+        needs to place fits made elsewhere (a gather job of a sharded run reads no recording)."""
+        light = {s: replace(t, values={}) for s, t in self.subjects.items()}
+        return replace(self, subjects=light)
 
 
 def design_params(modality: str, design: dict) -> dict:
