@@ -175,7 +175,7 @@ def electrode_stats(table: pd.DataFrame, *, relative_depths: dict[int, float] | 
     layer_cols = _layer_columns(table)
     rows: list[dict] = []
 
-    def add(scope, subject, statistic, summary, layer=None, p=np.nan, test=""):
+    def add(scope, subject, statistic, summary, layer=None, p=np.nan, test=None):
         rows.append({"scope": scope, "subject": subject, "statistic": statistic,
                      "layer": layer, "relative_depth": (relative_depths or {}).get(layer, np.nan)
                      if layer is not None else np.nan, **summary, "p": p, "test": test, "selection": selection})
