@@ -69,3 +69,14 @@ def test_group_signflip_random_null_is_calibrated():
     scores = rng.standard_normal((20, 300))
     _, p = group_test(scores, n_permutations=2000, seed=0)
     assert 0.02 <= np.mean(p < 0.05) <= 0.09
+
+
+def test_combine_fold_p_is_twice_the_mean():
+    from brainalign.encoding.stats import combine_fold_p
+
+    p = np.array([[0.01, 0.4, 0.9], [0.03, 0.8, 0.2]])
+    np.testing.assert_allclose(combine_fold_p(p), [0.04, 1.0, 1.0])
+    np.testing.assert_allclose(combine_fold_p(p[:1]), p[0])  # one fold: its own p
+    # valid under dependence: identical folds of uniform p-values stay below the level
+    u = np.random.default_rng(0).uniform(size=20000)
+    assert (combine_fold_p(np.stack([u, u])) <= 0.05).mean() <= 0.05

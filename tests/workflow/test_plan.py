@@ -65,3 +65,50 @@ def test_bad_config_is_rejected_naming_the_key(workdir, override, key):
     out = snakemake("-n", "--configfile", str(bad), cwd=workdir)
     assert out.returncode != 0
     assert key in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def _dry_run_profile(tmp_path: Path, profile: str, override: dict) -> subprocess.CompletedProcess:
+    work = tmp_path / "work"
+    (work / "config").mkdir(parents=True)
+    (work / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
+    extra = tmp_path / "override.yaml"
+    extra.write_text(yaml.safe_dump(override))
+    return snakemake("-n", "--configfile", str(REPO / "config" / "datasets" / f"{profile}.yaml"), str(extra),
+                     "--quiet", "rules", cwd=work)
+
+
+def test_ieeg_patients_are_planned_per_subject_with_electrode_tables(tmp_path):
+    """Two iEEG patients: the plan fits them separately (no late 'share the target space' error) and
+    adds each model's electrode table and group statistics."""
+    bids = tmp_path / "bids"
+    for sub in ("01", "02"):
+        d = bids / f"sub-{sub}" / "ieeg"
+        d.mkdir(parents=True)
+        (d / f"sub-{sub}_task-podcast_ieeg.edf").touch()
+        (d / f"sub-{sub}_task-podcast_channels.tsv").touch()
+    (bids / "stimuli").mkdir()
+    (bids / "stimuli" / "podcast_transcript.csv").write_text("word,start,end\nAct,3.71,3.95\nso,4.3,4.5\n")
+    out = _dry_run_profile(tmp_path, "podcast_ecog", {"dataset": {"bids_root": str(bids)}})
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-2000:]
+    counts = dict(line.split() for line in out.stdout.splitlines() if len(line.split()) == 2
+                  and line.split()[1].isdigit())
+    assert counts.get("encode") == "2" and counts.get("electrodes") == "2", out.stdout  # model + its control
+    joint = _dry_run_profile(tmp_path / "joint", "podcast_ecog",
+                             {"dataset": {"bids_root": str(bids)}, "encoding": {"subjects": "joint"}})
+    assert joint.returncode == 0 and "electrodes" not in joint.stdout
+
+
+def test_per_run_epi_masks_stop_the_plan(tmp_path):
+    """fMRI with an 'epi' mask and several runs cannot share one voxel grid: the dry run stops naming
+    preprocess.fmri.mask, before any preprocessing."""
+    bids = tmp_path / "bids"
+    tasks = ("wheretheressmoke", "adollshouse", "adventuresinsayingyes", "alternateithicatom")
+    for sub in ("UTS01", "UTS02"):
+        for i, task in enumerate(tasks):
+            d = bids / f"sub-{sub}" / f"ses-{i + 2}" / "func"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"sub-{sub}_ses-{i + 2}_task-{task}_bold.nii.gz").touch()
+    out = _dry_run_profile(tmp_path, "lebel2023", {"dataset": {"bids_root": str(bids), "subjects": ["UTS01", "UTS02"]}})
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "config key 'preprocess.fmri.mask': 'epi' computes a mask from each run, so the 8 runs" in text, text[-2000:]

@@ -138,6 +138,20 @@ else:
                           for r in _runs.itertuples()}
 
 
+# Whether each modality's subjects share one target axis (encoding.subjects): 'separate' fits each
+# subject on its own channels (iEEG patients, by default) and adds the electrode tables; fMRI runs that
+# certainly cannot share one voxel grid stop the plan here rather than the encode job after preprocessing.
+from brainalign.encoding.settings import check_shared_grid, resolve_subject_fits
+from brainalign.errors import ConfigError as _ConfigError
+
+try:
+    SUBJECT_FITS = {_mod: resolve_subject_fits(config["encoding"].get("subjects", "auto"), _mod) for _mod in MODALITIES}
+    if "fmri" in MODALITIES and KIND != "demo":
+        check_shared_grid(RUNS["fmri"], (config.get("preprocess") or {}).get("fmri") or {})
+except _ConfigError as _err:
+    raise WorkflowError(str(_err)) from None
+
+
 def run_info(modality, subject, story):
     """The planned run of a job: task, session, run label, condition (empty for the demo)."""
     return RUN_INFO[modality].get((subject, story), {})
@@ -283,8 +297,14 @@ def scores_path(model, modality):
     return f"{RESULTS}/scores/{model}/{modality}.zarr"
 
 
+def electrode_tables(model, modality):
+    """The electrode table and its group statistics of a modality fitted per subject."""
+    return [f"{RESULTS}/scores/{model}/{modality}_electrodes.tsv", f"{RESULTS}/scores/{model}/{modality}_electrode_stats.tsv"]
+
+
 def all_targets():
     targets = [f"{RESULTS}/scores/{m}/{mod}.csv" for m in MODELS for mod in MODALITIES]
+    targets += [p for m in MODELS for mod in MODALITIES if SUBJECT_FITS[mod] == "separate" for p in electrode_tables(m, mod)]
     if KIND == "demo":
         targets.append(f"{RESULTS}/validation.tsv")
     return targets

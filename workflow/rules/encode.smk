@@ -1,4 +1,5 @@
-# Cross-validated encoders: all subjects that heard the same stories are fitted in one job.
+# Cross-validated encoders: all subjects that heard the same stories are fitted in one job (subjects
+# with their own channels, encoding.subjects: separate / iEEG, in the same job and the same solves).
 
 
 rule encode:
@@ -17,6 +18,7 @@ rule encode:
         seed=SEED,
         on_beyond_end=ON_BEYOND_END,
         word_tables=WORD_TABLES,
+        subject_fits=lambda wc: SUBJECT_FITS[wc.modality],  # joint / separate (encoding.subjects), in the plan
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: 8000 * attempt,
@@ -27,6 +29,26 @@ rule encode:
         "../../envs/encode.yaml"
     script:
         "../scripts/encode.py"
+
+
+# Modalities fitted per subject (iEEG patients): one row per electrode across patients and group
+# statistics over electrodes and patients (brainalign.encoding.electrodes).
+rule electrodes:
+    input:
+        scores=f"{RESULTS}/scores/{{model}}/{{modality}}.zarr",
+    output:
+        table=f"{RESULTS}/scores/{{model}}/{{modality}}_electrodes.tsv",
+        stats=f"{RESULTS}/scores/{{model}}/{{modality}}_electrode_stats.tsv",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 10 * attempt,
+    log:
+        f"{RESULTS}/logs/electrodes/{{model}}/{{modality}}.log",
+    conda:
+        "../../envs/encode.yaml"
+    script:
+        "../scripts/electrodes.py"
 
 
 rule validate_demo:

@@ -1,4 +1,5 @@
-"""Rule `encode`: cross-validated ridge encoders of every layer, all subjects jointly."""
+"""Rule `encode`: cross-validated ridge encoders of every layer, all subjects of a modality in one job
+(jointly on one target axis, or each on its own channels: encoding.subjects, params.subject_fits)."""
 
 import sys
 from pathlib import Path
@@ -22,8 +23,8 @@ for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # sam
     recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
 # dataset.timings.per_subject: each run's own word onsets (None: the features' onsets for everyone)
 onsets = read_subject_onsets(smk.params.runs, smk.input.words)
-log.info("encoding %s / %s: %d subjects, %d runs", smk.wildcards.model, smk.wildcards.modality,
-         len(recordings), len(smk.params.runs))
+log.info("encoding %s / %s: %d subjects (%s), %d runs", smk.wildcards.model, smk.wildcards.modality,
+         len(recordings), smk.params.subject_fits, len(smk.params.runs))
 if onsets is not None:
     log.info("per-subject word onsets from %d tables", len(smk.input.words))
 scores = encode_dataset(features, recordings, modality=smk.wildcards.modality, design=smk.params.design,

@@ -6,22 +6,29 @@
 * :mod:`.banded` — banded ridge (several feature spaces) through himalaya;
 * :mod:`.scores`, :mod:`.ceiling`, :mod:`.stats` — r/R², noise ceilings, circular-shift nulls, FDR,
   group tests;
-* :mod:`.pipeline` — :func:`encode_dataset`, the entry point of the ``encode`` rule;
+* :mod:`.pipeline` — :func:`encode_dataset`, the entry point of the ``encode`` rule, and its phases:
+  :mod:`.collect` (every subject's targets), :func:`~.pipeline.fit_group` (one solve per group of
+  subjects sharing a design), :mod:`.assemble` (the Scores contract: one target axis, or a pooled
+  channel axis for subjects with their own channels);
+* :mod:`.electrodes` — electrode table across patients and group statistics (iEEG);
 * :mod:`.onsets` — per-subject word onsets (MEG-MASC) read and checked for ``encode_dataset``.
 """
 
 from .ceiling import intersubject_ceiling, normalize_by_ceiling, repeat_ceiling
 from .cv import CVResult, cross_validate, outer_splits
 from .onsets import check_same_words, read_subject_onsets, subject_onsets
-from .pipeline import encode_dataset, scores_to_frame
+from .assemble import own_channels, qualified_channel
+from .electrodes import electrode_stats, electrode_table
 from .estimator import RidgeCV
+from .pipeline import assemble_scores, collect_targets, encode_dataset, fit_group, scores_to_frame, subject_groups
 from .ridge import DEFAULT_ALPHAS, RidgeCVFit, fit_ridge_cv, kfold_blocks
 from .scores import pearson_r, r2_score
 from .stats import circular_shift_null, fdr_bh, group_test
 
 __all__ = [
-    "CVResult", "DEFAULT_ALPHAS", "RidgeCV", "RidgeCVFit", "check_same_words", "circular_shift_null",
-    "cross_validate", "encode_dataset", "fdr_bh", "fit_ridge_cv", "group_test", "intersubject_ceiling",
-    "kfold_blocks", "normalize_by_ceiling", "outer_splits", "pearson_r", "r2_score", "read_subject_onsets",
-    "repeat_ceiling", "scores_to_frame", "subject_onsets",
+    "CVResult", "DEFAULT_ALPHAS", "RidgeCV", "RidgeCVFit", "assemble_scores", "check_same_words",
+    "circular_shift_null", "collect_targets", "cross_validate", "electrode_stats", "electrode_table",
+    "encode_dataset", "fdr_bh", "fit_group", "fit_ridge_cv", "group_test", "intersubject_ceiling", "kfold_blocks",
+    "normalize_by_ceiling", "outer_splits", "own_channels", "pearson_r", "qualified_channel", "r2_score",
+    "read_subject_onsets", "repeat_ceiling", "scores_to_frame", "subject_groups", "subject_onsets",
 ]

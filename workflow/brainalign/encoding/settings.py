@@ -7,6 +7,50 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from brainalign.config_checks import check_layers
+from brainalign.errors import ConfigError
+
+#: Values of ``encoding.subjects`` (alone, or per modality).
+SUBJECT_FITS = ("auto", "joint", "separate")
+#: Modalities whose subjects have their own targets by default (``auto``): intracranial patients
+#: never share electrodes.
+OWN_TARGETS = ("ieeg", "ecog", "seeg")
+#: Modalities whose targets are positions on a shared grid: always fitted jointly.
+SHARED_GRID = ("fmri",)
+
+
+def resolve_subject_fits(setting: str | Mapping[str, str] | None, modality: str) -> str:
+    """``joint`` or ``separate``: whether a modality's subjects share one target axis.
+
+    Parameters
+    ----------
+    setting
+        ``config["encoding"]["subjects"]``: ``"auto"`` (default; ``separate`` for iEEG, whose
+        patients each have their own electrodes, ``joint`` otherwise), ``"joint"``, ``"separate"``,
+        or a mapping ``{modality: value}`` (modalities not listed are ``auto``).  fMRI voxels are
+        positions on one grid: fMRI is always ``joint`` (a global ``separate`` applies to the
+        channel modalities only; ``{fmri: separate}`` is an error).
+    modality
+        ``fmri``, ``meg``, ``eeg``, ``ieeg`` ...
+
+    Raises
+    ------
+    ConfigError
+        An unknown value, or ``separate`` asked for fMRI by name.
+    """
+    modality = modality.lower()
+    by_modality = isinstance(setting, Mapping)
+    value = (setting.get(modality, "auto") if by_modality else setting) or "auto"
+    key = f"encoding.subjects.{modality}" if by_modality else "encoding.subjects"
+    if value not in SUBJECT_FITS:
+        raise ConfigError(key, f"{value!r} is not a choice", expected=f"one of {list(SUBJECT_FITS)}")
+    if modality in SHARED_GRID:
+        if value == "separate" and by_modality:
+            raise ConfigError(key, "fMRI subjects cannot be fitted separately: voxels are positions on one grid shared "
+                                   "by all subjects", expected="'joint' or 'auto'")
+        return "joint"
+    if value == "auto":
+        return "separate" if modality in OWN_TARGETS else "joint"
+    return value
 
 
 def encoding_settings(section: Mapping[str, Any], seed: int = 0) -> tuple[dict, list[int] | None, int]:
@@ -49,3 +93,47 @@ def select_layers(available: Sequence[int], layers: Sequence[int] | None, stride
         return None
     available = [int(v) for v in available]
     return sorted(set(available[::stride]) | {available[-1]})
+
+
+def check_shared_grid(runs: Mapping[tuple[str, str], Sequence[str]], fmri: Mapping[str, Any]) -> None:
+    """At plan time: fail when the planned fMRI runs certainly cannot share one voxel grid.
+
+    The encoder stacks each subject's stories and fits the subjects jointly on one voxel axis, so
+    every run must keep the same voxels.  Two settings make that impossible, known before any run
+    is read: an ``'epi'`` mask (``preprocess.fmri.mask``, computed from each run, so every run keeps
+    its own voxels) for more than one volume run without an atlas, and responses in each subject's
+    own cortical voxel space (LeBel et al.'s ``.hf5``) for more than one subject.  Grids that differ
+    for other reasons (resolutions) are found by the encode job before any fit.
+
+    Parameters
+    ----------
+    runs
+        ``{(subject, story): [recording path, ...]}`` of the fMRI runs (``common.smk``'s plan).
+    fmri
+        ``config["preprocess"]["fmri"]``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, the runs and what would share a grid.
+    """
+    if len(runs) < 2:
+        return
+    paths = {run: str(files[0]) if files else "" for run, files in runs.items()}
+    hf5 = sorted({subject for (subject, _), path in paths.items() if path.endswith(".hf5")})
+    if len(hf5) >= 2:
+        raise ConfigError("dataset.profile.responses",
+                          f"the .hf5 responses of subjects {hf5} are each in the subject's own cortical voxel space, "
+                          "but fMRI subjects are fitted jointly on one voxel grid",
+                          expected="one subject per run with hf5 responses (dataset.subjects), or BOLD images on a "
+                                   "shared grid (responses: bold with an MNI-space mask or atlas)")
+    volume = [run for run, path in paths.items() if not path.endswith((".func.gii", ".hf5"))]
+    if len(volume) >= 2 and not fmri.get("atlas") and str(fmri.get("mask")) == "epi":
+        listing = ", ".join(f"sub-{s}/{t}" for s, t in sorted(volume)[:4]) + (" ..." if len(volume) > 4 else "")
+        raise ConfigError("preprocess.fmri.mask",
+                          f"'epi' computes a mask from each run, so the {len(volume)} runs ({listing}) would keep "
+                          "different voxels; the encoder stacks a subject's stories and fits subjects jointly on "
+                          "one voxel grid",
+                          expected="'mni152' or a mask image shared by every run (data in one space), or "
+                                   "preprocess.fmri.atlas (parcels)",
+                          hint="native-space data of several runs need a common space first")

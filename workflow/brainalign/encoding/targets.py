@@ -13,10 +13,12 @@ stories of that subject then needs one channel set.  Policy (``encoding.channels
 ``error``
     Stop, naming the subject, each run (file) and the channels it lacks.
 
-Channel sets that still differ *between subjects* are an error in any case (subjects are fitted
-jointly on one target axis), naming the subjects and the channels each lacks.  When subjects have
-the same channels in a different order, each subject's recordings are put in the first subject's
-order by name, so a target index always means the same channel.
+Subjects fitted jointly (``encoding.subjects: joint``, the default for MEG/EEG) share one target
+axis: channel sets that still differ *between subjects* are an error naming the subjects, the
+channels each lacks and ``encoding.subjects: separate``.  When subjects have the same channels in a
+different order, each subject's recordings are put in the first subject's order by name, so a
+target index always means the same channel.  Subjects fitted separately (iEEG patients, each with
+their own electrodes) keep their own channels (``across_subjects=False``).
 
 fMRI targets are voxel positions on a common grid (no names); their count is checked by the
 encoder.  Word-locked MEG/EEG/iEEG designs leave out the words whose window touches a NaN sample
@@ -49,6 +51,7 @@ def align_channels(
     *,
     policy: str = "drop",
     dim: str = "channel",
+    across_subjects: bool = True,
 ) -> tuple[dict[str, dict[str, xr.DataArray]], dict]:
     """One channel set and order for every run of every subject.
 
@@ -60,6 +63,9 @@ def align_channels(
         ``"drop"`` or ``"error"`` for runs of one subject with different channels (module docstring).
     dim
         The target dimension (``channel``); recordings without it are returned unchanged.
+    across_subjects
+        Also give every subject the first subject's channels, in its order (joint fits); ``False``:
+        each subject keeps its own channels (separate fits).
 
     Returns
     -------
@@ -72,8 +78,8 @@ def align_channels(
     ------
     InputError
         ``policy="error"`` and a subject's runs differ (naming the subject, the files and the
-        channels each lacks); or subjects differ after the per-subject step (naming the subjects,
-        the channels each lacks and the options).
+        channels each lacks); or, with ``across_subjects``, subjects differ after the per-subject
+        step (naming the subjects, the channels each lacks and the options).
     """
     if policy not in POLICIES:
         raise InputError("config key 'encoding.channels_across_runs'", f"{policy!r} is not a policy",
@@ -116,6 +122,10 @@ def align_channels(
                              f"subject {subject}: no channel is present in every one of its runs",
                              expected="at least one channel kept in all runs of the subject")
 
+    if dropped:
+        attrs["channels_dropped"] = json.dumps(dropped)
+    if not across_subjects:
+        return out, attrs
     # Between subjects: the same set (any order) or an error.
     subjects = [s for s in out if out[s]]
     ref = subjects[0]
@@ -135,13 +145,11 @@ def align_channels(
         story = next(iter(out[subject]))
         raise InputError(_source(out[subject][story], subject, story),
                          f"subjects keep different channels ({len(ref_order)} for subject {ref}): {listing}",
-                         expected="the same channels for every subject of one encoding (subjects are fitted "
+                         expected="the same channels for every subject of one joint encoding (subjects are fitted "
                                   "jointly on one target axis)",
-                         hint="mark the channels bad for every subject (channels.tsv), or use "
-                              "preprocess.meeg.bad_channels: interpolate (EEG with positions) or keep; fitting "
-                              "subjects separately is not supported yet")
-    if dropped:
-        attrs["channels_dropped"] = json.dumps(dropped)
+                         hint="set encoding.subjects: separate to fit each subject on its own channels (scores on a "
+                              "pooled channel axis), or mark the channels bad for every subject (channels.tsv), or "
+                              "use preprocess.meeg.bad_channels: interpolate (EEG with positions) or keep")
     return out, attrs
 
 
