@@ -33,8 +33,9 @@ def plot_power(result, path: str | os.PathLike, *, max_regions: int | None = 8, 
     -----
     One colour per planted depth, one line style per target count; grey dashes: false-positive rate
     of the unplanted hosts.  Score panel: median and quartiles of the planted targets' peak score;
-    horizontal ticks: the real data's peak scores; their SNR on the curve is marked on the x axis of
-    every panel (triangles; at the axis end with an arrow when outside the simulated range).
+    horizontal lines: the real data's peak scores (the best ``max_regions`` regions within or above
+    the simulated range, and the quantiles); their SNR on the curve is marked on every panel (dotted
+    vertical line and triangle; an arrow at the axis end when outside the simulated range).
     """
     power, curve, observed = result.power, result.curve, result.observed
     depths = sorted(power["depth"].unique())
@@ -55,14 +56,20 @@ def plot_power(result, path: str | os.PathLike, *, max_regions: int | None = 8, 
             axes[1].plot(g["snr"], g["region_depth_error"], ls, marker="s", ms=3, color=color[d], alpha=0.45,
                          label="per planted set" if (d == depths[0] and j == 0) else None)
     fpr = power.groupby("snr")["false_positive_rate"].mean()
-    axes[0].plot(fpr.index, fpr.values, "--", color="0.5", lw=1, label="false-positive rate (unplanted)")
+    axes[0].plot(fpr.index, fpr.values, "--", color="0.4", lw=1, label="false-positive rate (unplanted hosts)")
+    if "false_positive_rate_encoder_p" in power and power["false_positive_rate_encoder_p"].notna().any():
+        enc = power.groupby("snr")["false_positive_rate_encoder_p"].mean()
+        axes[0].plot(enc.index, enc.values, ":", color="0.6", lw=1,
+                     label="false-positive rate with the encoder's circular-shift p")
     for d in depths:
         g = curve[curve["depth"].astype(str) == str(d)].sort_values("snr")
         axes[2].plot(g["snr"], g["score_median"], "-", marker="o", ms=3, color=color[d])
         axes[2].fill_between(g["snr"].astype(float), g["score_q25"].astype(float), g["score_q75"].astype(float),
                              color=color[d], alpha=0.15, lw=0)
+    # The real data's scores: the best regions that reach the simulated range, and the quantiles.
     obs = observed.copy()
-    regions = obs[obs["kind"] == "region"].sort_values("score", ascending=False)
+    regions = obs[(obs["kind"] == "region") & ~obs["snr_bound"].fillna("").astype(str).str.startswith("<")]
+    regions = regions.sort_values("score", ascending=False)
     if max_regions is not None:
         regions = regions.head(int(max_regions))
     shown = pd.concat([regions, obs[obs["kind"] != "region"]])
@@ -70,15 +77,20 @@ def plot_power(result, path: str | os.PathLike, *, max_regions: int | None = 8, 
     for _, r in shown.iterrows():
         is_region = r["kind"] == "region"
         tone = "k" if is_region else "0.45"
-        label = str(r["unit"]).replace("all targets, ", "")
-        axes[2].axhline(r["score"], color=tone, lw=0.6, ls=":" if is_region else "-.", alpha=0.7)
+        label = str(r["unit"]).replace("all targets, ", "all ")
+        axes[2].axhline(r["score"], color=tone, lw=0.6, ls=":" if is_region else "-.", alpha=0.6)
         axes[2].text(lo, r["score"], f" {label}", fontsize=6, va="bottom", color=tone)
-        bound = str(r["snr_bound"] or "")
-        x = r["snr"] if np.isfinite(r["snr"]) else (lo if bound.startswith("<") else hi if bound.startswith(">") else None)
-        if x is None:
+        bound = str(r["snr_bound"] or "") if isinstance(r["snr_bound"], str) else ""
+        if np.isfinite(r["snr"]):
+            x, marker = float(r["snr"]), "^"
+            axes[2].plot([x], [r["score"]], "o", ms=3, color=tone)
+            for ax in axes:
+                ax.axvline(x, color=tone, lw=0.5, ls=":", alpha=0.6)
+        elif bound:
+            x, marker = (lo, "<") if bound.startswith("<") else (hi, ">")
+        else:
             continue
         for ax in axes:
-            marker = "^" if np.isfinite(r["snr"]) else ("<" if bound.startswith("<") else ">")
             ax.plot([x], [0], marker=marker, color=tone, ms=5, clip_on=False, transform=ax.get_xaxis_transform())
     axes[0].set_ylabel("detection rate (BH-FDR)")
     axes[0].set_ylim(-0.02, 1.02)
@@ -90,7 +102,7 @@ def plot_power(result, path: str | os.PathLike, *, max_regions: int | None = 8, 
         ax.set_xlabel("planted SNR (signal / recording variance)")
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3, lw=0.5)
-    axes[0].legend(fontsize=6, loc="upper left")
+    axes[0].legend(fontsize=6, loc="lower right")
     axes[1].legend(fontsize=6, loc="upper right")
     if title:
         fig.suptitle(title, fontsize=11)
