@@ -306,3 +306,21 @@ def test_sensitivity_meeg_word_locked_lags():
     assert res.summary["null_copies_per_host"] == 2
     assert (res.power["false_positive_rate"] < 0.1).all()
     np.testing.assert_allclose(res.targets["measured_snr"], res.targets["snr"], rtol=1e-5)
+
+
+def test_schema_defaults_mirror_the_library_defaults():
+    """analyses.sensitivity in the config schema (and its fragment) has the library's defaults."""
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    main = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    fragment = yaml.safe_load((repo / "workflow" / "brainalign" / "analyses" / "config.schema.yaml").read_text())
+    for section in (main["properties"]["analyses"], fragment["analyses"]):
+        props = section["properties"]["sensitivity"]["properties"]
+        assert set(props) == set(sens.DEFAULTS)
+        for key, value in sens.DEFAULTS.items():
+            if isinstance(value, dict):
+                assert {k: v["default"] for k, v in props[key]["properties"].items()} == value, key
+            else:
+                assert props[key]["default"] == value, key
+            assert props[key].get("description"), f"analyses.sensitivity.{key} has no description"

@@ -517,6 +517,8 @@ def sensitivity_analysis(
     stories = [st for st in features if any(st in recs for recs in recordings.values())]
     if not stories:
         raise ValueError("sensitivity: no story has both features and recordings")
+    # every run is read many times (hosts, copies, repeats): read each from disk once
+    recordings = {sub: {st: rec.load() for st, rec in recs.items()} for sub, recs in recordings.items()}
     feat_layers = [int(v) for v in features[stories[0]]["layer"].values]
     score_layers = [int(v) for v in scores["layer"].values]
     missing = [v for v in score_layers if v not in feat_layers]
