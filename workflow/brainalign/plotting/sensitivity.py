@@ -102,7 +102,7 @@ def plot_power(result, path: str | os.PathLike, *, max_regions: int | None = 8, 
         ax.set_xlabel("planted SNR (signal / recording variance)")
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3, lw=0.5)
-    axes[0].legend(fontsize=6, loc="lower right")
+    axes[0].legend(fontsize=6, loc="center right")
     axes[1].legend(fontsize=6, loc="upper right")
     if title:
         fig.suptitle(title, fontsize=11)
