@@ -1,4 +1,4 @@
-"""Rule analysis_sensitivity end to end on the tiny demo, its plan, and its config checks."""
+"""Rule analysis_sensitivity end to end on a small demo, its plan, and its config checks."""
 
 from __future__ import annotations
 
@@ -56,9 +56,10 @@ def test_bad_sensitivity_config_is_rejected_naming_the_key(tmp_path, override, k
     assert key in out.stdout + out.stderr, out.stdout + out.stderr
 
 
-def test_sensitivity_rule_on_the_tiny_demo(tmp_path):
+def test_sensitivity_rule_on_a_small_demo(tmp_path):
     """Tables, figure and summary are written; detection and scores rise with the planted SNR."""
-    out = run_workflow(tmp_path, "--configfile", str(CONFIG), f"{OUT}/power.tsv", timeout=2400)
+    # the target first: --configfile takes every following word as a config file
+    out = run_workflow(tmp_path, f"{OUT}/power.tsv", "--configfile", str(CONFIG), timeout=2400)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-6000:]
     res = tmp_path / OUT
     power = pd.read_csv(res / "power.tsv", sep="\t").sort_values("snr")
@@ -73,7 +74,7 @@ def test_sensitivity_rule_on_the_tiny_demo(tmp_path):
     summary = json.loads((res / "summary.json").read_text())
     assert summary["layers"] == [0, 15, 30] and summary["seconds"]["total"] > 0
     assert (res / "power_curve.png").stat().st_size > 10_000
-    report = run_workflow(tmp_path, "--configfile", str(CONFIG), "--report", str(tmp_path / "report.zip"),
-                          f"{OUT}/power.tsv", timeout=600)
+    report = run_workflow(tmp_path, f"{OUT}/power.tsv", "--report", str(tmp_path / "report.zip"),
+                          "--configfile", str(CONFIG), timeout=600)
     assert report.returncode == 0, report.stderr[-4000:]
     assert (tmp_path / "report.zip").stat().st_size > 10_000

@@ -23,7 +23,8 @@ signals, in six steps:
    :func:`brainalign.demo.fmri.hrf_regressors`, sampled at the run's ``time`` coordinate;
    MEG/EEG/iEEG: a word-locked Gaussian response kernel, :func:`brainalign.demo.eeg.word_locked`),
    and mixed into each host with seeded unit-norm weights per subject (one draw per subject, as the
-   demo's subjects differ).
+   demo's subjects differ).  Each repeat draws its own latents (independent random projections of
+   the same components: the layer's decomposition is computed once per depth).
 3. **Injection at a chosen SNR** (:func:`inject`): in every subject, run and host the signal is
    scaled so that its variance over the run's samples is ``snr`` times the host's variance (NaN
    samples left out).  The SNR is therefore defined on the preprocessed recordings, the data the
