@@ -324,3 +324,18 @@ def test_schema_defaults_mirror_the_library_defaults():
             else:
                 assert props[key]["default"] == value, key
             assert props[key].get("description"), f"analyses.sensitivity.{key} has no description"
+
+
+def test_plan_lists_the_sensitivity_outputs_only_when_enabled():
+    from brainalign.analyses import plan
+    from brainalign.analyses.settings import merged
+
+    off = merged("analyses", {})
+    assert plan.sensitivity_targets("results/d", "m", ["fmri", "eeg"], off) == []
+    on = merged("analyses", {"analyses": {"sensitivity": {"enabled": True, "modalities": ["eeg", "meg"]}}})
+    assert plan.sensitivity_targets("results/d", "m", ["fmri", "eeg"], on) == [
+        "results/d/analyses/sensitivity/m/eeg/power.tsv"]
+    assert plan.sensitivity_model(on, ["m", "m_random"], "m") == "m"
+    bad = merged("analyses", {"analyses": {"sensitivity": {"enabled": True, "model": "x"}}})
+    with pytest.raises(ValueError, match="analyses.sensitivity.model': 'x'"):
+        plan.sensitivity_model(bad, ["m"], "m")

@@ -8,17 +8,13 @@
 # features_of(), recordings_of(), runs_of(), subject_words_of().
 
 _SENS = ANALYSES_CFG["sensitivity"]
-_SENS_MODEL = _SENS["model"] or (config["demo"]["planting_model"] if KIND == "demo" else BASE_MODELS[0])
-if _SENS["enabled"] and _SENS_MODEL not in MODELS:
-    raise WorkflowError(f"config key 'analyses.sensitivity.model': '{_SENS_MODEL}' is not a model ({', '.join(MODELS)})")
+_SENS_MODEL = _an_plan.sensitivity_model(
+    ANALYSES_CFG, MODELS, config["demo"]["planting_model"] if KIND == "demo" else BASE_MODELS[0]
+)
 _SENS_DIR = f"{ANALYSES_DIR}/sensitivity"
 
-
-def sensitivity_targets(wildcards=None):
-    """The sensitivity outputs of every selected modality (none unless analyses.sensitivity.enabled)."""
-    if not _SENS["enabled"]:
-        return []
-    return [f"{_SENS_DIR}/{_SENS_MODEL}/{m}/power.tsv" for m in _an_plan.selected_modalities(_SENS, MODALITIES)]
+# The sensitivity outputs of every selected modality (none unless analyses.sensitivity.enabled).
+sensitivity_targets = lambda wildcards=None: _an_plan.sensitivity_targets(RESULTS, _SENS_MODEL, MODALITIES, ANALYSES_CFG)
 
 
 rule analysis_sensitivity:
