@@ -26,6 +26,7 @@ include: "workflow/rules/encode.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/analyses.smk"
+include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/brainbench.smk"
 
 
@@ -34,3 +35,4 @@ rule all:
     input:
         all_targets(),
         analysis_targets(),
+        sensitivity_targets(),

@@ -85,3 +85,26 @@ def alternation(names: Sequence[str]) -> str:
     import re
 
     return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def sensitivity_model(analyses: Mapping, models: Sequence[str], default: str) -> str:
+    """The model of ``analyses.sensitivity`` (``default`` when null), checked against the workflow's models.
+
+    Raises
+    ------
+    ValueError
+        Naming ``analyses.sensitivity.model`` and the unknown model (only when the analysis is enabled).
+    """
+    sens = analyses["sensitivity"]
+    model = sens["model"] or default
+    if sens["enabled"] and model not in models:
+        raise ValueError(f"config key 'analyses.sensitivity.model': '{model}' is not a model ({', '.join(models)})")
+    return model
+
+
+def sensitivity_targets(results: str, model: str, modalities: Sequence[str], analyses: Mapping) -> list[str]:
+    """The sensitivity analysis' tables of every selected modality (none unless it is enabled)."""
+    sens = analyses["sensitivity"]
+    if not sens["enabled"]:
+        return []
+    return [f"{results}/analyses/sensitivity/{model}/{m}/power.tsv" for m in selected_modalities(sens, modalities)]

@@ -27,6 +27,14 @@ ANALYSES: dict[str, Any] = {
                    "models": None},
     "context": {"enabled": False, "lengths": [0, 4, 16, 64, 256], "layers": None, "n_layers": 6,
                 "models": None, "modalities": None},
+    # What can this dataset resolve? (brainalign.analyses.sensitivity).  Latent settings = the demo
+    # simulator's (brainalign.demo.params.DEFAULT_PARAMS), so planted signals look like the demo's.
+    "sensitivity": {"enabled": False, "model": None, "modalities": None, "depths": [0.25, 0.5, 0.75],
+                    "snrs": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0], "n_targets": [20], "n_null": 100, "n_repeats": 2,
+                    "hosts": "weakest", "host_quantile": 0.5, "shift_hosts": True, "layers": None, "n_layers": 8,
+                    "n_permutations": 1000, "fdr_q": 0.05, "quantiles": [0.5, 0.9, 0.99], "seed": None,
+                    "latents": {"n_latents": 4, "n_pcs": 8, "specificity": 0.5, "specificity_distance": 3},
+                    "meeg_kernel": {"peak": 0.3, "width": 0.08, "length": 0.6}},
 }
 
 FIGURES: dict[str, Any] = {

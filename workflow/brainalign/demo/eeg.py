@@ -56,10 +56,14 @@ def response_kernel(sfreq: float, peak: float, width: float, length: float) -> n
 
 def word_locked(latents: np.ndarray, onsets: np.ndarray, n_times: int, kernel: np.ndarray,
                 sfreq: float) -> np.ndarray:
-    """Latents as word impulses at their onsets convolved with ``kernel``: ``(n_times, k)``."""
+    """Latents as word impulses at their onsets convolved with ``kernel``: ``(n_times, k)``.
+
+    Sample ``i`` is at ``i / sfreq`` s; words before 0 or after the last sample are left out.
+    """
     imp = np.zeros((n_times, latents.shape[1]))
     idx = np.round(np.asarray(onsets) * sfreq).astype(int)
-    ok = idx < n_times
+    # a negative index would wrap around to the end of the run
+    ok = (idx >= 0) & (idx < n_times)
     np.add.at(imp, idx[ok], latents[ok])
     return fftconvolve(imp, kernel[:, None], axes=0)[:n_times]
 

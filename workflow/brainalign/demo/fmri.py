@@ -81,7 +81,8 @@ def n_volumes(duration: float, tr: float) -> int:
     return int(np.ceil(duration / tr))
 
 
-def hrf_regressors(latents: np.ndarray, onsets: np.ndarray, tr: float, n_vol: int) -> np.ndarray:
+def hrf_regressors(latents: np.ndarray, onsets: np.ndarray, tr: float, n_vol: int, *,
+                   times: np.ndarray | None = None) -> np.ndarray:
     """Word-impulse latents convolved with nilearn's Glover HRF, sampled at the volumes' mid-times.
 
     Parameters
@@ -89,25 +90,37 @@ def hrf_regressors(latents: np.ndarray, onsets: np.ndarray, tr: float, n_vol: in
     latents
         ``(n_words, k)`` amplitude of each word's impulse.
     onsets
-        Word onsets (s from the run's start).
+        Word onsets (s from the run's start; words before 0 are left out).
     tr, n_vol
         Repetition time and number of volumes.
+    times
+        Sample times (s, >= 0) instead of the volumes' mid-times ``(i + 0.5) x tr``; each is taken
+        from the nearest point of the ``tr / OVERSAMPLING`` grid (e.g. a preprocessed run's ``time``
+        coordinate, which keeps dropped initial volumes in its clock).  ``n_vol`` is then ignored.
 
     Returns
     -------
     numpy.ndarray
-        ``(n_vol, k)``.
+        ``(n_vol, k)``, or ``(len(times), k)``.
     """
     from nilearn.glm.first_level import glover_hrf
 
     dt = tr / OVERSAMPLING
+    if times is not None:
+        times = np.asarray(times, dtype=np.float64)
+        if times.size and times.min() < 0:
+            raise ValueError(f"hrf_regressors: times must be >= 0, got {times.min()}")
+        n_vol = int(np.ceil((times.max() if times.size else 0.0) / tr)) + 1
     n_hi = n_vol * OVERSAMPLING
     hi = np.zeros((n_hi, latents.shape[1]))
     idx = np.round(np.asarray(onsets) / dt).astype(int)
-    ok = idx < n_hi
+    # a negative index would wrap around to the end of the run
+    ok = (idx >= 0) & (idx < n_hi)
     np.add.at(hi, idx[ok], latents[ok])
     hrf = glover_hrf(tr, OVERSAMPLING, time_length=32.0)
     conv = fftconvolve(hi, hrf[:, None], axes=0)[:n_hi]
+    if times is not None:
+        return conv[np.minimum(np.round(times / dt).astype(int), n_hi - 1)]
     sample = np.minimum(np.round((np.arange(n_vol) + TIME_REFERENCE) * OVERSAMPLING).astype(int), n_hi - 1)
     return conv[sample]
 

@@ -1,0 +1,58 @@
+# What can this dataset resolve? Signals planted from the model's own features at chosen depths and
+# SNRs are added to the real preprocessed recordings and encoded like the real data
+# (brainalign.analyses.sensitivity): power table, score-vs-SNR curve, the real data's SNR, figure.
+# Off by default (analyses.sensitivity.enabled).
+#
+# Include after analyses.smk (shares ANALYSES_CFG, FIGURES_CFG, FIG_EXT, ANALYSES_DIR, _an_plan). Needs from
+# common.smk: RESULTS, BIDS_ROOT, KIND, SEED, STORIES, MODALITIES, MODELS, BASE_MODELS, scores_path(),
+# features_of(), recordings_of(), runs_of(), subject_words_of().
+
+_SENS = ANALYSES_CFG["sensitivity"]
+_SENS_MODEL = _an_plan.sensitivity_model(
+    ANALYSES_CFG, MODELS, config["demo"]["planting_model"] if KIND == "demo" else BASE_MODELS[0]
+)
+_SENS_DIR = f"{ANALYSES_DIR}/sensitivity"
+
+# The sensitivity outputs of every selected modality (none unless analyses.sensitivity.enabled).
+sensitivity_targets = lambda wildcards=None: _an_plan.sensitivity_targets(RESULTS, _SENS_MODEL, MODALITIES, ANALYSES_CFG)
+
+
+rule analysis_sensitivity:
+    input:
+        bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
+        scores=lambda wc: scores_path(wc.model, wc.modality),  # the real scores: hosts and the real SNR
+        features=lambda wc: features_of(wc.model),
+        recordings=lambda wc: recordings_of(wc.modality),
+        words=lambda wc: subject_words_of(wc.modality),  # per-subject onsets ([] unless per_subject)
+    output:
+        power=f"{_SENS_DIR}/{{model}}/{{modality}}/power.tsv",
+        curve=f"{_SENS_DIR}/{{model}}/{{modality}}/curve.tsv",
+        observed=f"{_SENS_DIR}/{{model}}/{{modality}}/observed_snr.tsv",
+        targets=f"{_SENS_DIR}/{{model}}/{{modality}}/targets.tsv",
+        summary=f"{_SENS_DIR}/{{model}}/{{modality}}/summary.json",
+        figure=report(
+            f"{_SENS_DIR}/{{model}}/{{modality}}/power_curve.{FIG_EXT}",
+            caption="../report/analyses/sensitivity.rst",
+            category="7. What can this dataset resolve?",
+            subcategory="{model} · {modality}",
+            labels={"model": "{model}", "modality": "{modality}", "figure": "power curve"},
+        ),
+    params:
+        stories=STORIES,
+        runs=lambda wc: runs_of(wc.modality),
+        sensitivity=_SENS,
+        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        encoding=config["encoding"],
+        analyses=ANALYSES_CFG,
+        figures=FIGURES_CFG,
+        seed=SEED,
+    threads: 2
+    resources:
+        mem_mb=lambda wc, attempt: 8000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    log:
+        f"{RESULTS}/logs/analyses/sensitivity/{{model}}/{{modality}}.log",
+    conda:
+        "../../envs/sensitivity.yaml"
+    script:
+        "../scripts/analysis_sensitivity.py"
