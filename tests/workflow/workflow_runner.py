@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 REDUCED = REPO / "tests" / "workflow" / "configs" / "reduced_demo.yaml"
 
 
-def run_workflow(workdir: Path, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
+def run_workflow(workdir: Path, *args: str, timeout: int = 3600) -> subprocess.CompletedProcess:
     """Run the repository's Snakefile in ``workdir`` with the default config copied there."""
     config_dir = workdir / "config"
     if not config_dir.exists():
