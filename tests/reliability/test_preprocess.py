@@ -401,8 +401,8 @@ def test_channel_bad_in_one_story_only(tmp_path):
 @needs_shared
 def test_channel_sets_differ_between_subjects(tmp_path):
     """Subjects whose kept channels differ (bad in every run of one subject): an error naming the
-    subjects, the channels and the options (fitting subjects separately is a later issue); the same
-    channels in another order are aligned by name."""
+    subjects, the channels and the options (encoding.subjects: separate fits each subject on its own
+    channels); the same channels in another order are aligned by name."""
     from brainalign.preprocess.meeg import preprocess_meeg
 
     opts = options("meeg", reference=None)
@@ -411,7 +411,7 @@ def test_channel_sets_differ_between_subjects(tmp_path):
     with pytest.raises(InputError) as excinfo:
         _scores({"01": one, "02": two})
     assert_input_error(excinfo, "sub-02_task-a_eeg.vhdr", r"subjects keep different channels \(3 for subject 01\)",
-                       r"subject 02 lacks \['Cz'\]", r"bad_channels: interpolate", r"separately is not supported")
+                       r"subject 02 lacks \['Cz'\]", r"bad_channels: interpolate", r"encoding\.subjects: separate")
     reordered = {s: r.isel(channel=[2, 0, 1]) for s, r in one.items()}
     scores = _scores({"01": one, "03": reordered})
     np.testing.assert_allclose(scores.r.sel(subject="03").values, scores.r.sel(subject="01").values, atol=1e-5)
