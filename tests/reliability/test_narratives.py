@@ -423,8 +423,10 @@ def test_participants_lists_differ_in_length(tmp_path):
 def test_subjects_heard_different_stories(tree, caplog):
     """Subjects heard different stories: missing_run error lists the runs, drop leaves them out (logged)."""
     missing = 2 * 345 - 82 - 23
-    with pytest.raises(FileNotFoundError, match=rf"{missing} subject/story run\(s\) not found: sub-002/task-tunnel"):
+    with pytest.raises(MissingInputError) as excinfo:
         plan(tree, profile_dataset(missing_run="error"), ["pieman", "tunnel"])
+    assert_input_error(excinfo, str(tree), rf"{missing} subject/story run\(s\) not found: sub-002/task-tunnel",
+                       r"a run for every subject and story", r"dataset\.missing_run: drop")
     with caplog.at_level(logging.WARNING):
         runs = plan(tree, profile_dataset(), ["pieman", "tunnel", "lucy"])
     assert runs.groupby("story").size().to_dict() == {"lucy": 16, "pieman": 82, "tunnel": 23}

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainalign.errors import InputError
+
 from brainalign.preprocess.fmri import confound_columns, preprocess_fmri, resolve_tr
 
 TR = 1.5
@@ -170,8 +172,17 @@ def test_atlas_parcel_means_match_nilearn(tmp_path):
     np.testing.assert_allclose(out.x.values, [-90 + 6 * 11.5, -90 + 6 * 17.5])
     bad = tmp_path / "bad.tsv"
     bad.write_text("index\tname\n3\tSTG\n")
-    with pytest.raises(ValueError, match=r"bad.tsv: atlas values \[7\] have no label"):
+    with pytest.raises(InputError, match=r"bad.tsv: column 'index': atlas values \[7\] have no label"):
         preprocess_fmri(bold, atlas=atlas, atlas_labels=bad, strategy={})
+    # a BIDS table has no quoting: a label with a double quote stays one label, the next row stays a row
+    quoted = tmp_path / "quoted.tsv"
+    quoted.write_text('index\tname\n3\t"superior temporal\n7\tIFG"\n')
+    out = preprocess_fmri(bold, atlas=atlas, atlas_labels=quoted, detrend=False, standardize=False, strategy={})
+    assert out.region.values.tolist() == ['"superior temporal', 'IFG"']
+    wrong = tmp_path / "wrong.tsv"
+    wrong.write_text("id\tregion\n3\tSTG\n7\tIFG\n")
+    with pytest.raises(InputError, match=r"wrong.tsv: atlas label table has columns \['id', 'region'\]"):
+        preprocess_fmri(bold, atlas=atlas, atlas_labels=wrong, strategy={})
 
 
 def test_surface_gifti(tmp_path):

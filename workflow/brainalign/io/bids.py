@@ -338,8 +338,9 @@ def select_runs(
     if absent:
         listing = ", ".join(f"sub-{s}/task-{t}" for s, t in absent[:20]) + (" ..." if len(absent) > 20 else "")
         if missing == "error":
-            raise FileNotFoundError(f"{root}: {len(absent)} subject/story run(s) not found: {listing} "
-                                    "(set dataset.missing_run: drop to leave them out)")
+            raise MissingInputError(root, f"{len(absent)} subject/story run(s) not found: {listing}",
+                                    expected="a run for every subject and story the config lists",
+                                    hint="set dataset.missing_run: drop to leave them out")
         log.warning("%s: dropping %d missing subject/story run(s): %s", root, len(absent), listing)
     columns = list(runs.columns) + [c for c in ("repeats",) if c not in runs.columns]
     out = pd.DataFrame(chosen, columns=columns).reset_index(drop=True).astype(object)

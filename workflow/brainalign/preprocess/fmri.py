@@ -17,6 +17,7 @@ story's word table.
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import re
@@ -463,15 +464,33 @@ def _atlas_labels(path: PathLike | None, values: np.ndarray) -> list[str]:
     if path is None:
         return [str(int(v)) for v in values]
     path = Path(path)
-    table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
-    cols = {c.lower(): c for c in table.columns}
+    key = "preprocess.fmri.atlas_labels"
+    if path.name.endswith((".tsv", ".tsv.gz")):
+        # a BIDS dseg table: tab-separated, no quoting (a label with a double quote stays as written)
+        table = read_bids_tsv(path, what="atlas label table", na=False, allow_empty=False)
+    else:
+        if not path.exists():
+            raise MissingInputError(path, "atlas label table does not exist", hint=f"check {key}")
+        try:
+            table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as err:
+            raise InputError(path, f"atlas label table cannot be read: {err}",
+                             expected="a delimited table with columns 'index' and 'name'", hint=f"check {key}") from err
+    cols = {str(c).lower(): c for c in table.columns}
     idx, name = cols.get("index"), cols.get("name") or cols.get("label")
     if idx is None or name is None:
-        raise ValueError(f"{path}: atlas label table needs columns 'index' and 'name'; found {list(table.columns)}")
-    lut = dict(zip(table[idx].astype(float).astype(int), table[name]))
+        raise InputError(path, f"atlas label table has columns {list(table.columns)}",
+                         expected="columns 'index' and 'name' (or 'label')", hint=f"check {key}")
+    try:
+        index = table[idx].astype(float).astype(int)
+    except (TypeError, ValueError) as err:
+        raise InputError(path, f"atlas label table: column '{idx}' holds a value that is not an integer ({err})",
+                         field=f"column '{idx}'", expected="the integer atlas values") from err
+    lut = dict(zip(index, table[name]))
     missing = [int(v) for v in values if int(v) not in lut]
     if missing:
-        raise ValueError(f"{path}: atlas values {missing[:10]} have no label")
+        raise InputError(path, f"atlas values {missing[:10]} have no label", field=f"column '{idx}'",
+                         expected="a row for every value of the atlas image", hint=f"check {key}")
     return [lut[int(v)] for v in values]
 
 
