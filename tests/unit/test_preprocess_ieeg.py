@@ -270,3 +270,19 @@ def test_contact_bad_too_often_is_marked_bad():
     assert json.loads(out.attrs["reference_groups"])["DPI"] == 5
     with pytest.raises(ConfigError, match="bad_segments='keep'"):
         preprocess_ieeg(raw, reference="group_average", bad_segments="keep")
+
+
+def test_amplitude_threshold_flags_a_step():
+    """artifact_amplitude: a 1 s offset of 0.3 mV (a saturated amplifier: no high-gamma burst inside it)
+    on one contact is found by the absolute threshold alone."""
+    from brainalign.preprocess.ieeg import detect_artifacts
+
+    raw = make_groups_raw(seed=4, dur=20.0, response=False)
+    i = raw.ch_names.index("DPI2")
+    raw._data[i, int(10 * GSF):int(11 * GSF)] += 3e-4
+    found = detect_artifacts(raw.copy(), threshold=1e9, amplitude=2e-4, pad=0.1, max_fraction=0.2,
+                             out_sfreq=50.0)
+    assert found["contacts"] == {"DPI2": 1} and found["bad_channels"] == []
+    ((start, end),) = found["segments"]
+    assert start == pytest.approx(9.9, abs=0.01) and end == pytest.approx(11.1, abs=0.01)
+    assert detect_artifacts(raw.copy(), threshold=1e9, amplitude=None)["segments"] == []

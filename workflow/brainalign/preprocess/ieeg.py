@@ -333,12 +333,14 @@ def detect_artifacts(raw: mne.io.BaseRaw, *, threshold: float = 8.0, amplitude: 
     n = raw.n_times
     pad_n = int(round(pad * sfreq))
     data = raw._data
-    scores = artifact_scores(data[idx], sfreq, band)
     bad_channels: list[str] = []
     counts: dict[str, int] = {}
     union = np.zeros(n, dtype=bool)
+    chunk = 8  # contacts scored at a time: the scores of a whole recording would double its memory
     for row, i in enumerate(idx):
-        flags = scores[row] > threshold
+        if row % chunk == 0:
+            scores = artifact_scores(data[idx[row:row + chunk]], sfreq, band, chunk=chunk)
+        flags = scores[row % chunk] > threshold
         if amplitude is not None:
             flags |= np.abs(data[i] - np.median(data[i])) > amplitude
         spans = _padded_spans(flags, pad_n)
@@ -354,7 +356,6 @@ def detect_artifacts(raw: mne.io.BaseRaw, *, threshold: float = 8.0, amplitude: 
             right = data[i, b] if b < n else left
             data[i, a:b] = np.linspace(left, right, b - a + 2)[1:-1]
             union[a:b] = True
-    del scores
     segments = [[a / sfreq, (b + 1) / sfreq] for a, b in _spans(np.flatnonzero(union))]
     if segments:
         mark_bad_samples(raw, union, description="BAD_artifact", pad=1.0 / out_sfreq if out_sfreq else 0.0)
