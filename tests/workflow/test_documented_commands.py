@@ -172,7 +172,7 @@ def _workdir(tmp_path: Path) -> Path:
 
 def _prepare(argv: list[str], work: Path) -> list[str]:
     """The fake BIDS tree the command reads (the profile's bids_root, or the root its --config names),
-    and the argument list to run (``-n`` added)."""
+    and the argument list to run (``-n`` added where the command would run jobs)."""
     argv = list(argv)
     configfile = _options(argv).get("--configfile")
     if configfile and Path(configfile).stem in TREES:

@@ -39,9 +39,10 @@ Validation (all readers, :func:`validate_words`): NaN times, non-monotonic onset
 words and words beyond the end of the recording raise an :class:`~brainalign.errors.InputError`
 naming the file and row, unless a documented handling is chosen with ``on_overlap`` /
 ``on_beyond_end``.  No ``on_overlap`` handling removes a word: overlapping speech (two speakers at
-once) changes times only, so the text the language model reads is the whole transcript.  A damaged file (0 bytes, missing or wrong columns, a non-numeric time,
-malformed JSON or TextGrid, a CSV with another separator) is an :class:`~brainalign.errors.InputError`
-naming the file, the line or field, and what was expected.
+once) changes times only, so the text the language model reads is the whole transcript.  A damaged
+file (0 bytes, missing or wrong columns, a non-numeric time, malformed JSON or TextGrid, a CSV with
+another separator) is an :class:`~brainalign.errors.InputError` naming the file, the line or field,
+and what was expected.
 
 Every subject's timing file of a story is compared with the story's (:func:`check_same_words`,
 :func:`check_subject_timings`; rules ``words`` and ``words_subject``).
