@@ -50,8 +50,8 @@ else:
         _config_error("dataset.bids_root", f"{BIDS_ROOT!r} " + ("is a file" if Path(BIDS_ROOT).exists() else "does not exist")
                       + f" (resolved to {Path(BIDS_ROOT).resolve()}); expected the root directory of a BIDS dataset"
                       " (dataset_description.json, sub-* folders). Point dataset.bids_root at it, or fetch a"
-                      " published dataset first: snakemake -s workflow/rules/download.smk --configfile"
-                      " config/datasets/<name>.yaml download_<name>")
+                      " published dataset first: snakemake download_<name> --cores 1 -s workflow/rules/download.smk"
+                      " --configfile config/datasets/<name>.yaml")
     STORIES = list(config["dataset"].get("stories") or [])
     if not STORIES:
         _config_error("dataset.stories", "list the stories (BIDS task labels) to analyse")
