@@ -24,9 +24,9 @@ import numpy as np
 import xarray as xr
 from scipy.signal import hilbert
 
-from brainalign.errors import ConfigError
+from brainalign.errors import ConfigError, InputError
 from brainalign.preprocess.common import zscore_time
-from brainalign.preprocess.meeg import _pick_names, apply_nonfinite, line_noise_freqs, read_raw, to_dataarray
+from brainalign.preprocess.meeg import _pick_names, apply_nonfinite, line_noise_freqs, read_raw_positions, to_dataarray
 from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ def preprocess_ieeg(
     n_jobs: int = 1,
     nonfinite: str = "error",
     nonfinite_max_fraction: float = DEFAULT_MAX_FRACTION,
+    electrodes_space: str | None = "auto",
 ) -> xr.DataArray:
     """Preprocess one iEEG run into a z-scored high-gamma ``time x channel`` DataArray.
 
@@ -147,13 +148,29 @@ def preprocess_ieeg(
     bad_channels
         ``"drop"`` (default) or ``"keep"`` the channels marked bad (no interpolation for iEEG:
         contacts have no spherical-spline neighbours).
+    electrodes_space
+        Which electrodes.tsv gives the positions of a BIDS recording (datasets often ship one per
+        space): ``"auto"`` (default) the MNI-space table (``space-MNI*``) when there is one, else
+        the only one; a BIDS space label (``"MNI152NLin2009aSym"``, ``"Other"`` ...) that table;
+        ``"none"`` no positions.  A Raw keeps its own positions.
 
     Returns
     -------
     xarray.DataArray
-        ``data`` (float32, ``time x channel``) with ``ch_type``, ``pos_x/y/z`` (m, in the frame of
-        ``electrodes.tsv``, given by attr ``coord_frame``), optional ``region``; attrs ``sfreq``,
-        ``montage``, ``reference``, ``band``, the non-finite record (``nonfinite`` ...).
+        ``data`` (float32, ``time x channel``) with ``ch_type``, ``pos_x/y/z`` (mm, in the space of
+        the chosen electrodes.tsv: MNI coordinates for an MNI table; NaN where a channel has none;
+        a bipolar channel at its contacts' midpoint), optional ``region``; attrs ``sfreq``,
+        ``montage``, ``coord_frame`` (MNE's name: ``mni_tal`` for MNI, ``unknown`` for a native
+        ``Other`` space), ``electrodes_space``, ``coordinate_system``, ``electrodes_file``,
+        ``coordsystem_file``, ``position_units`` (of the file), ``reference``, ``band``, the
+        non-finite record (``nonfinite`` ...).
+
+    Raises
+    ------
+    MissingInputError, InputError
+        No electrodes.tsv (``auto``) or none in the requested space, several that ``auto`` cannot
+        choose between (naming the files and their spaces), or a chosen table that gives none of the
+        channels kept a position.
     """
     if reference not in ("bipolar", "average", None):
         raise ValueError(f"reference={reference!r}: expected 'bipolar', 'average' or None")
@@ -163,7 +180,10 @@ def preprocess_ieeg(
     if bad_segments not in ("nan", "keep"):
         raise ConfigError("preprocess.ieeg.bad_segments", f"{bad_segments!r} is not supported",
                           expected="'nan' or 'keep'")
-    raw, source = read_raw(raw_or_bids_path)
+    if electrodes_space is not None and not isinstance(electrodes_space, str):
+        raise ConfigError("preprocess.ieeg.electrodes_space", f"{electrodes_space!r}",
+                          expected="auto, none or a BIDS space label (e.g. MNI152NLin2009aSym, Other)")
+    raw, source, positions = read_raw_positions(raw_or_bids_path, electrodes_space or "none")
     bads = list(raw.info["bads"])
     names = _pick_names(raw, picks)
     if bad_channels == "drop":
@@ -171,6 +191,8 @@ def preprocess_ieeg(
     if not names:
         raise ValueError(f"{source}: no iEEG channel left (picks={picks!r}, bads={bads})")
     raw.pick(names)
+    if positions and positions.get("electrodes_file"):
+        _check_positions(raw, positions)
     if bad_channels != "drop":
         raw.info["bads"] = []
     nf_attrs = apply_nonfinite(raw, names, policy=nonfinite, max_fraction=nonfinite_max_fraction,
@@ -196,7 +218,37 @@ def preprocess_ieeg(
             env_raw.resample(resample, method="polyphase", verbose="error")
     data = env_raw.get_data(reject_by_annotation="NaN" if bad_segments == "nan" else None).T
     values = zscore_time(data, source) if standardize else data.astype(np.float32)
-    return to_dataarray(env_raw, values, source=source, montage="electrodes" if np.isfinite(
+    out = to_dataarray(env_raw, values, source=source, montage="electrodes" if np.isfinite(
         [c["loc"][0] for c in env_raw.info["chs"]]).all() else "none", channel_groups=channel_groups,
         extra_attrs={"reference": str(reference), "band": [float(b) for b in band], "n_bands": int(n_bands),
                      "bads": bads, "notch": freqs, **nf_attrs})
+    return _positions_in_mm(out, positions)
+
+
+def _check_positions(raw: mne.io.BaseRaw, positions: dict) -> None:
+    """The chosen electrodes.tsv must place at least one of the channels kept (else names do not
+    match, or every row is n/a); channels it leaves without a position are logged."""
+    pos = np.array([ch["loc"][:3] for ch in raw.info["chs"]], dtype=float)
+    missing = [c for c, p in zip(raw.ch_names, pos) if not np.isfinite(p).all()]
+    tsv = positions["electrodes_file"]
+    if len(missing) == len(raw.ch_names):
+        raise InputError(tsv, f"none of the {len(raw.ch_names)} channels kept (e.g. {raw.ch_names[:5]}) has a "
+                         "position in it", field="name, x, y, z",
+                         expected="rows naming the recording's channels with numeric x, y, z",
+                         hint="choose another table with preprocess.ieeg.electrodes_space (or none)")
+    if missing:
+        log.warning("%s: %d of %d channels kept have no position (n/a or not listed): %s", tsv, len(missing),
+                    len(raw.ch_names), missing[:10])
+
+
+def _positions_in_mm(out: xr.DataArray, positions: dict | None) -> xr.DataArray:
+    """``pos_x/y/z`` in mm (the unit of MNI and native-space electrode tables, and of atlases and glass
+    brains), with the chosen table's space recorded; MNE keeps metres internally."""
+    out = out.assign_coords({c: out[c] * 1000.0 for c in ("pos_x", "pos_y", "pos_z")})
+    for c in ("pos_x", "pos_y", "pos_z"):
+        out[c].attrs["units"] = "mm"
+    record = dict(positions or {"electrodes_space": "", "coordinate_system": ""})
+    record.pop("n_positions", None)
+    out.attrs.update(record)
+    out.attrs["n_channels_with_position"] = int(np.isfinite(out["pos_x"].values).sum())
+    return out
