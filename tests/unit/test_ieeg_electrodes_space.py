@@ -114,3 +114,15 @@ def test_the_chosen_pair_is_what_the_job_lists_as_inputs(tree, tmp_path):
     # the MNI table without its coordsystem cannot be read: not listed as the chosen pair
     runs = find_runs(copy, {"modality": "ieeg", "electrodes_space": "auto"})
     assert runs.loc[0, "electrodes"] is None
+
+
+def test_topomap_layout_takes_mm_positions_as_metres(tree):
+    """Sensor figures build an MNE layout from pos_x/y/z: iEEG millimetres become MNE's metres."""
+    from brainalign.plotting.sensors import sensor_info
+
+    _, bids_path = tree
+    out = preprocess_ieeg(bids_path, **FAST)
+    info, idx = sensor_info(out)
+    assert len(idx) == 99
+    mm = np.array(electrode_table("01", MNI)[info["ch_names"][0]])
+    np.testing.assert_allclose(info["chs"][0]["loc"][:3], mm / 1000.0, atol=1e-9)
