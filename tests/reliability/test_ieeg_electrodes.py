@@ -104,3 +104,23 @@ def test_non_numeric_coordinate_names_the_table(tmp_path):
     with pytest.raises(InputError) as excinfo:
         preprocess_ieeg(bids_path, **FAST)
     assert_input_error(excinfo, tsv.name, r"column 'x', line 2: '60,0' is not a number", r"a coordinate")
+
+
+def test_input_check_reports_an_unchoosable_table_before_preprocessing(tmp_path):
+    """The input check (rule check_inputs) makes the same choice as the job: a requested space that is
+    missing is a blocking problem there, naming the key and the tables found; the chosen table is
+    the one it validates."""
+    from brainalign.io.bids import find_runs
+    from brainalign.io.inputs import inspect_run
+
+    write_podcast_run(tmp_path)
+    for space, blocked in (("auto", False), ("Other", False), ("MNI305", True)):
+        row = find_runs(tmp_path, {"modality": "ieeg", "electrodes_space": space}).iloc[0].to_dict()
+        out = inspect_run(row, root=tmp_path, electrodes_space=space)
+        messages = [p.message for p in out["_problems"] if p.blocking]
+        hits = [m for m in messages if KEY in m]
+        assert bool(hits) == blocked, messages
+        if blocked:
+            assert "no electrodes.tsv in space 'MNI305'" in hits[0] and f"sub-01_space-{MNI}_electrodes.tsv" in hits[0]
+        else:
+            assert f"sub-01_space-{'Other' if space == 'Other' else MNI}_electrodes.tsv" in out["files"]
