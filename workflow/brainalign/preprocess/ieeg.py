@@ -152,7 +152,7 @@ def preprocess_ieeg(
         Which electrodes.tsv gives the positions of a BIDS recording (datasets often ship one per
         space): ``"auto"`` (default) the MNI-space table (``space-MNI*``) when there is one, else
         the only one; a BIDS space label (``"MNI152NLin2009aSym"``, ``"Other"`` ...) that table;
-        ``"none"`` no positions.  A Raw keeps its own positions.
+        ``"none"`` (or None) no positions.  A Raw keeps its own positions.
 
     Returns
     -------
