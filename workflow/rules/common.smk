@@ -112,6 +112,8 @@ else:
                  "derivatives_root": config["dataset"].get("derivatives_root"), "space": _profile.get("space"),
                  "sessions": list(_profile.get("sessions") or [])[:1] or None,
                  "use_derivatives": _profile.get("use_derivatives", True), **hf5_spec(_profile, BIDS_ROOT)}
+        if _mod == "ieeg":  # the electrodes.tsv (and coordsystem.json) of this space are the job's inputs
+            _spec["electrodes_space"] = (config["preprocess"].get("ieeg") or {}).get("electrodes_space", "auto")
         try:
             _runs = plan_runs(BIDS_ROOT, config["dataset"], spec=_spec, subjects=SUBJECTS, stories=STORIES)
         except InputError as _err:  # repeated runs, mixed conditions ...: the message names key and files
