@@ -69,6 +69,8 @@ def test_electrodes_on_glass_brain(tmp_path, captured):
     assert grey == [26] * 3 + [9] * 3 + [5] * 3 + [12] * 3
     greys = [c for c in captured["markers"] if float(np.unique(c.get_sizes())[0]) == E.SIZE_NONSIG]
     assert all(np.allclose(c.get_facecolors()[:, :3], E.GREY[:3]) for c in greys)
+    # lateral contacts sit on the outline of the top view: their markers must not be cut by the axes
+    assert not any(c.get_clip_on() for c in captured["markers"])
     # coloured per column: planted layer 4 of layers 0-6 on viridis, lag 0.2 s of 0-0.4 s on plasma
     score, layer, lag = [c for c in captured["markers"] if float(np.unique(c.get_sizes())[0]) == E.SIZE_SIG][:3]
     assert np.allclose(layer.get_facecolors(), colormaps["viridis"](4 / 6))

@@ -182,14 +182,16 @@ def plot_electrodes(table: pd.DataFrame, path: str | os.PathLike, *, title: str,
             grey = in_row & placed & ~shown
             if grey.any():
                 display.add_markers(xyz[grey], marker_color=[GREY], marker_size=SIZE_NONSIG if tested else SIZE_UNTESTED,
-                                    linewidths=0)
+                                    linewidths=0, clip_on=False)
             coloured = np.flatnonzero(in_row & placed & shown & np.isfinite(values))
             if coloured.size:
                 # strongest last, so they are drawn on top where markers overlap
                 coloured = coloured[np.argsort(np.abs(r[coloured]), kind="stable")]
                 display.add_markers(xyz[coloured], marker_color=list(colormaps[cmap](norm(values[coloured]))),
                                     marker_size=SIZE_SIG if tested else SIZE_UNTESTED,
-                                    edgecolors="k", linewidths=0.4)
+                                    edgecolors="k", linewidths=0.4,
+                                    # lateral grid contacts lie on the outline of the top view: not cut in half
+                                    clip_on=False)
     bar_h = 0.16 / height
     for j, (column, _, norm, cmap, label) in enumerate(scales):
         fig.text((j + 0.5) / n_cols, 1 - 0.62 / height, column, ha="center", va="top", fontsize=11,
