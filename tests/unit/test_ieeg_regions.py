@@ -266,3 +266,47 @@ def test_electrode_hierarchy_recovers_planted_depth_vs_distance(lobe_atlas):
     no_p = scores.drop_vars("p_channel")
     table2, corr2 = electrode_hierarchy(no_p, min_score=0.1)
     assert table2["selected"].sum() == table["selected"].sum() and np.isnan(table2["q"]).all()
+
+
+def test_hierarchy_rule_script_runs_for_ieeg(tmp_path, lobe_atlas):
+    """workflow/scripts/analysis_hierarchy.py on pooled iEEG scores: regions from the atlas, one
+    correlation row for all electrodes and one per region, the electrode table, the scatter figure
+    (instead of the "no MEG/EEG latencies" placeholder)."""
+    from types import SimpleNamespace
+
+    from brainalign.analyses.settings import merged
+    from brainalign.io.store import write_zarr
+
+    assert merged("analyses", {})["hierarchy"]["ieeg_reference"] == {k: list(v) for k, v in A1_REFERENCE_MNI.items()}
+    depth_of = lambda xyz: np.clip(0.1 + distance_to_a1(xyz) / 50.0, 0.0, 1.0)
+    amplitude_of = lambda xyz: np.where(distance_to_a1(xyz) < 45, 0.3, 0.0)
+    paths = []
+    for model, amp in (("m", amplitude_of), ("m_random", lambda xyz: np.zeros(len(xyz)))):
+        path = tmp_path / "scores" / model / "ieeg.zarr"
+        write_zarr(_ieeg_scores(("01", "02"), depth_of=depth_of, amplitude_of=amp), path)
+        paths.append(str(path))
+    out = tmp_path / "out"
+    names = ("best", "fraction", "correlation", "electrodes")
+    figs = ("best_figure", "fraction_figure", "hierarchy_figure")
+    output = SimpleNamespace(**{k: str(out / f"{k}.tsv") for k in names}, **{k: str(out / f"{k}.png") for k in figs})
+    analyses = merged("analyses", {"analyses": {"hierarchy": {"ieeg_min_score": 0.1}}})
+    smk = SimpleNamespace(scriptdir=str(REPO / "workflow" / "scripts"), log=[str(tmp_path / "log.txt")],
+                          wildcards=SimpleNamespace(modality="ieeg"), input=SimpleNamespace(scores=paths),
+                          output=output,
+                          params=SimpleNamespace(models=["m", "m_random"], controls=["m_random"],
+                                                 bids_root=str(lobe_atlas), analyses=analyses,
+                                                 figures=merged("figures", {})))
+    code = (REPO / "workflow" / "scripts" / "analysis_hierarchy.py").read_text()
+    exec(compile(code, "analysis_hierarchy.py", "exec"), {"snakemake": smk, "__name__": "__main__"})
+
+    corr = pd.read_csv(output.correlation, sep="\t", keep_default_na=False, na_values=[""])
+    assert set(corr["model"]) == {"m"} and (corr["position_source"] == "distance_a1").all()
+    pooled = corr[corr["scope"] == "electrodes"].iloc[0]
+    assert pooled["spearman_rho"] > 0.9
+    assert "R temporal" in set(corr.loc[corr["scope"] == "region", "region"])
+    electrodes = pd.read_csv(output.electrodes, sep="\t")
+    assert len(electrodes) == len(_electrodes("01")) + len(_electrodes("02"))
+    assert electrodes["selected"].sum() == pooled["n"]
+    best = pd.read_csv(output.best, sep="\t")
+    assert "all" not in set(best["region"]) and "R temporal" in set(best["region"])
+    assert Path(output.hierarchy_figure).stat().st_size > 10000

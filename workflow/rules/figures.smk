@@ -26,8 +26,10 @@ else:
     from brainalign.analyses.regions import find_region_sources as _find_region_sources
 
     _REGION_SOURCES = _find_region_sources(BIDS_ROOT, ANALYSES_CFG["regions"])
-    _REGION_FILES = {mod: [_REGION_SOURCES[k] for k in (("atlas", "atlas_labels") if mod == "fmri" else ("channel_groups",))
-                           if _REGION_SOURCES[k]] for mod in ("fmri", "meg", "eeg", "ieeg")}
+    # iEEG electrodes may also take the atlas label at their MNI position (analyses.regions.ieeg).
+    _REGION_KEYS = {"fmri": ("atlas", "atlas_labels"), "meg": ("channel_groups",), "eeg": ("channel_groups",),
+                    "ieeg": ("channel_groups",) + (("atlas", "atlas_labels") if _REGION_SOURCES["ieeg"] != "none" else ())}
+    _REGION_FILES = {mod: [_REGION_SOURCES[k] for k in keys if _REGION_SOURCES[k]] for mod, keys in _REGION_KEYS.items()}
 region_inputs = lambda modality: _REGION_FILES[modality]
 
 
