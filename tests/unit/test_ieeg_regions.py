@@ -21,8 +21,8 @@ import xarray as xr
 
 from brainalign.analyses import electrode_hierarchy
 from brainalign.analyses.hierarchy import A1_REFERENCE_MNI, distance_to_a1
-from brainalign.analyses.regions import (UNKNOWN, atlas_labels_at, attach_regions, electrode_positions_mm,
-                                         find_region_sources, label_electrodes)
+from brainalign.analyses.regions import (UNKNOWN, atlas_labels_at, attach_regions, electrode_label_files,
+                                         electrode_positions_mm, find_region_sources, label_electrodes)
 from brainalign.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,6 +187,9 @@ def test_electrodes_tsv_labels_first_atlas_for_the_rest(tmp_path, lobe_atlas):
     assert region["G14"] == "R temporal" and source["G14"] == "atlas"     # n/a in the table: the atlas
     only = label_electrodes(scores, mode="labels", bids_root=tmp_path)
     assert int((only["region"].values != UNKNOWN).sum()) == 2
+    # The rules declare the labelled table (the MNI one) as an input, so that an edit re-runs them.
+    assert electrode_label_files(tmp_path) == [str(tmp_path / "sub-01" / "ieeg" / f"sub-01_{MNI}_electrodes.tsv")]
+    assert electrode_label_files(tmp_path, "none") == [] and electrode_label_files(ECOG) == []
     # Through the settings: ieeg=auto finds the labels under the BIDS root without any atlas.
     sources = find_region_sources(tmp_path, {"atlas": None, "channel_groups": None})
     via = attach_regions(scores, sources)

@@ -30,6 +30,10 @@ else:
     _REGION_KEYS = {"fmri": ("atlas", "atlas_labels"), "meg": ("channel_groups",), "eeg": ("channel_groups",),
                     "ieeg": ("channel_groups",) + (("atlas", "atlas_labels") if _REGION_SOURCES["ieeg"] != "none" else ())}
     _REGION_FILES = {mod: [_REGION_SOURCES[k] for k in keys if _REGION_SOURCES[k]] for mod, keys in _REGION_KEYS.items()}
+    # ... and the anatomical labels of the subjects' electrodes.tsv, where they have a label column.
+    from brainalign.analyses.regions import electrode_label_files as _electrode_label_files
+
+    _REGION_FILES["ieeg"] += _electrode_label_files(BIDS_ROOT, _REGION_SOURCES["ieeg"])
 region_inputs = lambda modality: _REGION_FILES[modality]
 
 

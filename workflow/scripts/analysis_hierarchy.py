@@ -52,6 +52,9 @@ for m in trained:
         electrodes, corr_table = electrode_hierarchy(
             scores[m], var=an["score"], lag_reduce=an["lag_reduce"], reference=hier["ieeg_reference"],
             fdr_q=hier["ieeg_fdr_q"], min_score=hier["ieeg_min_score"])
+        if not electrodes["distance_a1"].notna().any():
+            log.warning("%s: no electrode has an MNI position (x, y, z or pos_x/y/z): no distance from A1, "
+                        "no hierarchy correlation", m)
         electrode_rows.append(electrodes.assign(model=m))
         rows += [{"model": m, "position_source": "distance_a1", **r} for r in corr_table.to_dict("records")]
         log.info("%s: %d of %d electrodes selected for the distance-from-A1 correlation", m,

@@ -263,6 +263,24 @@ def electrode_table_labels(bids_root: str | os.PathLike | None, subjects) -> dic
     return out
 
 
+def electrode_label_files(bids_root: str | os.PathLike | None, mode: str = AUTO) -> list[str]:
+    """The ``electrodes.tsv`` files whose labels :func:`label_electrodes` reads (rule inputs, so that an
+    edited label re-runs the analyses): per subject the one :func:`electrode_table_labels` picks,
+    when its header has a label column and ``mode`` reads labels (``auto``/``labels``)."""
+    if not bids_root or mode not in (AUTO, "labels") or not Path(bids_root).is_dir():
+        return []
+    out = []
+    for sub in sorted(Path(bids_root).glob("sub-*")):
+        path = _subject_electrodes(Path(bids_root), sub.name)
+        if path is None:
+            continue
+        with open(path, encoding="utf-8") as fh:
+            header = {c.strip().lower() for c in fh.readline().split("\t")}
+        if header & set(LABEL_COLUMNS):
+            out.append(str(path))
+    return out
+
+
 def _label_of(channel: str, labels: dict[str, str]) -> str:
     if channel in labels:
         return labels[channel]
