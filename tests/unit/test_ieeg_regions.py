@@ -214,6 +214,12 @@ def test_region_settings_errors_and_fallbacks(tmp_path, lobe_atlas):
         assert set(out["region"].values) == {"all"}
     # 'none' ignores the atlas; a region the recordings carry is kept.
     assert set(attach_regions(scores, find_region_sources(lobe_atlas, {"ieeg": "none"}))["region"].values) == {"all"}
+    # With auto, a channel-group table (an explicit grouping) wins over the atlas; 'atlas' overrides it.
+    groups = tmp_path / "groups.tsv"
+    pd.DataFrame({"channel": scores["channel"].values, "group": "grid"}).to_csv(groups, sep="\t", index=False)
+    tabled = find_region_sources(lobe_atlas, {"channel_groups": str(groups)})
+    assert set(attach_regions(scores, tabled)["region"].values) == {"grid"}
+    assert "R temporal" in set(attach_regions(scores, {**tabled, "ieeg": "atlas"})["region"].values)
     named = scores.assign_coords(region=("channel", np.full(scores.sizes["channel"], "grid")))
     assert set(attach_regions(named, find_region_sources(lobe_atlas, {}))["region"].values) == {"grid"}
 

@@ -343,7 +343,8 @@ def label_electrodes(scores: xr.Dataset, *, mode: str = AUTO, atlas=None, atlas_
         table = electrode_table_labels(bids_root, subjects)
         if mode == "labels" and not table:
             raise ConfigError("analyses.regions.ieeg", f"'labels', but no electrodes.tsv under {bids_root} has a "
-                              f"label column", expected=f"one of the columns {list(LABEL_COLUMNS)}, or ieeg: atlas/auto")
+                              "label column",
+                              expected=f"one of the columns {list(LABEL_COLUMNS)}, or ieeg: atlas/auto")
         first = next(iter(table.values()), {})
         for i in range(n):
             lab = _label_of(names[i], table.get(subj[i], {}) if subj[i] else first)
@@ -409,8 +410,8 @@ def attach_regions(scores: xr.Dataset, sources: dict | None, default: str = "all
     """``scores`` with a ``region`` coordinate: kept if present, else from the sources, else ``default``.
 
     iEEG electrodes (``ch_type`` ECoG/sEEG/DBS) follow ``sources["ieeg"]`` (:func:`label_electrodes`):
-    with ``auto`` they are labelled when an electrodes.tsv has labels or an atlas is found, else
-    they fall back to channel groups / ``default`` like MEG/EEG sensors.
+    with ``auto`` a channel-group table, if there is one, groups them as MEG/EEG sensors; else they
+    are labelled when an electrodes.tsv has labels or an atlas is found, else all form ``default``.
 
     Parameters
     ----------
@@ -427,7 +428,9 @@ def attach_regions(scores: xr.Dataset, sources: dict | None, default: str = "all
         if not electrodes or (np.asarray(scores["region"].values).astype(str) != "").any():
             return scores
         scores = scores.drop_vars("region")
-    if electrodes and sources.get("ieeg", "none") != "none":
+    # A channel-group table is an explicit grouping: 'auto' leaves it in charge.
+    if electrodes and sources.get("ieeg", "none") != "none" and not (
+            sources["ieeg"] == AUTO and sources.get("channel_groups")):
         mode = sources["ieeg"]
         has_atlas = bool(sources.get("atlas"))
         has_labels = bool(electrode_table_labels(sources.get("bids_root"), _subjects_of(scores)))
