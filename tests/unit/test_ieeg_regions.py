@@ -258,9 +258,13 @@ def test_electrode_hierarchy_recovers_planted_depth_vs_distance(lobe_atlas):
     sel = table[table["selected"]]
     err = np.abs(sel["best_relative_depth"] - depth_of(sel[["x", "y", "z"]].to_numpy()))
     assert err.max() < 1 / 12 and (err <= 1 / 24 + 1e-9).mean() > 0.9
-    # Within the temporal region too.
+    # Within the temporal region too, and within each patient.
     temporal = corr[(corr["scope"] == "region") & (corr["region"] == "R temporal")].iloc[0]
     assert temporal["n"] >= 10 and temporal["spearman_rho"] > 0.8
+    per_patient = corr[corr["scope"] == "subject"].set_index("subject")
+    assert list(per_patient.index) == list(subjects)
+    assert per_patient["n"].sum() == everyone["n"] and (per_patient["spearman_rho"] > 0.8).all()
+    assert list(table.groupby("subject").size()) == [len(_electrodes(s)) for s in subjects]
 
     # The reverse relation gives a negative correlation, and none a weak one: the test can fail.
     rev = _ieeg_scores(subjects, depth_of=lambda xyz: np.clip(0.95 - ref(xyz) / 50.0, 0, 1),

@@ -76,7 +76,7 @@ for m in trained:
         position, xlabel, source = {}, "", "none"
     position = {k: v for k, v in position.items() if k in set(best[m]["region"])}
     corr = hierarchy_correlation(position, best[m]) if position else {"n": 0}
-    rows.append({"model": m, "position_source": source, "scope": "regions", "region": "", **corr})
+    rows.append({"model": m, "position_source": source, "scope": "regions", "region": "", "subject": "", **corr})
     if first_plot:
         if position:
             plot_hierarchy(best[m], position, corr, smk.output.hierarchy_figure, xlabel=xlabel,
@@ -90,7 +90,7 @@ for m in trained:
         first_plot = False
 atomic_write_table(pd.DataFrame(rows), smk.output.correlation)
 # One row per electrode and model (iEEG without configured positions); a header only otherwise.
-columns = ["model", "channel", "region", "x", "y", "z", "distance_a1", "best_layer", "best_relative_depth",
+columns = ["model", "channel", "subject", "region", "x", "y", "z", "distance_a1", "best_layer", "best_relative_depth",
            "peak_score", "q", "selected"]
 table = pd.concat(electrode_rows, ignore_index=True) if electrode_rows else pd.DataFrame(columns=columns)
 atomic_write_table(table[[c for c in columns if c in table.columns]], smk.output.electrodes)

@@ -303,12 +303,13 @@ def electrode_hierarchy(scores: xr.Dataset, *, var: str = "r", lag_reduce: LagRe
     Returns
     -------
     (electrodes, correlation)
-        ``electrodes``: one row per electrode: ``channel``, ``region`` (if any), ``x, y, z`` (mm),
-        ``distance_a1`` (mm), ``best_layer``, ``best_relative_depth``, ``peak_score``, ``q`` (NaN
-        without ``p_channel``), ``selected``.  ``correlation``: one row for ``scope="electrodes"``
-        (all selected) and one per region (``scope="region"``, ``region`` set): ``n``,
-        ``spearman_rho/p``, ``pearson_r/p`` of distance vs best relative depth (NaN with fewer than
-        3 electrodes).
+        ``electrodes``: one row per electrode: ``channel``, ``subject`` (pooled patients),
+        ``region`` (if any), ``x, y, z`` (mm), ``distance_a1`` (mm), ``best_layer``,
+        ``best_relative_depth``, ``peak_score``, ``q`` (NaN without ``p_channel``), ``selected``.
+        ``correlation``: one row for ``scope="electrodes"`` (all selected electrodes of all
+        patients), one per region (``scope="region"``, ``region`` set) and one per patient
+        (``scope="subject"``, ``subject`` set): ``n``, ``spearman_rho/p``, ``pearson_r/p`` of
+        distance vs best relative depth (NaN with fewer than 3 electrodes).
     """
     from .regions import electrode_positions_mm
 
@@ -325,6 +326,8 @@ def electrode_hierarchy(scores: xr.Dataset, *, var: str = "r", lag_reduce: LagRe
     })
     if "region" in bmap.coords:
         table.insert(1, "region", np.asarray(bmap["region"].values).astype(str))
+    if "channel_subject" in bmap.coords:  # pooled patients: whose electrode it is
+        table.insert(1, "subject", [str(v) for v in np.asarray(bmap["channel_subject"].values).ravel()])
     if "p_channel" in scores:
         # Pooled patients: each electrode has its owner's p and NaN elsewhere; shared electrodes:
         # the best (smallest) p over subjects would be optimistic, so the median is used.
@@ -337,15 +340,17 @@ def electrode_hierarchy(scores: xr.Dataset, *, var: str = "r", lag_reduce: LagRe
         table["selected"] = (table["peak_score"] > min_score).to_numpy()
     table["selected"] &= np.isfinite(table["best_relative_depth"]) & np.isfinite(table["distance_a1"])
     sel = table[table["selected"]]
-    rows = [{"scope": "electrodes", "region": "", **_correlate(sel["distance_a1"].to_numpy(),
-                                                                sel["best_relative_depth"].to_numpy())}]
-    if "region" in table:
-        for name in dict.fromkeys(table["region"]):
-            if name in ("", "unknown"):
-                continue
-            part = sel[sel["region"] == name]
-            rows.append({"scope": "region", "region": name,
-                         **_correlate(part["distance_a1"].to_numpy(), part["best_relative_depth"].to_numpy())})
+
+    def row(scope: str, part: pd.DataFrame, region: str = "", subject: str = "") -> dict:
+        return {"scope": scope, "region": region, "subject": subject,
+                **_correlate(part["distance_a1"].to_numpy(), part["best_relative_depth"].to_numpy())}
+
+    rows = [row("electrodes", sel)]
+    for name in dict.fromkeys(table["region"]) if "region" in table else ():
+        if name not in ("", "unknown"):
+            rows.append(row("region", sel[sel["region"] == name], region=name))
+    for sub in dict.fromkeys(table["subject"]) if "subject" in table else ():
+        rows.append(row("subject", sel[sel["subject"] == sub], subject=sub))
     return table, pd.DataFrame(rows)
 
 
