@@ -17,7 +17,7 @@ ANALYSES: dict[str, Any] = {
     # derivatives/atlas/*_dseg.nii.gz (+ .tsv) and *_channelgroups.tsv, as the demo ships; null: none).
     "regions": {"atlas": "auto", "atlas_labels": "auto", "channel_groups": "auto"},
     "hierarchy": {"enabled": True, "positions": {}, "fraction": 0.95},
-    "forecast": {"enabled": True, "distances": [1, 2, 4, 8], "width": 1, "combine": "concat",
+    "forecast": {"enabled": True, "distances": [1, 2, 4, 6, 8, 12, 20, 30], "width": 1, "combine": "concat",
                  "layers": None, "n_layers": 5, "layer": "peak", "min_gain": 0.01, "alpha": 0.05,
                  # fMRI by default: with word-locked MEG/EEG lags, words d ahead fall inside the lag
                  # window, so F(d) there mixes their own evoked response with any forecast.
@@ -42,7 +42,7 @@ FIGURES: dict[str, Any] = {
     "max_regions": 8,             # panels per figure: the best regions by peak score
     "regions": [],                # regions always shown
     "map_kinds": ["glass", "surface"],
-    "min_score": 0.05,            # best-layer maps: voxels whose peak score is below are not drawn
+    "min_score": 0.02,            # best-layer maps: voxels whose peak score is below are not drawn
     "topomap_layers": None,       # layers shown as topomaps (default: up to 8 evenly spaced)
 }
 
