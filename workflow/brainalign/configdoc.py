@@ -165,6 +165,28 @@ def lookup(config: Any, key: str) -> list[tuple[str, Any]]:
     return [(", ".join(names), value) for names, value in found]
 
 
+#: Environment variable naming the file :func:`dump_effective_config` writes.
+DUMP_VARIABLE = "BRAINALIGN_CONFIG_DUMP"
+
+
+def dump_effective_config(config: Mapping[str, Any], path: str | Path | None = None) -> Path | None:
+    """Write the workflow's validated configuration as YAML to ``path`` (default: the file named by
+    ``$BRAINALIGN_CONFIG_DUMP``; nothing when neither is set).
+
+    The Snakefile calls it right after validation, so ``BRAINALIGN_CONFIG_DUMP=effective.yaml
+    snakemake -n --configfile config/datasets/<name>.yaml`` shows what every rule gets: the files
+    merged and the schema's defaults filled in.
+    """
+    import os
+
+    path = path or os.environ.get(DUMP_VARIABLE)
+    if not path:
+        return None
+    path = Path(path)
+    path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    return path
+
+
 # ---------------------------------------------------------------------------------------- rendering
 
 def _inline(value: Any, limit: int = 120) -> str:

@@ -1,7 +1,6 @@
 # Shared set-up: config validation, the names every rule expands over, path helpers.
 # Pure bookkeeping: no science here.
 
-import os
 import sys
 from pathlib import Path
 
@@ -15,13 +14,12 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 validate(config, schema="../schemas/config.schema.yaml")
 
-# BRAINALIGN_CONFIG_DUMP=<file> snakemake -n ...: write the configuration every rule sees (config files
-# merged, schema defaults filled in), before any dataset is planned, to check what a profile leaves to
-# the defaults (tests/unit/test_profiles.py compares it with the schema's defaults + the profile).
-if os.environ.get("BRAINALIGN_CONFIG_DUMP"):
-    import yaml
+# BRAINALIGN_CONFIG_DUMP=<file> snakemake -n ...: the configuration every rule sees (config files
+# merged, schema defaults filled in) is written there before any dataset is planned, to check what a
+# profile leaves to the defaults (tests/unit/test_profiles.py compares it with defaults + profile).
+from brainalign.configdoc import dump_effective_config
 
-    Path(os.environ["BRAINALIGN_CONFIG_DUMP"]).write_text(yaml.safe_dump(config, sort_keys=False))
+dump_effective_config(config)
 
 wildcard_constraints:
     model=r"[A-Za-z0-9-]+(_random)?",
