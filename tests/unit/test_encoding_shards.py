@@ -176,3 +176,33 @@ def test_budget_below_one_target_names_the_setting():
     with pytest.raises(ConfigError, match="encoding.max_job_memory_gb"):
         plan_shards({"01": {"rows": 50000, "targets": 10}}, subject_fits="joint", max_job_memory_gb=0.5,
                     design_width=4096, n_alphas=11)
+
+
+def test_sizes_from_the_input_check(tmp_path):
+    """Rows are volumes (fMRI) or words (word-locked), summed over a subject's runs; a planned run the
+    table lacks stops the plan naming the table."""
+    from brainalign.encoding.shards import plan_from_config, run_sizes
+    from brainalign.errors import InputError
+    from brainalign.io.inputs import COLUMNS
+
+    def row(sub, story, mod, n_samples, n_words, n_targets):
+        r = dict.fromkeys(COLUMNS, "n/a") | {"subject": sub, "story": story, "modality": mod, "sfreq_hz": "100",
+                                             "n_samples": n_samples, "n_words": n_words, "n_targets": n_targets}
+        return "\t".join(r[c] for c in COLUMNS)
+
+    table = tmp_path / "inputs.tsv"
+    table.write_text("\n".join(["\t".join(COLUMNS), row("01", "a", "fmri", "300", "900", "81924"),
+                                row("01", "b", "fmri", "250", "800", "81924"), row("01", "a", "meg", "9000", "900", "208"),
+                                row("02", "a", "fmri", "300", "900", "81924")]) + "\n")
+    runs = [("01", "a"), ("01", "b"), ("02", "a")]
+    assert run_sizes(table, "fmri", runs) == {"01": {"rows": 550, "targets": 81924},
+                                              "02": {"rows": 300, "targets": 81924}}
+    assert run_sizes(table, "meg", [("01", "a")]) == {"01": {"rows": 900, "targets": 208}}
+    with pytest.raises(InputError, match=r"inputs\.tsv.*sub-02 b \(fmri\)"):
+        run_sizes(table, "fmri", runs + [("02", "b")])
+    config = {"encoding": {"max_job_memory_gb": 1.0, "alphas": {"num": 11}, "subjects": "auto"},
+              "design": {"meeg": {"tmin": 0.0, "tmax": 0.5}}, "preprocess": {"meeg": {"resample": None}}}
+    plan = plan_from_config(table, "meg", [("01", "a")], config)  # 51 lags at the recording's 100 Hz
+    width = 4096
+    assert plan.shards[0].mem_mb == estimate_mb(900, -(-208 // plan.shards[0].n_target_blocks) * 51,
+                                                design_width=width, n_alphas=11, n_read_columns=208 * 51)

@@ -98,7 +98,7 @@ class ShardPlan:
 
 
 def estimate_mb(n_rows: int, n_columns: int, *, design_width: int, n_alphas: int, n_permutations: int = 0,
-                n_read_columns: int = 0, n_subjects: int = 1) -> int:
+                n_read_columns: int = 0) -> int:
     """Estimated peak memory (MB) of fitting ``n_columns`` target columns over ``n_rows`` samples.
 
     Parameters
@@ -116,8 +116,6 @@ def estimate_mb(n_rows: int, n_columns: int, *, design_width: int, n_alphas: int
     n_read_columns
         Columns read beyond the block (word-locked: every channel x lag of one subject's story,
         whose NaN windows decide the words kept), held while the run is epoched.
-    n_subjects
-        Subjects of the shard (their stacks are those of ``n_columns``).
 
     Returns
     -------
@@ -197,7 +195,7 @@ def plan_shards(
         def peak(n_blocks: int) -> int:
             per_subject = -(-n_targets // n_blocks) * n_lags
             return estimate_mb(rows, per_subject * len(group), design_width=design_width, n_alphas=n_alphas,
-                               n_permutations=n_permutations, n_read_columns=read, n_subjects=len(group))
+                               n_permutations=n_permutations, n_read_columns=read)
 
         if peak(n_targets) > budget:
             raise ConfigError("encoding.max_job_memory_gb",
@@ -218,6 +216,83 @@ def plan_shards(
                                     n_layer_blocks=n_layer_blocks, target_block=ti, n_target_blocks=lo,
                                     mem_mb=peak(lo)))
     return ShardPlan(shards=shards, budget_mb=budget, subjects=list(sizes))
+
+
+def _number(value) -> float | None:
+    """A table cell as a finite number, else None (``n/a``, empty)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if np.isfinite(out) else None
+
+
+def run_sizes(table, modality: str, runs: Sequence[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """``{subject: {"rows", "targets"}}`` of a modality's runs from the input check's table.
+
+    Rows: fMRI volumes, or MEG/EEG/iEEG words (each word is a design row), summed over the
+    subject's runs; targets: the most voxels (the BOLD image's grid: an upper bound of the masked
+    voxels) or channels of its runs.
+
+    Raises
+    ------
+    InputError
+        A planned run missing from the table, or without a size, naming the table.
+    """
+    import pandas as pd
+
+    from ..errors import InputError
+    from ..io.tsv import read_bids_tsv
+
+    source = str(table)
+    table = read_bids_tsv(table) if not isinstance(table, pd.DataFrame) else table
+    rows_col = "n_samples" if modality in FMRI else "n_words"
+    table = table[table["modality"].astype(str) == modality]
+    index = {(str(r.subject), str(r.story)): r for r in table.itertuples()}
+    sizes: dict[str, dict[str, int]] = {}
+    for subject, story in runs:
+        row = index.get((str(subject), str(story)))
+        values = None if row is None else (_number(getattr(row, rows_col)), _number(row.n_targets))
+        if values is None or None in values:
+            raise InputError(source, f"run sub-{subject} {story} ({modality}) has no {rows_col}/n_targets",
+                             field=f"{rows_col}, n_targets", expected="the sizes the input check records for "
+                             "every planned run (re-run check_inputs)")
+        entry = sizes.setdefault(str(subject), {"rows": 0, "targets": 0})
+        entry["rows"] += int(values[0])
+        entry["targets"] = max(entry["targets"], int(values[1]))
+    return sizes
+
+
+def plan_from_config(table, modality: str, runs: Sequence[tuple[str, str]], config: Mapping) -> ShardPlan:
+    """The shard plan of a modality from the input check's table and the workflow config.
+
+    ``config``: the validated workflow config; ``encoding.max_job_memory_gb`` the budget,
+    ``encoding.subjects`` joint or separate, ``design`` the design width and word-locked lags
+    (at ``preprocess.<meeg|ieeg>.resample`` Hz, or the runs' own rate).
+    """
+    from .settings import resolve_subject_fits
+
+    enc = config["encoding"]
+    sizes = run_sizes(table, modality, runs)
+    n_lags = 1
+    if modality in FMRI:
+        design = (config.get("design") or {}).get("fmri") or {}
+    else:
+        design = (config.get("design") or {}).get("meeg") or {}
+        pre = (config.get("preprocess") or {}).get("ieeg" if modality == "ieeg" else "meeg") or {}
+        sfreq = pre.get("resample")
+        if not sfreq:
+            import pandas as pd
+
+            from ..io.tsv import read_bids_tsv
+
+            t = read_bids_tsv(table) if not isinstance(table, pd.DataFrame) else table
+            sfreq = max(_number(v) or 0.0 for v in t.loc[t["modality"] == modality, "sfreq_hz"])
+        n_lags = int(round((float(design.get("tmax", 0.8)) - float(design.get("tmin", 0.0))) * float(sfreq))) + 1
+    return plan_shards(sizes, subject_fits=resolve_subject_fits(enc.get("subjects", "auto"), modality),
+                       max_job_memory_gb=float(enc["max_job_memory_gb"]),
+                       design_width=design_width(modality, design), n_alphas=int(enc["alphas"]["num"]),
+                       n_permutations=int(enc.get("n_permutations", 0)), n_lags=n_lags)
 
 
 @dataclass
