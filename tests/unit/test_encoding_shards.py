@@ -206,3 +206,30 @@ def test_sizes_from_the_input_check(tmp_path):
     width = 4096
     assert plan.shards[0].mem_mb == estimate_mb(900, -(-208 // plan.shards[0].n_target_blocks) * 51,
                                                 design_width=width, n_alphas=11, n_read_columns=208 * 51)
+
+
+def test_a_shard_reads_only_its_chunks(tmp_path):
+    """With the chunks of every other voxel block deleted from the stores, target block 0 fits as before
+    (it never reads them); the last block, whose chunks are gone, does not."""
+    rng = np.random.default_rng(5)
+    feats = _features(rng, n_layers=3)
+    recs = _fmri(rng, feats, subjects=("01", "02"), n_vox=40)
+    lazy = _as_stores(recs, tmp_path, chunk_mb=0.001)
+    per_chunk = lazy["01"]["s1"].encoding["chunks"][1]
+    first, last = _shards(list(recs), 1, 4)[0], _shards(list(recs), 1, 4)[-1]
+    enc = {"inner_folds": 3}
+    before = fit_shard(feats, lazy, first, modality="fmri", design={}, encoding=enc)
+    keep = -(-10 // per_chunk)  # block 0 of 4 is voxels 0-9
+    removed = 0
+    for store in tmp_path.glob("*.zarr"):
+        for chunk in (store / "data" / "c" / "0").iterdir():
+            if int(chunk.name) >= keep:
+                chunk.unlink()
+                removed += 1
+    assert removed
+    lazy = {s: {t: read_zarr(tmp_path / f"{s}_{t}.zarr")["data"] for t in runs} for s, runs in recs.items()}
+    after = fit_shard(feats, lazy, first, modality="fmri", design={}, encoding=enc)
+    for a, b in zip(before.fits, after.fits):
+        np.testing.assert_array_equal(a.scores["01"]["r"], b.scores["01"]["r"])
+    with pytest.raises(ValueError, match="NaN"):  # deleted chunks read as the store's fill value
+        fit_shard(feats, lazy, last, modality="fmri", design={}, encoding=enc)
