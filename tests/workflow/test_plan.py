@@ -156,3 +156,58 @@ def test_lebel_profile_plans_hf5_responses_of_one_subject(tmp_path):
                                                                        "subjects": ["UTS01", "UTS02"]}})
     assert two.returncode != 0
     assert "config key 'dataset.profile.responses'" in two.stdout + two.stderr, two.stderr[-2000:]
+
+
+def _patients_tree(tmp_path: Path) -> Path:
+    bids = tmp_path / "bids"
+    for sub in ("01", "02"):
+        d = bids / f"sub-{sub}" / "ieeg"
+        d.mkdir(parents=True)
+        (d / f"sub-{sub}_task-podcast_ieeg.edf").touch()
+        (d / f"sub-{sub}_task-podcast_channels.tsv").touch()
+    (bids / "stimuli").mkdir()
+    (bids / "stimuli" / "podcast_transcript.csv").write_text("word,start,end\nAct,3.71,3.95\nso,4.3,4.5\n")
+    return bids
+
+
+def test_sharded_encode_plans_shard_jobs_with_their_memory(tmp_path):
+    """encoding.max_job_memory_gb: once the input check has recorded the sizes (inputs.tsv), the plan has
+    one encode_shard job per (patient, channel block) of each model, each asking for the planned mem_mb,
+    and encode_gather instead of encode; without the setting, the single encode job (unchanged)."""
+    from brainalign.encoding.shards import plan_from_config
+    from brainalign.io.inputs import COLUMNS
+
+    bids = _patients_tree(tmp_path)
+    table = tmp_path / "work" / "results" / "podcast_ecog" / "inputs.tsv"
+    table.parent.mkdir(parents=True)
+    rows = [dict.fromkeys(COLUMNS, "n/a") | {"subject": s, "story": "podcast", "modality": "ieeg", "status": "ok",
+                                              "sfreq_hz": "512", "n_samples": "1000000", "n_words": "5000",
+                                              "n_targets": n} for s, n in (("01", "240"), ("02", "100"))]
+    table.write_text("\t".join(COLUMNS) + "\n" + "".join("\t".join(r[c] for c in COLUMNS) + "\n" for r in rows))
+    override = {"dataset": {"bids_root": str(bids)}, "encoding": {"max_job_memory_gb": 4}}
+    out = _dry_run_profile(tmp_path, "podcast_ecog", override)
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-2000:]
+    counts = dict(line.split() for line in out.stdout.splitlines() if len(line.split()) == 2
+                  and line.split()[1].isdigit())
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for part in (yaml.safe_load((REPO / "config" / "datasets" / "podcast_ecog.yaml").read_text()), override):
+        for key, value in part.items():
+            config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    config["encoding"] = {"alphas": {"num": 11}, "subjects": "auto", **config["encoding"]}
+    plan = plan_from_config(table, "ieeg", [("01", "podcast"), ("02", "podcast")], config)
+    assert len(plan.shards) >= 3 and {s.subjects for s in plan.shards} == {("01",), ("02",)}
+    assert counts.get("encode_shard") == str(2 * len(plan.shards)), out.stdout  # model + its control
+    assert counts.get("encode_gather") == "2" and "encode" not in counts, out.stdout
+    # every shard job asks for its planned memory, within the budget
+    verbose = snakemake("-n", "--configfile", str(REPO / "config" / "datasets" / "podcast_ecog.yaml"),
+                        str(tmp_path / "override.yaml"), cwd=tmp_path / "work")
+    asked = {}
+    for job in (verbose.stdout + verbose.stderr).split("rule encode_shard:")[1:]:
+        job = job.split("\nrule ")[0]
+        shard = job.split("shard=")[1].split()[0].rstrip(",")
+        asked.setdefault(shard, set()).add(int(job.split("mem_mb=")[1].split(",")[0]))
+        assert "sub-02" not in job if shard.startswith("g0-") else "sub-01" not in job  # its patient's runs only
+    assert asked == {s.id: {s.mem_mb} for s in plan.shards}
+    assert max(s.mem_mb for s in plan.shards) <= 4 * 1024
+    single = _dry_run_profile(tmp_path / "single", "podcast_ecog", {"dataset": {"bids_root": str(bids)}})
+    assert single.returncode == 0 and "encode_shard" not in single.stdout and "encode " in single.stdout

@@ -302,6 +302,64 @@ ON_BEYOND_END = (config["dataset"].get("timings") or {}).get("on_beyond_end", "e
 WORD_TABLES = {story: f"{RESULTS}/words/{story}.tsv" for story in STORIES}
 
 
+# Sharded encoding (encoding.max_job_memory_gb; brainalign.encoding.shards): the encode stage runs as
+# encode_shard jobs (a block of targets of the subjects sharing them, each job within the budget and
+# asking for its estimated peak as mem_mb) and one encode_gather job writing the same scores. The plan
+# comes from the sizes the input check records (inputs.tsv), so it is made once that checkpoint has run.
+SHARDED = config["encoding"].get("max_job_memory_gb") is not None
+# the solver settings: how the work is split into jobs changes neither the scores nor their config hash
+ENCODING = {k: v for k, v in config["encoding"].items() if k != "max_job_memory_gb"}
+_SHARD_PLANS = {}
+
+
+def shard_plan(modality):
+    """The shard plan of a modality (the same for every model: the design width is a bound)."""
+    if modality not in _SHARD_PLANS:
+        from brainalign.encoding.shards import plan_from_config
+        from brainalign.errors import ConfigError, InputError
+
+        table = checkpoints.check_inputs.get().output[0]
+        try:
+            _SHARD_PLANS[modality] = plan_from_config(table, modality, runs_of(modality), config)
+        except (ConfigError, InputError) as err:
+            raise WorkflowError(str(err)) from None
+    return _SHARD_PLANS[modality]
+
+
+def shard_files(model, modality):
+    """The partial results encode_gather joins, one per shard of the plan."""
+    return [f"{RESULTS}/shards/encode/{model}/{modality}/{s}.pkl" for s in shard_plan(modality).ids]
+
+
+def shard_of(modality, shard):
+    """A shard of the plan, as a plain dict (the job's params)."""
+    from dataclasses import asdict
+
+    return asdict(shard_plan(modality).shard(shard))
+
+
+def shard_runs(modality, shard):
+    """The (subject, story) runs of a shard's subjects, in runs_of order."""
+    subjects = set(shard_of(modality, shard)["subjects"])
+    return [run for run in runs_of(modality) if run[0] in subjects]
+
+
+def shard_recordings(modality, shard):
+    return [f"{RESULTS}/preproc/{modality}/sub-{s}/{t}.zarr" for s, t in shard_runs(modality, shard)]
+
+
+def shard_words(modality, shard):
+    """Per-subject word tables of a shard's runs; empty unless dataset.timings.per_subject."""
+    if not PER_SUBJECT:
+        return []
+    return [f"{RESULTS}/words/{t}/sub-{s}.tsv" for s, t in shard_runs(modality, shard)]
+
+
+def subjects_of(modality):
+    """A modality's subjects in runs_of order (the order of the scores' subject axis)."""
+    return list(dict.fromkeys(s for s, _ in runs_of(modality)))
+
+
 def scores_path(model, modality):
     return f"{RESULTS}/scores/{model}/{modality}.zarr"
 

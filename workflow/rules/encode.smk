@@ -14,7 +14,7 @@ rule encode:
         stories=STORIES,
         runs=lambda wc: runs_of(wc.modality),
         design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
-        encoding=config["encoding"],
+        encoding=ENCODING,
         seed=SEED,
         on_beyond_end=ON_BEYOND_END,
         word_tables=WORD_TABLES,
@@ -31,6 +31,75 @@ rule encode:
         "../../envs/encode.yaml"
     script:
         "../scripts/encode.py"
+
+
+# With encoding.max_job_memory_gb (SHARDED, common.smk): the same scores from shard jobs, each a block of
+# targets of the subjects sharing them (one joint solve) or of one subject, within the budget
+# (brainalign.encoding.shards); encode_gather joins them. Without it, the single encode job above.
+if SHARDED:
+
+    ruleorder: encode_gather > encode
+
+else:
+
+    ruleorder: encode > encode_gather
+
+
+rule encode_shard:
+    input:
+        features=lambda wc: features_of(wc.model),
+        recordings=lambda wc: shard_recordings(wc.modality, wc.shard),
+        words=lambda wc: shard_words(wc.modality, wc.shard),
+    output:
+        f"{RESULTS}/shards/encode/{{model}}/{{modality}}/{{shard}}.pkl",
+    wildcard_constraints:
+        shard=r"g\d+-l\d+-t\d+",
+    params:
+        stories=STORIES,
+        runs=lambda wc: shard_runs(wc.modality, wc.shard),
+        shard=lambda wc: shard_of(wc.modality, wc.shard),
+        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        encoding=ENCODING,
+        seed=SEED,
+        on_beyond_end=ON_BEYOND_END,
+        word_tables=WORD_TABLES,
+    threads: 2
+    resources:
+        mem_mb=lambda wc, attempt: shard_of(wc.modality, wc.shard)["mem_mb"] * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    log:
+        f"{RESULTS}/logs/encode_shard/{{model}}/{{modality}}/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/encode_shard/{{model}}/{{modality}}/{{shard}}.tsv",
+    conda:
+        "../../envs/encode.yaml"
+    script:
+        "../scripts/encode_shard.py"
+
+
+rule encode_gather:
+    input:
+        shards=lambda wc: shard_files(wc.model, wc.modality),
+        features=lambda wc: features_of(wc.model),
+    output:
+        scores=directory(f"{RESULTS}/scores/{{model}}/{{modality}}.zarr"),
+        table=f"{RESULTS}/scores/{{model}}/{{modality}}.csv",
+    params:
+        subjects=lambda wc: subjects_of(wc.modality),
+        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        encoding=ENCODING,
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
+    log:
+        f"{RESULTS}/logs/encode_gather/{{model}}/{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/encode_gather/{{model}}/{{modality}}.tsv",
+    conda:
+        "../../envs/encode.yaml"
+    script:
+        "../scripts/encode_gather.py"
 
 
 # Modalities fitted per subject (iEEG patients): one row per electrode across patients and group

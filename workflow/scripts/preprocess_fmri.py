@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
 from brainalign.io.bids import locate_run  # noqa: E402
-from brainalign.io.store import write_zarr  # noqa: E402
+from brainalign.io.store import target_chunks, write_zarr  # noqa: E402
 from brainalign.io.timings import read_word_table  # noqa: E402
 from brainalign.preprocess.fmri import preprocess_run  # noqa: E402
 from brainalign.runtime import provenance, setup_logging  # noqa: E402
@@ -34,4 +34,4 @@ data.attrs.update(provenance(smk.params.options), subject=subject, story=story,
 # which of repeated runs, which version of the story: recorded with the data
 data.attrs.update({k: v for k, v in (("task", task), ("run", planned.get("run")), ("condition", planned.get("condition")),
                                      ("repeats", planned.get("repeats"))) if v})
-write_zarr(data, smk.output[0])
+write_zarr(data, smk.output[0], encoding=target_chunks(data))  # voxel chunks: a shard reads only its own

@@ -65,6 +65,8 @@ class SubjectTargets:
     target_shape : ``(n_voxels,)`` or ``(n_channels, n_lags)``.
     coords : the recording's coordinates on the target dim (``{name: (dims, values)}``).
     attrs : attributes of the subject's first recording (grid, montage, sampling rate).
+    block : ``(start, stop, n_total)`` when only a block of the subject's targets (voxels or
+        channels, :func:`target_block`) was collected (a shard of a sharded run); else None.
     """
 
     subject: str
@@ -78,6 +80,7 @@ class SubjectTargets:
     target_shape: tuple[int, ...]
     coords: dict[str, tuple]
     attrs: dict[str, Any]
+    block: tuple[int, int, int] | None = None
 
     @property
     def n_columns(self) -> int:
@@ -123,6 +126,29 @@ class EncodingTargets:
         needs to place fits made elsewhere (a gather job of a sharded run reads no recording)."""
         light = {s: replace(t, values={}) for s, t in self.subjects.items()}
         return replace(self, subjects=light)
+
+
+def target_block(n_targets: int, block: tuple[int, int] | None) -> slice:
+    """The targets of block ``k`` of ``K`` (``block=(k, K)``): ``[k n // K, (k + 1) n // K)``.
+
+    Blocks are fractions of the subject's own count, so a plan made from headers (before
+    preprocessing fixes the exact voxel or channel count) names the same blocks as the shards see.
+    ``None``: every target.
+
+    Raises
+    ------
+    ValueError
+        ``k`` outside ``[0, K)``, or a block with no target (more blocks than targets).
+    """
+    if block is None:
+        return slice(0, n_targets)
+    k, n_blocks = (int(v) for v in block)
+    if not 0 <= k < n_blocks:
+        raise ValueError(f"target block {k} of {n_blocks}: expected 0 <= block < {n_blocks}")
+    start, stop = k * n_targets // n_blocks, (k + 1) * n_targets // n_blocks
+    if stop <= start:
+        raise ValueError(f"target block {k} of {n_blocks} holds no target ({n_targets} targets): plan fewer blocks")
+    return slice(start, stop)
 
 
 def design_params(modality: str, design: dict) -> dict:
@@ -386,18 +412,30 @@ def _collect_subject(
     on_beyond_end: str,
     outside: dict,
     words_left_out: dict,
+    block: tuple[int, int] | None = None,
 ) -> tuple[SubjectTargets, np.ndarray | None]:
-    """One subject's targets per story (see :class:`SubjectTargets`) and its lags (word-locked)."""
+    """One subject's targets per story (see :class:`SubjectTargets`) and its lags (word-locked).
+
+    ``block``: only that block of the targets (:func:`target_block`).  fMRI reads only the block's
+    voxels (a lazy store reads only their chunks); word-locked modalities read every channel, since
+    a word is left out when any channel is NaN in its window (``BAD`` segments), and keep the block's
+    channels once the words are settled, so the rows are those of the unsharded fit.
+    """
     values, rows, run_onsets, times_of, tr_of = {}, {}, {}, {}, {}
-    key, own_stories, lags, first_rec = [], [], None, None
+    key, own_stories, lags, first_rec, sl = [], [], None, None, None
     for story in stories:
         if story not in recs:
             continue
         rec = recs[story]
-        first_rec = rec if first_rec is None else first_rec
         where = f"subject {subject}, story {story}"
         if target_dim not in rec.dims:
             raise ValueError(f"{modality} recordings must have dims (time, {target_dim}), got {rec.dims} ({where})")
+        if sl is None:
+            n_total = rec.sizes[target_dim]
+            sl = target_block(n_total, block)
+        first_rec = rec.isel({target_dim: sl}) if first_rec is None else first_rec
+        if modality in FMRI:
+            rec = rec.isel({target_dim: sl})
         data = np.asarray(rec.transpose("time", target_dim).values, dtype=np.float32)
         check_recording(data, allow_nan=modality not in FMRI, name=f"recording of {where}")
         word_onsets = _run_onsets(onsets, features, subject, story)
@@ -420,6 +458,7 @@ def _collect_subject(
             # Word-locked: the design rows are the words, so only which words are kept matters.
             ep = word_locked(rec, word_onsets, dpar["tmin"], dpar["tmax"])
             ep, n_nan = drop_words_with_nan(ep, where)  # BAD segments (NaN) never reach the fit
+            ep = ep.isel({target_dim: sl})
             if n_nan:
                 words_left_out.setdefault(subject, {})[story] = n_nan
             if ep.sizes["word"] == 0:
@@ -440,7 +479,8 @@ def _collect_subject(
     shape = (n_targets,) if modality in FMRI else (n_targets, len(lags))
     return SubjectTargets(subject=subject, stories=own_stories, values=values, onsets=run_onsets, rows=rows,
                           times=times_of, tr=tr_of, layout=tuple(key), target_shape=shape,
-                          coords=target_coords(first_rec, (target_dim,)), attrs=dict(first_rec.attrs)), lags
+                          coords=target_coords(first_rec, (target_dim,)), attrs=dict(first_rec.attrs),
+                          block=None if block is None else (sl.start, sl.stop, n_total)), lags
 
 
 def collect_targets(
@@ -454,12 +494,15 @@ def collect_targets(
     onsets: Mapping[str, Mapping[str, np.ndarray | xr.DataArray]] | None = None,
     on_beyond_end: str = "error",
     word_sources: Mapping[str, str] | None = None,
+    block: tuple[int, int] | None = None,
 ) -> EncodingTargets:
     """Check the inputs and collect every subject's targets (phase 1 of :func:`encode_dataset`).
 
     Parameters are those of :func:`brainalign.encoding.encode_dataset`; ``encoding["subjects"]``
     (``auto``/``joint``/``separate``, or ``{modality: ...}``) decides whether subjects share one
-    target axis (module docstring).
+    target axis (module docstring).  ``block=(k, K)``: only target block ``k`` of ``K`` of every
+    subject (:func:`target_block`; a shard of a sharded run, :mod:`brainalign.encoding.shards`):
+    the checks across subjects still see every target, the values are read for the block only.
 
     Returns
     -------
@@ -508,7 +551,7 @@ def collect_targets(
         collected[subject], sub_lags = _collect_subject(
             subject, recordings[subject], features, stories, modality=modality, target_dim=target_dim, dpar=dpar,
             onsets=onsets, word_sources=word_sources, on_beyond_end=on_beyond_end, outside=outside,
-            words_left_out=words_left_out)
+            words_left_out=words_left_out, block=block)
         if sub_lags is None:
             continue
         if lags is not None and not _same_lags(sub_lags, lags):

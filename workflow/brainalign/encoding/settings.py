@@ -75,6 +75,7 @@ def encoding_settings(section: Mapping[str, Any], seed: int = 0) -> tuple[dict, 
     encoding["alphas"] = np.logspace(grid["start"], grid["stop"], grid["num"]).tolist()
     layers = encoding.pop("layers", None)
     stride = int(encoding.pop("layer_stride", 1))
+    encoding.pop("max_job_memory_gb", None)  # how the work is split into jobs (encoding.shards), not a solver setting
     encoding["seed"] = seed
     return encoding, layers, stride
 

@@ -138,6 +138,39 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write a binary file atomically (temporary sibling, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def target_chunks(obj: xr.Dataset | xr.DataArray, target_dims: tuple[str, ...] = ("voxel", "channel"),
+                  chunk_mb: float = 16.0, name: str = "data") -> dict:
+    """Zarr encoding that chunks a recording along its target dimension (every time point per chunk).
+
+    A shard of a sharded encode (:mod:`brainalign.encoding.shards`) reads a block of targets: with
+    chunks of whole time courses of a few thousand targets it reads those chunks and nothing more.
+    Chunks hold about ``chunk_mb`` MB.  Returns ``{}`` (the default layout) for data without a
+    target dimension.
+    """
+    da = obj[name] if isinstance(obj, xr.Dataset) else obj
+    dim = next((d for d in target_dims if d in da.dims), None)
+    if dim is None:
+        return {}
+    per_target = max(1, int(da.dtype.itemsize * da.size // max(1, da.sizes[dim])))
+    n = int(max(1, min(da.sizes[dim], chunk_mb * 2**20 // per_target)))
+    return {da.name or name: {"chunks": tuple(n if d == dim else da.sizes[d] for d in da.dims)}}
+
+
 def atomic_write_table(df, path: str | os.PathLike, sep: str | None = None) -> Path:
     """Write a pandas DataFrame as TSV (``.tsv``) or CSV (otherwise) atomically."""
     path = Path(path)
