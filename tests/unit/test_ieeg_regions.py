@@ -395,6 +395,31 @@ def test_region_reading_jobs_declare_the_atlas_as_input():
                 inputs = block.split("output:")[0]
                 assert "region_inputs(" in inputs, f"{smk.name}: {block.splitlines()[0]} reads regions, no input"
     assert checked >= 7
-    # ... and for a named atlas those inputs are the packaged file.
-    figures = (rules_dir / "figures.smk").read_text()
-    assert '_REGION_SOURCES["atlas"]' in figures and "_is_named_atlas" in figures
+
+
+def test_dry_run_lists_the_named_atlas_as_job_input(tmp_path):
+    """With analyses.regions.atlas: harvard_oxford the iEEG jobs that label electrodes take the packaged
+    atlas file and its table as inputs, and read that very file (the path is passed to them)."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from test_figure_rules_ieeg import SNAKEFILE
+
+    src = find_region_sources(None, {"atlas": "harvard_oxford"})
+    (tmp_path / "bids").mkdir()
+    scores = tmp_path / "results" / "demo" / "scores" / "m"
+    (scores / "ieeg.zarr").mkdir(parents=True)
+    (scores / "ieeg_electrodes.tsv").write_text("subject\tchannel\n01\tG1\n")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(
+        {"figures": {}, "analyses": {"regions": {"atlas": "harvard_oxford", "ieeg": "atlas"}}}))
+    (tmp_path / "Snakefile").write_text(SNAKEFILE.replace('KIND = "demo"', 'KIND = "bids"')
+                                        .replace('MODALITIES = ["eeg", "ieeg"]', 'MODALITIES = ["ieeg"]'))
+    target = "results/demo/figures/m/ieeg/time_courses_by_region.png"
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(tmp_path / "Snakefile"), "-d", str(tmp_path), "-n", target]
+    dry = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=dict(os.environ, MPLBACKEND="Agg"))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    job_inputs = [line for line in dry.stdout.splitlines() if line.strip().startswith("input:")]
+    assert job_inputs and all(src["atlas"] in line and src["atlas_labels"] in line for line in job_inputs), dry.stdout
