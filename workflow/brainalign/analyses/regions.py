@@ -39,24 +39,25 @@ LABEL_COLUMNS = ("anatomy", "anatomical_label", "label", "region", "roi", "locat
 UNKNOWN = "unknown"
 #: Default search radius (mm) around an electrode for the nearest labelled atlas voxel.
 DEFAULT_RADIUS_MM = 5.0
-#: A probabilistic (4-D) atlas labels a voxel with its most probable label when that probability
-#: reaches this percentage, as FSL's ``*-maxprob-thr25`` images do.
-PROB_THRESHOLD = 25
+#: Default of ``analyses.regions.atlas_threshold``: a probabilistic (4-D) atlas labels a voxel with its
+#: most probable label when that probability reaches this percentage, as FSL's ``*-maxprob-thr25``
+#: images do.
+PROB_THRESHOLD = 25.0
 
 
 @lru_cache(maxsize=2)
-def _label_image_cached(path: str, mtime: float, size: int) -> tuple[np.ndarray, np.ndarray, bool]:
+def _label_image_cached(path: str, mtime: float, size: int, threshold: float) -> tuple[np.ndarray, np.ndarray, bool]:
     import nibabel as nib
 
-    return _label_array(nib.load(path))
+    return _label_array(nib.load(path), threshold)
 
 
-def _label_array(img) -> tuple[np.ndarray, np.ndarray, bool]:
+def _label_array(img, threshold: float = PROB_THRESHOLD) -> tuple[np.ndarray, np.ndarray, bool]:
     """``(labels, affine, probabilistic)``: a 3-D integer label array of an atlas image.
 
     A 4-D image with several volumes is a probabilistic atlas (one probability map per label, as FSL
     ships Harvard-Oxford and Juelich): each voxel takes ``k + 1`` for the volume ``k`` of highest
-    probability when it reaches :data:`PROB_THRESHOLD` percent, else 0.  The volumes are scanned one
+    probability when it reaches ``threshold`` percent (0: any non-zero probability), else 0.  The volumes are scanned one
     at a time (contiguous in the file's order), which is far faster than an ``argmax`` over the last
     axis and needs no copy of the 4-D array.
     """
@@ -71,15 +72,15 @@ def _label_array(img) -> tuple[np.ndarray, np.ndarray, bool]:
             better = vol > best
             best[better] = vol[better]
             labels[better] = k + 1
-        labels[best < PROB_THRESHOLD] = 0
+        labels[best < threshold] = 0
         return labels, np.asarray(img.affine), True
     if data.ndim == 4:
         data = data[..., 0]
     return data.astype(np.int64), np.asarray(img.affine), False
 
 
-def load_label_image(atlas, labels: str | os.PathLike | pd.DataFrame | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+def load_label_image(atlas, labels: str | os.PathLike | pd.DataFrame | None = None,
+                     threshold: float = PROB_THRESHOLD) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """An atlas as ``(label array, affine, {label: name})``.
 
     ``atlas`` is a path or nibabel image, 3-D (integer labels, 0 = none) or 4-D probabilistic (see
@@ -88,13 +89,14 @@ def load_label_image(atlas, labels: str | os.PathLike | pd.DataFrame | None = No
     process (the analyses label several Scores with the same atlas).
     """
     if hasattr(atlas, "affine"):
-        data, affine, prob = _label_array(atlas)
+        data, affine, prob = _label_array(atlas, threshold)
     else:
         path = Path(atlas)
         if not path.is_file():
             raise MissingInputError(path, "atlas image not found")
         stat = path.stat()
-        data, affine, prob = _label_image_cached(str(path.resolve()), stat.st_mtime, stat.st_size)
+        data, affine, prob = _label_image_cached(str(path.resolve()), stat.st_mtime, stat.st_size,
+                                                 float(threshold))
     names = _label_names(labels)
     if prob:
         names = {k + 1: v for k, v in names.items()}
@@ -137,7 +139,8 @@ def _label_names(labels: str | os.PathLike | pd.DataFrame | None) -> dict[int, s
     return dict(zip(index.astype(int), table[name].astype(str)))
 
 
-def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataFrame | None = None) -> xr.Dataset:
+def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataFrame | None = None, *,
+                 threshold: float = PROB_THRESHOLD) -> xr.Dataset:
     """Attach ``region`` to fMRI targets from a label image in MNI space.
 
     Parameters
@@ -145,10 +148,13 @@ def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataF
     scores
         Scores with voxel coordinates ``x, y, z`` (MNI mm).
     atlas
-        Label image (path or nibabel image); 0 = no label.
+        Label image (path or nibabel image); 0 = no label.  A 4-D probabilistic atlas is read
+        as its most probable label (see :func:`load_label_image`).
     labels
         Table with columns ``index`` and ``name`` (path or DataFrame); without it the label
         numbers are the names.
+    threshold
+        For a probabilistic atlas, see :func:`atlas_labels_at`.
 
     Raises
     ------
@@ -163,7 +169,7 @@ def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataF
     for c in ("x", "y", "z"):
         if c not in scores.coords:
             raise ValueError(f"label_voxels needs the voxel coordinate {c!r} (MNI mm)")
-    data, affine, names = load_label_image(atlas, labels)
+    data, affine, names = load_label_image(atlas, labels, threshold)
     xyz = np.stack([scores[c].values for c in ("x", "y", "z")] + [np.ones(scores.sizes[dim])])
     ijk = np.rint(np.linalg.inv(affine) @ xyz)[:3].astype(int)
     inside = np.all((ijk >= 0) & (ijk < np.asarray(data.shape[:3])[:, None]), axis=0)
@@ -232,7 +238,8 @@ def electrode_positions_mm(scores: xr.Dataset | xr.DataArray) -> np.ndarray:
 
 
 def atlas_labels_at(xyz_mm: np.ndarray, atlas, labels: str | os.PathLike | pd.DataFrame | None = None, *,
-                    radius_mm: float = DEFAULT_RADIUS_MM) -> tuple[np.ndarray, np.ndarray]:
+                    radius_mm: float = DEFAULT_RADIUS_MM, threshold: float = PROB_THRESHOLD
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Atlas label of each point: the voxel it lies in, else the nearest labelled voxel within ``radius_mm``.
 
     Parameters
@@ -246,6 +253,9 @@ def atlas_labels_at(xyz_mm: np.ndarray, atlas, labels: str | os.PathLike | pd.Da
         numbers are the names.
     radius_mm
         Largest distance (mm, voxel centre to point) at which an outside point takes a label.
+    threshold
+        Probability (percent) a 4-D probabilistic atlas's most probable label must reach
+        (:func:`load_label_image`); ignored for a 3-D label image.
 
     Returns
     -------
@@ -257,7 +267,7 @@ def atlas_labels_at(xyz_mm: np.ndarray, atlas, labels: str | os.PathLike | pd.Da
     import nibabel as nib
     from scipy.spatial import cKDTree
 
-    data, affine, names = load_label_image(atlas, labels)
+    data, affine, names = load_label_image(atlas, labels, threshold)
     xyz_mm = np.asarray(xyz_mm, dtype=float).reshape(-1, 3)
     n = len(xyz_mm)
     values = np.zeros(n, dtype=np.int64)
@@ -345,7 +355,8 @@ def _label_of(channel: str, labels: dict[str, str]) -> str:
 
 
 def label_electrodes(scores: xr.Dataset, *, mode: str = AUTO, atlas=None, atlas_labels=None,
-                     radius_mm: float = DEFAULT_RADIUS_MM, bids_root: str | os.PathLike | None = None) -> xr.Dataset:
+                     radius_mm: float = DEFAULT_RADIUS_MM, bids_root: str | os.PathLike | None = None,
+                     threshold: float = PROB_THRESHOLD) -> xr.Dataset:
     """Attach ``region`` (and ``region_source``) to iEEG electrodes from their labels or an atlas.
 
     Parameters
@@ -365,6 +376,8 @@ def label_electrodes(scores: xr.Dataset, *, mode: str = AUTO, atlas=None, atlas_
         Search radius for the nearest labelled voxel.
     bids_root
         Where the subjects' ``electrodes.tsv`` are.
+    threshold
+        For a probabilistic atlas, see :func:`atlas_labels_at`.
 
     Returns
     -------
@@ -407,7 +420,7 @@ def label_electrodes(scores: xr.Dataset, *, mode: str = AUTO, atlas=None, atlas_
     todo = region == ""
     if atlas is not None and mode in ("atlas", AUTO) and todo.any():
         xyz = electrode_positions_mm(scores)
-        names_at, _ = atlas_labels_at(xyz[todo], atlas, atlas_labels, radius_mm=radius_mm)
+        names_at, _ = atlas_labels_at(xyz[todo], atlas, atlas_labels, radius_mm=radius_mm, threshold=threshold)
         region[todo] = names_at
         source[todo] = np.where(names_at == UNKNOWN, "", "atlas")
     region[region == ""] = UNKNOWN
@@ -469,7 +482,11 @@ def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> 
     radius = float(settings.get("ieeg_radius_mm", DEFAULT_RADIUS_MM))
     if radius < 0:
         raise ConfigError("analyses.regions.ieeg_radius_mm", f"{radius} is negative", expected="a distance >= 0 (mm)")
-    out.update(ieeg=mode, ieeg_radius_mm=radius, bids_root=str(root) if root else None)
+    threshold = float(settings.get("atlas_threshold", PROB_THRESHOLD))
+    if not 0 <= threshold <= 100:
+        raise ConfigError("analyses.regions.atlas_threshold", f"{threshold} is not a percentage",
+                          expected="a probability in percent, 0 to 100")
+    out.update(ieeg=mode, ieeg_radius_mm=radius, atlas_threshold=threshold, bids_root=str(root) if root else None)
     return out
 
 
@@ -511,12 +528,14 @@ def attach_regions(scores: xr.Dataset, sources: dict | None, default: str = "all
             return label_electrodes(scores, mode=mode, atlas=sources.get("atlas"),
                                     atlas_labels=sources.get("atlas_labels"),
                                     radius_mm=float(sources.get("ieeg_radius_mm", DEFAULT_RADIUS_MM)),
-                                    bids_root=sources.get("bids_root"))
+                                    bids_root=sources.get("bids_root"),
+                                    threshold=float(sources.get("atlas_threshold", PROB_THRESHOLD)))
         if mode == "atlas":
             raise ConfigError("analyses.regions.atlas", "analyses.regions.ieeg is 'atlas' but no atlas was found",
                               expected="a label image in MNI space (or <bids_root>/derivatives/atlas/*_dseg.nii.gz)")
     if dim == "voxel" and sources.get("atlas"):
-        return label_voxels(scores, sources["atlas"], sources.get("atlas_labels"))
+        return label_voxels(scores, sources["atlas"], sources.get("atlas_labels"),
+                            threshold=float(sources.get("atlas_threshold", PROB_THRESHOLD)))
     if dim == "channel" and sources.get("channel_groups"):
         return label_channels(scores, sources["channel_groups"])
     return scores.assign_coords(region=(dim, np.full(scores.sizes[dim], default)))
