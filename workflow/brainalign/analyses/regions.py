@@ -62,7 +62,14 @@ def _label_array(img, threshold: float = PROB_THRESHOLD) -> tuple[np.ndarray, np
     axis and needs no copy of the 4-D array.
     """
     proxy = img.dataobj
-    data = np.asarray(proxy.get_unscaled() if hasattr(proxy, "get_unscaled") else proxy)
+    # The stored values when no scaling applies (a uint8 probability atlas stays uint8: 0.5 GB for
+    # Harvard-Oxford instead of 4 GB as float64); scaled values otherwise.
+    try:
+        slope, inter = img.header.get_slope_inter()
+    except AttributeError:
+        slope, inter = None, None
+    unscaled = slope in (None, 1.0) and inter in (None, 0.0) and hasattr(proxy, "get_unscaled")
+    data = np.asarray(proxy.get_unscaled() if unscaled else proxy)
     if data.ndim == 4 and data.shape[3] > 1:
         scale = 100.0 if np.issubdtype(data.dtype, np.floating) and np.nanmax(data) <= 1.0 else 1.0
         best = np.zeros(data.shape[:3], dtype=np.float32)
