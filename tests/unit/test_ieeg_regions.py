@@ -21,8 +21,9 @@ import xarray as xr
 
 from brainalign.analyses import electrode_hierarchy
 from brainalign.analyses.hierarchy import A1_REFERENCE_MNI, distance_to_a1
-from brainalign.analyses.regions import (DEFAULT_RADIUS_MM, UNKNOWN, atlas_labels_at, attach_regions, electrode_label_files,
-                                         electrode_positions_mm, find_region_sources, label_electrodes)
+from brainalign.analyses.regions import (DEFAULT_RADIUS_MM, UNKNOWN, atlas_labels_at, attach_regions,
+                                         electrode_label_files, electrode_positions_mm, find_region_sources,
+                                         label_electrodes)
 from brainalign.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

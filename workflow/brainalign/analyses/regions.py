@@ -57,9 +57,9 @@ def _label_array(img, threshold: float = PROB_THRESHOLD) -> tuple[np.ndarray, np
 
     A 4-D image with several volumes is a probabilistic atlas (one probability map per label, as FSL
     ships Harvard-Oxford and Juelich): each voxel takes ``k + 1`` for the volume ``k`` of highest
-    probability when it reaches ``threshold`` percent (0: any non-zero probability), else 0.  The volumes are scanned one
-    at a time (contiguous in the file's order), which is far faster than an ``argmax`` over the last
-    axis and needs no copy of the 4-D array.
+    probability when it reaches ``threshold`` percent (0: any non-zero probability), else 0.  The
+    volumes are scanned one at a time (contiguous in the file's order), which is far faster than an
+    ``argmax`` over the last axis and needs no copy of the 4-D array.
     """
     proxy = img.dataobj
     # The stored values when no scaling applies (a uint8 probability atlas stays uint8: 0.5 GB for
