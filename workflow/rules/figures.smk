@@ -28,6 +28,13 @@ else:
     from brainalign.analyses.regions import find_region_sources as _find_region_sources
 
     _REGION_SOURCES = _find_region_sources(BIDS_ROOT, ANALYSES_CFG["regions"])
+    # A named atlas (analyses.regions.atlas: harvard_oxford, ...) resolves to an installed package's file:
+    # the jobs get that path, so that what they read is exactly their declared input.
+    from brainalign.analyses.atlases import is_named as _is_named_atlas
+
+    if _is_named_atlas(ANALYSES_CFG["regions"].get("atlas")):
+        ANALYSES_CFG["regions"] = {**ANALYSES_CFG["regions"], "atlas": _REGION_SOURCES["atlas"],
+                                   "atlas_labels": _REGION_SOURCES["atlas_labels"]}
     # iEEG electrodes may also take the atlas label at their MNI position (analyses.regions.ieeg).
     _IEEG_ATLAS = ("atlas", "atlas_labels") if _REGION_SOURCES["ieeg"] != "none" else ()
     _REGION_KEYS = {"fmri": ("atlas", "atlas_labels"), "meg": ("channel_groups",), "eeg": ("channel_groups",),

@@ -20,6 +20,7 @@ sensitivity_targets = lambda wildcards=None: _an_plan.sensitivity_targets(RESULT
 rule analysis_sensitivity:
     input:
         bids=BIDS_ROOT,  # atlas / channel groups for regions (analyses.regions: auto)
+        regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
         scores=lambda wc: scores_path(wc.model, wc.modality),  # the real scores: hosts and the real SNR
         features=lambda wc: features_of(wc.model),
         recordings=lambda wc: recordings_of(wc.modality),

