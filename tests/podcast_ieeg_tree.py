@@ -108,7 +108,8 @@ class Planted:
 
 @dataclass
 class Transient:
-    """A brief, large deflection on a few contacts (an electrode pop)."""
+    """A brief, large deflection on a few contacts (an electrode pop: an abrupt jump of ``amplitude``
+    background SDs decaying over ``duration`` s)."""
 
     channels: list[str]
     onset: float
@@ -216,10 +217,11 @@ def write_patient(root: Path, patient: Patient, words: pd.DataFrame, duration: f
         cols = [names.index(ch) for ch in p.channels]
         data[:, cols] += 0.5 * env[:, None] * _carrier(rng, n_times, len(cols), fs)
     for tr in patient.transients:
-        i0, i1 = int(round(tr.onset * fs)), int(round((tr.onset + tr.duration) * fs))
-        shape = np.hanning(max(i1 - i0, 3))[: max(i1 - i0, 3)]
+        # an electrode pop: an abrupt jump (broadband, high gamma included) relaxing exponentially
+        i0 = int(round(tr.onset * fs))
+        shape = np.exp(-np.arange(int(round(tr.duration * fs))) / (tr.duration * fs / 4.0))
         for ch in tr.channels:
-            data[i0:i0 + len(shape), names.index(ch)] += tr.amplitude * shape
+            data[i0:i0 + len(shape), names.index(ch)] += tr.amplitude * shape[: n_times - i0]
     stem = f"sub-{sub}_task-{TASK}"
     # 20 microvolts per unit: a plausible ECoG scale, well inside float32 resolution
     pybv.write_brainvision(data=(data.T * 20.0).astype(np.float32), sfreq=fs, ch_names=names,
