@@ -9,6 +9,12 @@ averaged, and the envelope is low-passed and resampled (≤ 50 Hz by default), t
 Re-referencing: ``"bipolar"`` pairs consecutive contacts of one shaft/grid (names ``<prefix><n>``,
 e.g. ``LA1``–``LA2``) into ``LA1-LA2``, placed at the contacts' midpoint; ``"average"`` is a
 common average over good channels of each type; ``None`` keeps the recorded reference.
+
+Memory: only the picked channels are read, the references are computed without copying the
+recording, and the filter bank, Hilbert transform, low-pass and resampling run on blocks of
+channels (:data:`BLOCK_SAMPLES`), so a job peaks at about twice the recording (float64, bipolar:
+the recording and its bipolar montage) plus a fixed block, not ten times it
+(:mod:`brainalign.preprocess.resources` sizes the job's ``mem_mb`` from this).
 """
 
 from __future__ import annotations
@@ -26,10 +32,17 @@ from scipy.signal import hilbert
 
 from brainalign.errors import ConfigError
 from brainalign.preprocess.common import zscore_time
-from brainalign.preprocess.meeg import _pick_names, apply_nonfinite, line_noise_freqs, read_raw, to_dataarray
+from brainalign.preprocess.meeg import _pick_names, apply_nonfinite, line_noise_freqs, load_data, read_raw, to_dataarray
 from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION
 
 log = logging.getLogger(__name__)
+
+# Channels go through the filter bank, Hilbert transform, low-pass and resampling in blocks of about
+# this many samples (channels x time; at least one channel). About ten float64 arrays of a block's size
+# live at once (the band-passed copy, the analytic signal's FFT buffers, the amplitude, the running
+# sum), so a block costs ~10 x 8 x BLOCK_SAMPLES bytes (~170 MB) whatever the recording's length.
+# Every step is channel-wise, so the blocks give the same numbers as the whole recording at once.
+BLOCK_SAMPLES = 2**21
 
 _CONTACT = re.compile(r"^(.*?)(\d+)$")
 
@@ -60,9 +73,11 @@ def bipolar_reference(raw: mne.io.BaseRaw, source: str = "") -> mne.io.BaseRaw:
     pairs = bipolar_pairs(raw.ch_names)
     if not pairs:
         raise ValueError(f"{source}: no bipolar pair found (contacts must be named <shaft><number>)")
-    data = raw.get_data()
+    data = raw._data  # the loaded samples themselves: get_data() would copy the whole recording
     idx = {c: i for i, c in enumerate(raw.ch_names)}
-    new = np.stack([data[idx[a]] - data[idx[b]] for a, b in pairs])
+    new = np.empty((len(pairs), data.shape[1]), dtype=data.dtype)
+    for k, (a, b) in enumerate(pairs):
+        np.subtract(data[idx[a]], data[idx[b]], out=new[k])
     chs = []
     for a, b in pairs:
         ch = dict(raw.info["chs"][idx[a]])
@@ -77,6 +92,7 @@ def bipolar_reference(raw: mne.io.BaseRaw, source: str = "") -> mne.io.BaseRaw:
             ch["loc"][:] = loc
             ch["coord_frame"] = frame
         info["line_freq"] = raw.info["line_freq"]
+    info.set_meas_date(raw.info["meas_date"])  # else the recording's dated annotations cannot be set on it
     out = mne.io.RawArray(new, info, first_samp=raw.first_samp, verbose="error")
     out.set_annotations(raw.annotations)
     return out
@@ -108,6 +124,47 @@ def high_gamma_envelope(data: np.ndarray, sfreq: float, band: tuple[float, float
         amp = np.abs(hilbert(sub, axis=-1))
         env += amp / np.maximum(amp.mean(axis=-1, keepdims=True), np.finfo(float).tiny)
     return env / n_bands
+
+
+def envelope_raw(raw: mne.io.BaseRaw, band: tuple[float, float], n_bands: int, resample: float | None,
+                 n_jobs: int = 1, block_samples: int | None = None) -> mne.io.RawArray:
+    """High-gamma envelope of every channel of a loaded Raw, low-passed and resampled, block by block.
+
+    Same result as :func:`high_gamma_envelope` on all channels followed by ``filter(None, 0.4 *
+    resample)`` and polyphase ``resample`` of the whole envelope (each step is channel-wise), but
+    only one block of channels (about ``block_samples`` samples, default :data:`BLOCK_SAMPLES`) is
+    ever held at the recording's rate.
+
+    Returns
+    -------
+    mne.io.RawArray
+        The envelope (channels of ``raw``, at ``resample`` Hz or the recording's rate) with the
+        recording's annotations.
+    """
+    n_channels, n_times = len(raw.ch_names), raw.n_times
+    step = max(1, int(block_samples or BLOCK_SAMPLES) // max(n_times, 1))
+    parts, block = [], None
+    for start in range(0, n_channels, step):
+        picks = list(range(start, min(start + step, n_channels)))
+        env = high_gamma_envelope(raw._data[start:picks[-1] + 1], raw.info["sfreq"], band, n_bands, n_jobs)
+        block = mne.io.RawArray(env, mne.pick_info(raw.info, picks), first_samp=raw.first_samp, verbose="error")
+        # before filtering: raw.filter skips across 'edge'/'bad_acq_skip' annotations
+        block.set_annotations(raw.annotations)
+        if resample is not None:
+            block.filter(None, 0.4 * resample, picks="all", verbose="error")
+            block.resample(resample, method="polyphase", verbose="error")
+        parts.append(block._data)
+    info = raw.info.copy()
+    with info._unlock():  # what the filter and resampling changed in the blocks' info
+        for key in ("sfreq", "lowpass", "highpass"):
+            info[key] = block.info[key]
+    out = mne.io.RawArray(np.concatenate(parts) if len(parts) > 1 else parts[0], info, first_samp=block.first_samp,
+                          verbose="error")
+    annotations = block.annotations.copy()
+    if annotations.orig_time is None:  # relative onsets: set_annotations adds the first sample's time again
+        annotations.onset -= out.first_time
+    out.set_annotations(annotations)
+    return out
 
 
 def preprocess_ieeg(
@@ -163,7 +220,8 @@ def preprocess_ieeg(
     if bad_segments not in ("nan", "keep"):
         raise ConfigError("preprocess.ieeg.bad_segments", f"{bad_segments!r} is not supported",
                           expected="'nan' or 'keep'")
-    raw, source = read_raw(raw_or_bids_path)
+    # read the picked channels only (picking a loaded recording would copy it)
+    raw, source = read_raw(raw_or_bids_path, preload=False)
     bads = list(raw.info["bads"])
     names = _pick_names(raw, picks)
     if bad_channels == "drop":
@@ -171,6 +229,7 @@ def preprocess_ieeg(
     if not names:
         raise ValueError(f"{source}: no iEEG channel left (picks={picks!r}, bads={bads})")
     raw.pick(names)
+    load_data(raw, source)
     if bad_channels != "drop":
         raw.info["bads"] = []
     nf_attrs = apply_nonfinite(raw, names, policy=nonfinite, max_fraction=nonfinite_max_fraction,
@@ -178,22 +237,20 @@ def preprocess_ieeg(
     if reference == "bipolar":
         raw = bipolar_reference(raw, source)
     elif reference == "average":
-        data = raw.get_data()
+        data = raw._data  # in place: get_data() and a boolean index would each copy the recording
         types = np.array(raw.get_channel_types())
         for t in set(types):
-            data[types == t] -= data[types == t].mean(axis=0)
-        raw._data[:] = data
+            rows = np.flatnonzero(types == t)
+            if rows.size == len(types):
+                data -= data.mean(axis=0)
+            else:
+                data[rows] -= data[rows].mean(axis=0)
     freqs = [f for f in line_noise_freqs(raw, notch, None) if band[0] - 5 <= f <= band[1] + 5]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if freqs:
             raw.notch_filter(freqs, picks="all", n_jobs=n_jobs, verbose="error")
-        env = high_gamma_envelope(raw.get_data(), raw.info["sfreq"], tuple(band), n_bands, n_jobs)
-        env_raw = mne.io.RawArray(env, raw.info.copy(), first_samp=raw.first_samp, verbose="error")
-        env_raw.set_annotations(raw.annotations)
-        if resample is not None:
-            env_raw.filter(None, 0.4 * resample, picks="all", verbose="error")
-            env_raw.resample(resample, method="polyphase", verbose="error")
+        env_raw = envelope_raw(raw, tuple(band), n_bands, resample, n_jobs)
     data = env_raw.get_data(reject_by_annotation="NaN" if bad_segments == "nan" else None).T
     values = zscore_time(data, source) if standardize else data.astype(np.float32)
     return to_dataarray(env_raw, values, source=source, montage="electrodes" if np.isfinite(

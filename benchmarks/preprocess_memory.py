@@ -1,0 +1,169 @@
+"""Peak memory of MEG/EEG/iEEG preprocessing jobs against the ``mem_mb`` the workflow requests.
+
+For each size (channels x minutes x Hz) it writes a synthetic BIDS recording in a temporary folder
+(BrainVision through mne-bids, as the tests and the demo write theirs: ``channels.tsv`` and the
+``*_ieeg.json`` / ``*_eeg.json`` sidecar with ``SamplingFrequency`` and ``RecordingDuration``),
+asks :func:`brainalign.preprocess.resources.preprocess_resources` for the job's request from those
+files, then runs the preprocessing in a fresh Python process, as a Snakemake job would, and reads
+that process's peak resident memory (``ru_maxrss``: imports included).
+
+    PYTHONPATH=workflow .venv/bin/python benchmarks/preprocess_memory.py [--sizes 128x5x2048,263x30x512]
+        [--modality ieeg] [--keep]
+
+The default sizes end with the real Podcast ECoG patient that peaked at 16.7 GB under the old
+pipeline (263 channels, 30 min, 512 Hz); it needs ~2 GB of disk and a few minutes on two cores.
+The last line is ``RESULT key=value ...`` with, per size, the peak (MB), the request (MB) and their
+ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+
+DEFAULT_SIZES = "64x5x2048,128x5x2048,263x10x512,263x30x512"
+DATATYPE = {"ieeg": "ieeg", "eeg": "eeg"}
+
+# The child process: preprocess one run, report its peak resident memory (MB) and that after the
+# imports (what any job costs before it reads a sample). The peak is the kernel's high-water mark of
+# this process's own memory (VmHWM): ru_maxrss would also count the parent's peak, which Linux carries
+# across the fork + exec that starts the child.
+_CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+
+
+def peak_mb():
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except OSError:  # not Linux: ru_maxrss (KiB on Linux, bytes on macOS)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * (1024 if sys.platform == "darwin" else 1))
+
+
+import mne_bids
+modality, fpath, options, save = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+from brainalign.preprocess.ieeg import preprocess_ieeg
+from brainalign.preprocess.meeg import preprocess_meeg
+imported = peak_mb()
+start = time.perf_counter()
+bids_path = mne_bids.get_bids_path_from_fname(fpath)
+bids_path.update(root=Path(fpath).parents[2])
+out = (preprocess_ieeg if modality == "ieeg" else preprocess_meeg)(bids_path, **options)
+wall = time.perf_counter() - start
+if save:
+    import numpy as np
+    np.save(save, out.values)
+print(json.dumps({"peak_mb": peak_mb(), "imported_mb": imported, "wall_s": wall, "shape": list(out.shape)}))
+"""
+
+def write_recording(root: Path, n_channels: int, minutes: float, sfreq: float, *, modality: str = "ieeg",
+                    subject: str = "01", task: str = "podcast", seed: int = 0) -> Path:
+    """A BIDS run of noise (1/f-ish background, 60 Hz line noise) with contacts named like shafts.
+
+    Channels are ``ecog`` (``G1..``) for iEEG, ``eeg`` otherwise; a tenth of them marked bad in
+    ``channels.tsv`` as real recordings have.  Returns the recording's path (``.vhdr``).
+    """
+    import mne
+    import mne_bids
+
+    rng = np.random.default_rng(seed)
+    n = int(round(minutes * 60 * sfreq))
+    names = [f"G{i + 1}" for i in range(n_channels)]
+    kind = "ecog" if modality == "ieeg" else "eeg"
+    info = mne.create_info(names, sfreq, kind)
+    info["line_freq"] = 60.0
+    data = np.empty((n_channels, n), dtype=np.float64)
+    t = np.arange(n) / sfreq
+    line = 2e-6 * np.sin(2 * np.pi * 60.0 * t)
+    for k in range(n_channels):  # one channel at a time: the writer holds one copy of the recording only
+        row = rng.standard_normal(n, dtype=np.float32)
+        data[k] = 1e-5 * row + line
+    del t, line
+    raw = mne.io.RawArray(data, info, verbose="error")  # float64 C-ordered: used as it is, not copied
+    del data
+    path = mne_bids.BIDSPath(subject=subject, task=task, datatype=DATATYPE[modality], root=root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mne_bids.write_raw_bids(raw, path, allow_preload=True, format="BrainVision", overwrite=True, verbose=False)
+        mne_bids.mark_channels(path, ch_names=names[:: 10], status="bad", verbose=False)
+    return path.copy().update(suffix=DATATYPE[modality], extension=".vhdr").fpath
+
+
+def run_files(recording: Path) -> list[str]:
+    """Every file of a run's folder (what the workflow's plan lists for its job: recording, sidecars)."""
+    return [str(p) for p in sorted(recording.parent.iterdir()) if p.is_file()]
+
+
+def measure(recording: Path, modality: str = "ieeg", options: dict | None = None,
+            save: str | os.PathLike | None = None, timeout: float = 3600) -> dict:
+    """Preprocess a run in a fresh process; its peak RSS (MB), RSS after imports, wall time, output shape.
+
+    ``save``: a ``.npy`` path to write the output values to (for equality checks).
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "workflow"),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-c", _CHILD, modality, str(recording), json.dumps(options or {}),
+                           str(save or "")], capture_output=True, text=True, env=env, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"preprocessing {recording} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    from brainalign.preprocess.resources import preprocess_resources, recording_shape
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="channels x minutes x Hz, comma-separated")
+    parser.add_argument("--modality", default="ieeg", choices=sorted(DATATYPE))
+    parser.add_argument("--keep", action="store_true", help="keep the synthetic recordings (printed folder)")
+    args = parser.parse_args()
+    result = []
+    workdir = Path(tempfile.mkdtemp(prefix="preprocess_memory_"))
+    try:
+        for size in args.sizes.split(","):
+            n_ch, minutes, sfreq = size.split("x")
+            root = workdir / size
+            start = time.perf_counter()
+            recording = write_recording(root, int(n_ch), float(minutes), float(sfreq), modality=args.modality)
+            written = time.perf_counter() - start
+            files = run_files(recording)
+            shape = recording_shape(files, args.modality)
+            request = preprocess_resources(files, args.modality)
+            got = measure(recording, args.modality)
+            ratio = got["peak_mb"] / request["mem_mb"]
+            print(f"{size}: {shape['n_channels']} ch x {shape['n_times']} samples "
+                  f"({shape['n_channels'] * shape['n_times'] * 8 / 1e6:.0f} MB float64); written in {written:.0f} s; "
+                  f"peak {got['peak_mb']:.0f} MB (imports {got['imported_mb']:.0f} MB) in {got['wall_s']:.0f} s; "
+                  f"request mem_mb={request['mem_mb']} runtime={request['runtime']} min; peak/request {ratio:.2f}",
+                  flush=True)
+            result.append(f"peak_mb[{size}]={got['peak_mb']:.0f} mem_mb[{size}]={request['mem_mb']} "
+                          f"ratio[{size}]={ratio:.2f} wall_s[{size}]={got['wall_s']:.0f}")
+            if not args.keep:
+                import shutil
+
+                shutil.rmtree(root)
+    finally:
+        if args.keep:
+            print(f"recordings kept in {workdir}")
+        else:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("RESULT " + " ".join(result))
+
+
+if __name__ == "__main__":
+    main()
