@@ -48,8 +48,9 @@ def digest_outputs(workdir: Path, subdir: str = "results") -> dict[str, str]:
 
     Zarr stores are compared array by array on their decoded values (dtype, shape and bytes) plus
     their attributes, with volatile attributes (timestamps, host names) left out and the working
-    directory's path neutralised; every other file is compared byte for byte. Logs and hidden
-    leftovers (``.name.tmp-*`` of a killed writer) are not outputs and are skipped.
+    directory's path neutralised; every other file is compared byte for byte. Logs, benchmark files
+    (measured times) and hidden leftovers (``.name.tmp-*`` of a killed writer) are not outputs and are
+    skipped.
     """
     root = workdir / subdir
     digests: dict[str, str] = {}
@@ -61,7 +62,7 @@ def digest_outputs(workdir: Path, subdir: str = "results") -> dict[str, str]:
             digests[f"{store.relative_to(root)}::{key}"] = value
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if (not path.is_file() or "logs" in rel.parts or any(p.startswith(".") for p in rel.parts)
+        if (not path.is_file() or "logs" in rel.parts or "benchmarks" in rel.parts or any(p.startswith(".") for p in rel.parts)
                 or any(s in path.parents for s in stores)):
             continue
         digests[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -256,11 +256,3 @@ def test_one_labelled_target():
     model = RidgeCV().fit(Xa[:150], Ya[:150, 4])
     pred = model.predict(Xa[150:])
     assert pred.dims == ("time",) and pred.voxel.item() == 4 and pred.x.item() == 8.0
-
-
-def test_old_import_path_is_the_estimator():
-    import brainalign.encoding.ridge as ridge
-
-    assert ridge.RidgeCV is RidgeCV
-    with pytest.raises(AttributeError):
-        ridge.NoSuchThing  # noqa: B018

@@ -11,7 +11,8 @@ import pytest
 
 from brainalign.errors import InputError
 
-from brainalign.preprocess.fmri import confound_columns, preprocess_fmri, resolve_tr
+from brainalign.io.tr import resolve_tr
+from brainalign.preprocess.fmri import confound_columns, preprocess_fmri
 
 TR = 1.5
 AFFINE = np.array([[6.0, 0, 0, -90], [0, 6, 0, -126], [0, 0, 6, -72], [0, 0, 0, 1]])

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from brainalign.encoding.ridge import RidgeCV, fit_ridge_cv, kfold_blocks
+from brainalign.encoding.estimator import RidgeCV
+from brainalign.encoding.ridge import fit_ridge_cv, kfold_blocks
 
 ALPHAS = np.logspace(-2, 8, 11)
 

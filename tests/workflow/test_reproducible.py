@@ -76,3 +76,17 @@ def _clean_scratch(tmp_path):
     for child in tmp_path.iterdir():
         if child.is_dir():
             shutil.rmtree(child, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_heavy_rules_leave_benchmark_files(tiny_demo):
+    """The heavy rules of a real run write benchmark files, and the usage summary reads them."""
+    from brainalign.jobstats import read_benchmarks, summarise_benchmarks
+
+    jobs = read_benchmarks([tiny_demo / "results"])
+    rules = set(jobs.rule)
+    assert {"features", "preprocess_fmri", "encode"} <= rules, sorted(rules)
+    summary = summarise_benchmarks(jobs).set_index("rule")
+    # a model job holds the weights and a story's activations: its measured peak is well above zero
+    assert summary.loc["features", "max_rss_mb"] > 100
+    assert (summary["wall_s_max"] > 0).all()

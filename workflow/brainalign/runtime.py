@@ -37,7 +37,19 @@ def setup_logging(log_path: str | os.PathLike | None, name: str = "brainalign") 
         handler.setFormatter(fmt)
         root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # Snakemake runs a rule's script in a process of its own: an exception that escapes it would print its
+    # traceback to the terminal only. Route it through the handlers so the job's log file holds it too.
+    sys.excepthook = _log_uncaught
     return logging.getLogger(name)
+
+
+def _log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    # the traceback's last line carries the message: the record's own text does not repeat it
+    logging.getLogger("brainalign").critical("the job failed with an uncaught exception",
+                                             exc_info=(exc_type, exc, tb))
 
 
 def config_hash(obj: Any) -> str:

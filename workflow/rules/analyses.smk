@@ -94,6 +94,8 @@ rule forecast_scores:
         runtime=120,
     log:
         f"{RESULTS}/logs/analyses/forecast/{{model}}/{{modality}}_scores.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/forecast_scores/{{model}}/{{modality}}.tsv",
     conda:
         "../../envs/analyses.yaml"
     script:
@@ -244,6 +246,8 @@ rule context_features:
         runtime=120,
     log:
         f"{RESULTS}/logs/analyses/context/{{model}}/features_ctx{{context}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/context_features/{{model}}/ctx{{context}}.tsv",
     conda:
         "../../envs/features.yaml"
     script:
@@ -272,6 +276,8 @@ rule context_scores:
         runtime=60,
     log:
         f"{RESULTS}/logs/analyses/context/{{model}}/{{modality}}_scores_ctx{{context}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/context_scores/{{model}}/{{modality}}_ctx{{context}}.tsv",
     conda:
         "../../envs/analyses.yaml"
     script:

@@ -71,6 +71,8 @@ rule brainbench_score:
         runtime=90,
     log:
         f"{_BB_OUT}/logs/score/{{bbmodel}}/{{testset}}.log",
+    benchmark:
+        f"{_BB_OUT}/benchmarks/brainbench_score/{{bbmodel}}/{{testset}}.tsv",
     conda:
         "../../envs/brainbench.yaml"
     script:
@@ -98,6 +100,8 @@ rule brainbench_lora:
         runtime=120,
     log:
         f"{_BB_OUT}/logs/lora/{{bbmodel}}.log",
+    benchmark:
+        f"{_BB_OUT}/benchmarks/brainbench_lora/{{bbmodel}}.tsv",
     conda:
         "../../envs/brainbench.yaml"
     script:

@@ -25,6 +25,8 @@ rule encode:
         runtime=lambda wc, attempt: 60 * attempt,
     log:
         f"{RESULTS}/logs/encode/{{model}}/{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/encode/{{model}}/{{modality}}.tsv",
     conda:
         "../../envs/encode.yaml"
     script:

@@ -19,6 +19,8 @@ rule features:
         gpu=1 if str(config["features"]["device"]).startswith("cuda") else 0,
     log:
         f"{RESULTS}/logs/features/{{model}}/{{story}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/features/{{model}}/{{story}}.tsv",
     conda:
         "../../envs/features.yaml"
     script:

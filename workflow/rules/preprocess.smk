@@ -23,6 +23,8 @@ rule preprocess_fmri:
         runtime=preprocess_runtime,
     log:
         f"{RESULTS}/logs/preproc/fmri/sub-{{subject}}/{{story}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/preprocess_fmri/sub-{{subject}}/{{story}}.tsv",
     conda:
         "../../envs/preprocess.yaml"
     script:
@@ -46,6 +48,8 @@ rule preprocess_meeg:
         runtime=preprocess_runtime,
     log:
         f"{RESULTS}/logs/preproc/{{meeg}}/sub-{{subject}}/{{story}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/preprocess_meeg/{{meeg}}/sub-{{subject}}/{{story}}.tsv",
     conda:
         "../../envs/preprocess.yaml"
     script:

@@ -52,6 +52,8 @@ rule analysis_sensitivity:
         runtime=lambda wc, attempt: 60 * attempt,
     log:
         f"{RESULTS}/logs/analyses/sensitivity/{{model}}/{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/analysis_sensitivity/{{model}}/{{modality}}.tsv",
     conda:
         "../../envs/sensitivity.yaml"
     script:

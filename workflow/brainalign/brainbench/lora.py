@@ -25,6 +25,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from brainalign.progress import progress
+
 from .parsing import TestCase
 
 log = logging.getLogger(__name__)
@@ -233,7 +235,7 @@ def train_lora(model, tokenizer, docs: Sequence[Document], settings: LoraSetting
     device = next(peft_model.parameters()).device
     peft_model.train()
     history, order, cursor, epoch = [], rng.permutation(len(blocks)), 0, 0
-    for step in range(1, settings.max_steps + 1):
+    for step in progress(range(1, settings.max_steps + 1), desc="LoRA training", unit="step"):
         idx = []
         while len(idx) < min(settings.batch_size, len(blocks)):
             if cursor == len(order):  # next epoch: reshuffle

@@ -23,6 +23,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from brainalign.progress import progress
+
 from .parsing import TestCase, isolated_sentences
 
 log = logging.getLogger(__name__)
@@ -107,7 +109,7 @@ def _batch_nll(model, input_ids, mask, chunk: int = 512) -> np.ndarray:
 
 
 def sequence_nll(model, tokenizer, texts: Sequence[str], batch_size: int = 8,
-                 max_length: int | None = None) -> pd.DataFrame:
+                 max_length: int | None = None, show_progress: bool = True) -> pd.DataFrame:
     """Mean and summed token negative log-likelihood of each text, batched.
 
     Parameters
@@ -122,6 +124,8 @@ def sequence_nll(model, tokenizer, texts: Sequence[str], batch_size: int = 8,
         Texts per forward pass (right-padded; padded positions are masked out of attention and loss).
     max_length
         Refuse texts longer than this many tokens (None: the model config's context length, if any).
+    show_progress
+        A tqdm bar over the batches (on stderr).
 
     Returns
     -------
@@ -147,7 +151,8 @@ def sequence_nll(model, tokenizer, texts: Sequence[str], batch_size: int = 8,
     model.eval()
     try:
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
+            starts = range(0, len(order), batch_size)
+            for start in progress(starts, desc="BrainBench scoring", unit="batch", enabled=show_progress):
                 idx = order[start:start + batch_size]
                 width = max(len(ids[i]) for i in idx)
                 input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)

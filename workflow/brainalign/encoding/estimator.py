@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from brainalign.errors import InputError
 
-from .ridge import DEFAULT_ALPHAS, _check_alphas, fit_ridge_cv
+from .ridge import DEFAULT_ALPHAS, check_alphas, fit_ridge_cv
 
 #: Name of the target dimension of predictions when ``y`` was not a DataArray.
 TARGET_DIM = "target"
@@ -258,7 +258,7 @@ class RidgeCV(RegressorMixin, BaseEstimator):
         X, y = self._unlabel_fit(X, y)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
         # Sorted here (the solver breaks ties towards the smaller alpha, so it needs them in order).
-        alphas = _check_alphas(np.sort(np.asarray(DEFAULT_ALPHAS if self.alphas is None else self.alphas,
+        alphas = check_alphas(np.sort(np.asarray(DEFAULT_ALPHAS if self.alphas is None else self.alphas,
                                                   dtype=np.float64).ravel()))
         one_target = y.ndim == 1
         Y = y[:, None] if one_target else y

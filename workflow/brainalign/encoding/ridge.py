@@ -76,7 +76,8 @@ def kfold_blocks(n: int, n_folds: int) -> list[np.ndarray]:
     return [np.arange(edges[i], edges[i + 1]) for i in range(n_folds)]
 
 
-def _check_alphas(alphas) -> np.ndarray:
+def check_alphas(alphas) -> np.ndarray:
+    """The ridge penalties as a float array; ValueError unless a non-empty list of positive, finite values."""
     alphas = np.asarray(alphas, dtype=np.float64).ravel()
     if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
         raise ValueError(f"alphas={alphas!r}: expected a non-empty list of positive, finite values")
@@ -162,7 +163,7 @@ def fit_ridge_cv(
     RidgeCVFit
     """
     be = get_backend(backend)
-    alphas = _check_alphas(alphas)
+    alphas = check_alphas(alphas)
     X_train = np.asarray(X_train)
     n, p = X_train.shape
     if Y_train.ndim != 2 or Y_train.shape[0] != n:
@@ -258,11 +259,3 @@ def fit_ridge_cv(
     return RidgeCVFit(best_alpha=best_alpha, cv_mse=cv_mse, predictions=preds, coef=coef,
                       intercept=intercept if center else np.zeros(n_targets))
 
-
-def __getattr__(name: str):
-    # The scikit-learn estimator lives in .estimator (it imports this module); kept importable from here.
-    if name == "RidgeCV":
-        from .estimator import RidgeCV
-
-        return RidgeCV
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -55,7 +55,8 @@ class Alignment:
         return self.word_stop - self.word_start
 
 
-def _words_of(words: pd.DataFrame | list[str]) -> list[str]:
+def words_of(words: pd.DataFrame | list[str]) -> list[str]:
+    """The words, in order, of a word table (its ``word`` column) or of a plain list."""
     if isinstance(words, pd.DataFrame):
         if "word" not in words.columns:
             raise ValueError(f"word table: missing column 'word' (columns: {list(words.columns)})")
@@ -152,7 +153,7 @@ def align_words(tokenizer, words: pd.DataFrame | list[str]) -> Alignment:
     ValueError
         Empty story, empty word, or a tokenizer that cannot return character offsets.
     """
-    seq = _words_of(words)
+    seq = words_of(words)
     text = " ".join(seq)
     spans = np.empty((len(seq), 2), dtype=np.int64)
     pos = 0

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .alignment import _words_of, align_words
-from .extract import _column, _story_name
+from .alignment import words_of, align_words
+from .extract import word_column, story_name
 
 SCALARS = ("word_rate", "word_length", "log_frequency")
 
@@ -54,7 +54,7 @@ def control_features(words: pd.DataFrame, loaded=None, *, pooling: str = "mean",
         feature without context; for GPT-2-style models layer 0 of :func:`extract_features` also
         adds position embeddings, this does not.
     """
-    seq = _words_of(words)
+    seq = words_of(words)
     n = len(seq)
     rate = np.ones(n)
     length = np.array([word_length(w) for w in seq], dtype=float)
@@ -62,9 +62,9 @@ def control_features(words: pd.DataFrame, loaded=None, *, pooling: str = "mean",
     coords = {
         "word": np.arange(n),
         "text": ("word", np.asarray(seq, dtype=str)),
-        "onset": ("word", _column(words, "onset", n)),
-        "offset": ("word", _column(words, "offset", n)),
-        "story": _story_name(words),
+        "onset": ("word", word_column(words, "onset", n)),
+        "offset": ("word", word_column(words, "offset", n)),
+        "story": story_name(words),
         "control": list(SCALARS),
     }
     ds = xr.Dataset(

@@ -200,7 +200,8 @@ def _library_versions() -> str:
                        "numpy": np.__version__, "xarray": xr.__version__})
 
 
-def _story_name(words: pd.DataFrame) -> str:
+def story_name(words: pd.DataFrame) -> str:
+    """The one story a word table belongs to (its ``story`` column; "" without one); ValueError for several."""
     if isinstance(words, pd.DataFrame) and "story" in words.columns and len(words):
         stories = pd.unique(words["story"].astype(str))
         if len(stories) > 1:
@@ -209,7 +210,8 @@ def _story_name(words: pd.DataFrame) -> str:
     return ""
 
 
-def _column(words: pd.DataFrame, name: str, n: int) -> np.ndarray:
+def word_column(words: pd.DataFrame, name: str, n: int) -> np.ndarray:
+    """A numeric column (``onset``, ``offset``) of the word table as floats; ``n`` NaNs when it is absent."""
     if isinstance(words, pd.DataFrame) and name in words.columns:
         try:
             return words[name].to_numpy(dtype=np.float64)
@@ -370,9 +372,9 @@ def extract_features(loaded, words: pd.DataFrame | list[str], *, mode: str = "st
         coords={
             "word": np.arange(n),
             "text": ("word", np.asarray(text, dtype=object).astype(str)),
-            "onset": ("word", _column(words, "onset", n)),
-            "offset": ("word", _column(words, "offset", n)),
-            "story": _story_name(words),
+            "onset": ("word", word_column(words, "onset", n)),
+            "offset": ("word", word_column(words, "offset", n)),
+            "story": story_name(words),
             "layer": layer_arr,
             "relative_depth": ("layer", layer_arr / n_layers),
             "feature": np.arange(hidden.shape[-1]),

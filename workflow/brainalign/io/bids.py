@@ -974,9 +974,9 @@ def recording_duration(path: str | os.PathLike) -> float:
     path = Path(path)
     name = path.name
     if name.endswith((".nii", ".nii.gz")):
-        from brainalign.preprocess.fmri import _header_tr, resolve_tr
+        from brainalign.io.tr import header_tr, resolve_tr
         img = load_nifti(path, what="BOLD image")
-        return float(img.shape[3] * resolve_tr(path, _header_tr(img)))
+        return float(img.shape[3] * resolve_tr(path, header_tr(img)))
     raw = read_meeg_header(path)
     return float(raw.n_times / raw.info["sfreq"])
 
@@ -1062,7 +1062,7 @@ def run_files(row: Mapping, root: str | os.PathLike) -> list[str]:
     """Every file the preprocessing job of one run (a row of :func:`find_runs`) reads, in a fixed order.
 
     fMRI: the BOLD file(s), the confounds table and the JSON sidecar the TR is read from (the one
-    found beside the BOLD or inherited, as :func:`brainalign.preprocess.fmri.resolve_tr` reads it);
+    found beside the BOLD or inherited, as :func:`brainalign.io.tr.resolve_tr` reads it);
     ``.hf5`` responses: the file.  MEG/EEG/iEEG: the recording and its companions
     (:func:`recording_files`) and every sidecar mne-bids opens (:func:`meeg_sidecars`).  Files the
     config names (masks, atlases, channel groups) and the events of a story cut from a shared run

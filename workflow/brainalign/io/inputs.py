@@ -122,7 +122,7 @@ def _fmri_header(row: Mapping, profile: Mapping, problems: list[Problem], out: d
             problems.append(Problem("config key 'dataset.profile.hf5.tr': required with responses: hf5"))
             return None
         return float((n + int(hf5.get("first_volume", 10))) * float(hf5["tr"]))
-    from brainalign.preprocess.fmri import _header_tr, resolve_tr
+    from brainalign.io.tr import header_tr, resolve_tr
 
     if path.endswith(".gii"):
         n_vol, n_vert = _gifti_shape(path)
@@ -132,15 +132,15 @@ def _fmri_header(row: Mapping, profile: Mapping, problems: list[Problem], out: d
                 problems.append(Problem(f"{row['path_r']}: {n_vol_r} volumes but the left hemisphere "
                                         f"({Path(path).name}) has {n_vol}"))
             n_vert += n_vert_r
-        header_tr, targets = None, n_vert
+        tr_in_header, targets = None, n_vert
     else:
         img = load_nifti(path, what="BOLD image")
         if len(img.shape) != 4:
             raise InputError(path, f"a {len(img.shape)}D image of shape {img.shape}", expected="a 4D BOLD run")
-        n_vol, header_tr, targets = int(img.shape[3]), _header_tr(img), int(math.prod(img.shape[:3]))
+        n_vol, tr_in_header, targets = int(img.shape[3]), header_tr(img), int(math.prod(img.shape[:3]))
     out.update(n_samples=n_vol, n_targets=targets)
     sidecar = row.get("sidecar") if isinstance(row.get("sidecar"), str) else None
-    tr = resolve_tr(Path(path), header_tr, None, sidecar)
+    tr = resolve_tr(Path(path), tr_in_header, None, sidecar)
     out["tr_s"] = tr
     confounds = row.get("confounds")
     if isinstance(confounds, str):

@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from .figure_io import _umask_mode, new_figure, save_figure
+from .figure_io import umask_mode, new_figure, save_figure
 
 Kind = Literal["glass", "stat", "surface"]
 
@@ -316,7 +316,7 @@ def save_nifti(img, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         nib.save(img, tmp)
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

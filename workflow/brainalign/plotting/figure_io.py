@@ -20,7 +20,7 @@ def new_figure(width: float = 6.0, height: float = 4.0, **kwargs) -> plt.Figure:
     return plt.figure(figsize=(width, height), **kwargs)
 
 
-def _umask_mode() -> int:
+def umask_mode() -> int:
     """Permissions a plainly created file would get (mkstemp's are 0600: unreadable to the group)."""
     mask = os.umask(0)
     os.umask(mask)
@@ -46,7 +46,7 @@ def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 150) -> Pat
     os.close(fd)
     try:
         fig.savefig(tmp, format=path.suffix.lower()[1:], dpi=dpi, bbox_inches="tight", facecolor="white")
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -29,8 +29,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from brainalign.io.integrity import bold_sidecar, load_nifti, nifti_reading, read_json
+from brainalign.io.bids import stimulus_onset, story_segment
+from brainalign.io.integrity import load_nifti, nifti_reading
 from brainalign.errors import ConfigError, InputError, MissingInputError
+from brainalign.io.tr import header_tr, resolve_tr
 from brainalign.io.tsv import numeric_column, read_bids_tsv
 from brainalign.preprocess.common import zscore_time
 from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, apply_nonfinite_policy, check_policy, clean_attrs
@@ -57,51 +59,6 @@ CONFOUND_KEYS = ("motion", "wm_csf", "global_signal", "compcor", "high_pass", "n
 STRATEGY_KEYS = CONFOUND_KEYS + ("n_compcor",)
 #: File names fMRIPrep gives the confounds table (``_timeseries`` since 1.2, ``_regressors`` before).
 CONFOUNDS_SUFFIXES = ("desc-confounds_timeseries.tsv", "desc-confounds_regressors.tsv")
-_TR_TOLERANCE = 1e-3
-
-
-# ----------------------------------------------------------------------------------------- TR
-def _sidecar_of(path: Path) -> Path:
-    """The JSON sidecar of a BOLD file: its sibling, else the nearest inherited
-    ``task-<label>_bold.json`` up to the dataset root (BIDS inheritance principle)."""
-    return bold_sidecar(path)
-
-
-def resolve_tr(img_path: Path | None, header_tr: float | None, tr: float | None = None,
-               sidecar: PathLike | None = None) -> float:
-    """The run's repetition time from the NIfTI header, the JSON sidecar and the caller.
-
-    Raises
-    ------
-    ValueError
-        If two sources disagree by more than 1 ms (naming the files and values), or none gives a TR.
-    """
-    sources: list[tuple[str, float]] = []
-    if header_tr is not None and header_tr > 0:
-        sources.append((f"{img_path} (NIfTI header pixdim[4])", float(header_tr)))
-    side = Path(sidecar) if sidecar is not None else (_sidecar_of(img_path) if img_path is not None else None)
-    if side is not None and side.exists():
-        meta = read_json(side, what="BOLD sidecar")
-        if "RepetitionTime" in meta:
-            sources.append((f"{side} (RepetitionTime)", float(meta["RepetitionTime"])))
-    if tr is not None:
-        sources.append(("the tr argument", float(tr)))
-    if not sources:
-        raise ValueError(f"{img_path}: no repetition time in the header or a sidecar JSON; pass tr=")
-    ref_name, ref = sources[0]
-    for name, value in sources[1:]:
-        if abs(value - ref) > _TR_TOLERANCE:
-            raise ValueError(f"{img_path}: TR disagrees: {ref:g} s from {ref_name} vs {value:g} s from {name}; "
-                             "fix the header or the sidecar (or pass the right tr=)")
-    return ref
-
-
-def _header_tr(img: nib.Nifti1Image) -> float | None:
-    zooms = img.header.get_zooms()
-    if len(zooms) < 4 or not zooms[3] > 0:
-        return None
-    _, t_unit = img.header.get_xyzt_units()
-    return float(zooms[3]) / 1000.0 if t_unit == "msec" else float(zooms[3])
 
 
 # ---------------------------------------------------------------------------------- confounds
@@ -607,7 +564,7 @@ def preprocess_fmri(
         source = None if isinstance(bold, nib.spatialimages.SpatialImage) else Path(bold)
         if img.ndim != 4:
             raise ValueError(f"{source or 'bold image'}: expected a 4D image, got shape {img.shape}")
-        tr = resolve_tr(source, _header_tr(img), tr, sidecar)
+        tr = resolve_tr(source, header_tr(img), tr, sidecar)
         n_vol = img.shape[3]
     where = str(source) if source is not None else "bold image"
     stop = n_vol - int(trim_end_trs)
@@ -992,7 +949,6 @@ def preprocess_run(
     with nifti_reading(run["bold"]):  # a corrupt stream deep inside nilearn: an error naming the file
         data = preprocess_fmri(run["bold"], confounds=run.get("confounds"), sidecar=run.get("sidecar"),
                                standardize=standardize and not story_run, **options)
-    from brainalign.io.bids import stimulus_onset, story_segment
 
     onset = None
     if stimulus is not None:

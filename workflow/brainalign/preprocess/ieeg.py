@@ -8,7 +8,16 @@ averaged, and the envelope is low-passed and resampled (≤ 50 Hz by default), t
 
 Re-referencing: ``"bipolar"`` pairs consecutive contacts of one shaft/grid (names ``<prefix><n>``,
 e.g. ``LA1``–``LA2``) into ``LA1-LA2``, placed at the contacts' midpoint; ``"average"`` is a
-common average over good channels of each type; ``None`` keeps the recorded reference.
+common average over good channels of each type; ``"group_average"`` is a common average within
+each electrode group (grid, strip, depth shaft: :func:`contact_groups`), so that depth contacts,
+which see a different field, are not averaged with surface contacts; ``None`` keeps the recorded
+reference.
+
+Artefacts (:func:`detect_artifacts`, ``artifacts=True``): before any reference mixes contacts, a
+large transient on a few contacts is found on each contact's own high-gamma amplitude, its samples
+are bridged by linear interpolation on those contacts (so that neither the reference nor the filters
+spread it) and annotated ``BAD_artifact`` (NaN in the output, like every ``BAD`` segment); a contact
+flagged over more than ``artifact_max_fraction`` of the run is marked bad instead.
 
 Memory: only the picked channels are read, the references are computed without copying the
 recording, and the filter bank, Hilbert transform, low-pass and resampling run on blocks of
@@ -19,21 +28,24 @@ the recording and its bipolar montage) plus a fixed block, not ten times it
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import warnings
 from collections import defaultdict
-from typing import Sequence
+from pathlib import Path
+from typing import Mapping, Sequence
 
 import mne
 import numpy as np
 import xarray as xr
 from scipy.signal import hilbert
 
-from brainalign.errors import ConfigError
+from brainalign.errors import ConfigError, InputError
 from brainalign.preprocess.common import zscore_time
 from brainalign.preprocess.meeg import _pick_names, apply_nonfinite, line_noise_freqs, load_data, read_raw, to_dataarray
-from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION
+from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, _spans, mark_bad_samples
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +108,286 @@ def bipolar_reference(raw: mne.io.BaseRaw, source: str = "") -> mne.io.BaseRaw:
     out = mne.io.RawArray(new, info, first_samp=raw.first_samp, verbose="error")
     out.set_annotations(raw.annotations)
     return out
+
+
+# ------------------------------------------------------------------------- electrode groups
+def contact_prefix(name: str) -> str:
+    """The electrode (grid, strip, shaft) a contact belongs to by name: the part before the
+    trailing number (``G12`` -> ``G``, ``DPI3`` -> ``DPI``, ``LGA10`` -> ``LGA``); a name without
+    a trailing number is its own group."""
+    m = _CONTACT.match(name.strip())
+    return (m.group(1).strip() or name) if m else name.strip()
+
+
+def _bids_path_of(raw_or_bids_path):
+    """The ``BIDSPath`` of a recording given as a BIDSPath or a BIDS-named file inside a BIDS root;
+    None for a Raw or a file outside BIDS (no sidecar tables to read groups from)."""
+    import mne_bids
+
+    if isinstance(raw_or_bids_path, mne_bids.BIDSPath):
+        return raw_or_bids_path
+    if isinstance(raw_or_bids_path, (str, os.PathLike)):
+        path = Path(raw_or_bids_path)
+        root = next((p for p in path.parents if (p / "dataset_description.json").exists()), None)
+        if root is not None and path.name.startswith("sub-"):
+            try:
+                return mne_bids.get_bids_path_from_fname(path).update(root=root)
+            except Exception:  # not a valid BIDS name: no sidecars to read
+                return None
+    return None
+
+
+def _group_tables(bids_path) -> list[Path]:
+    """The tables that may carry a ``group`` column: ``channels.tsv`` first, then every
+    ``electrodes.tsv`` of the subject (and session) in the recording's folder, whatever its space
+    (a contact's group does not depend on the coordinate space)."""
+    from brainalign.io.bids import meeg_sidecars
+
+    tables: list[Path] = []
+    try:
+        channels = meeg_sidecars(bids_path)["channels"]
+    except Exception:  # an ambiguous sidecar search: read_raw already reported what matters
+        channels = None
+    if channels:
+        tables.append(Path(channels))
+    stem = f"sub-{bids_path.subject}" + (f"_ses-{bids_path.session}" if bids_path.session else "")
+    tables += sorted(Path(bids_path.directory).glob(f"{stem}_*electrodes.tsv"))
+    return tables
+
+
+def contact_groups(names: Sequence[str], raw_or_bids_path=None, source: str | Mapping = "auto",
+                   ) -> tuple[dict[str, str], str]:
+    """The electrode group of each contact, for the group-wise common average.
+
+    Parameters
+    ----------
+    names
+        The contacts.
+    raw_or_bids_path
+        The recording (its ``channels.tsv`` / ``electrodes.tsv`` are read for a ``BIDSPath`` or a
+        BIDS-named file).
+    source
+        ``"auto"``: the ``group`` column of ``channels.tsv``, else of ``electrodes.tsv``, where the
+        contact has one, else its name prefix (:func:`contact_prefix`); ``"column"``: the ``group``
+        column, required for every contact; ``"names"``: name prefixes only; or a mapping
+        ``{group: [contacts]}`` / ``{contact: group}`` (contacts not listed: name prefix).
+
+    Returns
+    -------
+    (groups, how)
+        Contact -> group, and where the groups came from (file names, ``"names"``, ``"mapping"``).
+
+    Raises
+    ------
+    InputError
+        ``source="column"`` and a contact without a group (naming the tables and contacts), or two
+        ``electrodes.tsv`` giving one contact different groups.
+    """
+    from brainalign.io.tsv import read_bids_tsv
+    from brainalign.preprocess.common import read_region_table
+
+    names = list(names)
+    if isinstance(source, Mapping):
+        table = read_region_table(source)
+        return {c: table.get(c, contact_prefix(c)) for c in names}, "mapping"
+    if source not in ("auto", "column", "names"):
+        raise ConfigError("preprocess.ieeg.reference_groups", f"{source!r} is not supported",
+                          expected="'auto', 'column', 'names' or a mapping {group: [contacts]}")
+    found: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    used: list[str] = []
+    bids_path = _bids_path_of(raw_or_bids_path) if source != "names" else None
+    for table_path in _group_tables(bids_path) if bids_path is not None else []:
+        table = read_bids_tsv(table_path, what=table_path.name.rsplit("_", 1)[-1])
+        if "group" not in table.columns or "name" not in table.columns:
+            continue
+        hits = 0
+        for name, group in zip(table["name"].astype(str), table["group"]):
+            if group is None or str(group).strip() == "":
+                continue
+            group = str(group).strip()
+            if name in found and found[name] != group and origin[name].endswith("electrodes.tsv") \
+                    and table_path.name.endswith("electrodes.tsv"):
+                raise InputError(table_path, f"contact {name} is in group {group!r} here but {found[name]!r} in "
+                                 f"{origin[name]}", field="group", expected="one group per contact in every space")
+            if name not in found:
+                found[name], origin[name] = group, table_path.name
+                hits += 1
+        if hits:
+            used.append(table_path.name)
+    missing = [c for c in names if c not in found]
+    if source == "column" and missing:
+        where = ", ".join(used) or (", ".join(p.name for p in _group_tables(bids_path)) if bids_path else "")
+        raise InputError(where or "the recording", f"{len(missing)} contact(s) have no group: {missing[:10]}",
+                         field="group", expected="a 'group' column in channels.tsv or electrodes.tsv naming "
+                         "each contact's grid/strip/shaft",
+                         hint="or set preprocess.ieeg.reference_groups: auto (name prefixes where missing) or names")
+    groups = {c: found.get(c) or contact_prefix(c) for c in names}
+    if source != "names" and missing and len(missing) < len(names):
+        log.info("%d contact(s) without a group column entry grouped by name prefix: %s", len(missing), missing[:10])
+    how = "names" if not used or len(missing) == len(names) else "+".join(used) + ("+names" if missing else "")
+    return groups, how
+
+
+def group_average_reference(raw: mne.io.BaseRaw, groups: Mapping[str, str], *, exclude: Sequence[str] = (),
+                            single: str = "drop", source: str = "") -> dict:
+    """Common average within each electrode group, in place.
+
+    Each contact has the mean of its group's good contacts (those not in ``exclude``: bad
+    channels kept with ``bad_channels="keep"``, contacts marked bad by the artefact check)
+    subtracted.  A group with fewer than two good contacts has nothing to average against: its
+    contacts are dropped (``single="drop"``) or left as recorded (``"keep"``); both are logged.
+
+    Returns
+    -------
+    dict
+        ``{"groups": {group: number of contacts averaged}, "unreferenced": [...], "dropped": [...]}``.
+    """
+    if single not in ("drop", "keep"):
+        raise ConfigError("preprocess.ieeg.reference_single", f"{single!r} is not supported",
+                          expected="'drop' or 'keep'")
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(raw.ch_names):
+        members[groups.get(c, contact_prefix(c))].append(i)
+    excluded = set(exclude)
+    sizes: dict[str, int] = {}
+    alone: list[str] = []
+    data = raw._data
+    for group, idx in members.items():
+        good = [i for i in idx if raw.ch_names[i] not in excluded]
+        if len(good) < 2:
+            alone += [raw.ch_names[i] for i in idx]
+            continue
+        data[idx] -= data[good].mean(axis=0)
+        sizes[group] = len(good)
+    record = {"groups": sizes, "unreferenced": [], "dropped": []}
+    if alone:
+        if single == "drop":
+            raw.drop_channels(alone)
+            record["dropped"] = alone
+        else:
+            record["unreferenced"] = alone
+        log.warning("%s: %d contact(s) in groups with fewer than two good contacts %s (%s)", source, len(alone),
+                    "dropped" if single == "drop" else "left unreferenced", alone[:20])
+    log.info("%s: group-wise common average over %d group(s): %s", source, len(sizes),
+             ", ".join(f"{g} ({n})" for g, n in sizes.items()))
+    return record
+
+
+# ------------------------------------------------------------------------------- artefacts
+def artifact_scores(data: np.ndarray, sfreq: float, band: tuple[float, float] = (70.0, 150.0),
+                    smooth: float = 0.05, chunk: int = 16) -> np.ndarray:
+    """Robust z of each contact's log high-gamma amplitude, ``channel x time`` (float32).
+
+    The amplitude is the Hilbert envelope of the ``band`` band-pass (one band: a cheaper relative of
+    the filter bank), smoothed over ``smooth`` seconds; z = (log a - median) / (1.4826 MAD) per
+    contact.  The log makes the score robust to physiology: speech can raise a responsive contact's
+    high-gamma several-fold for seconds (a linear z flags that), whereas a transient that a common
+    average spreads to every contact is orders of magnitude above the contact's baseline.
+    Channels are processed ``chunk`` at a time to bound memory.  The first and last half filter
+    length (plus the smoothing) score 0: there the band-pass's own edge response (line noise or a
+    drift cut off by the end of the recording) would look like a transient.
+    """
+    from scipy.fft import next_fast_len
+    from scipy.ndimage import uniform_filter1d
+
+    lo, hi = band
+    n = data.shape[-1]
+    out = np.empty(data.shape, dtype=np.float32)
+    width = max(1, int(round(smooth * sfreq)))
+    edge = min(n // 2, len(mne.filter.create_filter(None, sfreq, lo, hi, verbose="error")) // 2 + width)
+    for start in range(0, data.shape[0], chunk):
+        sub = mne.filter.filter_data(data[start:start + chunk].astype(np.float64), sfreq, lo, hi, verbose="error")
+        amp = np.abs(hilbert(sub, N=next_fast_len(n), axis=-1)[:, :n])
+        del sub
+        amp = uniform_filter1d(amp, width, axis=-1)
+        amp = np.log(np.maximum(amp, np.finfo(float).tiny))
+        med = np.median(amp, axis=-1, keepdims=True)
+        mad = 1.4826 * np.median(np.abs(amp - med), axis=-1, keepdims=True)
+        out[start:start + chunk] = (amp - med) / np.where(mad > 0, mad, np.inf)
+    out[:, :edge] = 0.0
+    out[:, n - edge:] = 0.0
+    return out
+
+
+def _padded_spans(flags: np.ndarray, pad: int) -> list[tuple[int, int]]:
+    """Runs ``[start, stop)`` of True in ``flags``, each widened by ``pad`` samples, merged."""
+    out: list[tuple[int, int]] = []
+    for a, b in _spans(np.flatnonzero(flags)):
+        a, b = max(0, a - pad), min(flags.size, b + 1 + pad)
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def detect_artifacts(raw: mne.io.BaseRaw, *, threshold: float = 8.0, amplitude: float | None = None,
+                     pad: float = 0.5, max_fraction: float = 0.05, band: tuple[float, float] = (70.0, 150.0),
+                     exclude: Sequence[str] = (), out_sfreq: float | None = None, source: str = "") -> dict:
+    """Find, bridge and annotate transient artefacts on single contacts, in place, before referencing.
+
+    A sample of a contact is flagged when the robust z of its log high-gamma amplitude
+    (:func:`artifact_scores`) exceeds ``threshold``, or, with ``amplitude`` (V), when the signal
+    departs from its median by more than ``amplitude``; each flagged run is widened by ``pad``
+    seconds.  A contact flagged over more than ``max_fraction`` of the run is returned as bad
+    (the caller drops it or leaves it out of the average).  On the other contacts each flagged span is
+    replaced by a straight line between its edges (so that neither the reference nor the filters spread
+    the transient) and the union of the spans is annotated ``BAD_artifact``, widened by one output
+    sample (``1 / out_sfreq``) like ``BAD_nonfinite``, so that those samples are NaN in the output.
+
+    Returns
+    -------
+    dict
+        ``bad_channels`` (contacts marked bad), ``contacts`` (contact -> number of flagged spans),
+        ``segments`` (``[start, end]`` seconds of each annotation, from the first sample),
+        ``seconds`` (their total length).
+    """
+    sfreq = float(raw.info["sfreq"])
+    skip = set(exclude)
+    idx = [i for i, c in enumerate(raw.ch_names) if c not in skip]
+    n = raw.n_times
+    pad_n = int(round(pad * sfreq))
+    data = raw._data
+    bad_channels: list[str] = []
+    counts: dict[str, int] = {}
+    union = np.zeros(n, dtype=bool)
+    # contacts scored at a time (a block of BLOCK_SAMPLES samples): the scores of a whole recording would
+    # double its memory, and eight contacts of a 30-minute 2048 Hz run already hold ~2 GB of buffers
+    chunk = max(1, BLOCK_SAMPLES // max(n, 1))
+    for row, i in enumerate(idx):
+        if row % chunk == 0:
+            scores = artifact_scores(data[idx[row:row + chunk]], sfreq, band, chunk=chunk)
+        flags = scores[row % chunk] > threshold
+        if amplitude is not None:
+            flags |= np.abs(data[i] - np.median(data[i])) > amplitude
+        spans = _padded_spans(flags, pad_n)
+        if not spans:
+            continue
+        name = raw.ch_names[i]
+        if sum(b - a for a, b in spans) > max_fraction * n:
+            bad_channels.append(name)
+            continue
+        counts[name] = len(spans)
+        for a, b in spans:
+            left = data[i, a - 1] if a > 0 else data[i, b] if b < n else 0.0
+            right = data[i, b] if b < n else left
+            data[i, a:b] = np.linspace(left, right, b - a + 2)[1:-1]
+            union[a:b] = True
+    segments = [[a / sfreq, (b + 1) / sfreq] for a, b in _spans(np.flatnonzero(union))]
+    if segments:
+        mark_bad_samples(raw, union, description="BAD_artifact", pad=1.0 / out_sfreq if out_sfreq else 0.0)
+    seconds = float(union.sum() / sfreq)
+    if bad_channels:
+        log.warning("%s: %d contact(s) flagged as artefactual over more than %.3g of the run, marked bad: %s",
+                    source, len(bad_channels), max_fraction, bad_channels[:20])
+    if segments:
+        log.warning("%s: %d artefact segment(s) (%.2f s in all) on %d contact(s) %s annotated BAD_artifact "
+                    "before referencing; first at %s s", source, len(segments), seconds, len(counts),
+                    sorted(counts)[:10], ", ".join(f"{a:.2f}-{b:.2f}" for a, b in segments[:5]))
+    else:
+        log.info("%s: no artefact above robust z %g", source, threshold)
+    return {"bad_channels": bad_channels, "contacts": counts, "segments": segments, "seconds": seconds}
 
 
 def high_gamma_envelope(data: np.ndarray, sfreq: float, band: tuple[float, float] = (70.0, 150.0),
@@ -171,6 +463,8 @@ def preprocess_ieeg(
     raw_or_bids_path,
     *,
     reference: str | None = "bipolar",
+    reference_groups: str | Mapping = "auto",
+    reference_single: str = "drop",
     band: Sequence[float] = (70.0, 150.0),
     n_bands: int = 8,
     notch: str | float | Sequence[float] | None = "auto",
@@ -183,6 +477,11 @@ def preprocess_ieeg(
     n_jobs: int = 1,
     nonfinite: str = "error",
     nonfinite_max_fraction: float = DEFAULT_MAX_FRACTION,
+    artifacts: bool = True,
+    artifact_threshold: float = 8.0,
+    artifact_amplitude: float | None = None,
+    artifact_pad: float = 0.5,
+    artifact_max_fraction: float = 0.05,
 ) -> xr.DataArray:
     """Preprocess one iEEG run into a z-scored high-gamma ``time x channel`` DataArray.
 
@@ -191,7 +490,18 @@ def preprocess_ieeg(
     raw_or_bids_path
         ``BIDSPath``, a path, or a Raw (see :func:`brainalign.preprocess.meeg.read_raw`).
     reference
-        ``"bipolar"`` (default), ``"average"`` (common average per channel type) or ``None``.
+        ``"bipolar"`` (default), ``"average"`` (common average per channel type),
+        ``"group_average"`` (common average within each electrode group, see
+        :func:`group_average_reference`) or ``None``.  Averages leave out bad channels (kept with
+        ``bad_channels="keep"``) and contacts the artefact check marks bad.
+    reference_groups
+        Where ``group_average`` takes the groups from (:func:`contact_groups`): ``"auto"``
+        (``group`` column of ``channels.tsv``/``electrodes.tsv``, else the name prefix ``G12`` ->
+        ``G``), ``"column"`` (the column, required), ``"names"`` (prefixes), or a mapping
+        ``{group: [contacts]}``.
+    reference_single
+        Contacts of a group with fewer than two good contacts: ``"drop"`` (default) or ``"keep"``
+        (left as recorded).
     band, n_bands
         High-gamma range (Hz) and number of log-spaced sub-bands of the filter bank.
     notch
@@ -204,16 +514,30 @@ def preprocess_ieeg(
     bad_channels
         ``"drop"`` (default) or ``"keep"`` the channels marked bad (no interpolation for iEEG:
         contacts have no spherical-spline neighbours).
+    artifacts, artifact_threshold, artifact_amplitude, artifact_pad, artifact_max_fraction
+        Transient artefacts found on each contact before referencing (:func:`detect_artifacts`):
+        robust z of the log high-gamma amplitude above ``artifact_threshold`` (or the signal beyond
+        ``artifact_amplitude`` V from its median), widened by ``artifact_pad`` s, bridged on the
+        contact and annotated ``BAD_artifact`` (NaN in the output with ``bad_segments="nan"``); a
+        contact flagged over more than ``artifact_max_fraction`` of the run is marked bad instead.
 
     Returns
     -------
     xarray.DataArray
         ``data`` (float32, ``time x channel``) with ``ch_type``, ``pos_x/y/z`` (m, in the frame of
         ``electrodes.tsv``, given by attr ``coord_frame``), optional ``region``; attrs ``sfreq``,
-        ``montage``, ``reference``, ``band``, the non-finite record (``nonfinite`` ...).
+        ``montage``, ``reference``, ``band``, the non-finite record (``nonfinite`` ...), the
+        reference record (``reference_groups``: JSON ``{group: contacts averaged}``,
+        ``reference_groups_source``, ``reference_unreferenced``, ``reference_dropped``) and the
+        artefact record (``artifact_segments``: ``[start, end]`` s, ``artifact_seconds``,
+        ``artifact_contacts``: JSON ``{contact: segments}``, ``artifact_bad_channels``).
     """
-    if reference not in ("bipolar", "average", None):
-        raise ValueError(f"reference={reference!r}: expected 'bipolar', 'average' or None")
+    if reference not in ("bipolar", "average", "group_average", None):
+        raise ValueError(f"reference={reference!r}: expected 'bipolar', 'average', 'group_average' or None")
+    if artifacts and bad_segments != "nan":
+        raise ConfigError("preprocess.ieeg.artifacts", f"artefacts are annotated BAD, which bad_segments="
+                          f"{bad_segments!r} would keep", expected="bad_segments: nan with artifacts: true",
+                          hint="or set artifacts: false")
     if bad_channels not in ("drop", "keep"):
         raise ConfigError("preprocess.ieeg.bad_channels", f"{bad_channels!r} is not supported for iEEG",
                           expected="'drop' or 'keep'")
@@ -230,21 +554,49 @@ def preprocess_ieeg(
         raise ValueError(f"{source}: no iEEG channel left (picks={picks!r}, bads={bads})")
     raw.pick(names)
     load_data(raw, source)
+    # bad channels kept in the output stay out of every average (and out of the artefact check)
+    excluded = [c for c in names if c in bads]
     if bad_channels != "drop":
         raw.info["bads"] = []
     nf_attrs = apply_nonfinite(raw, names, policy=nonfinite, max_fraction=nonfinite_max_fraction,
                                bad_segments=bad_segments, source=source, modality="ieeg", out_sfreq=resample)
+    extra: dict = {}
+    if artifacts:
+        found = detect_artifacts(raw, threshold=artifact_threshold, amplitude=artifact_amplitude, pad=artifact_pad,
+                                 max_fraction=artifact_max_fraction, band=tuple(band), exclude=excluded,
+                                 out_sfreq=resample, source=source)
+        if found["bad_channels"]:
+            if bad_channels == "drop":
+                raw.drop_channels(found["bad_channels"])
+            excluded += found["bad_channels"]
+        if not raw.ch_names:
+            raise ValueError(f"{source}: every contact was flagged as artefactual (artifact_threshold="
+                             f"{artifact_threshold})")
+        extra.update(artifact_segments=found["segments"], artifact_seconds=found["seconds"],
+                     artifact_contacts=json.dumps(found["contacts"]), artifact_bad_channels=found["bad_channels"])
     if reference == "bipolar":
         raw = bipolar_reference(raw, source)
     elif reference == "average":
-        data = raw._data  # in place: get_data() and a boolean index would each copy the recording
+        data = raw._data  # in place: a boolean index copies the rows it selects (all of them, often)
         types = np.array(raw.get_channel_types())
+        good = ~np.isin(raw.ch_names, excluded)
         for t in set(types):
-            rows = np.flatnonzero(types == t)
-            if rows.size == len(types):
-                data -= data.mean(axis=0)
+            rows, ref = types == t, good & (types == t)
+            if not ref.any():
+                continue
+            mean = data.mean(axis=0) if ref.all() else data[ref].mean(axis=0)
+            if rows.all():
+                data -= mean
             else:
-                data[rows] -= data[rows].mean(axis=0)
+                data[rows] -= mean
+    elif reference == "group_average":
+        groups, how = contact_groups(raw.ch_names, raw_or_bids_path, reference_groups)
+        record = group_average_reference(raw, groups, exclude=excluded, single=reference_single, source=source)
+        if not raw.ch_names:
+            raise ValueError(f"{source}: no contact left after the group-wise reference (every group has fewer "
+                             "than two good contacts); set reference_single: keep or another reference")
+        extra.update(reference_groups=json.dumps(record["groups"]), reference_groups_source=how,
+                     reference_unreferenced=record["unreferenced"], reference_dropped=record["dropped"])
     freqs = [f for f in line_noise_freqs(raw, notch, None) if band[0] - 5 <= f <= band[1] + 5]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -256,4 +608,4 @@ def preprocess_ieeg(
     return to_dataarray(env_raw, values, source=source, montage="electrodes" if np.isfinite(
         [c["loc"][0] for c in env_raw.info["chs"]]).all() else "none", channel_groups=channel_groups,
         extra_attrs={"reference": str(reference), "band": [float(b) for b in band], "n_bands": int(n_bands),
-                     "bads": bads, "notch": freqs, **nf_attrs})
+                     "bads": bads, "notch": freqs, "artifacts": bool(artifacts), **nf_attrs, **extra})
