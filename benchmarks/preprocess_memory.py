@@ -1,4 +1,4 @@
-"""Peak memory of MEG/EEG/iEEG preprocessing jobs against the ``mem_mb`` the workflow requests.
+"""Peak memory of MEG/EEG/iEEG (and fMRI) preprocessing jobs against the ``mem_mb`` the workflow requests.
 
 For each size (channels x minutes x Hz) it writes a synthetic BIDS recording in a temporary folder
 (BrainVision through mne-bids, as the tests and the demo write theirs: ``channels.tsv`` and the
@@ -8,9 +8,9 @@ files, then runs the preprocessing in a fresh Python process, as a Snakemake job
 that process's peak resident memory (``ru_maxrss``: imports included).
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/preprocess_memory.py [--sizes 128x5x2048,263x30x512]
-        [--modality ieeg] [--keep]
+        [--modality ieeg|eeg|fmri] [--options JSON] [--keep]
 
-The default sizes end with the real Podcast ECoG patient that peaked at 16.7 GB under the old
+iEEG runs with the Podcast profile's options (``--options`` to change them). The default sizes end with the real Podcast ECoG patient that peaked at 16.7 GB under the old
 pipeline (263 channels, 30 min, 512 Hz); it needs ~2 GB of disk and a few minutes on two cores.
 The last line is ``RESULT key=value ...`` with, per size, the peak (MB), the request (MB) and their
 ratio.
@@ -34,7 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
 DEFAULT_SIZES = "64x5x2048,128x5x2048,263x10x512,263x30x512"
-DATATYPE = {"ieeg": "ieeg", "eeg": "eeg"}
+# fMRI sizes: grid x volumes (a 3 mm grid of 64x64x40 with 300 volumes is a typical raw run)
+DEFAULT_FMRI_SIZES = "64x64x40x300"
+DATATYPE = {"ieeg": "ieeg", "eeg": "eeg", "fmri": "func"}
 
 # The child process: preprocess one run, report its peak resident memory (MB) and that after the
 # imports (what any job costs before it reads a sample). The peak is the kernel's high-water mark of
@@ -55,13 +57,17 @@ def peak_mb():
 
 import mne_bids
 modality, fpath, options, save = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+from brainalign.preprocess.fmri import preprocess_fmri
 from brainalign.preprocess.ieeg import preprocess_ieeg
 from brainalign.preprocess.meeg import preprocess_meeg
 imported = peak_mb()
 start = time.perf_counter()
-bids_path = mne_bids.get_bids_path_from_fname(fpath)
-bids_path.update(root=Path(fpath).parents[2])
-out = (preprocess_ieeg if modality == "ieeg" else preprocess_meeg)(bids_path, **options)
+if modality == "fmri":  # the mask written beside the image; no confounds (strategy {})
+    out = preprocess_fmri(fpath, mask=str(Path(fpath).parent / "mask.nii"), strategy={}, confounds=None, **options)
+else:
+    bids_path = mne_bids.get_bids_path_from_fname(fpath)
+    bids_path.update(root=Path(fpath).parents[2])
+    out = (preprocess_ieeg if modality == "ieeg" else preprocess_meeg)(bids_path, **options)
 wall = time.perf_counter() - start
 if save:
     import numpy as np
@@ -102,6 +108,30 @@ def write_recording(root: Path, n_channels: int, minutes: float, sfreq: float, *
     return path.copy().update(suffix=DATATYPE[modality], extension=".vhdr").fpath
 
 
+def write_bold(root: Path, shape: tuple[int, int, int], n_volumes: int, *, brain_fraction: float = 1.0,
+               seed: int = 0) -> Path:
+    """A float32 BOLD run (``sub-01_task-a_bold.nii``, TR 2 s) and a brain mask (``mask.nii``) covering
+    ``brain_fraction`` of the grid; returns the BOLD path."""
+    import nibabel as nib
+
+    rng = np.random.default_rng(seed)
+    folder = root / "sub-01" / "func"
+    folder.mkdir(parents=True, exist_ok=True)
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    data = np.empty((*shape, n_volumes), dtype=np.float32)
+    for k in range(shape[2]):  # a slice at a time: no float64 copy of the whole run
+        data[:, :, k] = 100.0 + rng.standard_normal((shape[0], shape[1], n_volumes), dtype=np.float32)
+    img = nib.Nifti1Image(data, affine)
+    img.header.set_xyzt_units("mm", "sec")
+    img.header["pixdim"][4] = 2.0
+    bold = folder / "sub-01_task-a_bold.nii"
+    nib.save(img, bold)
+    mask = np.zeros(shape, np.int8)
+    mask.reshape(-1)[: int(round(brain_fraction * mask.size))] = 1
+    nib.save(nib.Nifti1Image(mask, affine), folder / "mask.nii")
+    return bold
+
+
 def run_files(recording: Path) -> list[str]:
     """Every file of a run's folder (what the workflow's plan lists for its job: recording, sidecars)."""
     return [str(p) for p in sorted(recording.parent.iterdir()) if p.is_file()]
@@ -126,26 +156,48 @@ def main() -> None:
     from brainalign.preprocess.resources import preprocess_resources, recording_shape
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="channels x minutes x Hz, comma-separated")
+    parser.add_argument("--sizes", default=None, help="channels x minutes x Hz (fMRI: nx x ny x nz x volumes), "
+                        f"comma-separated; default {DEFAULT_SIZES} (fMRI: {DEFAULT_FMRI_SIZES})")
     parser.add_argument("--modality", default="ieeg", choices=sorted(DATATYPE))
+    parser.add_argument("--options", default=None,
+                        help="preprocessing options as JSON; default for iEEG: the Podcast profile's preprocess.ieeg "
+                             "(group-wise average, artefact detection), else the function's defaults")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic recordings (printed folder)")
     args = parser.parse_args()
+    if args.options is not None:
+        options = json.loads(args.options)
+    elif args.modality == "ieeg":
+        import yaml
+
+        profile = yaml.safe_load((REPO / "config" / "datasets" / "podcast_ecog.yaml").read_text())
+        options = dict(profile["preprocess"]["ieeg"])
+    else:
+        options = {}
+    print(f"options: {json.dumps(options)}", flush=True)
     result = []
     workdir = Path(tempfile.mkdtemp(prefix="preprocess_memory_"))
     try:
-        for size in args.sizes.split(","):
-            n_ch, minutes, sfreq = size.split("x")
+        sizes = args.sizes or (DEFAULT_FMRI_SIZES if args.modality == "fmri" else DEFAULT_SIZES)
+        for size in sizes.split(","):
             root = workdir / size
             start = time.perf_counter()
-            recording = write_recording(root, int(n_ch), float(minutes), float(sfreq), modality=args.modality)
+            if args.modality == "fmri":
+                nx, ny, nz, n_volumes = (int(v) for v in size.split("x"))
+                recording = write_bold(root, (nx, ny, nz), n_volumes)
+            else:
+                n_ch, minutes, sfreq = size.split("x")
+                recording = write_recording(root, int(n_ch), float(minutes), float(sfreq), modality=args.modality)
             written = time.perf_counter() - start
             files = run_files(recording)
-            shape = recording_shape(files, args.modality)
-            request = preprocess_resources(files, args.modality)
-            got = measure(recording, args.modality)
+            request = preprocess_resources(files, args.modality, options)
+            got = measure(recording, args.modality, options)
             ratio = got["peak_mb"] / request["mem_mb"]
-            print(f"{size}: {shape['n_channels']} ch x {shape['n_times']} samples "
-                  f"({shape['n_channels'] * shape['n_times'] * 8 / 1e6:.0f} MB float64); written in {written:.0f} s; "
+            if args.modality == "fmri":
+                what = f"{nx * ny * nz} voxels x {n_volumes} volumes"
+            else:
+                shape = recording_shape(files, args.modality)
+                what = f"{shape['n_channels']} ch x {shape['n_times']} samples"
+            print(f"{size}: {what} ({request['n_values'] * 8 / 1e6:.0f} MB float64); written in {written:.0f} s; "
                   f"peak {got['peak_mb']:.0f} MB (imports {got['imported_mb']:.0f} MB) in {got['wall_s']:.0f} s; "
                   f"request mem_mb={request['mem_mb']} runtime={request['runtime']} min; peak/request {ratio:.2f}",
                   flush=True)
