@@ -3,8 +3,8 @@
 #   snakemake --cores 2                 the demo (config/config.yaml), end to end
 #   snakemake -n / --dag | dot -Tsvg    the plan
 #   snakemake --report report.html      the figures, captioned
-#   snakemake brainbench                BrainBench (and LoRA when enabled) on the configured test sets
-#   snakemake check_inputs              every run's metadata and timings checked (headers only): results/<ds>/inputs.tsv
+#   snakemake --cores 2 brainbench      BrainBench (and LoRA when enabled) on the configured test sets
+#   snakemake --cores 1 check_inputs    every run's metadata and timings checked (headers only): results/<ds>/inputs.tsv
 #
 # Rules stay thin: inputs, outputs, resources and an env; the science is in workflow/brainalign.
 

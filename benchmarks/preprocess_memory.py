@@ -100,6 +100,9 @@ def write_recording(root: Path, n_channels: int, minutes: float, sfreq: float, *
     del t, line
     raw = mne.io.RawArray(data, info, verbose="error")  # float64 C-ordered: used as it is, not copied
     del data
+    if modality == "ieeg":  # contacts on a grid 5 mm apart (MNI, metres): electrodes.tsv + coordsystem.json
+        pos = {name: np.array([-0.06, -0.03 + 0.005 * (k % 16), 0.005 * (k // 16)]) for k, name in enumerate(names)}
+        raw.set_montage(mne.channels.make_dig_montage(ch_pos=pos, coord_frame="mni_tal"), verbose="error")
     path = mne_bids.BIDSPath(subject=subject, task=task, datatype=DATATYPE[modality], root=root)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

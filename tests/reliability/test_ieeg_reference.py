@@ -71,3 +71,21 @@ def test_column_required_but_absent(tmp_path):
                        r"group: 99 contact\(s\) have no group", "reference_groups: auto")
     groups, how = contact_groups(good, bids_path, "auto")
     assert how == "names" and groups["G2"] == "G" and groups["DPMT3"] == "DPMT"
+
+
+@needs_podcast
+def test_groups_read_only_from_the_chosen_table(tmp_path):
+    """The preprocessing job lists channels.tsv and the electrodes.tsv chosen for the positions as its
+    inputs: the groups come from those alone (the other space's table, even one that disagrees, is
+    never opened), and from channels.tsv alone when no positions are read."""
+    bids_path, good = _tree(tmp_path)
+    native = bids_path.directory / "sub-01_space-Other_electrodes.tsv"
+    lines = native.read_text().splitlines()
+    lines[1] = lines[1].rsplit("\t", 1)[0] + "\tS"
+    native.write_text("\n".join(lines) + "\n")
+    chosen = bids_path.directory / "sub-01_space-MNI152NLin2009aSym_electrodes.tsv"
+    groups, how = contact_groups(good, bids_path, "auto", electrodes=chosen)
+    assert groups["G2"] == "G" and how == chosen.name
+    native.unlink()  # were it read, this would now fail
+    groups, how = contact_groups(good, bids_path, "auto", electrodes="")
+    assert how == "names" and groups["G2"] == "G"

@@ -145,3 +145,23 @@ def test_words_without_onset_are_left_out_with_a_warning():
     with pytest.warns(UserWarning, match="1 of 2 words have no onset"):
         ep = word_locked(_meg(np.arange(100)[:, None]), np.array([np.nan, 0.2]), 0.0, 0.05)
     np.testing.assert_array_equal(ep.word.values, [1])
+
+
+def test_designs_place_words_by_onset_not_by_order():
+    # Overlapping speech keeps the transcript's order with onsets that go backwards (io.timings
+    # on_overlap): each word must land at its own onset, as if the words were sorted by time.
+    onsets = np.array([0.50, 1.20, 0.90, 2.00, 1.95])  # words 2 and 4 start before the previous word
+    values = np.arange(1.0, 6.0)[:, None]
+    order = np.argsort(onsets)
+    rec = _meg(np.stack([np.arange(400), np.arange(400) ** 2], axis=1).astype(float))
+    ep, ep_sorted = word_locked(rec, onsets, 0.0, 0.3), word_locked(rec, onsets[order], 0.0, 0.3)
+    np.testing.assert_array_equal(ep.word.values, np.arange(5))  # text order kept for matching features
+    np.testing.assert_array_equal(ep.values[order], ep_sorted.values)
+    trf = trf_design(_words(onsets, values), rec, 0.0, 0.1).values
+    np.testing.assert_array_equal(trf, trf_design(_words(onsets[order], values[order]), rec, 0.0, 0.1).values)
+    assert trf[90, 0] == 3.0 and trf[195, 0] == 5.0  # the words that went backwards, at their onset samples
+    times = (np.arange(10) + 0.5) * TR
+    for method in ("hrf", "fir"):
+        d = fmri_design(_words(onsets, values), _bold(times), method=method, delays=[0, 1])
+        d_sorted = fmri_design(_words(onsets[order], values[order]), _bold(times), method=method, delays=[0, 1])
+        np.testing.assert_allclose(d.values, d_sorted.values, atol=1e-6)

@@ -58,8 +58,9 @@ def test_high_gamma_envelope_recovers_planted_modulation():
     r = [np.corrcoef(out.values[mid, k], truth[mid])[0, 1] for k in range(5)]
     assert r[0] > 0.8 and r[1] > 0.8  # both bipolar pairs containing LA2 (noise envelopes fluctuate)
     assert max(abs(r[2]), abs(r[3]), abs(r[4])) < 0.3
-    # midpoints of the contact pairs, in the electrodes' frame
-    np.testing.assert_allclose(out.pos_x.values, [0.0025, 0.0075, 0.0125, 0.0225, 0.0275])
+    # midpoints of the contact pairs, in the electrodes' frame, in mm
+    np.testing.assert_allclose(out.pos_x.values, [2.5, 7.5, 12.5, 22.5, 27.5])
+    assert out.pos_x.attrs["units"] == "mm"
     assert out.attrs["reference"] == "bipolar" and out.attrs["notch"] == [120.0]  # harmonics inside 65-155 Hz only
     np.testing.assert_allclose(out.values.mean(0), 0, atol=1e-5)
 
@@ -71,7 +72,7 @@ def test_common_average_reference_and_region():
     assert out.region.values.tolist() == ["temporal", "temporal", "", "", "grid", "", ""]
     truth = envelope_truth(out.time.values)
     assert np.corrcoef(out.sel(channel="LA2").values[50:-50], truth[50:-50])[0, 1] > 0.8
-    np.testing.assert_allclose(out.pos_x.values, 0.005 * np.arange(7))
+    np.testing.assert_allclose(out.pos_x.values, 5.0 * np.arange(7))
 
 
 def test_envelope_of_a_pure_am_tone_is_exact():
@@ -97,7 +98,7 @@ def test_ieeg_through_bids_with_electrodes(tmp_path):
     out = preprocess_ieeg(bids_path, reference="bipolar")
     assert out.channel.values.tolist() == ["LA1-LA2", "LA2-LA3", "LA3-LA4", "G1-G2"]  # G3 bad -> no G2-G3
     assert np.isfinite(out.pos_x.values).all()
-    np.testing.assert_allclose(out.pos_x.values, [0.0025, 0.0075, 0.0125, 0.0225], atol=1e-6)
+    np.testing.assert_allclose(out.pos_x.values, [2.5, 7.5, 12.5, 22.5], atol=1e-3)
     truth = envelope_truth(out.time.values)
     assert np.corrcoef(out.values[50:-50, 0], truth[50:-50])[0, 1] > 0.8
     with pytest.raises(ValueError, match="reference='laplacian'"):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -300,22 +302,112 @@ def _csv(tmp_path, rows, name="t.csv"):
 
 
 def test_overlap_and_non_monotonic_handling(tmp_path, caplog):
-    path = _csv(tmp_path, [("a", 0.0, 0.5), ("b", 0.4, 0.8), ("c", 0.9, 1.0), ("d", 0.2, 0.3), ("e", 1.1, 1.2)])
-    with pytest.raises(ValueError, match=r"t.csv: overlapping words at word 1 \('b', onset 0.400 s\)"):
+    # b overlaps a; d starts before c started (a second speaker); e overlaps nothing
+    rows = [("a", 0.0, 0.5), ("b", 0.4, 0.8), ("c", 0.9, 1.0), ("d", 0.2, 0.3), ("e", 1.1, 1.2)]
+    path = _csv(tmp_path, rows)
+    with pytest.raises(ValueError, match=r"t.csv: 2 word\(s\) overlap the previous word or start before it: "
+                                         r"word 1 'b' at 0.400 s overlaps word 0 'a' \(0.000-0.500 s\); "
+                                         r"word 3 'd' at 0.200 s starts before word 2 'c'"):
         read_timings(path)
-    clipped = read_timings(path, on_overlap="clip")
-    assert clipped["word"].tolist() == ["a", "b", "c", "e"]
-    assert clipped["offset"].tolist()[0] == 0.4 and clipped["flags"].tolist()[0] == "clipped"
-    dropped = read_timings(path, on_overlap="drop")
-    assert dropped["word"].tolist() == ["a", "c", "e"]
+    words = [w for w, _, _ in rows]
+    on, off = [r[1] for r in rows], [r[2] for r in rows]
+    # every mode keeps every word, in text order: only times and flags change
+    with caplog.at_level(logging.WARNING):
+        clipped = read_timings(path, on_overlap="clip")
+    assert clipped["word"].tolist() == words and clipped["word_index"].tolist() == list(range(5))
+    assert clipped["onset"].tolist() == on  # the backwards onset of d is kept (when it was heard)
+    assert clipped["offset"].tolist() == [0.4, 0.8, 1.0, 0.3, 1.2]
+    assert clipped["flags"].tolist() == ["clipped", "", "", "non_monotonic", ""]
+    # the log names exactly the affected words and the old -> new times
+    assert "word 1 'b' at 0.400 s overlaps word 0 'a' (0.000-0.500 s): word 0 offset 0.500 -> 0.400 s" in caplog.text
+    assert "word 3 'd' at 0.200 s starts before word 2 'c' (0.900-1.000 s): onset kept" in caplog.text
+    assert "'e'" not in caplog.text and "all 5 words kept" in caplog.text
+    caplog.clear()
     with caplog.at_level(logging.WARNING):
         kept = read_timings(path, on_overlap="warn")
-    assert len(kept) == 5 and "t.csv" in caplog.text
+    assert kept["word"].tolist() == words and kept["onset"].tolist() == on and kept["offset"].tolist() == off
+    assert kept["flags"].tolist() == ["", "overlap", "", "non_monotonic", ""]
+    assert "t.csv" in caplog.text and "word 1 'b'" in caplog.text and "word 3 'd'" in caplog.text
+    untimed = read_timings(path, on_overlap="drop")
+    assert untimed["word"].tolist() == words and untimed["flags"].tolist() == ["", "untimed", "", "untimed", ""]
+    np.testing.assert_array_equal(untimed["onset"], [0.0, np.nan, 0.9, np.nan, 1.1])
     mono = _csv(tmp_path, [("a", 0.0, 0.1), ("b", 0.5, 0.6), ("c", 0.3, 0.4)], "m.csv")
-    with pytest.raises(ValueError, match=r"m.csv: non-monotonic onset at word 2 \('c'"):
+    with pytest.raises(ValueError, match=r"m.csv: 1 word\(s\) .* word 2 'c' at 0.300 s starts before word 1 'b'"):
         read_timings(mono)
     # touching words within the aligner's rounding are not overlaps
     assert len(read_timings(_csv(tmp_path, [("a", 0.0, 0.5004), ("b", 0.5, 0.6)], "r.csv"))) == 2
+
+
+def test_overlap_chain_clips_each_previous_word_and_keeps_flags(tmp_path):
+    # c starts before b (backwards) and is then overlapped by d: c keeps its onset, is flagged
+    # non_monotonic and clipped; an interpolated word keeps its flag
+    df = pd.DataFrame({"story": "s", "word_index": range(4), "word": list("abcd"),
+                       "onset": [0.0, 1.0, 0.5, 0.8], "offset": [0.9, 1.2, 1.0, 1.1],
+                       "flags": ["", "", "interpolated", ""]})
+    out = validate_words(df, "x.csv", on_overlap="clip")
+    assert out["onset"].tolist() == [0.0, 1.0, 0.5, 0.8]
+    assert out["offset"].tolist() == [0.9, 1.2, 0.8, 1.1]
+    assert out["flags"].tolist() == ["", "", "interpolated;non_monotonic;clipped", ""]
+    assert (out["offset"] >= out["onset"]).all()
+
+
+def test_overlap_log_is_truncated_to_a_readable_count(tmp_path, caplog):
+    # 30 words each overlapping the previous one: the warning lists the first MAX_LISTED, then a count
+    on = np.arange(30) * 0.1
+    path = _csv(tmp_path, [(f"w{i}", o, o + 0.15) for i, o in enumerate(on)])
+    with caplog.at_level(logging.WARNING):
+        out = read_timings(path, on_overlap="clip")
+    assert len(out) == 30 and (out["flags"].iloc[:29] == "clipped").all()
+    assert "29 word(s) overlap" in caplog.text and "'w10'" in caplog.text and "'w11'" not in caplog.text
+    assert "and 19 more (each flagged in the word table's flags column)" in caplog.text
+
+
+def test_untimed_words_round_trip_through_the_word_table(tmp_path):
+    path = _csv(tmp_path, [("a", 0.0, 0.5), ("b", 0.4, 0.8), ("c", 0.9, 1.0)])
+    words = read_timings(path, on_overlap="drop")
+    back = read_word_table(write_word_table(words, tmp_path / "words.tsv"))
+    assert back["word"].tolist() == ["a", "b", "c"] and back["flags"].tolist() == ["", "untimed", ""]
+    np.testing.assert_array_equal(back["onset"], [0.0, np.nan, 0.9])
+
+
+SHARED_TRANSCRIPT = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "podcast-ecog-metadata"
+                     / "stimuli" / "gpt2-xl" / "transcript.tsv")
+
+
+@pytest.mark.skipif(not SHARED_TRANSCRIPT.is_file(), reason="shared Podcast ECoG transcript not available")
+@pytest.mark.parametrize("mode", ["clip", "warn", "drop"])
+def test_podcast_transcript_keeps_every_word(tmp_path, caplog, mode):
+    """The real two-speaker Podcast transcript (Zada et al.): 5,136 words, 118 of them overlapping the
+    previous word (19 starting before it); the Podcast profile's timing options lost 41 words with
+    on_overlap: clip.  Every mode must keep all of them, in order."""
+    import yaml
+
+    # a pandas-written TSV (unnamed index column), read without quoting and without missing values
+    tokens = pd.read_csv(SHARED_TRANSCRIPT, sep="\t", index_col=0, quoting=csv.QUOTE_NONE, keep_default_na=False,
+                         dtype={"word": str})
+    # the dataset's podcast_transcript.csv: one row per word (word, start, end); the token table
+    # repeats a word for each of its GPT-2 tokens
+    first = tokens.groupby("word_idx", sort=True).first()
+    path = tmp_path / "podcast_transcript.csv"
+    first[["word", "start", "end"]].to_csv(path, index=False)
+    profile = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "datasets" / "podcast_ecog.yaml")
+                             .read_text())["dataset"]["timings"]
+    options = {k: v for k, v in profile.items() if k not in ("path", "format", "shift", "on_overlap")}
+    with caplog.at_level(logging.WARNING):
+        words = read_timings(path, fmt=profile["format"], story="podcast", on_overlap=mode, **options)
+    assert len(first) == 5136
+    assert words["word"].tolist() == first["word"].tolist()  # 0 words lost, text order kept
+    flagged = words["flags"].str.contains("clipped|non_monotonic|overlap|untimed")
+    assert flagged.any() and (words["offset"].dropna() >= words["onset"].dropna()).all()
+    if mode == "clip":
+        assert profile["on_overlap"] == "clip"
+        assert words["onset"].tolist() == first["start"].astype(float).tolist()
+        assert words["flags"].str.contains("non_monotonic").sum() == 19
+        assert words["flags"].str.contains("clipped").sum() == 99
+    # the warning names the words affected: the first overlap is word 8 'some' over "there's"
+    assert "118 word(s) overlap" in caplog.text
+    assert "word 8 'some' at 6.892 s overlaps word 7 \"there's\"" in caplog.text
+    assert "word 115 'Oh' at 42.375 s starts before word 114 'and'" in caplog.text
 
 
 def test_events_beyond_recording_end(tmp_path):

@@ -93,9 +93,15 @@ def test_ieeg_patients_are_planned_per_subject_with_electrode_tables(tmp_path):
     counts = dict(line.split() for line in out.stdout.splitlines() if len(line.split()) == 2
                   and line.split()[1].isdigit())
     assert counts.get("encode") == "2" and counts.get("electrodes") == "2", out.stdout  # model + its control
+    # iEEG is drawn as electrodes on a glass brain (the trained model), never as scalp topomaps
+    assert counts.get("figure_electrodes") == "1" and "figure_topomaps" not in counts, out.stdout
     joint = _dry_run_profile(tmp_path / "joint", "podcast_ecog",
                              {"dataset": {"bids_root": str(bids)}, "encoding": {"subjects": "joint"}})
-    assert joint.returncode == 0 and "electrodes" not in joint.stdout
+    assert joint.returncode == 0, joint.stderr[-3000:]
+    joint_counts = dict(line.split() for line in joint.stdout.splitlines() if len(line.split()) == 2
+                        and line.split()[1].isdigit())
+    # a joint fit adds no electrode tables of its own: only the one its glass-brain figure reads
+    assert joint_counts.get("electrodes") == "1" and joint_counts.get("figure_electrodes") == "1", joint.stdout
 
 
 def test_per_run_epi_masks_stop_the_plan(tmp_path):

@@ -50,8 +50,8 @@ else:
         _config_error("dataset.bids_root", f"{BIDS_ROOT!r} " + ("is a file" if Path(BIDS_ROOT).exists() else "does not exist")
                       + f" (resolved to {Path(BIDS_ROOT).resolve()}); expected the root directory of a BIDS dataset"
                       " (dataset_description.json, sub-* folders). Point dataset.bids_root at it, or fetch a"
-                      " published dataset first: snakemake -s workflow/rules/download.smk --configfile"
-                      " config/datasets/<name>.yaml download_<name>")
+                      " published dataset first: snakemake download_<name> --cores 1 -s workflow/rules/download.smk"
+                      " --configfile config/datasets/<name>.yaml")
     STORIES = list(config["dataset"].get("stories") or [])
     if not STORIES:
         _config_error("dataset.stories", "list the stories (BIDS task labels) to analyse")
@@ -112,6 +112,8 @@ else:
                  "derivatives_root": config["dataset"].get("derivatives_root"), "space": _profile.get("space"),
                  "sessions": list(_profile.get("sessions") or [])[:1] or None,
                  "use_derivatives": _profile.get("use_derivatives", True), **hf5_spec(_profile, BIDS_ROOT)}
+        if _mod == "ieeg":  # the electrodes.tsv (and coordsystem.json) of this space are the job's inputs
+            _spec["electrodes_space"] = (config["preprocess"].get("ieeg") or {}).get("electrodes_space", "auto")
         try:
             _runs = plan_runs(BIDS_ROOT, config["dataset"], spec=_spec, subjects=SUBJECTS, stories=STORIES)
         except InputError as _err:  # repeated runs, mixed conditions ...: the message names key and files

@@ -1,6 +1,6 @@
 # Fetch the published datasets of config/datasets/*.yaml (network needed; run once, on a login node).
 #
-#   snakemake --cores 1 -s workflow/rules/download.smk --configfile config/datasets/narratives.yaml download_narratives
+#   snakemake download_narratives --cores 1 -s workflow/rules/download.smk --configfile config/datasets/narratives.yaml
 #
 # (-s: the main Snakefile stops at parse time while dataset.bids_root does not exist yet.)
 #

@@ -1,5 +1,7 @@
 # Foundation figures of every trained model: layer profiles per region (with the random-init control),
-# fMRI brain maps of the peak brain score and of the best layer, MEG/EEG topomaps per layer.
+# fMRI brain maps of the peak brain score and of the best layer, MEG/EEG topomaps per layer, iEEG
+# electrodes on a glass brain (a scalp topomap would interpolate across the head between implanted
+# contacts), score time courses of MEG/EEG/iEEG channel groups.
 # Each figure is flagged for `snakemake --report` with a caption under workflow/report/figures/.
 #
 # Needs from common.smk: RESULTS, BIDS_ROOT, BASE_MODELS, CONTROL_OF, MODALITIES, scores_path().
@@ -125,13 +127,6 @@ rule figure_sensors:
         regions=lambda wc: region_inputs(wc.meeg),  # channel groups (analyses.regions)
         scores=lambda wc: scores_path(wc.model, wc.meeg),
     output:
-        topomaps=report(
-            f"{FIG}/{{model}}/{{meeg}}/topomaps_by_layer.{FIG_EXT}",
-            caption="../report/figures/topomaps.rst",
-            category="1. Foundation figures",
-            subcategory="{model} · {meeg}",
-            labels={"model": "{model}", "modality": "{meeg}", "figure": "topomaps per layer"},
-        ),
         time_courses=report(
             f"{FIG}/{{model}}/{{meeg}}/time_courses_by_region.{FIG_EXT}",
             caption="../report/figures/time_courses.rst",
@@ -156,3 +151,60 @@ rule figure_sensors:
         "../../envs/figures.yaml"
     script:
         "../scripts/figure_sensors.py"
+
+
+# Scalp sensors only: iEEG electrodes are drawn where they were implanted (figure_electrodes).
+rule figure_topomaps:
+    input:
+        scores=lambda wc: scores_path(wc.model, wc.meeg),
+    output:
+        topomaps=report(
+            f"{FIG}/{{model}}/{{meeg}}/topomaps_by_layer.{FIG_EXT}",
+            caption="../report/figures/topomaps.rst",
+            category="1. Foundation figures",
+            subcategory="{model} · {meeg}",
+            labels={"model": "{model}", "modality": "{meeg}", "figure": "topomaps per layer"},
+        ),
+    wildcard_constraints:
+        model=_TRAINED_RE,
+        meeg="meg|eeg",
+    params:
+        analyses=ANALYSES_CFG,
+        figures=FIGURES_CFG,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/figures/{{model}}/{{meeg}}/topomaps.log",
+    conda:
+        "../../envs/figures.yaml"
+    script:
+        "../scripts/figure_topomaps.py"
+
+
+# iEEG: every patient's electrodes on a glass brain (MNI mm), from the electrode table of rule
+# `electrodes` (encode.smk), pooled and per patient, significant electrodes marked.
+rule figure_electrodes:
+    input:
+        table=f"{RESULTS}/scores/{{model}}/ieeg_electrodes.tsv",
+    output:
+        electrodes=report(
+            f"{FIG}/{{model}}/ieeg/electrodes_on_brain.{FIG_EXT}",
+            caption="../report/figures/electrodes.rst",
+            category="1. Foundation figures",
+            subcategory="{model} · ieeg",
+            labels={"model": "{model}", "modality": "ieeg", "figure": "electrodes on the brain"},
+        ),
+    wildcard_constraints:
+        model=_TRAINED_RE,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/figures/{{model}}/ieeg/electrodes.log",
+    conda:
+        "../../envs/figures.yaml"
+    script:
+        "../scripts/figure_electrodes.py"

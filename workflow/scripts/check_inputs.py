@@ -19,7 +19,8 @@ dataset = p.dataset if p.kind != "demo" else {"missing_run": p.missing}
 runs = select_dataset_runs(p.bids_root, p.specs, p.subjects, p.stories, dataset=dataset)
 table = check_dataset(runs, root=p.bids_root, kind=p.kind, timings=p.timings, story_runs=p.story_runs,
                       profile=p.profile, first_subject=p.first_subject,
-                      dataset=p.dataset if p.kind != "demo" else None)
+                      dataset=p.dataset if p.kind != "demo" else None,
+                      electrodes_space=(p.specs.get("ieeg") or {}).get("electrodes_space"))
 counts = table["status"].value_counts().to_dict()
 log.info("%d run(s) checked: %s", len(table), ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 for row in table.itertuples():

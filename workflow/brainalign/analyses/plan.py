@@ -32,6 +32,10 @@ def figure_targets(results: str, base_models: Sequence[str], modalities: Sequenc
             if modality == "fmri":
                 out += [f"{fig}/{model}/fmri/{what}_{kind}.{ext}" for what in ("brain_score", "best_layer")
                         for kind in figures["map_kinds"]]
+            elif modality == "ieeg":
+                # implanted electrodes on a glass brain; a scalp topomap would interpolate between them
+                out += [f"{fig}/{model}/ieeg/electrodes_on_brain.{ext}",
+                        f"{fig}/{model}/ieeg/time_courses_by_region.{ext}"]
             else:
                 out += [f"{fig}/{model}/{modality}/topomaps_by_layer.{ext}",
                         f"{fig}/{model}/{modality}/time_courses_by_region.{ext}"]

@@ -21,6 +21,7 @@ locate_run(root, subject, story, modality, ...)   the files of one job (used by 
 recording_duration(path)        length of a recording in seconds (to check word events against)
 run_files(row, root)            every file a run's preprocessing job reads (column ``files`` of find_runs)
 meeg_sidecars(bids_path)        the BIDS files mne_bids.read_raw_bids opens besides the recording
+choose_electrodes(bids_path, space)  the electrodes.tsv/coordsystem.json of one space (iEEG: MNI and native)
 recording_files(path)           a recording and its companions (.eeg/.vmrk, .fdt, FIF split parts, .ds folder)
 """
 
@@ -99,7 +100,9 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
         space such as ``fsaverage6``: then ``path``/``path_r`` are the left/right GIFTI files),
         ``use_derivatives`` (default true: preprocessed BOLD when found, else raw BOLD),
         ``responses`` (``bold``, default, or ``hf5``: LeBel et al. 2023's preprocessed responses
-        ``<hf5_root>/<subject>/<story>.hf5``, ``hf5_root`` default ``<root>/derivative/preprocessed_data``).
+        ``<hf5_root>/<subject>/<story>.hf5``, ``hf5_root`` default ``<root>/derivative/preprocessed_data``);
+        iEEG only: ``electrodes_space`` (``preprocess.ieeg.electrodes_space``, default ``auto``: which
+        electrodes.tsv column ``electrodes`` and ``files`` hold, :func:`choose_electrodes`).
 
     Returns
     -------
@@ -124,7 +127,7 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
             sub = sub[4:] if sub.startswith("sub-") else sub
             rows.append(dict(subject=sub, session=None, story=Path(p).stem, run=None, modality="fmri", path=p,
                              path_r=None, events=None, confounds=None, sidecar=None, channels=None,
-                             electrodes=None))
+                             electrodes=_first(glob.glob(str(d / f"sub-{ent.get('sub')}*_electrodes.tsv")))))
     elif modality == "fmri":
         deriv = Path(spec.get("derivatives_root") or root / "derivatives" / "fmriprep")
         space = spec.get("space")
@@ -185,7 +188,7 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
                              events=_sidecar_glob(d, ent, "events.tsv"), confounds=None,
                              sidecar=_sidecar_glob(d, ent, f"{modality}.json"),
                              channels=_sidecar_glob(d, ent, "channels.tsv"),
-                             electrodes=_first(glob.glob(str(d / f"sub-{ent.get('sub')}*_electrodes.tsv")))))
+                             electrodes=None))
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     df["task"] = df["story"]
     if subjects is not None:
@@ -196,7 +199,11 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
         df = df[df["session"].isin(sessions)]
     df = df.sort_values(["subject", "story", "session", "run"], na_position="first").reset_index(drop=True)
     # every file the run's preprocessing reads, so that the workflow can make each one a rule input
-    df["files"] = [tuple(run_files(row, root)) for row in df.to_dict("records")]
+    electrodes_space = spec.get("electrodes_space") if modality == "ieeg" else None
+    df["files"] = [tuple(run_files(row, root, electrodes_space)) for row in df.to_dict("records")]
+    if modality == "ieeg":  # the electrodes.tsv the reader uses: the one of electrodes_space
+        df["electrodes"] = [meeg_sidecars(meeg_bids_path(p, root, modality), electrodes_space or "auto")["electrodes"]
+                            for p in df["path"]]
     return df
 
 
@@ -1012,13 +1019,160 @@ def recording_files(path: str | os.PathLike) -> list[str]:
     return [str(p) for p in dict.fromkeys(files) if p.is_file()]
 
 
-def meeg_sidecars(bids_path) -> dict[str, str | None]:
+#: ``preprocess.ieeg.electrodes_space`` values besides a BIDS space label.
+ELECTRODES_SPACE_CHOICES = ("auto", "none")
+
+
+def _coordinate_system(coordsystem: str | None, datatype: str) -> str | None:
+    """The ``<Datatype>CoordinateSystem`` of a coordsystem.json (None when absent or unreadable here:
+    the file is checked, with errors naming it, when it is read for real)."""
+    if not coordsystem:
+        return None
+    import json
+
+    key = {"ieeg": "iEEG", "eeg": "EEG", "meg": "MEG"}.get(datatype, datatype)
+    try:
+        with open(coordsystem, encoding="utf-8") as f:
+            value = json.load(f).get(f"{key}CoordinateSystem")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(value) if value else None
+
+
+def electrode_spaces(bids_path) -> list[dict]:
+    """Every ``electrodes.tsv`` of a recording, one per space, with its ``coordsystem.json``.
+
+    The files are searched where mne-bids searches them (the subject's folder, its datatype folder and
+    its session folders); files whose entities (session, task, acquisition, run) contradict the
+    recording's are not its own.  mne-bids reads positions only when exactly one pair is found, so a
+    dataset with an MNI and a native-space table (the Podcast ECoG layout) gets none from it: this
+    list is what :func:`choose_electrodes` chooses from.
+
+    Returns
+    -------
+    list of dict
+        ``electrodes``, ``coordsystem`` (the matching file, or None), ``space`` (the ``space`` entity
+        of the file name, else the coordsystem's ``<Datatype>CoordinateSystem``, else ``""``), sorted
+        by file name.
+    """
+    from mne_bids import get_entities_from_fname
+
+    subj = Path(bids_path.root) / f"sub-{bids_path.subject}"
+    datatype = bids_path.datatype
+    ses = f"ses-{bids_path.session}" if bids_path.session else "ses-*"
+    folders = [subj, subj / datatype, subj / ses, subj / ses / datatype]
+    own = {k: v for k, v in bids_path.entities.items() if v is not None and k not in ("space", "suffix")}
+
+    def mine(fname: str) -> bool:
+        ent = get_entities_from_fname(fname, on_error="ignore")
+        return all(ent.get(k) in (None, v) for k, v in own.items())
+
+    def found(suffix: str) -> list[str]:
+        hits = {p for folder in folders for p in glob.glob(str(folder / f"sub-{bids_path.subject}*_{suffix}"))}
+        return sorted((p for p in hits if mine(p)), key=lambda p: (Path(p).name, p))
+
+    coordsystems = found("coordsystem.json")
+    out = []
+    for tsv in found("electrodes.tsv"):
+        space = parse_entities(Path(tsv).name).get("space")
+        twin = tsv[: -len("electrodes.tsv")] + "coordsystem.json"
+        if twin in coordsystems:
+            coordsystem = twin
+        else:  # a coordsystem.json of the same space (BIDS allows it to drop entities the table has)
+            same = [c for c in coordsystems if parse_entities(Path(c).name).get("space") == space]
+            coordsystem = same[0] if len(same) == 1 else None
+        out.append({"electrodes": tsv, "coordsystem": coordsystem,
+                    "space": space or _coordinate_system(coordsystem, datatype) or ""})
+    return out
+
+
+def is_mni_space(space: str) -> bool:
+    """An MNI template space label (``MNI152NLin2009aSym``, ``MNI305``, ``MNIColin27`` ...)."""
+    return str(space).upper().startswith("MNI")
+
+
+def choose_electrodes(bids_path, space: str | None = "auto", *,
+                      key: str = "preprocess.ieeg.electrodes_space") -> dict | None:
+    """The ``electrodes.tsv`` (and ``coordsystem.json``) whose positions a recording's channels get.
+
+    Parameters
+    ----------
+    bids_path
+        The recording's ``mne_bids.BIDSPath`` (root set).
+    space
+        ``"auto"``: the MNI-space table (``space-MNI*``) when there is one, else the only table;
+        a BIDS space label (``MNI152NLin2009aSym``, ``Other`` ...): that table; ``None`` or
+        ``"none"``: no positions (returns None).
+    key
+        The config key named in messages.
+
+    Returns
+    -------
+    dict or None
+        ``electrodes``, ``coordsystem``, ``space`` and ``found`` (every electrodes.tsv of the
+        recording).
+
+    Raises
+    ------
+    MissingInputError
+        No electrodes.tsv at all (with ``auto``: set ``none`` to run without positions), or none in
+        the requested space (naming the files found and their spaces).
+    InputError
+        Several candidates ``auto`` cannot choose between, or the chosen table without its
+        coordsystem.json (BIDS requires one; the units and the frame are read from it).
+    """
+    if space is None or str(space).lower() == "none":
+        return None
+    candidates = electrode_spaces(bids_path)
+    found = [c["electrodes"] for c in candidates]
+    listing = ", ".join(f"{Path(c['electrodes']).name} (space {c['space'] or '?'})" for c in candidates)
+    where = Path(bids_path.root) / f"sub-{bids_path.subject}"
+    if not candidates:
+        raise MissingInputError(where, f"no *_electrodes.tsv for {bids_path.basename}, so its channels have no "
+                                f"positions", field=key, expected="an electrodes.tsv with its coordsystem.json",
+                                hint=f"set {key}: none to preprocess without electrode positions")
+    if space == "auto":
+        mni = [c for c in candidates if is_mni_space(c["space"])]
+        chosen = candidates if len(candidates) == 1 else mni
+        if len(chosen) != 1:
+            raise InputError(where, f"{len(candidates)} electrodes.tsv for {bids_path.basename} and "
+                             f"{'several' if mni else 'none'} in an MNI space: {listing}", field=key,
+                             expected="one space-MNI* table, or a single table",
+                             hint=f"set {key} to one of {sorted({c['space'] for c in candidates})}")
+    else:
+        chosen = [c for c in candidates if c["space"] == str(space)] or \
+            [c for c in candidates if c["space"].lower() == str(space).lower()]
+        if len(chosen) != 1:
+            raise MissingInputError(where, f"{'no' if not chosen else 'several'} electrodes.tsv in space "
+                                    f"{space!r} for {bids_path.basename}; found: {listing}", field=key,
+                                    expected=f"one of the spaces {sorted({c['space'] for c in candidates})}, or auto")
+    pick = dict(chosen[0], found=found)
+    if pick["coordsystem"] is None:
+        raise MissingInputError(pick["electrodes"], "no coordsystem.json of the same space beside it",
+                                expected=f"{Path(pick['electrodes']).name[:-len('electrodes.tsv')]}coordsystem.json "
+                                "(BIDS requires it: the coordinate system and units are read from it)")
+    return pick
+
+
+def meeg_sidecars(bids_path, electrodes_space: str | None = None, *, strict: bool = False) -> dict[str, str | None]:
     """The BIDS files ``mne_bids.read_raw_bids`` opens besides the recording, found the way it finds them.
 
     Uses mne-bids' own sidecar search (inheritance principle included), so the list matches what
     the reader opens: the ``<datatype>.json`` sidecar, ``events.tsv`` (and ``events.json``),
     ``channels.tsv``, ``electrodes.tsv`` with ``coordsystem.json`` (read only as a pair), the
     subject's ``scans.tsv`` and the dataset's ``participants.tsv``.
+
+    Parameters
+    ----------
+    bids_path
+        The recording's ``mne_bids.BIDSPath``.
+    electrodes_space
+        None: the electrodes pair mne-bids finds (MEG/EEG).  Otherwise (iEEG,
+        ``preprocess.ieeg.electrodes_space``) the pair :func:`choose_electrodes` chooses, which the
+        iEEG reader then reads itself (``"none"``: no pair).
+    strict
+        Raise the choice's :class:`InputError` (the reader); otherwise (listing a job's files, the
+        input check) a failed choice gives no pair and the job reports it.
 
     Returns
     -------
@@ -1035,7 +1189,16 @@ def meeg_sidecars(bids_path) -> dict[str, str | None]:
 
     datatype = bids_path.datatype
     events = find("events", ".tsv")
-    electrodes, coordsystem = find("electrodes", ".tsv"), find("coordsystem", ".json")
+    if electrodes_space is None:
+        electrodes, coordsystem = find("electrodes", ".tsv"), find("coordsystem", ".json")
+    else:
+        try:
+            chosen = choose_electrodes(bids_path, electrodes_space)
+        except InputError:
+            if strict:
+                raise
+            chosen = None
+        electrodes, coordsystem = (chosen["electrodes"], chosen["coordsystem"]) if chosen else (None, None)
     pair = electrodes is not None and coordsystem is not None
     scans = mne_bids.BIDSPath(subject=bids_path.subject, session=bids_path.session, suffix="scans",
                               extension=".tsv", root=bids_path.root).fpath
@@ -1058,7 +1221,7 @@ def meeg_bids_path(path: str | os.PathLike, root: str | os.PathLike, modality: s
                              suffix=modality, extension=Path(path).suffix, root=root)
 
 
-def run_files(row: Mapping, root: str | os.PathLike) -> list[str]:
+def run_files(row: Mapping, root: str | os.PathLike, electrodes_space: str | None = None) -> list[str]:
     """Every file the preprocessing job of one run (a row of :func:`find_runs`) reads, in a fixed order.
 
     fMRI: the BOLD file(s), the confounds table and the JSON sidecar the TR is read from (the one
@@ -1066,7 +1229,10 @@ def run_files(row: Mapping, root: str | os.PathLike) -> list[str]:
     ``.hf5`` responses: the file.  MEG/EEG/iEEG: the recording and its companions
     (:func:`recording_files`) and every sidecar mne-bids opens (:func:`meeg_sidecars`).  Files the
     config names (masks, atlases, channel groups) and the events of a story cut from a shared run
-    are added by the workflow (``workflow/rules/common.smk``).
+    are added by the workflow (``workflow/rules/common.smk``).  iEEG: the electrodes.tsv and
+    coordsystem.json of ``electrodes_space`` (``preprocess.ieeg.electrodes_space``, default
+    ``auto``); when no table can be chosen, every candidate, so that the job (which then stops
+    naming them) reruns once one is added or fixed.
     """
     from brainalign.io.integrity import bold_sidecar
 
@@ -1081,5 +1247,10 @@ def run_files(row: Mapping, root: str | os.PathLike) -> list[str]:
                 files.append(sidecar)
         return list(dict.fromkeys(files))
     files = recording_files(path)
-    sidecars = meeg_sidecars(meeg_bids_path(path, root, row["modality"]))
-    return list(dict.fromkeys(files + [p for p in sidecars.values() if p]))
+    bids_path = meeg_bids_path(path, root, row["modality"])
+    space = (electrodes_space or "auto") if row["modality"] == "ieeg" else None
+    sidecars = meeg_sidecars(bids_path, space)
+    files += [p for p in sidecars.values() if p]
+    if space is not None and sidecars["electrodes"] is None and str(space).lower() != "none":
+        files += [p for c in electrode_spaces(bids_path) for p in (c["electrodes"], c["coordsystem"]) if p]
+    return list(dict.fromkeys(files))

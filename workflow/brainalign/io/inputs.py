@@ -152,14 +152,23 @@ def _fmri_header(row: Mapping, profile: Mapping, problems: list[Problem], out: d
     return n_vol * tr
 
 
-def _meeg_header(row: Mapping, root: str, problems: list[Problem], out: dict) -> float | None:
-    """Samples, rate, channels, bad channels of an M/EEG run; returns the duration (s) or None."""
-    from brainalign.io.bids import meeg_bids_path, meeg_sidecars
+def _meeg_header(row: Mapping, root: str, problems: list[Problem], out: dict,
+                 electrodes_space: str | None = None) -> float | None:
+    """Samples, rate, channels, bad channels of an M/EEG run; returns the duration (s) or None.
+    iEEG: the electrodes.tsv of ``electrodes_space`` must be choosable (as the job will choose it)."""
+    from brainalign.io.bids import choose_electrodes, meeg_bids_path, meeg_sidecars
     from brainalign.io.integrity import check_recording_length, read_json, read_meeg_header
     from brainalign.io.tsv import read_bids_tsv
 
     path = row["path"]
-    sidecars = meeg_sidecars(meeg_bids_path(path, root, row["modality"]))
+    bids_path = meeg_bids_path(path, root, row["modality"])
+    space = (electrodes_space or "auto") if row["modality"] == "ieeg" else None
+    if space is not None:
+        try:
+            choose_electrodes(bids_path, space)
+        except InputError as err:
+            problems.append(Problem.from_error(err))
+    sidecars = meeg_sidecars(bids_path, space)
     meta = None
     for key in ("sidecar", "coordsystem", "events_json"):
         if sidecars[key]:
@@ -209,6 +218,7 @@ def inspect_run(
     words_source: str | None = None,
     word_offset: float = 0.0,
     on_beyond_end: str = "error",
+    electrodes_space: str | None = None,
 ) -> dict:
     """Check one run from its headers and metadata; problems are collected, never raised.
 
@@ -229,6 +239,9 @@ def inspect_run(
     on_beyond_end
         ``dataset.timings.on_beyond_end``: words (or events) after the recording's end are a blocking
         problem with ``error``, a note otherwise.
+    electrodes_space
+        iEEG: ``preprocess.ieeg.electrodes_space`` (default ``auto``); a table the preprocessing
+        could not choose (none, none in that space, several) is a blocking problem.
 
     Returns
     -------
@@ -249,7 +262,7 @@ def inspect_run(
         if row["modality"] == "fmri":
             duration = _fmri_header(row, dict(profile or {}), problems, out)
         else:
-            duration = _meeg_header(row, str(root), problems, out)
+            duration = _meeg_header(row, str(root), problems, out, electrodes_space)
     except (InputError, ValueError, FileNotFoundError, OSError) as err:
         problems.append(Problem.from_error(err))
     out["duration_s"] = duration
@@ -363,6 +376,7 @@ def check_dataset(
     profile: Mapping | None = None,
     first_subject: Mapping[str, str] | None = None,
     dataset: Mapping | None = None,
+    electrodes_space: str | None = None,
 ) -> pd.DataFrame:
     """Inspect every run of every modality; every problem is collected.
 
@@ -379,6 +393,8 @@ def check_dataset(
     dataset
         The whole ``dataset`` config block (``stimulus_onset``, ``conditions.units``), for the clock
         of each run's words (:func:`word_offset`) and the timing file of a condition unit.
+    electrodes_space
+        ``preprocess.ieeg.electrodes_space`` (:func:`inspect_run`).
 
     Returns
     -------
@@ -418,7 +434,7 @@ def check_dataset(
             except (InputError, ValueError, FileNotFoundError) as err:
                 extra.append(Problem.from_error(err))
             out = inspect_run(row, root=root, profile=profile, words=words, words_source=source,
-                              word_offset=offset, on_beyond_end=on_beyond_end)
+                              word_offset=offset, on_beyond_end=on_beyond_end, electrodes_space=electrodes_space)
             found = out.pop("_problems") + extra + ([word_problem] if word_problem else [])
             if extra or word_problem:
                 out["n_problems"] = len(found)

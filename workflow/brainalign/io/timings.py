@@ -38,9 +38,11 @@ clock (``read_timings(..., window=...)``; config ``dataset.story_runs.<story>.ti
 Validation (all readers, :func:`validate_words`): NaN times, non-monotonic onsets, overlapping
 words and words beyond the end of the recording raise an :class:`~brainalign.errors.InputError`
 naming the file and row, unless a documented handling is chosen with ``on_overlap`` /
-``on_beyond_end``.  A damaged file (0 bytes, missing or wrong columns, a non-numeric time,
-malformed JSON or TextGrid, a CSV with another separator) is an :class:`~brainalign.errors.InputError`
-naming the file, the line or field, and what was expected.
+``on_beyond_end``.  No ``on_overlap`` handling removes a word: overlapping speech (two speakers at
+once) changes times only, so the text the language model reads is the whole transcript.  A damaged
+file (0 bytes, missing or wrong columns, a non-numeric time, malformed JSON or TextGrid, a CSV with
+another separator) is an :class:`~brainalign.errors.InputError` naming the file, the line or field,
+and what was expected.
 
 Every subject's timing file of a story is compared with the story's (:func:`check_same_words`,
 :func:`check_subject_timings`; rules ``words`` and ``words_subject``).
@@ -180,6 +182,92 @@ def write_word_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 # ------------------------------------------------------------------------------------ validation
+#: Affected words listed in an overlap message before "... and N more" (all are flagged in the table).
+MAX_LISTED = 10
+
+
+def _overlap_issues(on: np.ndarray, off: np.ndarray, tolerance: float) -> list[tuple[int, str]]:
+    """``(word index, kind)`` of every word starting before the previous word (in text order)
+    starts (``"non_monotonic"``) or ends (``"overlap"``), beyond ``tolerance``."""
+    out = []
+    for i in range(1, len(on)):
+        if on[i] < on[i - 1] - tolerance:
+            out.append((i, "non_monotonic"))
+        elif on[i] < off[i - 1] - tolerance:
+            out.append((i, "overlap"))
+    return out
+
+
+def _handle_overlaps(df: pd.DataFrame, mode: str, tolerance: float) -> tuple[pd.DataFrame, list[str]]:
+    """Apply ``on_overlap`` ``warn`` / ``clip`` / ``drop`` to a word table; never removes a word.
+
+    Overlapping speech (two speakers talking at once) gives words that start before the previous
+    word of the transcript ends, or even before it starts.  The transcript's order is the order the
+    language model reads, so every word stays where it is; only times change, and each affected
+    word is flagged (``flags``):
+
+    ``warn``
+        Times kept; the word is flagged ``overlap`` or ``non_monotonic``.
+    ``clip``
+        An overlapping word keeps its onset and the previous word's offset is clipped to it (flag
+        ``clipped`` on the previous word).  A word starting before the previous word started keeps
+        its onset (when it was heard) and is flagged ``non_monotonic``: the designs place each word
+        by its own onset, whatever the order (:mod:`brainalign.design`).
+    ``drop``
+        The word's times are dropped (onset and offset NaN, flag ``untimed``): it stays in the
+        model's context but is left out of the brain designs, like any word without an onset.
+
+    Returns
+    -------
+    df, changes
+        The adjusted copy, and one line per affected word (index, word, the previous word, what
+        changed: old -> new times) in text order.
+    """
+    df = df.copy()
+    on, off = df["onset"].to_numpy(float, copy=True), df["offset"].to_numpy(float, copy=True)
+    words = df["word"].tolist()
+    flags: dict[int, list[str]] = {}
+    changes = []
+    for i, kind in _overlap_issues(on, off, tolerance):
+        # times of word i and i-1 as read (a previous adjustment may have changed them since)
+        what = "starts before" if kind == "non_monotonic" else "overlaps"
+        line = (f"word {i} {words[i]!r} at {on[i]:.3f} s {what} word {i - 1} {words[i - 1]!r} "
+                f"({on[i - 1]:.3f}-{off[i - 1]:.3f} s)")
+        if mode == "warn":
+            flags.setdefault(i, []).append(kind)
+            line += ": kept"
+        elif mode == "drop":
+            flags.setdefault(i, []).append("untimed")
+            line += f": word {i} {on[i]:.3f}-{off[i]:.3f} s -> no time"
+        elif kind == "overlap":
+            flags.setdefault(i - 1, []).append("clipped")
+            line += f": word {i - 1} offset {off[i - 1]:.3f} -> {on[i]:.3f} s"
+        else:
+            flags.setdefault(i, []).append("non_monotonic")
+            line += ": onset kept"
+        changes.append(line)
+    new_on, new_off = on.copy(), off.copy()
+    if mode == "clip":
+        clipped = [i for i, f in flags.items() if "clipped" in f]
+        # a clipped word ends where the next word starts (issues were found on the times as read)
+        new_off[clipped] = on[np.asarray(clipped, dtype=int) + 1]
+    elif mode == "drop":
+        untimed = list(flags)
+        new_on[untimed], new_off[untimed] = np.nan, np.nan
+    df["onset"], df["offset"] = new_on, new_off
+    for i, added in flags.items():
+        current = str(df.at[i, "flags"])
+        df.at[i, "flags"] = ";".join(([current] if current else []) + added)
+    return df, changes
+
+
+def _list_changes(changes: Sequence[str]) -> str:
+    """The affected words for a message, at most :data:`MAX_LISTED`, then how many more."""
+    more = len(changes) - MAX_LISTED
+    return "; ".join(changes[:MAX_LISTED]) + (
+        f"; ... and {more} more (each flagged in the word table's flags column)" if more > 0 else "")
+
+
 def validate_words(
     df: pd.DataFrame,
     source: str | os.PathLike = "<table>",
@@ -204,10 +292,14 @@ def validate_words(
     on_overlap
         Handling of non-monotonic onsets (a word starting before the previous one) and overlaps
         (a word starting before the previous word's offset, beyond ``tolerance``):
-        ``"error"`` (default) raises; ``"warn"`` logs and keeps the words as they are; ``"clip"``
-        ends an overlapping word at the next onset (flag ``clipped``) and drops words whose onset
-        goes backwards; ``"drop"`` drops every word that starts before the end of the previous kept
-        word.  Dropped words are logged.
+        ``"error"`` (default) raises, listing the words.  The other modes keep every word, in text
+        order (the order the language model reads), change times only, flag the affected words and
+        log them (index, word, old -> new times; the first :data:`MAX_LISTED`): ``"warn"`` keeps
+        the times (flag ``overlap`` / ``non_monotonic``); ``"clip"`` ends the previous word at an
+        overlapping word's onset (flag ``clipped`` on the previous word) and keeps an onset that
+        goes backwards as it is (flag ``non_monotonic``); ``"drop"`` drops the affected words'
+        times (NaN, flag ``untimed``: left out of the brain designs, still in the model's context).
+        See :func:`_handle_overlaps`.
     on_beyond_end
         ``"error"`` (default), ``"drop"`` (log and drop) or ``"warn"`` (log and keep).
     tolerance
@@ -242,43 +334,27 @@ def validate_words(
         raise InputError(source, f"word {i} ({df['word'][i]!r}) ends before it starts "
                          f"(onset {on[i]:.3f} s, offset {off[i]:.3f} s)", expected="offset >= onset")
 
-    def describe(i: int, kind: str) -> str:
-        return (f"{kind} at word {i} ({df['word'][i]!r}, onset {on[i]:.3f} s) after word {i - 1} "
-                f"({df['word'][i - 1]!r}, onset {on[i - 1]:.3f} s, offset {off[i - 1]:.3f} s)")
-
-    backwards = np.r_[False, on[1:] < on[:-1] - tolerance]
-    overlap = np.r_[False, on[1:] < off[:-1] - tolerance] & ~backwards
-    if backwards.any() or overlap.any():
-        first = int(np.flatnonzero(backwards | overlap)[0])
-        kind = "non-monotonic onset" if backwards[first] else "overlapping words"
-        msg = describe(first, kind)
-        n_issue = int(backwards.sum() + overlap.sum())
-        if on_overlap == "error":
-            hint = "set dataset.timings.on_overlap to 'warn', 'clip' or 'drop' to accept"
-            raise InputError(source, msg + f" ({n_issue} such word(s))", expected="increasing, non-overlapping words",
+    if on_overlap == "error":
+        issues = _overlap_issues(on, off, tolerance)
+        if issues:
+            words = df["word"].tolist()
+            listed = [f"word {i} {words[i]!r} at {on[i]:.3f} s "
+                      f"{'starts before' if kind == 'non_monotonic' else 'overlaps'} word {i - 1} "
+                      f"{words[i - 1]!r} ({on[i - 1]:.3f}-{off[i - 1]:.3f} s)" for i, kind in issues]
+            hint = ("set dataset.timings.on_overlap to 'warn', 'clip' or 'drop' to accept (each keeps every word "
+                    "and changes or flags times only)")
+            raise InputError(source, f"{len(issues)} word(s) overlap the previous word or start before it: "
+                             + _list_changes(listed), expected="increasing, non-overlapping words",
                              hint=hint + (f"; {overlap_hint}" if overlap_hint else ""))
-        if on_overlap == "warn":
-            log.warning("%s: %s (%d such word(s)); kept as is", source, msg, n_issue)
-        else:
-            keep = np.ones(len(df), bool)
-            last_on, last_off, last_i = -np.inf, -np.inf, -1
-            for i in range(len(df)):
-                if on[i] < last_on - tolerance:
-                    keep[i] = False
-                    continue
-                if on[i] < last_off - tolerance:
-                    if on_overlap == "drop":
-                        keep[i] = False
-                        continue
-                    off[last_i] = on[i]
-                    _add_flag(df, np.arange(len(df)) == last_i, "clipped")
-                last_on, last_off, last_i = on[i], off[i], i
-            df["offset"] = off
-            if (~keep).any():
-                log.warning("%s: dropped %d word(s) with %s onsets (first: %s)", source, int((~keep).sum()),
-                            "overlapping/non-monotonic", msg)
-            df = df[keep].reset_index(drop=True)
-            on, off = df["onset"].to_numpy(float, copy=True), df["offset"].to_numpy(float, copy=True)
+    else:
+        df, changes = _handle_overlaps(df, on_overlap, tolerance)
+        if changes:
+            done = {"warn": "times kept", "clip": "overlapped words clipped, earlier onsets kept",
+                    "drop": "their times dropped"}[on_overlap]
+            log.warning("%s: %d word(s) overlap the previous word or start before it (on_overlap: %s: %s); all %d "
+                        "words kept in text order for the language model: %s", source, len(changes), on_overlap,
+                        done, len(df), _list_changes(changes))
+        on = df["onset"].to_numpy(float, copy=True)
 
     if duration is not None:
         beyond = on >= duration

@@ -1,5 +1,6 @@
 """Figures of the analyses: brain maps (nilearn), sensor topomaps and time courses (MNE), layer
-curves with across-subject bands, similarity heatmaps.  Headless (Agg); each function saves one
+curves with across-subject bands, similarity heatmaps (iEEG electrodes on a glass brain: the
+submodule ``electrodes``).  Headless (Agg); each function saves one
 figure atomically to the path it is given (PNG/SVG/PDF by suffix) and returns the path."""
 
 from .figure_io import new_figure, save_figure

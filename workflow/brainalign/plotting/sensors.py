@@ -49,6 +49,10 @@ def sensor_info(obj: xr.DataArray | xr.Dataset, ch_type: str | None = None):
     types = np.asarray(obj["ch_type"].values).astype(str)
     idx = np.flatnonzero(types == ch_type)
     pos = np.stack([np.asarray(obj[c].values, dtype=float)[idx] for c in ("pos_x", "pos_y", "pos_z")], axis=1)
+    # iEEG positions are in mm (MNI or native space, brainalign.preprocess.ieeg); MNE wants metres.  The
+    # coordinate's units attr may not survive pooling, and no head or brain is a metre wide.
+    if obj["pos_x"].attrs.get("units") == "mm" or (np.isfinite(pos).any() and np.nanmax(np.abs(pos)) > 1.0):
+        pos = pos / 1000.0
     ok = np.isfinite(pos).all(axis=1) & (np.abs(pos).sum(axis=1) > 0)
     if not ok.any():
         raise ValueError(f"no {ch_type} channel has a position")

@@ -44,7 +44,8 @@ from scipy.signal import hilbert
 
 from brainalign.errors import ConfigError, InputError
 from brainalign.preprocess.common import zscore_time
-from brainalign.preprocess.meeg import _pick_names, apply_nonfinite, line_noise_freqs, load_data, read_raw, to_dataarray
+from brainalign.preprocess.meeg import (_pick_names, apply_nonfinite, line_noise_freqs, load_data, read_raw_positions,
+                                       to_dataarray)
 from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, _spans, mark_bad_samples
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,11 @@ def _bids_path_of(raw_or_bids_path):
     return None
 
 
-def _group_tables(bids_path) -> list[Path]:
-    """The tables that may carry a ``group`` column: ``channels.tsv`` first, then every
-    ``electrodes.tsv`` of the subject (and session) in the recording's folder, whatever its space
-    (a contact's group does not depend on the coordinate space)."""
+def _group_tables(bids_path, electrodes: str | os.PathLike | None = None) -> list[Path]:
+    """The tables that may carry a ``group`` column: ``channels.tsv`` first, then ``electrodes``
+    (the table chosen for the positions, which the preprocessing job lists as its input) or, when
+    None, every ``electrodes.tsv`` of the subject (and session) in the recording's folder, whatever
+    its space (a contact's group does not depend on the coordinate space)."""
     from brainalign.io.bids import meeg_sidecars
 
     tables: list[Path] = []
@@ -150,13 +152,15 @@ def _group_tables(bids_path) -> list[Path]:
         channels = None
     if channels:
         tables.append(Path(channels))
+    if electrodes is not None:  # "" (no positions read): channels.tsv only
+        return tables + ([Path(electrodes)] if str(electrodes) else [])
     stem = f"sub-{bids_path.subject}" + (f"_ses-{bids_path.session}" if bids_path.session else "")
     tables += sorted(Path(bids_path.directory).glob(f"{stem}_*electrodes.tsv"))
     return tables
 
 
 def contact_groups(names: Sequence[str], raw_or_bids_path=None, source: str | Mapping = "auto",
-                   ) -> tuple[dict[str, str], str]:
+                   electrodes: str | os.PathLike | None = None) -> tuple[dict[str, str], str]:
     """The electrode group of each contact, for the group-wise common average.
 
     Parameters
@@ -171,6 +175,10 @@ def contact_groups(names: Sequence[str], raw_or_bids_path=None, source: str | Ma
         contact has one, else its name prefix (:func:`contact_prefix`); ``"column"``: the ``group``
         column, required for every contact; ``"names"``: name prefixes only; or a mapping
         ``{group: [contacts]}`` / ``{contact: group}`` (contacts not listed: name prefix).
+    electrodes
+        The one ``electrodes.tsv`` to read besides ``channels.tsv`` (the table chosen for the
+        positions, so the job reads no file it does not list; ``""``: none); None reads every
+        space's table.
 
     Returns
     -------
@@ -197,7 +205,7 @@ def contact_groups(names: Sequence[str], raw_or_bids_path=None, source: str | Ma
     origin: dict[str, str] = {}
     used: list[str] = []
     bids_path = _bids_path_of(raw_or_bids_path) if source != "names" else None
-    for table_path in _group_tables(bids_path) if bids_path is not None else []:
+    for table_path in _group_tables(bids_path, electrodes) if bids_path is not None else []:
         table = read_bids_tsv(table_path, what=table_path.name.rsplit("_", 1)[-1])
         if "group" not in table.columns or "name" not in table.columns:
             continue
@@ -217,7 +225,7 @@ def contact_groups(names: Sequence[str], raw_or_bids_path=None, source: str | Ma
             used.append(table_path.name)
     missing = [c for c in names if c not in found]
     if source == "column" and missing:
-        where = ", ".join(used) or (", ".join(p.name for p in _group_tables(bids_path)) if bids_path else "")
+        where = ", ".join(used) or (", ".join(p.name for p in _group_tables(bids_path, electrodes)) if bids_path else "")
         raise InputError(where or "the recording", f"{len(missing)} contact(s) have no group: {missing[:10]}",
                          field="group", expected="a 'group' column in channels.tsv or electrodes.tsv naming "
                          "each contact's grid/strip/shaft",
@@ -482,6 +490,7 @@ def preprocess_ieeg(
     artifact_amplitude: float | None = None,
     artifact_pad: float = 0.5,
     artifact_max_fraction: float = 0.05,
+    electrodes_space: str | None = "auto",
 ) -> xr.DataArray:
     """Preprocess one iEEG run into a z-scored high-gamma ``time x channel`` DataArray.
 
@@ -520,17 +529,32 @@ def preprocess_ieeg(
         ``artifact_amplitude`` V from its median), widened by ``artifact_pad`` s, bridged on the
         contact and annotated ``BAD_artifact`` (NaN in the output with ``bad_segments="nan"``); a
         contact flagged over more than ``artifact_max_fraction`` of the run is marked bad instead.
+    electrodes_space
+        Which electrodes.tsv gives the positions of a BIDS recording (datasets often ship one per
+        space): ``"auto"`` (default) the MNI-space table (``space-MNI*``) when there is one, else
+        the only one; a BIDS space label (``"MNI152NLin2009aSym"``, ``"Other"`` ...) that table;
+        ``"none"`` (or None) no positions.  A Raw keeps its own positions.
 
     Returns
     -------
     xarray.DataArray
-        ``data`` (float32, ``time x channel``) with ``ch_type``, ``pos_x/y/z`` (m, in the frame of
-        ``electrodes.tsv``, given by attr ``coord_frame``), optional ``region``; attrs ``sfreq``,
-        ``montage``, ``reference``, ``band``, the non-finite record (``nonfinite`` ...), the
-        reference record (``reference_groups``: JSON ``{group: contacts averaged}``,
-        ``reference_groups_source``, ``reference_unreferenced``, ``reference_dropped``) and the
-        artefact record (``artifact_segments``: ``[start, end]`` s, ``artifact_seconds``,
-        ``artifact_contacts``: JSON ``{contact: segments}``, ``artifact_bad_channels``).
+        ``data`` (float32, ``time x channel``) with ``ch_type``, ``pos_x/y/z`` (mm, in the space of
+        the chosen electrodes.tsv: MNI coordinates for an MNI table; NaN where a channel has none;
+        a bipolar channel at its contacts' midpoint), optional ``region``; attrs ``sfreq``,
+        ``montage``, ``coord_frame`` (MNE's name: ``mni_tal`` for MNI, ``unknown`` for a native
+        ``Other`` space), ``electrodes_space``, ``coordinate_system``, ``electrodes_file``,
+        ``coordsystem_file``, ``position_units`` (of the file), ``reference``, ``band``, the
+        non-finite record (``nonfinite`` ...), the reference record (``reference_groups``: JSON
+        ``{group: contacts averaged}``, ``reference_groups_source``, ``reference_unreferenced``,
+        ``reference_dropped``) and the artefact record (``artifact_segments``: ``[start, end]`` s,
+        ``artifact_seconds``, ``artifact_contacts``: JSON ``{contact: segments}``, ``artifact_bad_channels``).
+
+    Raises
+    ------
+    MissingInputError, InputError
+        No electrodes.tsv (``auto``) or none in the requested space, several that ``auto`` cannot
+        choose between (naming the files and their spaces), or a chosen table that gives none of the
+        channels kept a position.
     """
     if reference not in ("bipolar", "average", "group_average", None):
         raise ValueError(f"reference={reference!r}: expected 'bipolar', 'average', 'group_average' or None")
@@ -544,8 +568,11 @@ def preprocess_ieeg(
     if bad_segments not in ("nan", "keep"):
         raise ConfigError("preprocess.ieeg.bad_segments", f"{bad_segments!r} is not supported",
                           expected="'nan' or 'keep'")
+    if electrodes_space is not None and not isinstance(electrodes_space, str):
+        raise ConfigError("preprocess.ieeg.electrodes_space", f"{electrodes_space!r}",
+                          expected="auto, none or a BIDS space label (e.g. MNI152NLin2009aSym, Other)")
     # read the picked channels only (picking a loaded recording would copy it)
-    raw, source = read_raw(raw_or_bids_path, preload=False)
+    raw, source, positions = read_raw_positions(raw_or_bids_path, electrodes_space or "none", preload=False)
     bads = list(raw.info["bads"])
     names = _pick_names(raw, picks)
     if bad_channels == "drop":
@@ -556,6 +583,8 @@ def preprocess_ieeg(
     load_data(raw, source)
     # bad channels kept in the output stay out of every average (and out of the artefact check)
     excluded = [c for c in names if c in bads]
+    if positions and positions.get("electrodes_file"):
+        _check_positions(raw, positions)
     if bad_channels != "drop":
         raw.info["bads"] = []
     nf_attrs = apply_nonfinite(raw, names, policy=nonfinite, max_fraction=nonfinite_max_fraction,
@@ -590,7 +619,8 @@ def preprocess_ieeg(
             else:
                 data[rows] -= mean
     elif reference == "group_average":
-        groups, how = contact_groups(raw.ch_names, raw_or_bids_path, reference_groups)
+        groups, how = contact_groups(raw.ch_names, raw_or_bids_path, reference_groups,
+                                     electrodes=(positions or {}).get("electrodes_file") or "")
         record = group_average_reference(raw, groups, exclude=excluded, single=reference_single, source=source)
         if not raw.ch_names:
             raise ValueError(f"{source}: no contact left after the group-wise reference (every group has fewer "
@@ -605,7 +635,37 @@ def preprocess_ieeg(
         env_raw = envelope_raw(raw, tuple(band), n_bands, resample, n_jobs)
     data = env_raw.get_data(reject_by_annotation="NaN" if bad_segments == "nan" else None).T
     values = zscore_time(data, source) if standardize else data.astype(np.float32)
-    return to_dataarray(env_raw, values, source=source, montage="electrodes" if np.isfinite(
+    out = to_dataarray(env_raw, values, source=source, montage="electrodes" if np.isfinite(
         [c["loc"][0] for c in env_raw.info["chs"]]).all() else "none", channel_groups=channel_groups,
         extra_attrs={"reference": str(reference), "band": [float(b) for b in band], "n_bands": int(n_bands),
                      "bads": bads, "notch": freqs, "artifacts": bool(artifacts), **nf_attrs, **extra})
+    return _positions_in_mm(out, positions)
+
+
+def _check_positions(raw: mne.io.BaseRaw, positions: dict) -> None:
+    """The chosen electrodes.tsv must place at least one of the channels kept (else names do not
+    match, or every row is n/a); channels it leaves without a position are logged."""
+    pos = np.array([ch["loc"][:3] for ch in raw.info["chs"]], dtype=float)
+    missing = [c for c, p in zip(raw.ch_names, pos) if not np.isfinite(p).all()]
+    tsv = positions["electrodes_file"]
+    if len(missing) == len(raw.ch_names):
+        raise InputError(tsv, f"none of the {len(raw.ch_names)} channels kept (e.g. {raw.ch_names[:5]}) has a "
+                         "position in it", field="name, x, y, z",
+                         expected="rows naming the recording's channels with numeric x, y, z",
+                         hint="choose another table with preprocess.ieeg.electrodes_space (or none)")
+    if missing:
+        log.warning("%s: %d of %d channels kept have no position (n/a or not listed): %s", tsv, len(missing),
+                    len(raw.ch_names), missing[:10])
+
+
+def _positions_in_mm(out: xr.DataArray, positions: dict | None) -> xr.DataArray:
+    """``pos_x/y/z`` in mm (the unit of MNI and native-space electrode tables, and of atlases and glass
+    brains), with the chosen table's space recorded; MNE keeps metres internally."""
+    out = out.assign_coords({c: out[c] * 1000.0 for c in ("pos_x", "pos_y", "pos_z")})
+    for c in ("pos_x", "pos_y", "pos_z"):
+        out[c].attrs["units"] = "mm"
+    record = dict(positions or {"electrodes_space": "", "coordinate_system": ""})
+    record.pop("n_positions", None)
+    out.attrs.update(record)
+    out.attrs["n_channels_with_position"] = int(np.isfinite(out["pos_x"].values).sum())
+    return out

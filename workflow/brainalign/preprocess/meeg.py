@@ -42,6 +42,9 @@ _TYPE_ALIASES = {"meg": ("mag", "grad")}
 def read_raw(raw_or_bids_path, *, preload: bool = True) -> tuple[mne.io.BaseRaw, str]:
     """A Raw from a ``BIDSPath``, a file path (BIDS-named files go through mne-bids), or a Raw.
 
+    Electrode positions are those mne-bids reads (one electrodes.tsv found); see
+    :func:`read_raw_positions` to choose among several spaces (iEEG).
+
     Files are checked before and after reading (:mod:`brainalign.io.integrity`): companions present
     (a ``.vhdr``'s ``DataFile``/``MarkerFile``), the data size the header implies, the JSON sidecars
     mne-bids parses, and the samples read against the sidecar's ``SamplingFrequency`` and
@@ -59,11 +62,46 @@ def read_raw(raw_or_bids_path, *, preload: bool = True) -> tuple[mne.io.BaseRaw,
     MissingInputError, InputError
         A damaged or inconsistent recording, naming the file, the field, expected and found.
     """
+    raw, source, _ = read_raw_positions(raw_or_bids_path, None, preload=preload)
+    return raw, source
+
+
+def read_raw_positions(raw_or_bids_path, electrodes_space: str | None, *,
+                       preload: bool = True) -> tuple[mne.io.BaseRaw, str, dict | None]:
+    """:func:`read_raw`, with the channel positions of one chosen electrodes.tsv (iEEG).
+
+    mne-bids reads positions only when it finds exactly one electrodes.tsv; iEEG datasets often ship
+    one per space (MNI and the patient's native space: ``space-MNI152NLin2009aSym`` and
+    ``space-Other``), and then every channel silently has none.  Here the table is chosen by
+    ``electrodes_space`` (:func:`brainalign.io.bids.choose_electrodes`) and read with its
+    coordsystem.json by :func:`set_electrode_positions`, for a ``BIDSPath`` or a BIDS-named file.
+
+    Parameters
+    ----------
+    raw_or_bids_path
+        As :func:`read_raw`.
+    electrodes_space
+        None: positions as mne-bids reads them; ``"auto"``, a space label or ``"none"`` (no
+        positions): see :func:`brainalign.io.bids.choose_electrodes`.
+
+    Returns
+    -------
+    (raw, source, positions)
+        ``positions``: the record of :func:`set_electrode_positions` (or ``electrodes_space:
+        "none"``), None when the input is not a BIDS recording or ``electrodes_space`` is None.
+
+    Raises
+    ------
+    MissingInputError, InputError
+        As :func:`read_raw`; and no table in the requested space, several that ``auto`` cannot
+        choose between, or a table without its coordsystem.json (naming the files found).
+    """
     import mne_bids
 
     from brainalign.io.integrity import check_recording_file, check_recording_length, read_json, recording_reading
     from brainalign.io.tsv import read_bids_tsv
 
+    positions = None
     if isinstance(raw_or_bids_path, mne.io.BaseRaw):
         raw = raw_or_bids_path.copy()
         source = str(raw.filenames[0]) if raw.filenames and raw.filenames[0] else "<Raw>"
@@ -87,11 +125,12 @@ def read_raw(raw_or_bids_path, *, preload: bool = True) -> tuple[mne.io.BaseRaw,
                 with warnings.catch_warnings(), recording_reading(path):
                     warnings.simplefilter("ignore", RuntimeWarning)
                     raw = mne.io.read_raw(path, preload=preload, verbose="error")
-                return raw, str(path)
-        from brainalign.io.bids import meeg_sidecars
+                return raw, str(path), None
+        from brainalign.io.bids import choose_electrodes, meeg_sidecars
 
+        chosen = choose_electrodes(bids_path, electrodes_space) if electrodes_space is not None else None
         # mne-bids parses these itself and fails with a bare JSONDecodeError / ValueError: check them first
-        sidecars = meeg_sidecars(bids_path)
+        sidecars = meeg_sidecars(bids_path, electrodes_space, strict=True)
         meta = read_json(sidecars["sidecar"], what=f"{bids_path.datatype} sidecar") if sidecars["sidecar"] else None
         for key in ("coordsystem", "events_json"):
             if sidecars[key]:
@@ -106,9 +145,12 @@ def read_raw(raw_or_bids_path, *, preload: bool = True) -> tuple[mne.io.BaseRaw,
             raw = mne_bids.read_raw_bids(bids_path, verbose="error")
         source = str(bids_path.fpath)
         check_recording_length(source, raw.n_times, raw.info["sfreq"], meta, sidecars["sidecar"])
+        if electrodes_space is not None:
+            positions = (set_electrode_positions(raw, chosen, bids_path.datatype) if chosen is not None
+                         else clear_positions(raw))
     if preload:
         load_data(raw, source)
-    return raw, source
+    return raw, source, positions
 
 
 def load_data(raw: mne.io.BaseRaw, source: str) -> None:
@@ -118,6 +160,96 @@ def load_data(raw: mne.io.BaseRaw, source: str) -> None:
     if not raw.preload:
         with recording_reading(source):
             raw.load_data(verbose="error")
+
+
+#: BIDS coordinate units -> millimetres.
+_TO_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}
+
+
+def _infer_units(xyz: np.ndarray) -> str:
+    """Units of brain electrode coordinates written as ``n/a``: a brain spans about +-0.1 m,
+    +-10 cm, +-100 mm (mne-bids' scalp thresholds would read millimetre brains up to 99 mm as cm)."""
+    finite = np.abs(xyz[np.isfinite(xyz)])
+    top = float(finite.max()) if finite.size else 0.0
+    return "m" if top < 0.3 else ("cm" if top < 25.0 else "mm")
+
+
+def clear_positions(raw: mne.io.BaseRaw) -> dict:
+    """No positions for any channel (``electrodes_space: none``); returns the record."""
+    for ch in raw.info["chs"]:
+        ch["loc"][:3] = np.nan
+    return {"electrodes_space": "none", "coord_frame": "none"}
+
+
+def set_electrode_positions(raw: mne.io.BaseRaw, chosen: dict, datatype: str) -> dict:
+    """Set each channel's position from one electrodes.tsv and its coordsystem.json, in place.
+
+    The table's ``x, y, z`` are converted from the coordsystem's units (``n/a``: inferred from their
+    magnitude, logged) to metres in ``info['chs'][i]['loc']`` as MNE stores them, with the MNE frame
+    of the coordinate system (``mni_tal`` for the MNI templates, fsaverage and Talairach; ``ras``
+    for ACPC/ScanRAS; ``unknown`` for ``Other``, a patient's native space), so that nothing treats
+    them as the ``head`` frame of a scalp montage.  Channels the table does not list, or lists with
+    ``n/a``, get NaN.
+
+    Parameters
+    ----------
+    raw
+        The recording.
+    chosen
+        ``electrodes``, ``coordsystem``, ``space`` (:func:`brainalign.io.bids.choose_electrodes`).
+    datatype
+        ``ieeg``, ``eeg`` or ``meg`` (the coordsystem's key prefix).
+
+    Returns
+    -------
+    dict
+        ``electrodes_space`` (the space label), ``coordinate_system`` (the coordsystem's),
+        ``coord_frame`` (MNE's frame name), ``electrodes_file``, ``coordsystem_file``,
+        ``position_units`` (the units read or inferred), ``n_positions`` (channels given one).
+
+    Raises
+    ------
+    InputError
+        The coordsystem without ``<Datatype>CoordinateSystem``, units that are not m/cm/mm/n/a, or
+        non-numeric coordinates (naming the file and the field).
+    """
+    from mne_bids.config import BIDS_TO_MNE_FRAMES
+
+    from brainalign.errors import InputError
+    from brainalign.io.integrity import read_json
+    from brainalign.io.tsv import numeric_column, read_bids_tsv
+
+    tsv, coordsystem = chosen["electrodes"], chosen["coordsystem"]
+    prefix = {"ieeg": "iEEG", "eeg": "EEG", "meg": "MEG"}[datatype]
+    meta = read_json(coordsystem, what="coordsystem JSON")
+    system = meta.get(f"{prefix}CoordinateSystem")
+    if not system:
+        raise InputError(coordsystem, "no coordinate system", field=f"{prefix}CoordinateSystem",
+                         expected="a BIDS coordinate system (e.g. MNI152NLin2009aSym, ACPC, Other)")
+    units = str(meta.get(f"{prefix}CoordinateUnits") or "n/a")
+    table = read_bids_tsv(tsv, what="electrodes.tsv", required=["name", "x", "y", "z"])
+    xyz = np.stack([numeric_column(table, c, expected="a coordinate", allow_missing=True) for c in "xyz"], axis=1)
+    if units == "n/a":
+        units = _infer_units(xyz)
+        log.warning("%s: %sCoordinateUnits is n/a; coordinates of up to %.3g read as %s", coordsystem, prefix,
+                    float(np.nanmax(np.abs(xyz))) if np.isfinite(xyz).any() else 0.0, units)
+    elif units not in _TO_MM:
+        raise InputError(coordsystem, f"units {units!r}", field=f"{prefix}CoordinateUnits", expected="m, cm, mm or n/a")
+    frame = BIDS_TO_MNE_FRAMES.get(str(system), "unknown")
+    frame_id = mne.transforms._str_to_frame[frame]
+    metres = xyz * _TO_MM[units] / 1000.0
+    rows = {str(n): i for i, n in enumerate(table["name"])}
+    n_set = 0
+    for ch in raw.info["chs"]:
+        i = rows.get(ch["ch_name"])
+        ch["loc"][:3] = metres[i] if i is not None else np.nan
+        ch["coord_frame"] = frame_id
+        n_set += int(i is not None and np.isfinite(metres[i]).all())
+    log.info("%s: positions of %d of %d channels from %s (%s, %s, frame %s)", raw.filenames[0] if raw.filenames
+             else "<Raw>", n_set, len(raw.ch_names), tsv, system, units, frame)
+    return {"electrodes_space": str(chosen["space"]), "coordinate_system": str(system), "coord_frame": frame,
+            "electrodes_file": str(tsv), "coordsystem_file": str(coordsystem), "position_units": units,
+            "n_positions": n_set}
 
 
 def _pick_names(raw: mne.io.BaseRaw, picks: Sequence[str] | str | None) -> list[str]:

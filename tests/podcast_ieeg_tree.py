@@ -1,26 +1,27 @@
-"""A synthetic multi-patient iEEG BIDS tree in the image of the Podcast ECoG dataset (Zada et al., ds005574).
+"""A Podcast-ECoG-like BIDS iEEG run made of the real metadata of one patient and a synthetic recording.
 
-Everything but the samples is real: each patient's ``channels.tsv`` (types, bad channels with their
-reasons, sampling rate), both ``electrodes.tsv`` spaces (``space-MNI152NLin2009aSym`` and
-``space-Other``) with their ``coordsystem.json``, the ``ieeg.json`` sidecar (its ``RecordingDuration``
-set to the synthetic length) and the podcast's word timings, all from ``../shared/data/podcast-ecog-metadata``.
-The recordings are BrainVision files of our own making, at each patient's real sampling rate (512 Hz,
-and 2,048 Hz for sub-07):
+The real ``channels.tsv`` (124 channels: ECOG grid, strips and depth contacts, bad channels, EKG and
+DC), both ``electrodes.tsv`` (``space-MNI152NLin2009aSym`` and ``space-Other``, the patient's native
+space) and their ``coordsystem.json`` are copied from ``../shared/data/podcast-ecog-metadata``; the
+recording is a few seconds of noise at the real 512 Hz written by ``mne_bids.write_raw_bids``
+(BrainVision), with channel names and types from that ``channels.tsv``.  Importable from every test
+folder (``tests/`` is on ``sys.path`` through ``tests/conftest.py``).
 
-* every contact carries 1/f background and 60 Hz line noise;
-* the *planted* contacts also carry a 70-150 Hz carrier whose amplitude follows a word-locked driver (a model layer's features
-  projected onto a few latents, responding ``lag`` s after each word's onset), so their high-gamma
-  envelope encodes that layer at that lag: what the encoder must find, per patient and pooled;
-* an optional *transient* (a large, brief deflection on a few grid contacts, as an electrode pop
-  gives) that a common average would spread to every contact unless it is marked first.
-
-Importable from every test folder (``tests/`` is on ``sys.path`` through ``tests/conftest.py``).
+Also a whole multi-patient tree (:func:`write_podcast_tree`) in the image of the release, for the
+end-to-end test of the Podcast profile: every patient's real metadata (channels, both electrode
+spaces, ``ieeg.json`` with ``RecordingDuration`` set to the synthetic length), the podcast's real word
+timings (``stimuli/podcast_transcript.csv``, rebuilt from the shared token-level transcript) and
+BrainVision recordings at each patient's real rate (512 Hz; 2,048 Hz for sub-07) carrying 1/f
+background and 60 Hz line noise, a 70-150 Hz carrier whose amplitude follows a word-locked driver on
+the *planted* contacts (a model layer's features projected, responding ``lag`` s after each word) and
+optional transients (an electrode pop on a few grid contacts).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +29,63 @@ import numpy as np
 import pandas as pd
 from scipy.signal import butter, fftconvolve, sosfiltfilt
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "podcast-ecog-metadata"
+METADATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "podcast-ecog-metadata"
+MNI = "MNI152NLin2009aSym"
+SPACES = (MNI, "Other")
 TASK = "podcast"
 LINE_FREQ = 60.0
 BAND = (70.0, 150.0)
+
+
+def real_ieeg_dir(sub: str = "01") -> Path:
+    """The real metadata folder ``sub-<sub>/ieeg``."""
+    return METADATA / f"sub-{sub}" / "ieeg"
+
+
+def write_podcast_run(root: Path, sub: str = "01", *, spaces=SPACES, duration: float = 8.0,
+                      sfreq: float = 512.0, seed: int = 0):
+    """Write ``sub-<sub>_task-podcast_ieeg`` under ``root`` with the real metadata of ``spaces``.
+
+    Returns
+    -------
+    mne_bids.BIDSPath
+        The recording's path (root set).
+    """
+    import mne
+    import mne_bids
+
+    from brainalign.io.tsv import read_bids_tsv
+
+    real = real_ieeg_dir(sub)
+    channels = read_bids_tsv(real / f"sub-{sub}_task-podcast_channels.tsv", what="channels.tsv")
+    names = [str(n) for n in channels["name"]]
+    info = mne.create_info(names, sfreq, [str(t).lower() for t in channels["type"]])
+    info["line_freq"] = 60.0
+    data = np.random.default_rng(seed).standard_normal((len(names), int(duration * sfreq))) * 1e-5
+    raw = mne.io.RawArray(data, info, verbose="error")
+    bids_path = mne_bids.BIDSPath(subject=sub, task="podcast", root=root, datatype="ieeg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mne_bids.write_raw_bids(raw, bids_path, allow_preload=True, format="BrainVision", overwrite=True,
+                                verbose=False)
+    folder = bids_path.directory
+    for p in [*folder.glob("*_electrodes.*"), *folder.glob("*_coordsystem.json")]:
+        p.unlink()  # mne-bids' own (empty) position files: the real ones replace them
+    shutil.copy(real / f"sub-{sub}_task-podcast_channels.tsv", folder / f"sub-{sub}_task-podcast_channels.tsv")
+    for space in spaces:
+        for suffix in ("electrodes.tsv", "coordsystem.json"):
+            name = f"sub-{sub}_space-{space}_{suffix}"
+            shutil.copy(real / name, folder / name)
+    return bids_path
+
+
+def electrode_table(sub: str, space: str) -> dict[str, tuple[float, float, float]]:
+    """The real ``electrodes.tsv`` of a space: name -> (x, y, z) as written (mm)."""
+    from brainalign.io.tsv import read_bids_tsv
+
+    table = read_bids_tsv(real_ieeg_dir(sub) / f"sub-{sub}_space-{space}_electrodes.tsv", what="electrodes.tsv")
+    return {str(n): (float(x), float(y), float(z)) for n, x, y, z in zip(table["name"], table["x"], table["y"],
+                                                                          table["z"])}
 
 
 @dataclass
@@ -77,7 +131,7 @@ def podcast_words(n_words: int | None = None) -> pd.DataFrame:
     The shared ``transcript.tsv`` has one row per GPT-2 token (several per word); a word starts at its
     first token and ends at its last. ``n_words`` keeps the first words only (a shorter recording).
     """
-    tokens = pd.read_csv(SHARED / "stimuli" / "gpt2-xl" / "transcript.tsv", sep="\t", quoting=3,
+    tokens = pd.read_csv(METADATA / "stimuli" / "gpt2-xl" / "transcript.tsv", sep="\t", quoting=3,
                          keep_default_na=False, dtype={"word": str})
     words = tokens.groupby("word_idx", sort=True).agg(word=("word", "first"), start=("start", "first"),
                                                       end=("end", "last")).reset_index(drop=True)
@@ -88,13 +142,13 @@ def podcast_words(n_words: int | None = None) -> pd.DataFrame:
 
 def channel_table(subject: str) -> pd.DataFrame:
     """The patient's real ``channels.tsv`` (BIDS TSV: no quoting, ``n/a`` kept as text)."""
-    path = SHARED / f"sub-{subject}" / "ieeg" / f"sub-{subject}_task-{TASK}_channels.tsv"
+    path = METADATA / f"sub-{subject}" / "ieeg" / f"sub-{subject}_task-{TASK}_channels.tsv"
     return pd.read_csv(path, sep="\t", quoting=3, dtype=str, keep_default_na=False, encoding="utf-8-sig")
 
 
 def sidecar(subject: str) -> dict:
     """The patient's real ``ieeg.json``."""
-    return json.loads((SHARED / f"sub-{subject}" / "ieeg" / f"sub-{subject}_task-{TASK}_ieeg.json").read_text())
+    return json.loads((METADATA / f"sub-{subject}" / "ieeg" / f"sub-{subject}_task-{TASK}_ieeg.json").read_text())
 
 
 def _pink(rng: np.random.Generator, n_times: int, n_channels: int) -> np.ndarray:
@@ -136,7 +190,7 @@ def write_patient(root: Path, patient: Patient, words: pd.DataFrame, duration: f
     import pybv
 
     sub = patient.subject
-    src = SHARED / f"sub-{sub}" / "ieeg"
+    src = METADATA / f"sub-{sub}" / "ieeg"
     out = root / f"sub-{sub}" / "ieeg"
     out.mkdir(parents=True, exist_ok=True)
     meta = sidecar(sub)

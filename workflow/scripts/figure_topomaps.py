@@ -1,0 +1,25 @@
+"""Rule `figure_topomaps`: MEG/EEG topomaps of the brain score per layer (MNE)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
+
+from brainalign.analyses import reduce_lag  # noqa: E402
+from brainalign.config_checks import check_layers  # noqa: E402
+from brainalign.io.store import read_zarr  # noqa: E402
+from brainalign.plotting import plot_topomaps  # noqa: E402
+from brainalign.runtime import setup_logging  # noqa: E402
+
+log = setup_logging(snakemake.log[0])  # noqa: F821
+smk = snakemake  # noqa: F821
+an, fig = smk.params.analyses, smk.params.figures
+model, modality = smk.wildcards.model, smk.wildcards.meeg
+scores = read_zarr(smk.input.scores, load=True)
+unit = "Pearson r" if an["score"] == "r" else "R²"
+values = reduce_lag(scores[an["score"]], an["lag_reduce"]).mean("subject")
+how = "peak over lags" if an["lag_reduce"] == "max" else "mean over lags"
+check_layers(fig["topomap_layers"], values["layer"].values, "figures.topomap_layers", smk.input.scores)
+plot_topomaps(values, smk.output.topomaps, layers=fig["topomap_layers"],
+              title=f"{model}: {modality.upper()} brain score per layer ({how}, mean of {scores.sizes['subject']} subjects)",
+              cbar_label=unit)
