@@ -194,3 +194,15 @@ def test_peak_memory_of_ieeg_preprocessing_stays_within_its_request(tmp_path):
     assert got["peak_mb"] <= request["mem_mb"], (got, request)
     block_mb = 10 * 8 * ieeg.BLOCK_SAMPLES / 1e6
     assert got["peak_mb"] - got["imported_mb"] <= FACTOR["ieeg"] * data_mb + block_mb, (got, data_mb)
+
+
+def test_peak_memory_of_fmri_preprocessing_stays_within_its_request(tmp_path):
+    """A 48x48x32 grid, 150 volumes (float32 on disk, 88 MB as float64), every voxel in the mask: the
+    job's measured peak lies within the request sized from the NIfTI header."""
+    bold = bench.write_bold(tmp_path, (48, 48, 32), 150)
+    request = preprocess_resources(bench.run_files(bold), "fmri")
+    assert request["n_values"] == 48 * 48 * 32 * 150
+    got = bench.measure(bold, "fmri", timeout=600)
+    assert got["shape"] == [150, 48 * 48 * 32]
+    assert got["peak_mb"] <= request["mem_mb"], (got, request)
+    assert got["peak_mb"] - got["imported_mb"] <= FACTOR["fmri"] * request["n_values"] * 8 / 1e6 + 200, got

@@ -32,24 +32,26 @@ log = logging.getLogger(__name__)
 
 MB = 1e6
 # Resident memory of a preprocessing job before it reads a sample (Python, numpy/scipy, MNE,
-# mne-bids, xarray, nilearn imports: ~160 MB measured for MEG/EEG/iEEG), with room to spare.
-BASE_MB = {"meeg": 400.0, "ieeg": 400.0, "fmri": 800.0}
-# Peak memory over the float64 size of the recording (channels x samples x 8 bytes), measured:
-# iEEG ~2 (the recording and its bipolar montage; the filter bank runs in blocks of channels, see
-# brainalign.preprocess.ieeg.BLOCK_SAMPLES, whose ~170 MB is part of BASE_MB's margin); MEG/EEG ~3
-# (MNE's average reference copies the EEG channels twice); ICA fits on a high-passed copy (+1).
-# fMRI: the 4D image in float64, the masked copy and nilearn's cleaning buffers.
-FACTOR = {"meeg": 3.0, "ieeg": 2.0, "fmri": 3.0}
+# mne-bids, xarray imports: ~160 MB measured; nilearn's ~80 MB more), with room for the fixed
+# blocks (brainalign.preprocess.ieeg.BLOCK_SAMPLES: ~170 MB).
+BASE_MB = {"meeg": 400.0, "ieeg": 400.0, "fmri": 400.0}
+# Peak memory over the float64 size of the input (values x 8 bytes), measured on two shared cores
+# (benchmarks/preprocess_memory.py): iEEG 1.7 above the imports (the recording and its bipolar
+# montage, or a copy while contacts are dropped; the filter bank runs on blocks of channels);
+# EEG 1.8 (MNE's average reference copies the EEG channels), 3 kept for MEG systems and
+# interpolation; ICA fits on a high-passed copy (+1). fMRI 3.9 (the slope between a 48x48x32x200 and
+# a 64x64x40x300 run with a full-grid mask: the image in float64, the masked copy, nilearn's cleaning).
+FACTOR = {"meeg": 3.0, "ieeg": 2.0, "fmri": 4.5}
 ICA_FACTOR = 1.0
 # Head-room for what the factor does not see (allocator fragmentation, a longer channels.tsv).
 MARGIN = 1.25
 # The request when the input's size cannot be read (same as the former constant request).
 FALLBACK_MB = 4000
-# Run time (minutes): a fixed start-up plus a rate per million float64 values of the input, measured
-# on two shared cores (a 64-channel, 2-minute 2048 Hz iEEG run: ~20 s for 16 M samples) with a
-# factor 4 of head-room for slower or busier nodes.
+# Run time (minutes): a fixed start-up plus a rate per million values of the input, from the same
+# measurements on two shared cores (iEEG 64 ch x 5 min x 2048 Hz, 39 M values: 78 s; EEG 38 M: 20 s;
+# fMRI 49 M: 45 s), with head-room of 2-4 for slower or busier nodes.
 BASE_MINUTES = 5.0
-MINUTES_PER_MSAMPLE = {"meeg": 0.02, "ieeg": 0.08, "fmri": 0.01}
+MINUTES_PER_MSAMPLE = {"meeg": 0.04, "ieeg": 0.08, "fmri": 0.04}
 FALLBACK_MINUTES = 15
 
 _CHANNEL_COUNTS = ("MEGChannelCount", "MEGREFChannelCount", "EEGChannelCount", "ECOGChannelCount",
