@@ -48,10 +48,10 @@ MARGIN = 1.25
 # The request when the input's size cannot be read (same as the former constant request).
 FALLBACK_MB = 4000
 # Run time (minutes): a fixed start-up plus a rate per million values of the input, from the same
-# measurements on two shared cores (iEEG 64 ch x 5 min x 2048 Hz, 39 M values: 78 s; EEG 38 M: 20 s;
-# fMRI 49 M: 45 s), with head-room of 2-4 for slower or busier nodes.
+# measurements on two shared cores (iEEG 39 M values: 78 s; 242 M, 263 ch x 30 min x 512 Hz: 18 min
+# beside other jobs; EEG 38 M: 20 s; fMRI 49 M: 45 s), with head-room for slower or busier nodes.
 BASE_MINUTES = 5.0
-MINUTES_PER_MSAMPLE = {"meeg": 0.04, "ieeg": 0.08, "fmri": 0.04}
+MINUTES_PER_MSAMPLE = {"meeg": 0.04, "ieeg": 0.12, "fmri": 0.04}
 FALLBACK_MINUTES = 15
 
 _CHANNEL_COUNTS = ("MEGChannelCount", "MEGREFChannelCount", "EEGChannelCount", "ECOGChannelCount",
