@@ -18,15 +18,15 @@ LAYERS = range(7)
 
 
 def _table(significance: bool = True) -> pd.DataFrame:
-    """Three patients on the left temporal lobe (MNI, metres); two of patient 02 without a position."""
+    """Three patients on the left temporal lobe (MNI mm); two of patient 02 without a position."""
     rng = np.random.default_rng(0)
     rows = []
     for subject, n in (("01", 12), ("02", 9), ("03", 15)):
         for c in range(n):
             responsive = c < 3
             rows.append({"subject": subject, "channel": f"G{c}",
-                         "pos_x": -0.06 + rng.normal(0, 0.003), "pos_y": -0.02 + rng.normal(0, 0.01),
-                         "pos_z": 0.005 + rng.normal(0, 0.008),
+                         "pos_x": -60.0 + rng.normal(0, 3.0), "pos_y": -20.0 + rng.normal(0, 10.0),
+                         "pos_z": 5.0 + rng.normal(0, 8.0),
                          "r_best": 0.3 if responsive else rng.normal(0, 0.02),
                          "best_layer": 4 if responsive else int(rng.integers(0, 7)),
                          "best_lag": 0.2 if responsive else float(rng.choice([0.0, 0.1, 0.4])),
@@ -103,3 +103,20 @@ def test_missing_column_names_the_table(tmp_path):
         E.plot_electrodes(_table().drop(columns=["pos_z", "best_lag"]), tmp_path / "x.png", title="m",
                           source="scores/m/ieeg_electrodes.tsv")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_positions_in_metres_are_recognised(tmp_path, caplog):
+    """A table in metres (MNE's unit) is drawn at the same places as the same table in mm, with a warning."""
+    import logging
+
+    mm = _table()
+    metres = mm.copy()
+    metres[["pos_x", "pos_y", "pos_z"]] = metres[["pos_x", "pos_y", "pos_z"]] / 1000.0
+    with caplog.at_level(logging.WARNING):
+        a = E.plot_electrodes(metres, tmp_path / "m.png", title="m", source="t.tsv")
+    assert "taken as metres" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        b = E.plot_electrodes(mm, tmp_path / "mm.png", title="m", source="t.tsv")
+    assert "taken as metres" not in caplog.text
+    assert a.n_plotted == b.n_plotted == 34

@@ -33,6 +33,7 @@ rule analysis_hierarchy:
         best=f"{ANALYSES_DIR}/hierarchy/{{modality}}/best_layers.tsv",
         fraction=f"{ANALYSES_DIR}/hierarchy/{{modality}}/fraction_of_peak.tsv",
         correlation=f"{ANALYSES_DIR}/hierarchy/{{modality}}/hierarchy_correlation.tsv",
+        electrodes=f"{ANALYSES_DIR}/hierarchy/{{modality}}/electrode_hierarchy.tsv",  # iEEG: distance from A1 per electrode
         best_figure=report(
             f"{ANALYSES_DIR}/hierarchy/{{modality}}/best_depth_by_region_and_model.{FIG_EXT}",
             caption="../report/analyses/hierarchy_best_depth.rst",

@@ -28,8 +28,16 @@ else:
     from brainalign.analyses.regions import find_region_sources as _find_region_sources
 
     _REGION_SOURCES = _find_region_sources(BIDS_ROOT, ANALYSES_CFG["regions"])
-    _REGION_FILES = {mod: [_REGION_SOURCES[k] for k in (("atlas", "atlas_labels") if mod == "fmri" else ("channel_groups",))
-                           if _REGION_SOURCES[k]] for mod in ("fmri", "meg", "eeg", "ieeg")}
+    # iEEG electrodes may also take the atlas label at their MNI position (analyses.regions.ieeg).
+    _IEEG_ATLAS = ("atlas", "atlas_labels") if _REGION_SOURCES["ieeg"] != "none" else ()
+    _REGION_KEYS = {"fmri": ("atlas", "atlas_labels"), "meg": ("channel_groups",), "eeg": ("channel_groups",),
+                    "ieeg": ("channel_groups",) + _IEEG_ATLAS}
+    _REGION_FILES = {mod: [_REGION_SOURCES[k] for k in keys if _REGION_SOURCES[k]]
+                     for mod, keys in _REGION_KEYS.items()}
+    # ... and the anatomical labels of the subjects' electrodes.tsv, where they have a label column.
+    from brainalign.analyses.regions import electrode_label_files as _electrode_label_files
+
+    _REGION_FILES["ieeg"] += _electrode_label_files(BIDS_ROOT, _REGION_SOURCES["ieeg"])
 region_inputs = lambda modality: _REGION_FILES[modality]
 
 

@@ -7,6 +7,9 @@
 * :func:`peak_latency` — MEG/EEG response latency: the lag at which a region's score peaks.
 * :func:`hierarchy_correlation` — does a region's position in the hierarchy (a given ordering, or
   its latency) predict its best layer?
+* :func:`distance_to_a1` / :func:`electrode_hierarchy` — iEEG: each electrode's distance (mm) from
+  primary auditory cortex as its hierarchy coordinate, correlated with its best layer across
+  electrodes and within each region (Mischler et al. 2024).
 * :func:`depth_at_fraction` / :func:`fraction_of_peak_table` — "fewer layers for the same
   encoding": the relative depth at which a model's profile first reaches 95 % of its peak.
 """
@@ -21,6 +24,16 @@ import xarray as xr
 from scipy import stats
 
 from .units import LagReduce, check_scores, fdr, reduce_lag, subject_stats, target_dim, to_units, unit_dim
+
+#: Reference points of primary auditory cortex (MNI152, mm) for the iEEG hierarchy coordinate, per
+#: hemisphere.  Mischler et al. (2024, Nat. Mach. Intell. 6:1467) order electrodes by their distance
+#: from posteromedial Heschl's gyrus (HG), the site of primary auditory cortex (cytoarchitectonic
+#: Te1.0/Te1.1 on the medial two-thirds of HG: Morosan et al. 2001, NeuroImage 13:684;
+#: Rademacher et al. 2001, NeuroImage 13:669).  These rounded points lie on the crown of HG in
+#: MNI152 (the Harvard-Oxford HG label is centred near (+-45, -19, 7)); a study may prefer its own
+#: point, e.g. the posteromedial end (Te1.1) a few mm medial and posterior: set
+#: ``analyses.hierarchy.ieeg_reference``.
+A1_REFERENCE_MNI: dict[str, tuple[float, float, float]] = {"left": (-45.0, -20.0, 8.0), "right": (45.0, -20.0, 8.0)}
 
 
 def _unit_scores(scores: xr.Dataset, var: str, by: str | None, lag_reduce: LagReduce) -> xr.DataArray:
@@ -231,6 +244,114 @@ def hierarchy_correlation(position: Mapping[str, float] | pd.Series, best: pd.Da
         r, pr = stats.pearsonr(x[ok], y[ok])
         out.update(spearman_rho=float(rho), spearman_p=float(p), pearson_r=float(r), pearson_p=float(pr))
     return out
+
+
+def distance_to_a1(xyz_mm: np.ndarray, reference: Mapping[str, tuple[float, float, float]] | None = None
+                   ) -> np.ndarray:
+    """Euclidean distance (mm) of each MNI position from primary auditory cortex of its hemisphere.
+
+    Parameters
+    ----------
+    xyz_mm
+        ``(n, 3)`` MNI positions in mm (NaN rows give NaN).
+    reference
+        ``{"left": (x, y, z), "right": (x, y, z)}``; default :data:`A1_REFERENCE_MNI`.  The
+        hemisphere is the sign of x (x < 0: left; midline contacts, x = 0, count as right).
+    """
+    ref = {**A1_REFERENCE_MNI, **dict(reference or {})}
+    xyz = np.asarray(xyz_mm, dtype=float).reshape(-1, 3)
+    left, right = np.asarray(ref["left"], dtype=float), np.asarray(ref["right"], dtype=float)
+    target = np.where((xyz[:, 0] < 0)[:, None], left, right)
+    return np.linalg.norm(xyz - target, axis=1)
+
+
+def _correlate(x: np.ndarray, y: np.ndarray) -> dict:
+    ok = np.isfinite(x) & np.isfinite(y)
+    out = {"n": int(ok.sum()), "spearman_rho": np.nan, "spearman_p": np.nan, "pearson_r": np.nan, "pearson_p": np.nan}
+    if ok.sum() >= 3 and np.ptp(x[ok]) > 0 and np.ptp(y[ok]) > 0:
+        rho, p = stats.spearmanr(x[ok], y[ok])
+        r, pr = stats.pearsonr(x[ok], y[ok])
+        out.update(spearman_rho=float(rho), spearman_p=float(p), pearson_r=float(r), pearson_p=float(pr))
+    return out
+
+
+def electrode_hierarchy(scores: xr.Dataset, *, var: str = "r", lag_reduce: LagReduce = "mean",
+                        reference: Mapping[str, tuple[float, float, float]] | None = None,
+                        fdr_q: float = 0.05, min_score: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """iEEG hierarchy: each electrode's best layer against its distance from primary auditory cortex.
+
+    Mischler et al. (2024) find that electrodes farther from posteromedial Heschl's gyrus are best
+    predicted by deeper layers.  Here each electrode's best relative depth (argmax over layers of
+    its subject-mean score, :func:`best_layer_map`; with pooled patients the mean is the owning
+    patient's own score) is correlated with its distance (:func:`distance_to_a1`) across the
+    selected electrodes and within each region.
+
+    Parameters
+    ----------
+    scores
+        Channel Scores with MNI positions (see
+        :func:`brainalign.analyses.regions.electrode_positions_mm`) and, for the per-region rows,
+        a ``region`` coordinate.
+    reference
+        Reference points (default :data:`A1_REFERENCE_MNI`).
+    fdr_q, min_score
+        Electrodes that enter the correlations: with a channel-level permutation p-value
+        (``p_channel``) those whose Benjamini-Hochberg q over all electrodes is at most ``fdr_q``;
+        without one those whose peak score exceeds ``min_score``.  A best layer means something
+        only where the electrode responds.
+
+    Returns
+    -------
+    (electrodes, correlation)
+        ``electrodes``: one row per electrode: ``channel``, ``subject`` (pooled patients),
+        ``region`` (if any), ``x, y, z`` (mm), ``distance_a1`` (mm), ``best_layer``,
+        ``best_relative_depth``, ``peak_score``, ``q`` (NaN without ``p_channel``), ``selected``.
+        ``correlation``: one row for ``scope="electrodes"`` (all selected electrodes of all
+        patients), one per region (``scope="region"``, ``region`` set) and one per patient
+        (``scope="subject"``, ``subject`` set): ``n``, ``spearman_rho/p``, ``pearson_r/p`` of
+        distance vs best relative depth (NaN with fewer than 3 electrodes).
+    """
+    from .regions import electrode_positions_mm
+
+    bmap = best_layer_map(scores, var=var, lag_reduce=lag_reduce)
+    dim = target_dim(bmap)
+    xyz = electrode_positions_mm(scores)
+    dist = distance_to_a1(xyz, reference)
+    table = pd.DataFrame({
+        "channel": np.asarray(bmap[dim].values).astype(str),
+        "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2], "distance_a1": dist,
+        "best_layer": np.asarray(bmap["best_layer"].values).astype(int),
+        "best_relative_depth": np.asarray(bmap["best_relative_depth"].values, dtype=float),
+        "peak_score": np.asarray(bmap["peak_score"].values, dtype=float),
+    })
+    if "region" in bmap.coords:
+        table.insert(1, "region", np.asarray(bmap["region"].values).astype(str))
+    if "channel_subject" in bmap.coords:  # pooled patients: whose electrode it is
+        table.insert(1, "subject", [str(v) for v in np.asarray(bmap["channel_subject"].values).ravel()])
+    if "p_channel" in scores:
+        # Pooled patients: each electrode has its owner's p and NaN elsewhere; shared electrodes:
+        # the best (smallest) p over subjects would be optimistic, so the median is used.
+        p = scores["p_channel"].median("subject", skipna=True) if "subject" in scores["p_channel"].dims \
+            else scores["p_channel"]
+        table["q"] = fdr(np.asarray(p.transpose(dim).values, dtype=float))
+        table["selected"] = (table["q"] <= fdr_q).to_numpy()
+    else:
+        table["q"] = np.nan
+        table["selected"] = (table["peak_score"] > min_score).to_numpy()
+    table["selected"] &= np.isfinite(table["best_relative_depth"]) & np.isfinite(table["distance_a1"])
+    sel = table[table["selected"]]
+
+    def row(scope: str, part: pd.DataFrame, region: str = "", subject: str = "") -> dict:
+        return {"scope": scope, "region": region, "subject": subject,
+                **_correlate(part["distance_a1"].to_numpy(), part["best_relative_depth"].to_numpy())}
+
+    rows = [row("electrodes", sel)]
+    for name in dict.fromkeys(table["region"]) if "region" in table else ():
+        if name not in ("", "unknown"):
+            rows.append(row("region", sel[sel["region"] == name], region=name))
+    for sub in dict.fromkeys(table["subject"]) if "subject" in table else ():
+        rows.append(row("subject", sel[sel["subject"] == sub], subject=sub))
+    return table, pd.DataFrame(rows)
 
 
 def depth_at_fraction(profile: np.ndarray, depth: np.ndarray, fraction: float = 0.95) -> float:

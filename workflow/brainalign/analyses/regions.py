@@ -1,8 +1,15 @@
-"""Give Scores a per-target ``region`` coordinate from an atlas (fMRI) or a channel-group table (MEG/EEG).
+"""Give Scores a per-target ``region`` coordinate from an atlas (fMRI, iEEG), electrode labels
+(iEEG) or a channel-group table (MEG/EEG).
 
 Preprocessing with an atlas already attaches ``region``; when it did not (voxel-wise fMRI, sensors
 without groups) the analyses label the targets themselves: each voxel takes the atlas label at its
 MNI coordinate, each channel its group.  Unlabelled targets get ``""`` (dropped from region means).
+
+iEEG electrodes (:func:`label_electrodes`, setting ``analyses.regions.ieeg``) take the anatomical
+label of their row in the subject's ``electrodes.tsv`` when it has one (a column such as ``anatomy``
+or ``label``, as localisation pipelines write), else the atlas label at their MNI position: the
+voxel they sit in, or the nearest labelled voxel within ``ieeg_radius_mm`` (subdural contacts lie on
+the pial surface, often a few mm outside the grey-matter labels), ``"unknown"`` beyond.
 """
 
 from __future__ import annotations
@@ -14,11 +21,22 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import InputError, MissingInputError
+from ..errors import ConfigError, InputError, MissingInputError
 from ..io.tsv import numeric_column, read_bids_tsv
 from .units import target_dim
 
 AUTO = "auto"
+#: MNE channel types of intracranial contacts (``ch_type`` coordinate of the Scores).
+IEEG_TYPES = ("ecog", "seeg", "dbs")
+#: ``analyses.regions.ieeg``: where electrode regions come from.
+IEEG_MODES = ("auto", "labels", "atlas", "none")
+#: electrodes.tsv columns holding an anatomical label (not in the BIDS spec, so named as the
+#: localisation tools write them), looked up case-insensitively in this order.
+LABEL_COLUMNS = ("anatomy", "anatomical_label", "label", "region", "roi", "location", "aparc", "destrieux")
+#: Region of an electrode that neither a label nor the atlas (within the radius) places.
+UNKNOWN = "unknown"
+#: Default search radius (mm) around an electrode for the nearest labelled atlas voxel.
+DEFAULT_RADIUS_MM = 5.0
 
 
 def _read_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
@@ -30,6 +48,31 @@ def _read_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
     if not path.is_file():
         raise MissingInputError(path, f"{what} not found")
     return pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+
+
+def _label_names(labels: str | os.PathLike | pd.DataFrame | None) -> dict[int, str]:
+    """``{atlas index: name}`` from a label table (columns ``index`` and ``name``/``label``); ``{}`` without one.
+
+    Raises
+    ------
+    InputError
+        If the table lacks its columns or has a non-integer index (naming the file, column and line).
+    """
+    if labels is None:
+        return {}
+    table = labels if isinstance(labels, pd.DataFrame) else _read_table(labels, "atlas label table")
+    where = labels if not isinstance(labels, pd.DataFrame) else "label table"
+    cols = {c.lower(): c for c in table.columns}
+    idx, name = cols.get("index"), cols.get("name") or cols.get("label")
+    if idx is None or name is None:
+        raise InputError(where, f"label table has columns {list(table.columns)}",
+                         expected="columns 'index' and 'name' (or 'label')")
+    index = numeric_column(table.astype(object), idx, source=where, expected="an integer atlas label")
+    if not np.array_equal(index, np.round(index)):
+        i = int(np.flatnonzero(index != np.round(index))[0])
+        raise InputError(where, f"{table[idx].iloc[i]!r} is not an integer", field=f"column '{idx}', line {i + 2}",
+                         expected="an integer atlas label")
+    return dict(zip(index.astype(int), table[name].astype(str)))
 
 
 def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataFrame | None = None) -> xr.Dataset:
@@ -67,21 +110,7 @@ def label_voxels(scores: xr.Dataset, atlas, labels: str | os.PathLike | pd.DataF
     inside = np.all((ijk >= 0) & (ijk < np.asarray(data.shape[:3])[:, None]), axis=0)
     values = np.zeros(scores.sizes[dim], dtype=np.int64)
     values[inside] = data[tuple(ijk[:, inside])]
-    names = {}
-    if labels is not None:
-        table = labels if isinstance(labels, pd.DataFrame) else _read_table(labels, "atlas label table")
-        where = labels if not isinstance(labels, pd.DataFrame) else "label table"
-        cols = {c.lower(): c for c in table.columns}
-        idx, name = cols.get("index"), cols.get("name") or cols.get("label")
-        if idx is None or name is None:
-            raise InputError(where, f"label table has columns {list(table.columns)}",
-                             expected="columns 'index' and 'name' (or 'label')")
-        index = numeric_column(table.astype(object), idx, source=where, expected="an integer atlas label")
-        if not np.array_equal(index, np.round(index)):
-            i = int(np.flatnonzero(index != np.round(index))[0])
-            raise InputError(where, f"{table[idx].iloc[i]!r} is not an integer", field=f"column '{idx}', line {i + 2}",
-                             expected="an integer atlas label")
-        names = dict(zip(index.astype(int), table[name].astype(str)))
+    names = _label_names(labels)
     region = np.array(["" if v == 0 else names.get(int(v), str(int(v))) for v in values], dtype=object)
     return scores.assign_coords(region=(dim, region.astype(str)))
 
@@ -111,8 +140,229 @@ def label_channels(scores: xr.Dataset, groups: str | os.PathLike | pd.DataFrame)
     return scores.assign_coords(region=(dim, np.array([mapping.get(c, "") for c in channels], dtype=str)))
 
 
+def is_ieeg(scores: xr.Dataset | xr.DataArray) -> bool:
+    """Whether the targets are intracranial contacts (channels whose ``ch_type`` is ECoG/sEEG/DBS)."""
+    if target_dim(scores) != "channel" or "ch_type" not in scores.coords:
+        return False
+    types = {str(t).lower() for t in np.asarray(scores["ch_type"].values).ravel()}
+    return bool(types) and types <= set(IEEG_TYPES) | {"", "nan"} and bool(types & set(IEEG_TYPES))
+
+
+def electrode_positions_mm(scores: xr.Dataset | xr.DataArray) -> np.ndarray:
+    """Each channel's MNI position in mm, ``(n_channels, 3)``, NaN where unknown.
+
+    Read from the channel coordinates ``x, y, z`` (mm) when present, else ``pos_x/y/z``.  Those are
+    metres in MNE's convention, but a store may hold mm: a coordinate's ``units`` attribute
+    decides, else the size of the values (a brain spans about +-0.1 m, i.e. +-100 mm, so values
+    beyond 1 in magnitude can only be mm).
+
+    Raises
+    ------
+    ValueError
+        If the channels have no position coordinates.
+    """
+    dim = target_dim(scores)
+    names = ("x", "y", "z") if all(c in scores.coords for c in ("x", "y", "z")) else ("pos_x", "pos_y", "pos_z")
+    if not all(c in scores.coords for c in names):
+        raise ValueError(f"the {dim}s have no positions (coordinates x, y, z in MNI mm, or pos_x/y/z)")
+    xyz = np.stack([np.asarray(scores[c].values, dtype=float) for c in names], axis=1)
+    units = str(scores[names[0]].attrs.get("units", "")).lower()
+    finite = xyz[np.isfinite(xyz)]
+    in_metres = units in ("m", "meter", "metre", "meters", "metres") or (
+        units not in ("mm", "millimeter", "millimetre") and finite.size > 0 and np.abs(finite).max() < 1.0)
+    return xyz * 1000.0 if in_metres else xyz
+
+
+def atlas_labels_at(xyz_mm: np.ndarray, atlas, labels: str | os.PathLike | pd.DataFrame | None = None, *,
+                    radius_mm: float = DEFAULT_RADIUS_MM) -> tuple[np.ndarray, np.ndarray]:
+    """Atlas label of each point: the voxel it lies in, else the nearest labelled voxel within ``radius_mm``.
+
+    Parameters
+    ----------
+    xyz_mm
+        ``(n, 3)`` MNI positions in mm (NaN rows: no position).
+    atlas
+        Label image in MNI space (path or nibabel image); 0 = no label.
+    labels
+        Label table (``index``, ``name``), as for :func:`label_voxels`; without it the label
+        numbers are the names.
+    radius_mm
+        Largest distance (mm, voxel centre to point) at which an outside point takes a label.
+
+    Returns
+    -------
+    (names, distance)
+        ``names``: the label, or :data:`UNKNOWN` (no labelled voxel within the radius, or no
+        position); ``distance``: mm from the point to the labelled voxel's centre (0 inside a label,
+        NaN for unknown).
+    """
+    import nibabel as nib
+    from scipy.spatial import cKDTree
+
+    img = atlas if hasattr(atlas, "affine") else nib.load(str(atlas))
+    data = np.asarray(img.dataobj).astype(np.int64)
+    if data.ndim > 3:
+        data = data[..., 0]
+    names = _label_names(labels)
+    xyz_mm = np.asarray(xyz_mm, dtype=float).reshape(-1, 3)
+    n = len(xyz_mm)
+    values = np.zeros(n, dtype=np.int64)
+    dist = np.full(n, np.nan)
+    ok = np.isfinite(xyz_mm).all(axis=1)
+    # The voxel the point lies in.
+    ijk = np.rint(np.linalg.inv(img.affine) @ np.vstack([np.nan_to_num(xyz_mm.T), np.ones(n)]))[:3].astype(int)
+    inside = ok & np.all((ijk >= 0) & (ijk < np.asarray(data.shape[:3])[:, None]), axis=0)
+    values[inside] = data[tuple(ijk[:, inside])]
+    dist[values != 0] = 0.0
+    # Else the nearest labelled voxel centre within the radius.
+    todo = ok & (values == 0)
+    if todo.any() and radius_mm > 0:
+        lab_ijk = np.argwhere(data != 0)
+        if len(lab_ijk):
+            lab_xyz = nib.affines.apply_affine(img.affine, lab_ijk)
+            d, k = cKDTree(lab_xyz).query(xyz_mm[todo], distance_upper_bound=float(radius_mm))
+            hit = np.isfinite(d)
+            rows = np.flatnonzero(todo)[hit]
+            values[rows] = data[tuple(lab_ijk[k[hit]].T)]
+            dist[rows] = d[hit]
+    region = np.array([UNKNOWN if v == 0 else names.get(int(v), str(int(v))) for v in values], dtype=object)
+    return region.astype(str), dist
+
+
+def _subject_electrodes(bids_root: Path, subject: str) -> Path | None:
+    """The subject's ``electrodes.tsv`` (the MNI-space one where there are several spaces)."""
+    sub = subject if subject.startswith("sub-") else f"sub-{subject}"
+    files = sorted((bids_root / sub).glob("**/ieeg/*_electrodes.tsv"))
+    if not files:
+        return None
+    mni = [f for f in files if "_space-MNI" in f.name]
+    return (mni or files)[0]
+
+
+def electrode_table_labels(bids_root: str | os.PathLike | None, subjects) -> dict[str, dict[str, str]]:
+    """``{subject: {electrode name: anatomical label}}`` from each subject's ``electrodes.tsv``.
+
+    Only subjects whose table has a label column (:data:`LABEL_COLUMNS`) appear; ``n/a`` labels
+    are left out.  A bipolar channel ``A1-A2`` takes the label its two contacts share, if they do.
+    """
+    out: dict[str, dict[str, str]] = {}
+    if not bids_root:
+        return out
+    for subject in subjects:
+        path = _subject_electrodes(Path(bids_root), str(subject))
+        if path is None:
+            continue
+        table = read_bids_tsv(path, what="electrodes.tsv")
+        cols = {c.lower(): c for c in table.columns}
+        col = next((cols[c] for c in LABEL_COLUMNS if c in cols), None)
+        if col is None or "name" not in table.columns:
+            continue
+        labels = {str(n): str(v) for n, v in zip(table["name"], table[col]) if v is not None and str(v).strip()}
+        if labels:
+            out[str(subject).removeprefix("sub-")] = labels
+    return out
+
+
+def electrode_label_files(bids_root: str | os.PathLike | None, mode: str = AUTO) -> list[str]:
+    """The ``electrodes.tsv`` files whose labels :func:`label_electrodes` reads (rule inputs, so that an
+    edited label re-runs the analyses): per subject the one :func:`electrode_table_labels` picks,
+    when its header has a label column and ``mode`` reads labels (``auto``/``labels``)."""
+    if not bids_root or mode not in (AUTO, "labels") or not Path(bids_root).is_dir():
+        return []
+    out = []
+    for sub in sorted(Path(bids_root).glob("sub-*")):
+        path = _subject_electrodes(Path(bids_root), sub.name)
+        if path is None:
+            continue
+        with open(path, encoding="utf-8") as fh:
+            header = {c.strip().lower() for c in fh.readline().split("\t")}
+        if header & set(LABEL_COLUMNS):
+            out.append(str(path))
+    return out
+
+
+def _label_of(channel: str, labels: dict[str, str]) -> str:
+    if channel in labels:
+        return labels[channel]
+    parts = channel.split("-")
+    if len(parts) == 2 and parts[0] in labels and labels.get(parts[1]) == labels[parts[0]]:
+        return labels[parts[0]]  # bipolar pair within one region
+    return ""
+
+
+def label_electrodes(scores: xr.Dataset, *, mode: str = AUTO, atlas=None, atlas_labels=None,
+                     radius_mm: float = DEFAULT_RADIUS_MM, bids_root: str | os.PathLike | None = None) -> xr.Dataset:
+    """Attach ``region`` (and ``region_source``) to iEEG electrodes from their labels or an atlas.
+
+    Parameters
+    ----------
+    scores
+        iEEG Scores on a channel axis: pooled (``channel_subject``/``channel_name`` coordinates,
+        every subject's own electrodes) or shared by the subjects; positions as read by
+        :func:`electrode_positions_mm`.
+    mode
+        ``"labels"``: the label column of each subject's ``electrodes.tsv`` (electrodes without
+        one: :data:`UNKNOWN`); ``"atlas"``: the atlas at the electrode's MNI position;
+        ``"auto"``: the label where there is one, else the atlas (if given), else
+        :data:`UNKNOWN`.
+    atlas, atlas_labels
+        Label image in MNI space and its table (see :func:`atlas_labels_at`).
+    radius_mm
+        Search radius for the nearest labelled voxel.
+    bids_root
+        Where the subjects' ``electrodes.tsv`` are.
+
+    Returns
+    -------
+    xr.Dataset
+        With ``region`` and ``region_source`` (``"label"``, ``"atlas"`` or ``""``) on ``channel``.
+
+    Raises
+    ------
+    ConfigError
+        ``mode="atlas"`` without an atlas, or ``mode="labels"`` when no electrodes.tsv has a label
+        column.
+    """
+    dim = target_dim(scores)
+    n = scores.sizes[dim]
+    if mode not in IEEG_MODES or mode == "none":
+        raise ValueError(f"label_electrodes: mode must be one of {IEEG_MODES[:3]}, got {mode!r}")
+    if mode == "atlas" and atlas is None:
+        raise ConfigError("analyses.regions.atlas", "no atlas for the iEEG electrodes (analyses.regions.ieeg: atlas)",
+                          expected="a label image in MNI space (e.g. Harvard-Oxford), or ieeg: labels/auto/none")
+    if "channel_subject" in scores.coords:
+        subj = np.array([str(s) for s in np.asarray(scores["channel_subject"].values).ravel()], dtype=object)
+        names = np.array([str(c) for c in np.asarray(scores["channel_name"].values).ravel()], dtype=object)
+    else:  # shared channels: every subject has the same electrodes; the first labelled subject names them
+        names = np.array([str(c) for c in np.asarray(scores[dim].values).ravel()], dtype=object)
+        subj = np.full(n, None, dtype=object)
+    region = np.full(n, "", dtype=object)
+    source = np.full(n, "", dtype=object)
+    if mode in ("labels", AUTO):
+        subjects = sorted({s for s in subj if s}) if subj.any() else [str(s) for s in scores["subject"].values]
+        table = electrode_table_labels(bids_root, subjects)
+        if mode == "labels" and not table:
+            raise ConfigError("analyses.regions.ieeg", f"'labels', but no electrodes.tsv under {bids_root} has a "
+                              "label column",
+                              expected=f"one of the columns {list(LABEL_COLUMNS)}, or ieeg: atlas/auto")
+        first = next(iter(table.values()), {})
+        for i in range(n):
+            lab = _label_of(names[i], table.get(subj[i], {}) if subj[i] else first)
+            if lab:
+                region[i], source[i] = lab, "label"
+    todo = region == ""
+    if atlas is not None and mode in ("atlas", AUTO) and todo.any():
+        xyz = electrode_positions_mm(scores)
+        names_at, _ = atlas_labels_at(xyz[todo], atlas, atlas_labels, radius_mm=radius_mm)
+        region[todo] = names_at
+        source[todo] = np.where(names_at == UNKNOWN, "", "atlas")
+    region[region == ""] = UNKNOWN
+    return scores.assign_coords(region=(dim, region.astype(str)), region_source=(dim, source.astype(str)))
+
+
 def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> dict:
-    """Resolve the ``analyses.regions`` settings to files: ``{"atlas", "atlas_labels", "channel_groups"}``.
+    """Resolve the ``analyses.regions`` settings: files ``{"atlas", "atlas_labels", "channel_groups"}``
+    and, for iEEG electrodes, ``ieeg`` (mode), ``ieeg_radius_mm`` and ``bids_root``.
 
     ``"auto"`` looks under ``<bids_root>/derivatives/atlas/`` for one ``*_dseg.nii.gz`` (with its
     ``_dseg.tsv``) and one ``*_channelgroups.tsv`` (the demo dataset ships both); ``None`` means
@@ -139,11 +389,29 @@ def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> 
     for key in ("atlas", "atlas_labels", "channel_groups"):
         if out[key] and not Path(out[key]).is_file():
             raise FileNotFoundError(f"config key 'analyses.regions.{key}': {out[key]} does not exist")
+    # iEEG electrodes: labels from electrodes.tsv (under the BIDS root) and/or the atlas above.
+    mode = settings.get("ieeg", AUTO) or "none"
+    if mode not in IEEG_MODES:
+        raise ConfigError("analyses.regions.ieeg", f"{mode!r} is not supported", expected=" | ".join(IEEG_MODES))
+    radius = float(settings.get("ieeg_radius_mm", DEFAULT_RADIUS_MM))
+    if radius < 0:
+        raise ConfigError("analyses.regions.ieeg_radius_mm", f"{radius} is negative", expected="a distance >= 0 (mm)")
+    out.update(ieeg=mode, ieeg_radius_mm=radius, bids_root=str(root) if root else None)
     return out
+
+
+def _subjects_of(scores: xr.Dataset) -> list[str]:
+    if "channel_subject" in scores.coords:
+        return sorted({str(s) for s in np.asarray(scores["channel_subject"].values).ravel() if str(s)})
+    return [str(s) for s in np.asarray(scores["subject"].values).ravel()] if "subject" in scores.coords else []
 
 
 def attach_regions(scores: xr.Dataset, sources: dict | None, default: str = "all") -> xr.Dataset:
     """``scores`` with a ``region`` coordinate: kept if present, else from the sources, else ``default``.
+
+    iEEG electrodes (``ch_type`` ECoG/sEEG/DBS) follow ``sources["ieeg"]`` (:func:`label_electrodes`):
+    with ``auto`` a channel-group table, if there is one, groups them as MEG/EEG sensors; else they
+    are labelled when an electrodes.tsv has labels or an atlas is found, else all form ``default``.
 
     Parameters
     ----------
@@ -153,9 +421,27 @@ def attach_regions(scores: xr.Dataset, sources: dict | None, default: str = "all
         Region of every target when nothing labels them (whole brain / all sensors as one region).
     """
     dim = target_dim(scores)
-    if "region" in scores.coords:
-        return scores
     sources = sources or {}
+    electrodes = is_ieeg(scores)
+    if "region" in scores.coords:
+        # Pooled iEEG scores carry the recordings' ``region`` as "" when preprocessing had no groups.
+        if not electrodes or (np.asarray(scores["region"].values).astype(str) != "").any():
+            return scores
+        scores = scores.drop_vars("region")
+    # A channel-group table is an explicit grouping: 'auto' leaves it in charge.
+    if electrodes and sources.get("ieeg", "none") != "none" and not (
+            sources["ieeg"] == AUTO and sources.get("channel_groups")):
+        mode = sources["ieeg"]
+        has_atlas = bool(sources.get("atlas"))
+        has_labels = bool(electrode_table_labels(sources.get("bids_root"), _subjects_of(scores)))
+        if mode == "labels" or (mode == "atlas" and has_atlas) or (mode == AUTO and (has_atlas or has_labels)):
+            return label_electrodes(scores, mode=mode, atlas=sources.get("atlas"),
+                                    atlas_labels=sources.get("atlas_labels"),
+                                    radius_mm=float(sources.get("ieeg_radius_mm", DEFAULT_RADIUS_MM)),
+                                    bids_root=sources.get("bids_root"))
+        if mode == "atlas":
+            raise ConfigError("analyses.regions.atlas", "analyses.regions.ieeg is 'atlas' but no atlas was found",
+                              expected="a label image in MNI space (or <bids_root>/derivatives/atlas/*_dseg.nii.gz)")
     if dim == "voxel" and sources.get("atlas"):
         return label_voxels(scores, sources["atlas"], sources.get("atlas_labels"))
     if dim == "channel" and sources.get("channel_groups"):

@@ -15,8 +15,14 @@ ANALYSES: dict[str, Any] = {
     "confidence": 0.95,           # level of the across-subject bands
     # Where targets get their region when preprocessing attached none ("auto": the BIDS root's
     # derivatives/atlas/*_dseg.nii.gz (+ .tsv) and *_channelgroups.tsv, as the demo ships; null: none).
-    "regions": {"atlas": "auto", "atlas_labels": "auto", "channel_groups": "auto"},
-    "hierarchy": {"enabled": True, "positions": {}, "fraction": 0.95},
+    # iEEG electrodes: electrodes.tsv labels and/or the atlas at their MNI position (nearest
+    # labelled voxel within the radius, mm).
+    "regions": {"atlas": "auto", "atlas_labels": "auto", "channel_groups": "auto", "ieeg": "auto",
+                "ieeg_radius_mm": 5.0},
+    # iEEG: distance from primary auditory cortex (MNI mm) per hemisphere is the hierarchy coordinate.
+    "hierarchy": {"enabled": True, "positions": {}, "fraction": 0.95,
+                  "ieeg_reference": {"left": [-45.0, -20.0, 8.0], "right": [45.0, -20.0, 8.0]},
+                  "ieeg_fdr_q": 0.05, "ieeg_min_score": 0.0},
     "forecast": {"enabled": True, "distances": [1, 2, 4, 8], "width": 1, "combine": "concat",
                  "layers": None, "n_layers": 5, "layer": "peak", "min_gain": 0.01, "alpha": 0.05,
                  # fMRI by default: with word-locked MEG/EEG lags, words d ahead fall inside the lag

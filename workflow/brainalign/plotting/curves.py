@@ -138,6 +138,47 @@ def plot_hierarchy(best: pd.DataFrame, position: Mapping[str, float], corr: Mapp
     return save_figure(fig, path)
 
 
+def plot_electrode_hierarchy(electrodes: pd.DataFrame, corr: Mapping[str, float], path: str | os.PathLike, *,
+                             max_regions: int = 8, title: str = "Distance from A1 vs best layer") -> Path:
+    """iEEG: each selected electrode's distance from primary auditory cortex against its best depth.
+
+    ``electrodes`` is :func:`brainalign.analyses.hierarchy.electrode_hierarchy`'s table; points are
+    coloured by region (the ``max_regions`` most populated, the rest grey), with the least-squares
+    line and the across-electrode Spearman correlation in the title.  Electrodes left out of the
+    correlation (not significant) are drawn as small grey dots.
+    """
+    fig = new_figure(5.5, 4.2)
+    ax = fig.add_subplot()
+    sel = electrodes[electrodes["selected"]]
+    rest = electrodes[~electrodes["selected"] & np.isfinite(electrodes["best_relative_depth"])]
+    ax.scatter(rest["distance_a1"], rest["best_relative_depth"], s=4, color="0.8", label="not selected")
+    if "region" in sel and len(sel):
+        counts = sel["region"].value_counts()
+        shown = [r for r in counts.index if r not in ("", "unknown")][:max_regions]
+        for k, name in enumerate(shown):
+            part = sel[sel["region"] == name]
+            ax.scatter(part["distance_a1"], part["best_relative_depth"], s=14, color=COLORS[k % len(COLORS)],
+                       label=f"{name} ({len(part)})")
+        other = sel[~sel["region"].isin(shown)]
+        if len(other):
+            ax.scatter(other["distance_a1"], other["best_relative_depth"], s=14, color=CONTROL_COLOR,
+                       label=f"other ({len(other)})")
+    elif len(sel):
+        ax.scatter(sel["distance_a1"], sel["best_relative_depth"], s=14, color=COLORS[0])
+    if len(sel) >= 2 and np.ptp(sel["distance_a1"]) > 0:
+        slope, icpt = np.polyfit(sel["distance_a1"], sel["best_relative_depth"], 1)
+        xs = np.array([sel["distance_a1"].min(), sel["distance_a1"].max()])
+        ax.plot(xs, icpt + slope * xs, color="k", lw=1)
+    rho, p = corr.get("spearman_rho", np.nan), corr.get("spearman_p", np.nan)
+    ax.set_xlabel("distance from primary auditory cortex (mm, MNI)")
+    ax.set_ylabel("best relative depth")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(fontsize=7, loc="best", frameon=False)
+    ax.set_title(f"{title}\nSpearman ρ = {rho:.2f} (p = {p:.3g}, n = {corr.get('n', len(sel))} electrodes)",
+                 fontsize=10)
+    return save_figure(fig, path)
+
+
 def plot_forecast(table: pd.DataFrame, best: pd.DataFrame, path: str | os.PathLike, *,
                   title: str = "Forecast score F(d)", ylabel: str = "F(d) (Δ Pearson r)",
                   units: list[str] | None = None) -> Path:

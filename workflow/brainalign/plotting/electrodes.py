@@ -16,6 +16,7 @@ title and in the returned summary.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ import pandas as pd
 
 from ..errors import InputError
 from .figure_io import new_figure, save_figure
+
+log = logging.getLogger(__name__)
 
 #: Columns the figure needs (module docstring).
 REQUIRED = ("subject", "pos_x", "pos_y", "pos_z", "r_best", "best_layer", "best_lag")
@@ -97,7 +100,8 @@ def plot_electrodes(table: pd.DataFrame, path: str | os.PathLike, *, title: str,
     Parameters
     ----------
     table
-        Electrode table (module docstring); ``pos_x/y/z`` in metres, drawn as MNI mm.
+        Electrode table (module docstring); ``pos_x/y/z`` in MNI mm, as iEEG preprocessing writes
+        them (a table in metres, MNE's internal unit, is recognised by its size and converted, logged).
     path
         Figure file (PNG, SVG or PDF by suffix), written atomically.
     title
@@ -127,7 +131,13 @@ def plot_electrodes(table: pd.DataFrame, path: str | os.PathLike, *, title: str,
 
     _check_columns(table, source)
     table = table.reset_index(drop=True)
-    xyz = table[["pos_x", "pos_y", "pos_z"]].apply(pd.to_numeric, errors="coerce").to_numpy(float) * 1000.0
+    xyz = table[["pos_x", "pos_y", "pos_z"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    finite = xyz[np.isfinite(xyz)]
+    if finite.size and np.abs(finite).max() < 1.0:
+        # no brain spans less than a millimetre: these are metres (a table from MNE positions)
+        log.warning("%s: electrode positions are at most %.3g in size: taken as metres and drawn in mm", source,
+                    np.abs(finite).max())
+        xyz = xyz * 1000.0
     placed = np.isfinite(xyz).all(axis=1)
     r = pd.to_numeric(table["r_best"], errors="coerce").to_numpy(float)
     layer = pd.to_numeric(table["best_layer"], errors="coerce").to_numpy(float)
