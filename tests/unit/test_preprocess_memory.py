@@ -127,6 +127,24 @@ def test_podcast_options_do_not_depend_on_the_block_size(monkeypatch):
     assert np.nanmax(np.abs(whole.values - blocks.values)) <= 1e-6
 
 
+def test_group_reference_in_place_equals_the_indexed_formula():
+    """Row-by-row, in place (no copy of a group that may hold most of the recording): the same numbers as
+    ``data[group] -= data[good contacts of the group].mean(axis=0)``, for consecutive and interleaved groups."""
+    raw = _recording()
+    raw.load_data()
+    raw.pick([c for c in raw.ch_names if c not in raw.info["bads"]])
+    groups = {"LA1": "A", "LA2": "B", "LA3": "A", "LA4": "B"}  # interleaved; G1..G7 one consecutive group
+    groups.update({c: "G" for c in raw.ch_names if c.startswith("G")})
+    before = raw._data.copy()
+    expected = before.copy()
+    for group in ("A", "B", "G"):
+        idx = [i for i, c in enumerate(raw.ch_names) if groups[c] == group]
+        good = [i for i in idx if raw.ch_names[i] != "G2"]
+        expected[idx] -= before[good].mean(axis=0)
+    ieeg.group_average_reference(raw, groups, exclude=["G2"], single="keep", source="test")
+    np.testing.assert_array_equal(raw._data, expected)
+
+
 # ----------------------------------------------------------------------------------- the model
 def _bids_run(root: Path, n_channels: int, seconds: float, sfreq: float, modality: str = "ieeg") -> Path:
     return bench.write_recording(root, n_channels, seconds / 60.0, sfreq, modality=modality)

@@ -60,6 +60,12 @@ BLOCK_SAMPLES = 2**21
 _CONTACT = re.compile(r"^(.*?)(\d+)$")
 
 
+def _rows(idx: Sequence[int]) -> slice | list[int]:
+    """Rows ``idx`` of an array as a slice (a view, no copy) when they are consecutive, else the list."""
+    idx = [int(i) for i in idx]
+    return slice(idx[0], idx[-1] + 1) if idx and idx == list(range(idx[0], idx[-1] + 1)) else idx
+
+
 def bipolar_pairs(ch_names: Sequence[str]) -> list[tuple[str, str]]:
     """Pairs ``(anode, cathode)`` of consecutive contacts on the same shaft/grid.
 
@@ -266,7 +272,10 @@ def group_average_reference(raw: mne.io.BaseRaw, groups: Mapping[str, str], *, e
         if len(good) < 2:
             alone += [raw.ch_names[i] for i in idx]
             continue
-        data[idx] -= data[good].mean(axis=0)
+        # row by row: an index array would copy the group (often most of the recording) twice
+        mean = data[_rows(good)].mean(axis=0)
+        for i in idx:
+            data[i] -= mean
         sizes[group] = len(good)
     record = {"groups": sizes, "unreferenced": [], "dropped": []}
     if alone:
@@ -606,18 +615,16 @@ def preprocess_ieeg(
     if reference == "bipolar":
         raw = bipolar_reference(raw, source)
     elif reference == "average":
-        data = raw._data  # in place: a boolean index copies the rows it selects (all of them, often)
+        data = raw._data  # in place, row by row: a boolean index would copy the rows it selects
         types = np.array(raw.get_channel_types())
         good = ~np.isin(raw.ch_names, excluded)
         for t in set(types):
             rows, ref = types == t, good & (types == t)
             if not ref.any():
                 continue
-            mean = data.mean(axis=0) if ref.all() else data[ref].mean(axis=0)
-            if rows.all():
-                data -= mean
-            else:
-                data[rows] -= mean
+            mean = data[_rows(list(np.flatnonzero(ref)))].mean(axis=0)
+            for i in np.flatnonzero(rows):
+                data[i] -= mean
     elif reference == "group_average":
         groups, how = contact_groups(raw.ch_names, raw_or_bids_path, reference_groups,
                                      electrodes=(positions or {}).get("electrodes_file") or "")
