@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test venv clean lint dag report
+.PHONY: demo test venv clean lint dag report config-doc
 
 venv: $(STAMP)
 
@@ -37,6 +37,10 @@ lint: $(STAMP)
 
 dag: $(STAMP)
 	$(BIN)/snakemake --dag | dot -Tsvg > results/dag.svg
+
+# docs/config.md from workflow/schemas/config.schema.yaml (tests/unit/test_configdoc.py checks it is current)
+config-doc: $(STAMP)
+	$(BIN)/python -m brainalign.configdoc
 
 report: $(STAMP)
 	$(BIN)/snakemake --report results/report.html

@@ -29,7 +29,7 @@ def test_merged_overrides_nested_keys_only():
     assert cfg["forecast"]["distances"] == [3] and cfg["forecast"]["width"] == ANALYSES["forecast"]["width"]
     assert cfg["hierarchy"]["positions"] == {"A1": 1}
     assert merged("figures", {})["format"] == "png"
-    assert ANALYSES["forecast"]["distances"] == [1, 2, 4, 8]  # defaults not mutated
+    assert ANALYSES["forecast"]["distances"] == [1, 2, 4, 6, 8, 12, 20, 30]  # defaults not mutated
 
 
 def test_evenly_spaced_layers():

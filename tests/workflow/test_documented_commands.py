@@ -219,8 +219,6 @@ def _unique(commands):
     return [(sources, argv) for sources, argv in seen.values()]
 
 
-#: The one documented command known to fail (only this message is tolerated, see the test).
-KNOWN_LEBEL = "config key 'preprocess.fmri.mask': 'epi' computes a mask from each run"
 DOWNLOADS = _unique([c for c in COMMANDS if any(t.startswith("download_") for t in c[2])])
 RUNS = _unique([c for c in COMMANDS if not any(t.startswith("download_") for t in c[2])])
 
@@ -245,9 +243,6 @@ def test_documented_command_dry_runs(tmp_path, sources, argv):
         # missing figures (the command line, config and workflow were all accepted)
         assert out.returncode != 0 and "marked for report but does not exist" in text, f"{sources}:\n{text[-3000:]}"
         return
-    if out.returncode != 0 and "config/datasets/lebel2023.yaml" in argv and KNOWN_LEBEL in text:
-        pytest.xfail("known: the LeBel profile's per-run EPI masks cannot be stacked across a subject's stories "
-                     "(preprocess.fmri.mask: epi), so its documented run command stops at plan time")
     assert out.returncode == 0, f"{sources}:\n{out.stderr[-3000:]}\n{out.stdout[-1500:]}"
     if "--dag" in argv:
         assert out.stdout.lstrip().startswith("digraph"), out.stdout[:500]

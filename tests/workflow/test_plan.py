@@ -114,7 +114,45 @@ def test_per_run_epi_masks_stop_the_plan(tmp_path):
             d = bids / f"sub-{sub}" / f"ses-{i + 2}" / "func"
             d.mkdir(parents=True, exist_ok=True)
             (d / f"sub-{sub}_ses-{i + 2}_task-{task}_bold.nii.gz").touch()
-    out = _dry_run_profile(tmp_path, "lebel2023", {"dataset": {"bids_root": str(bids), "subjects": ["UTS01", "UTS02"]}})
+    out = _dry_run_profile(tmp_path, "lebel2023", {"dataset": {"bids_root": str(bids), "subjects": ["UTS01", "UTS02"],
+                                                               "profile": {"responses": "bold"}}})
     assert out.returncode != 0
     text = out.stdout + out.stderr
     assert "config key 'preprocess.fmri.mask': 'epi' computes a mask from each run, so the 8 runs" in text, text[-2000:]
+    assert "responses: hf5" in text  # the way out for this dataset
+
+
+def _lebel_tree(bids: Path, subjects: tuple[str, ...], stories: tuple[str, ...]) -> None:
+    """Raw BOLD (one session per story, as ds003020) and the authors' .hf5 responses."""
+    for sub in subjects:
+        for i, task in enumerate(stories):
+            d = bids / f"sub-{sub}" / f"ses-{i + 2}" / "func"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"sub-{sub}_ses-{i + 2}_task-{task}_bold.nii.gz").touch()
+            h = bids / "derivative" / "preprocessed_data" / sub
+            h.mkdir(parents=True, exist_ok=True)
+            (h / f"{task}.hf5").touch()
+    tg = bids / "derivative" / "TextGrids"
+    tg.mkdir(parents=True, exist_ok=True)
+    for task in stories:
+        (tg / f"{task}.TextGrid").write_text(
+            'File type = "ooTextFile"\nObject class = "TextGrid"\n\n0\n2\n<exists>\n1\n"IntervalTier"\n"word"\n'
+            '0\n2\n2\n0\n0.5\n"sp"\n0.5\n2\n"I"\n')
+
+
+def test_lebel_profile_plans_hf5_responses_of_one_subject(tmp_path):
+    """The LeBel profile as shipped: the authors' .hf5 responses (one voxel set per subject, aligned
+    across sessions) of its one subject, every story stacked, with the profile's 'epi' mask left to
+    responses: bold; a second subject in native space still stops the plan (no shared grid)."""
+    bids = tmp_path / "bids"
+    stories = ("wheretheressmoke", "adollshouse", "adventuresinsayingyes", "alternateithicatom")
+    _lebel_tree(bids, ("UTS01", "UTS02"), stories)
+    out = _dry_run_profile(tmp_path, "lebel2023", {"dataset": {"bids_root": str(bids)}})
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-2000:]
+    counts = dict(line.split() for line in out.stdout.splitlines() if len(line.split()) == 2
+                  and line.split()[1].isdigit())
+    assert counts.get("preprocess_fmri") == str(len(stories)), out.stdout
+    two = _dry_run_profile(tmp_path / "two", "lebel2023", {"dataset": {"bids_root": str(bids),
+                                                                       "subjects": ["UTS01", "UTS02"]}})
+    assert two.returncode != 0
+    assert "config key 'dataset.profile.responses'" in two.stdout + two.stderr, two.stderr[-2000:]

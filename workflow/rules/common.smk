@@ -14,6 +14,13 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 validate(config, schema="../schemas/config.schema.yaml")
 
+# BRAINALIGN_CONFIG_DUMP=<file> snakemake -n ...: the configuration every rule sees (config files
+# merged, schema defaults filled in) is written there before any dataset is planned, to check what a
+# profile leaves to the defaults (tests/unit/test_profiles.py compares it with defaults + profile).
+from brainalign.configdoc import dump_effective_config
+
+dump_effective_config(config)
+
 wildcard_constraints:
     model=r"[A-Za-z0-9-]+(_random)?",
     story=r"[A-Za-z0-9]+",

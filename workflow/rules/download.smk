@@ -15,7 +15,7 @@ DOWNLOADS = {
                    "include": ["stimuli/gentle", "sub-001", "derivatives/fmriprep/sub-001"]},
     "megmasc": {"tool": "osf", "project": "ag3kj", "target": "data/megmasc"},
     "lebel2023": {"tool": "openneuro", "accession": "ds003020", "tag": "2.2.0", "target": "data/ds003020",
-                  "include": ["derivative/TextGrids", "sub-UTS01"]},
+                  "include": ["derivative/TextGrids", "derivative/preprocessed_data/UTS01"]},  # the hf5 run
     "podcast_ecog": {"tool": "openneuro", "accession": "ds005574", "target": "data/ds005574",
                      "include": ["stimuli/podcast_transcript.csv", "sub-01"]},
 }

@@ -23,7 +23,7 @@ ANALYSES: dict[str, Any] = {
     "hierarchy": {"enabled": True, "positions": {}, "fraction": 0.95,
                   "ieeg_reference": {"left": [-45.0, -20.0, 8.0], "right": [45.0, -20.0, 8.0]},
                   "ieeg_fdr_q": 0.05, "ieeg_min_score": 0.0},
-    "forecast": {"enabled": True, "distances": [1, 2, 4, 8], "width": 1, "combine": "concat",
+    "forecast": {"enabled": True, "distances": [1, 2, 4, 6, 8, 12, 20, 30], "width": 1, "combine": "concat",
                  "layers": None, "n_layers": 5, "layer": "peak", "min_gain": 0.01, "alpha": 0.05,
                  # fMRI by default: with word-locked MEG/EEG lags, words d ahead fall inside the lag
                  # window, so F(d) there mixes their own evoked response with any forecast.
@@ -48,7 +48,7 @@ FIGURES: dict[str, Any] = {
     "max_regions": 8,             # panels per figure: the best regions by peak score
     "regions": [],                # regions always shown
     "map_kinds": ["glass", "surface"],
-    "min_score": 0.05,            # best-layer maps: voxels whose peak score is below are not drawn
+    "min_score": 0.02,            # best-layer maps: voxels whose peak score is below are not drawn
     "topomap_layers": None,       # layers shown as topomaps (default: up to 8 evenly spaced)
 }
 

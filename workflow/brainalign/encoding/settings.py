@@ -136,4 +136,7 @@ def check_shared_grid(runs: Mapping[tuple[str, str], Sequence[str]], fmri: Mappi
                           "one voxel grid",
                           expected="'mni152' or a mask image shared by every run (data in one space), or "
                                    "preprocess.fmri.atlas (parcels)",
-                          hint="native-space data of several runs need a common space first")
+                          hint="native-space runs of several sessions need registration to a common space first "
+                               "(an intersection of the runs' EPI masks would still pair different tissue); with "
+                               "LeBel et al. 2023 use dataset.profile.responses: hf5 (the authors' responses, aligned "
+                               "across sessions, one voxel set per subject)")

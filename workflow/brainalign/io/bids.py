@@ -127,7 +127,7 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
             sub = sub[4:] if sub.startswith("sub-") else sub
             rows.append(dict(subject=sub, session=None, story=Path(p).stem, run=None, modality="fmri", path=p,
                              path_r=None, events=None, confounds=None, sidecar=None, channels=None,
-                             electrodes=_first(glob.glob(str(d / f"sub-{ent.get('sub')}*_electrodes.tsv")))))
+                             electrodes=None))
     elif modality == "fmri":
         deriv = Path(spec.get("derivatives_root") or root / "derivatives" / "fmriprep")
         space = spec.get("space")
