@@ -218,6 +218,50 @@ def raw_inputs(wildcards):
     return RUNS[modality][(wildcards.subject, wildcards.story)]
 
 
+# Memory and run time of each preprocessing job, sized from its own run (channels x samples from the
+# sidecar, channels.tsv or header; voxels x volumes from the NIfTI header), as measured by
+# benchmarks/preprocess_memory.py: one constant cannot fit both the demo's runs and a 2048 Hz patient.
+# A retried job (--retries) asks for `attempt` times as much. Sizes are read once per run; a run whose
+# files do not exist yet (the demo plans before generating them) gets the former constant request.
+_PREPROCESS_SIZES = {}
+
+
+def preprocess_size(wildcards):
+    """(modality, values read) of a preprocessing job (values None when its files give no size)."""
+    from brainalign.preprocess.resources import input_values
+
+    modality = getattr(wildcards, "meeg", None) or "fmri"
+    key = (modality, wildcards.subject, wildcards.story)
+    if key not in _PREPROCESS_SIZES:
+        if KIND == "demo":
+            folder = Path(BIDS_ROOT) / f"sub-{wildcards.subject}" / ("func" if modality == "fmri" else modality)
+            files = sorted(folder.glob(f"sub-{wildcards.subject}_task-{wildcards.story}_*"))
+        else:
+            files = RUNS[modality].get((wildcards.subject, wildcards.story), [])
+        n_values = input_values(files, modality)
+        if n_values is None:
+            return modality, None
+        _PREPROCESS_SIZES[key] = n_values
+    return modality, _PREPROCESS_SIZES[key]
+
+
+def preprocess_mem_mb(wildcards, attempt):
+    """mem_mb of a preprocessing job: brainalign.preprocess.resources.memory_mb of its input, x attempt."""
+    from brainalign.preprocess.resources import memory_mb
+
+    modality, n_values = preprocess_size(wildcards)
+    options = config["preprocess"].get("fmri" if modality == "fmri" else ("ieeg" if modality == "ieeg" else "meeg")) or {}
+    return memory_mb(n_values, modality, options, attempt)
+
+
+def preprocess_runtime(wildcards, attempt):
+    """runtime (minutes) of a preprocessing job, from its input's size, x attempt."""
+    from brainalign.preprocess.resources import runtime_minutes
+
+    modality, n_values = preprocess_size(wildcards)
+    return runtime_minutes(n_values, modality, attempt)
+
+
 def story_run_inputs(wildcards):
     """A story cut out of a shared run (dataset.story_runs) also needs its word table (last word)."""
     return [f"{RESULTS}/words/{wildcards.story}.tsv"] if wildcards.story in STORY_RUNS else []

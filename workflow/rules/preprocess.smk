@@ -19,8 +19,8 @@ rule preprocess_fmri:
         stimulus=lambda wc: stimulus_spec_of(wc.story),  # dataset.stimulus_onset (None: demo)
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=15,
+        mem_mb=preprocess_mem_mb,  # from the run's size (common.smk, brainalign.preprocess.resources)
+        runtime=preprocess_runtime,
     log:
         f"{RESULTS}/logs/preproc/fmri/sub-{{subject}}/{{story}}.log",
     benchmark:
@@ -44,8 +44,8 @@ rule preprocess_meeg:
         run=lambda wc: run_info(wc.meeg, wc.subject, wc.story),  # task, session, run label, condition
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=15,
+        mem_mb=preprocess_mem_mb,  # from the run's size (common.smk, brainalign.preprocess.resources)
+        runtime=preprocess_runtime,
     log:
         f"{RESULTS}/logs/preproc/{{meeg}}/sub-{{subject}}/{{story}}.log",
     benchmark:

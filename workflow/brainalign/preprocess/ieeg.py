@@ -18,6 +18,12 @@ large transient on a few contacts is found on each contact's own high-gamma ampl
 are bridged by linear interpolation on those contacts (so that neither the reference nor the filters
 spread it) and annotated ``BAD_artifact`` (NaN in the output, like every ``BAD`` segment); a contact
 flagged over more than ``artifact_max_fraction`` of the run is marked bad instead.
+
+Memory: only the picked channels are read, the references are computed without copying the
+recording, and the filter bank, Hilbert transform, low-pass and resampling run on blocks of
+channels (:data:`BLOCK_SAMPLES`), so a job peaks at about twice the recording (float64, bipolar:
+the recording and its bipolar montage) plus a fixed block, not ten times it
+(:mod:`brainalign.preprocess.resources` sizes the job's ``mem_mb`` from this).
 """
 
 from __future__ import annotations
@@ -38,12 +44,26 @@ from scipy.signal import hilbert
 
 from brainalign.errors import ConfigError, InputError
 from brainalign.preprocess.common import zscore_time
-from brainalign.preprocess.meeg import _pick_names, apply_nonfinite, line_noise_freqs, read_raw_positions, to_dataarray
+from brainalign.preprocess.meeg import (_pick_names, apply_nonfinite, line_noise_freqs, load_data, read_raw_positions,
+                                       to_dataarray)
 from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, _spans, mark_bad_samples
 
 log = logging.getLogger(__name__)
 
+# Channels go through the filter bank, Hilbert transform, low-pass and resampling in blocks of about
+# this many samples (channels x time; at least one channel). About ten float64 arrays of a block's size
+# live at once (the band-passed copy, the analytic signal's FFT buffers, the amplitude, the running
+# sum), so a block costs ~10 x 8 x BLOCK_SAMPLES bytes (~170 MB) whatever the recording's length.
+# Every step is channel-wise, so the blocks give the same numbers as the whole recording at once.
+BLOCK_SAMPLES = 2**21
+
 _CONTACT = re.compile(r"^(.*?)(\d+)$")
+
+
+def _rows(idx: Sequence[int]) -> slice | list[int]:
+    """Rows ``idx`` of an array as a slice (a view, no copy) when they are consecutive, else the list."""
+    idx = [int(i) for i in idx]
+    return slice(idx[0], idx[-1] + 1) if idx and idx == list(range(idx[0], idx[-1] + 1)) else idx
 
 
 def bipolar_pairs(ch_names: Sequence[str]) -> list[tuple[str, str]]:
@@ -72,9 +92,11 @@ def bipolar_reference(raw: mne.io.BaseRaw, source: str = "") -> mne.io.BaseRaw:
     pairs = bipolar_pairs(raw.ch_names)
     if not pairs:
         raise ValueError(f"{source}: no bipolar pair found (contacts must be named <shaft><number>)")
-    data = raw.get_data()
+    data = raw._data  # the loaded samples themselves: get_data() would copy the whole recording
     idx = {c: i for i, c in enumerate(raw.ch_names)}
-    new = np.stack([data[idx[a]] - data[idx[b]] for a, b in pairs])
+    new = np.empty((len(pairs), data.shape[1]), dtype=data.dtype)
+    for k, (a, b) in enumerate(pairs):
+        np.subtract(data[idx[a]], data[idx[b]], out=new[k])
     chs = []
     for a, b in pairs:
         ch = dict(raw.info["chs"][idx[a]])
@@ -89,6 +111,7 @@ def bipolar_reference(raw: mne.io.BaseRaw, source: str = "") -> mne.io.BaseRaw:
             ch["loc"][:] = loc
             ch["coord_frame"] = frame
         info["line_freq"] = raw.info["line_freq"]
+    info.set_meas_date(raw.info["meas_date"])  # else the recording's dated annotations cannot be set on it
     out = mne.io.RawArray(new, info, first_samp=raw.first_samp, verbose="error")
     out.set_annotations(raw.annotations)
     return out
@@ -249,7 +272,10 @@ def group_average_reference(raw: mne.io.BaseRaw, groups: Mapping[str, str], *, e
         if len(good) < 2:
             alone += [raw.ch_names[i] for i in idx]
             continue
-        data[idx] -= data[good].mean(axis=0)
+        # row by row: an index array would copy the group (often most of the recording) twice
+        mean = data[_rows(good)].mean(axis=0)
+        for i in idx:
+            data[i] -= mean
         sizes[group] = len(good)
     record = {"groups": sizes, "unreferenced": [], "dropped": []}
     if alone:
@@ -343,7 +369,9 @@ def detect_artifacts(raw: mne.io.BaseRaw, *, threshold: float = 8.0, amplitude: 
     bad_channels: list[str] = []
     counts: dict[str, int] = {}
     union = np.zeros(n, dtype=bool)
-    chunk = 8  # contacts scored at a time: the scores of a whole recording would double its memory
+    # contacts scored at a time (a block of BLOCK_SAMPLES samples): the scores of a whole recording would
+    # double its memory, and eight contacts of a 30-minute 2048 Hz run already hold ~2 GB of buffers
+    chunk = max(1, BLOCK_SAMPLES // max(n, 1))
     for row, i in enumerate(idx):
         if row % chunk == 0:
             scores = artifact_scores(data[idx[row:row + chunk]], sfreq, band, chunk=chunk)
@@ -405,6 +433,47 @@ def high_gamma_envelope(data: np.ndarray, sfreq: float, band: tuple[float, float
         amp = np.abs(hilbert(sub, axis=-1))
         env += amp / np.maximum(amp.mean(axis=-1, keepdims=True), np.finfo(float).tiny)
     return env / n_bands
+
+
+def envelope_raw(raw: mne.io.BaseRaw, band: tuple[float, float], n_bands: int, resample: float | None,
+                 n_jobs: int = 1, block_samples: int | None = None) -> mne.io.RawArray:
+    """High-gamma envelope of every channel of a loaded Raw, low-passed and resampled, block by block.
+
+    Same result as :func:`high_gamma_envelope` on all channels followed by ``filter(None, 0.4 *
+    resample)`` and polyphase ``resample`` of the whole envelope (each step is channel-wise), but
+    only one block of channels (about ``block_samples`` samples, default :data:`BLOCK_SAMPLES`) is
+    ever held at the recording's rate.
+
+    Returns
+    -------
+    mne.io.RawArray
+        The envelope (channels of ``raw``, at ``resample`` Hz or the recording's rate) with the
+        recording's annotations.
+    """
+    n_channels, n_times = len(raw.ch_names), raw.n_times
+    step = max(1, int(block_samples or BLOCK_SAMPLES) // max(n_times, 1))
+    parts, block = [], None
+    for start in range(0, n_channels, step):
+        picks = list(range(start, min(start + step, n_channels)))
+        env = high_gamma_envelope(raw._data[start:picks[-1] + 1], raw.info["sfreq"], band, n_bands, n_jobs)
+        block = mne.io.RawArray(env, mne.pick_info(raw.info, picks), first_samp=raw.first_samp, verbose="error")
+        # before filtering: raw.filter skips across 'edge'/'bad_acq_skip' annotations
+        block.set_annotations(raw.annotations)
+        if resample is not None:
+            block.filter(None, 0.4 * resample, picks="all", verbose="error")
+            block.resample(resample, method="polyphase", verbose="error")
+        parts.append(block._data)
+    info = raw.info.copy()
+    with info._unlock():  # what the filter and resampling changed in the blocks' info
+        for key in ("sfreq", "lowpass", "highpass"):
+            info[key] = block.info[key]
+    out = mne.io.RawArray(np.concatenate(parts) if len(parts) > 1 else parts[0], info, first_samp=block.first_samp,
+                          verbose="error")
+    annotations = block.annotations.copy()
+    if annotations.orig_time is None:  # relative onsets: set_annotations adds the first sample's time again
+        annotations.onset -= out.first_time
+    out.set_annotations(annotations)
+    return out
 
 
 def preprocess_ieeg(
@@ -511,7 +580,8 @@ def preprocess_ieeg(
     if electrodes_space is not None and not isinstance(electrodes_space, str):
         raise ConfigError("preprocess.ieeg.electrodes_space", f"{electrodes_space!r}",
                           expected="auto, none or a BIDS space label (e.g. MNI152NLin2009aSym, Other)")
-    raw, source, positions = read_raw_positions(raw_or_bids_path, electrodes_space or "none")
+    # read the picked channels only (picking a loaded recording would copy it)
+    raw, source, positions = read_raw_positions(raw_or_bids_path, electrodes_space or "none", preload=False)
     bads = list(raw.info["bads"])
     names = _pick_names(raw, picks)
     if bad_channels == "drop":
@@ -519,6 +589,7 @@ def preprocess_ieeg(
     if not names:
         raise ValueError(f"{source}: no iEEG channel left (picks={picks!r}, bads={bads})")
     raw.pick(names)
+    load_data(raw, source)
     # bad channels kept in the output stay out of every average (and out of the artefact check)
     excluded = [c for c in names if c in bads]
     if positions and positions.get("electrodes_file"):
@@ -544,11 +615,16 @@ def preprocess_ieeg(
     if reference == "bipolar":
         raw = bipolar_reference(raw, source)
     elif reference == "average":
+        data = raw._data  # in place, row by row: a boolean index would copy the rows it selects
         types = np.array(raw.get_channel_types())
         good = ~np.isin(raw.ch_names, excluded)
         for t in set(types):
-            if (good & (types == t)).any():
-                raw._data[types == t] -= raw._data[good & (types == t)].mean(axis=0)
+            rows, ref = types == t, good & (types == t)
+            if not ref.any():
+                continue
+            mean = data[_rows(list(np.flatnonzero(ref)))].mean(axis=0)
+            for i in np.flatnonzero(rows):
+                data[i] -= mean
     elif reference == "group_average":
         groups, how = contact_groups(raw.ch_names, raw_or_bids_path, reference_groups,
                                      electrodes=(positions or {}).get("electrodes_file") or "")
@@ -563,12 +639,7 @@ def preprocess_ieeg(
         warnings.simplefilter("ignore", RuntimeWarning)
         if freqs:
             raw.notch_filter(freqs, picks="all", n_jobs=n_jobs, verbose="error")
-        env = high_gamma_envelope(raw.get_data(), raw.info["sfreq"], tuple(band), n_bands, n_jobs)
-        env_raw = mne.io.RawArray(env, raw.info.copy(), first_samp=raw.first_samp, verbose="error")
-        env_raw.set_annotations(raw.annotations)
-        if resample is not None:
-            env_raw.filter(None, 0.4 * resample, picks="all", verbose="error")
-            env_raw.resample(resample, method="polyphase", verbose="error")
+        env_raw = envelope_raw(raw, tuple(band), n_bands, resample, n_jobs)
     data = env_raw.get_data(reject_by_annotation="NaN" if bad_segments == "nan" else None).T
     values = zscore_time(data, source) if standardize else data.astype(np.float32)
     out = to_dataarray(env_raw, values, source=source, montage="electrodes" if np.isfinite(

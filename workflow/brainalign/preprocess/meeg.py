@@ -54,7 +54,8 @@ def read_raw(raw_or_bids_path, *, preload: bool = True) -> tuple[mne.io.BaseRaw,
     Returns
     -------
     (raw, source)
-        The recording (loaded) and the file it came from.
+        The recording (loaded unless ``preload=False``: then pick channels first and call
+        :func:`load_data`, so that only they are read) and the file it came from.
 
     Raises
     ------
@@ -148,9 +149,17 @@ def read_raw_positions(raw_or_bids_path, electrodes_space: str | None, *,
             positions = (set_electrode_positions(raw, chosen, bids_path.datatype) if chosen is not None
                          else clear_positions(raw))
     if preload:
+        load_data(raw, source)
+    return raw, source, positions
+
+
+def load_data(raw: mne.io.BaseRaw, source: str) -> None:
+    """Load a Raw's samples (its picked channels only), a read error naming the file."""
+    from brainalign.io.integrity import recording_reading
+
+    if not raw.preload:
         with recording_reading(source):
             raw.load_data(verbose="error")
-    return raw, source, positions
 
 
 #: BIDS coordinate units -> millimetres.
@@ -393,7 +402,9 @@ def apply_nonfinite(raw: mne.io.BaseRaw, names: Sequence[str], *, policy: str, m
                           hint="or use nonfinite: interpolate")
     names = list(names)
     idx = [raw.ch_names.index(c) for c in names]
-    result = apply_nonfinite_policy(raw._data[idx].T, policy=policy, max_fraction=max_fraction, source=source,
+    # consecutive channels (the usual case: data channels come first) are a view, not a copy of the recording
+    rows = slice(idx[0], idx[-1] + 1) if idx and idx == list(range(idx[0], idx[-1] + 1)) else idx
+    result = apply_nonfinite_policy(raw._data[rows].T, policy=policy, max_fraction=max_fraction, source=source,
                                     modality=modality, key=key, target_names=names, times=raw.times,
                                     what="channel", sample_name="sample")
     if result.attrs["nonfinite_values"]:
@@ -513,7 +524,8 @@ def preprocess_meeg(
         raise ValueError(f"bad_channels={bad_channels!r}: expected 'drop', 'interpolate' or 'keep'")
     if bad_segments not in ("nan", "keep"):
         raise ValueError(f"bad_segments={bad_segments!r}: expected 'nan' or 'keep'")
-    raw, source = read_raw(raw_or_bids_path)
+    # read the picked channels only (picking a loaded recording would copy it)
+    raw, source = read_raw(raw_or_bids_path, preload=False)
     steps: list[str] = []
     if resample is not None and h_freq is not None and h_freq >= resample / 2:
         raise ValueError(f"{source}: h_freq={h_freq} Hz is not below the Nyquist frequency of resample={resample} Hz")
@@ -534,6 +546,7 @@ def preprocess_meeg(
     if not data_names:
         raise ValueError(f"{source}: no data channel left (picks={picks!r}, bads={bads})")
     raw.pick(data_names + [a for a in aux if a not in data_names], verbose="error")
+    load_data(raw, source)
     # channels about to be interpolated from the others need no finite samples of their own
     checked = [c for c in data_names if not (bad_channels == "interpolate" and c in raw.info["bads"])]
     nf_attrs = apply_nonfinite(raw, checked, policy=nonfinite, max_fraction=nonfinite_max_fraction,
