@@ -49,6 +49,7 @@ rule brainbench:
         _bb.run_files(_BB_RUNS, "summary"),
         _bb.run_files(_BB_RUNS, "item_table"),
         expand(f"{_BB_OUT}/figures/{{fig}}.png", fig=_bb.figures(_BB_LORA_ON)) if _BB_MODELS and _BB_TESTSETS else [],
+        [f"{_BB_OUT}/tables/summary.html"] if _BB_MODELS and _BB_TESTSETS else [],  # rule table_brainbench (qc.smk)
 
 
 rule brainbench_score:

@@ -1,0 +1,245 @@
+# Quality control in the report: per-run QC figures (fMRI: tSNR, motion and confounds, carpet; MEG/EEG/iEEG:
+# power spectra before/after, bad channels and segments, ICA/SSP removed), a QC summary table per modality,
+# and the result tables (validation, best layer per region, d*, BrainBench summary) as HTML tables the
+# report shows inline (Snakemake's report offers a .tsv only as a download).
+#
+# The QC jobs read the files their run's preprocessing job read (raw_inputs, through the same input check)
+# and the preprocessing store it wrote: every read file is an input.
+# Needs from common.smk / figures.smk / analyses.smk / brainbench.smk: RESULTS, MODALITIES, runs_of,
+# raw_inputs, after_check, FIG, FIG_EXT, _TRAINED_RE, ANALYSES_DIR, analysis_targets(), _bb, _BB_RUNS, _BB_OUT.
+
+QC = f"{RESULTS}/qc"
+TABLES = f"{RESULTS}/tables"
+QC_FMRI_FIGURES = {"tsnr": "tSNR map", "motion": "framewise displacement and confounds", "carpet": "carpet plot"}
+QC_MEEG_FIGURES = {"psd": "power spectra before/after", "bads": "bad channels, segments, ICA/SSP"}
+
+
+def qc_targets():
+    """Every run's QC figures and summary, each modality's QC table, and the result tables of the
+    default target (validation for the demo, best layers per region, d* where forecasting is on)."""
+    out = []
+    for mod in MODALITIES:
+        figs = QC_FMRI_FIGURES if mod == "fmri" else QC_MEEG_FIGURES
+        out += [f"{QC}/{mod}/sub-{s}/{t}_{f}.{FIG_EXT}" for s, t in runs_of(mod) for f in figs]
+        out.append(f"{QC}/{mod}_summary.html")
+    out += list(result_tables())
+    return out
+
+
+def result_tables():
+    """HTML table -> its source TSV, for the default target's result tables."""
+    tables = {f"{TABLES}/validation.html": f"{RESULTS}/validation.tsv"} if KIND == "demo" else {}
+    for target in analysis_targets():
+        if target.endswith(f"/layer_profiles_by_region.{FIG_EXT}"):
+            model, modality = target.split("/")[-3:-1]
+            tables[f"{TABLES}/best_layers/{model}_{modality}.html"] = f"{FIG}/{model}/{modality}/best_layers.tsv"
+        elif target.endswith("/best_distance.tsv"):
+            model, modality = target.split("/")[-3:-1]
+            tables[f"{TABLES}/best_distance/{model}_{modality}.html"] = target
+    return tables
+
+
+def _qc_fmri_figure(name):
+    return report(
+        f"{QC}/fmri/sub-{{subject}}/{{story}}_{name}.{FIG_EXT}",
+        caption=f"../report/qc/fmri_{name}.rst",
+        category="0. Quality control",
+        subcategory="fmri · sub-{subject}",
+        labels={"modality": "fmri", "subject": "{subject}", "story": "{story}", "figure": QC_FMRI_FIGURES[name]},
+    )
+
+
+rule qc_fmri:
+    input:
+        run=after_check(raw_inputs),  # the BOLD run, its confounds and sidecars (what preprocess_fmri read)
+        preproc=f"{RESULTS}/preproc/fmri/sub-{{subject}}/{{story}}.zarr",
+    output:
+        **{name: _qc_fmri_figure(name) for name in QC_FMRI_FIGURES},
+        summary=f"{QC}/fmri/sub-{{subject}}/{{story}}_qc.tsv",
+    params:
+        bids_root=BIDS_ROOT,
+        derivatives_root=config["dataset"].get("derivatives_root"),
+        profile=config["dataset"].get("profile", {}),
+        options=config["preprocess"]["fmri"],
+        run=lambda wc: run_info("fmri", wc.subject, wc.story),
+        story_run=lambda wc: STORY_RUNS.get(wc.story),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/qc/fmri/sub-{{subject}}/{{story}}.log",
+    conda:
+        "../../envs/qc.yaml"
+    script:
+        "../scripts/qc_fmri.py"
+
+
+rule qc_meeg:
+    input:
+        run=after_check(raw_inputs),  # the recording and its sidecars (what preprocess_meeg read)
+        preproc=f"{RESULTS}/preproc/{{meeg}}/sub-{{subject}}/{{story}}.zarr",
+    output:
+        psd=report(
+            f"{QC}/{{meeg}}/sub-{{subject}}/{{story}}_psd.{FIG_EXT}",
+            caption="../report/qc/meeg_psd.rst",
+            category="0. Quality control",
+            subcategory="{meeg} · sub-{subject}",
+            labels={"modality": "{meeg}", "subject": "{subject}", "story": "{story}", "figure": QC_MEEG_FIGURES["psd"]},
+        ),
+        bads=report(
+            f"{QC}/{{meeg}}/sub-{{subject}}/{{story}}_bads.{FIG_EXT}",
+            caption="../report/qc/meeg_bads.rst",
+            category="0. Quality control",
+            subcategory="{meeg} · sub-{subject}",
+            labels={"modality": "{meeg}", "subject": "{subject}", "story": "{story}", "figure": QC_MEEG_FIGURES["bads"]},
+        ),
+        summary=f"{QC}/{{meeg}}/sub-{{subject}}/{{story}}_qc.tsv",
+    params:
+        profile=config["dataset"].get("profile", {}),
+        bids_root=BIDS_ROOT,
+        options=lambda wc: config["preprocess"]["ieeg" if wc.meeg == "ieeg" else "meeg"],
+        run=lambda wc: run_info(wc.meeg, wc.subject, wc.story),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/qc/{{meeg}}/sub-{{subject}}/{{story}}.log",
+    conda:
+        "../../envs/qc.yaml"
+    script:
+        "../scripts/qc_meeg.py"
+
+
+rule qc_summary:
+    input:
+        lambda wc: [f"{QC}/{wc.modality}/sub-{s}/{t}_qc.tsv" for s, t in runs_of(wc.modality)],
+    output:
+        html=report(
+            f"{QC}/{{modality}}_summary.html",
+            caption="../report/qc/summary.rst",
+            category="0. Quality control",
+            subcategory="{modality} · all runs",
+            labels={"modality": "{modality}", "table": "QC summary of every run"},
+        ),
+        tsv=f"{QC}/{{modality}}_summary.tsv",
+    params:
+        title=lambda wc: f"QC of every {wc.modality} run",
+        labels=lambda wc: [{"subject": s, "story": t} for s, t in runs_of(wc.modality)],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{RESULTS}/logs/qc/{{modality}}_summary.log",
+    conda:
+        "../../envs/qc.yaml"
+    script:
+        "../scripts/report_table.py"
+
+
+rule table_validation:
+    input:
+        f"{RESULTS}/validation.tsv",
+    output:
+        html=report(
+            f"{TABLES}/validation.html",
+            caption="../report/qc/table_validation.rst",
+            category="8. Result tables",
+            labels={"table": "demo validation"},
+        ),
+    params:
+        title="Demo validation: recovered vs planted",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{RESULTS}/logs/tables/validation.log",
+    conda:
+        "../../envs/qc.yaml"
+    script:
+        "../scripts/report_table.py"
+
+
+rule table_best_layers:
+    input:
+        f"{FIG}/{{model}}/{{modality}}/best_layers.tsv",
+    output:
+        html=report(
+            f"{TABLES}/best_layers/{{model}}_{{modality}}.html",
+            caption="../report/qc/table_best_layers.rst",
+            category="8. Result tables",
+            subcategory="{model} · {modality}",
+            labels={"model": "{model}", "modality": "{modality}", "table": "best layer per region"},
+        ),
+    wildcard_constraints:
+        model=_TRAINED_RE,
+    params:
+        title=lambda wc: f"Best layer per region: {wc.model}, {wc.modality}",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{RESULTS}/logs/tables/best_layers/{{model}}_{{modality}}.log",
+    conda:
+        "../../envs/qc.yaml"
+    script:
+        "../scripts/report_table.py"
+
+
+rule table_best_distance:
+    input:
+        f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/best_distance.tsv",
+    output:
+        html=report(
+            f"{TABLES}/best_distance/{{model}}_{{modality}}.html",
+            caption="../report/qc/table_best_distance.rst",
+            category="8. Result tables",
+            subcategory="{model} · {modality}",
+            labels={"model": "{model}", "modality": "{modality}", "table": "d* per region"},
+        ),
+    wildcard_constraints:
+        model=_TRAINED_RE,
+    params:
+        title=lambda wc: f"Best forecast distance d* per region: {wc.model}, {wc.modality}",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{RESULTS}/logs/tables/best_distance/{{model}}_{{modality}}.log",
+    conda:
+        "../../envs/qc.yaml"
+    script:
+        "../scripts/report_table.py"
+
+
+rule table_brainbench:
+    input:
+        _bb.run_files(_BB_RUNS, "summary"),
+    output:
+        html=report(
+            f"{_BB_OUT}/tables/summary.html",
+            caption="../report/qc/table_brainbench.rst",
+            category="BrainBench",
+            labels={"table": "BrainBench summary"},
+        ),
+    params:
+        title="BrainBench: accuracy per model and test set",
+        labels=[{"model": r["model"], "testset": r["testset"]} for r in _BB_RUNS],
+        prefer=["n", "n_correct", "accuracy", "ci_low", "ci_high", "sem", "n_ties", "isolated.n", "isolated.accuracy",
+                "isolated.ci_low", "isolated.ci_high", "accuracy_where_reference_parse_agrees", "calibration",
+                "seconds_full_condition"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{_BB_OUT}/logs/tables/summary.log",
+    conda:
+        "../../envs/qc.yaml"
+    script:
+        "../scripts/report_table.py"
