@@ -83,7 +83,13 @@ def read_table(paths: Sequence[str | os.PathLike], labels: Sequence[Mapping] | N
             # lists and dicts left after flattening (per-item arrays) do not belong in a summary row
             frame = frame[[c for c in frame.columns if not isinstance(frame[c].iloc[0], (list, dict))]]
         else:
+            # BIDS TSVs are read as text (n/a kept missing): columns of numbers become numbers again,
+            # so that they are right-aligned and rounded
             frame = read_bids_tsv(path, what="result table")
+            for col in frame.columns:
+                numbers = pd.to_numeric(frame[col], errors="coerce")
+                if numbers.notna().sum() == frame[col].notna().sum():
+                    frame[col] = numbers
         for key, value in reversed(list((labels[i] if labels else {}).items())):
             frame.insert(0, key, value)
         frames.append(frame)
