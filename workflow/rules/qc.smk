@@ -8,45 +8,15 @@
 # Needs from common.smk / figures.smk / analyses.smk / brainbench.smk: RESULTS, MODALITIES, runs_of,
 # raw_inputs, after_check, FIG, FIG_EXT, _TRAINED_RE, ANALYSES_DIR, analysis_targets(), _bb, _BB_RUNS, _BB_OUT.
 
+from brainalign.qc import plan as _qc_plan
+
 QC = f"{RESULTS}/qc"
 TABLES = f"{RESULTS}/tables"
-QC_FMRI_FIGURES = {"tsnr": "tSNR map", "motion": "framewise displacement and confounds", "carpet": "carpet plot"}
-QC_MEEG_FIGURES = {"psd": "power spectra before/after", "bads": "bad channels, segments, ICA/SSP"}
 
-
-def qc_targets():
-    """Every run's QC figures and summary, each modality's QC table, and the result tables of the
-    default target (validation for the demo, best layers per region, d* where forecasting is on)."""
-    out = []
-    for mod in MODALITIES:
-        figs = QC_FMRI_FIGURES if mod == "fmri" else QC_MEEG_FIGURES
-        out += [f"{QC}/{mod}/sub-{s}/{t}_{f}.{FIG_EXT}" for s, t in runs_of(mod) for f in figs]
-        out.append(f"{QC}/{mod}_summary.html")
-    out += list(result_tables())
-    return out
-
-
-def result_tables():
-    """HTML table -> its source TSV, for the default target's result tables."""
-    tables = {f"{TABLES}/validation.html": f"{RESULTS}/validation.tsv"} if KIND == "demo" else {}
-    for target in analysis_targets():
-        if target.endswith(f"/layer_profiles_by_region.{FIG_EXT}"):
-            model, modality = target.split("/")[-3:-1]
-            tables[f"{TABLES}/best_layers/{model}_{modality}.html"] = f"{FIG}/{model}/{modality}/best_layers.tsv"
-        elif target.endswith("/best_distance.tsv"):
-            model, modality = target.split("/")[-3:-1]
-            tables[f"{TABLES}/best_distance/{model}_{modality}.html"] = target
-    return tables
-
-
-def _qc_fmri_figure(name):
-    return report(
-        f"{QC}/fmri/sub-{{subject}}/{{story}}_{name}.{FIG_EXT}",
-        caption=f"../report/qc/fmri_{name}.rst",
-        category="0. Quality control",
-        subcategory="fmri · sub-{subject}",
-        labels={"modality": "fmri", "subject": "{subject}", "story": "{story}", "figure": QC_FMRI_FIGURES[name]},
-    )
+# Every run's QC figures and summary, each modality's QC table, and the result tables of the default target.
+qc_targets = lambda wildcards=None: _qc_plan.qc_targets(RESULTS, {m: runs_of(m) for m in MODALITIES}, FIG_EXT) + list(
+    _qc_plan.result_tables(RESULTS, KIND == "demo", analysis_targets(), FIG_EXT)
+)
 
 
 rule qc_fmri:
@@ -54,7 +24,16 @@ rule qc_fmri:
         run=after_check(raw_inputs),  # the BOLD run, its confounds and sidecars (what preprocess_fmri read)
         preproc=f"{RESULTS}/preproc/fmri/sub-{{subject}}/{{story}}.zarr",
     output:
-        **{name: _qc_fmri_figure(name) for name in QC_FMRI_FIGURES},
+        **{
+            name: report(
+                f"{QC}/fmri/sub-{{subject}}/{{story}}_{name}.{FIG_EXT}",
+                caption=f"../report/qc/fmri_{name}.rst",
+                category="0. Quality control",
+                subcategory="fmri · sub-{subject}",
+                labels={"modality": "fmri", "subject": "{subject}", "story": "{story}", "figure": label},
+            )
+            for name, label in _qc_plan.FMRI_FIGURES.items()
+        },
         summary=f"{QC}/fmri/sub-{{subject}}/{{story}}_qc.tsv",
     params:
         bids_root=BIDS_ROOT,
@@ -85,14 +64,14 @@ rule qc_meeg:
             caption="../report/qc/meeg_psd.rst",
             category="0. Quality control",
             subcategory="{meeg} · sub-{subject}",
-            labels={"modality": "{meeg}", "subject": "{subject}", "story": "{story}", "figure": QC_MEEG_FIGURES["psd"]},
+            labels={"modality": "{meeg}", "subject": "{subject}", "story": "{story}", "figure": _qc_plan.MEEG_FIGURES["psd"]},
         ),
         bads=report(
             f"{QC}/{{meeg}}/sub-{{subject}}/{{story}}_bads.{FIG_EXT}",
             caption="../report/qc/meeg_bads.rst",
             category="0. Quality control",
             subcategory="{meeg} · sub-{subject}",
-            labels={"modality": "{meeg}", "subject": "{subject}", "story": "{story}", "figure": QC_MEEG_FIGURES["bads"]},
+            labels={"modality": "{meeg}", "subject": "{subject}", "story": "{story}", "figure": _qc_plan.MEEG_FIGURES["bads"]},
         ),
         summary=f"{QC}/{{meeg}}/sub-{{subject}}/{{story}}_qc.tsv",
     params:
