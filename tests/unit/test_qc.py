@@ -232,6 +232,10 @@ def test_tables_render_tsv_and_json(tmp_path):
     tsv = tmp_path / "best_layers.tsv"
     pd.DataFrame({"region": ["middle", "early"], "layer": [15, 3], "score": [0.2345678, np.nan]}).to_csv(
         tsv, sep="\t", index=False, na_rep="n/a")
+    blank = tmp_path / "blank.tsv"
+    blank.write_text("region\tlayer\nmiddle\t16\nnoise\t\n")  # a missing value left blank
+    blank_table = read_table([blank])
+    assert blank_table["layer"].dtype.kind == "f" and np.isnan(blank_table["layer"][1])
     out = write_table_html([tsv], tmp_path / "t.html", "Best layers")
     text = out.read_text()
     assert "<th class=\"text\">region</th>" in text and "0.2346" in text and "n/a" in text and "2 rows" in text

@@ -140,7 +140,7 @@ def _db(power: np.ndarray) -> np.ndarray:
 
 def _mark_freqs(ax, qc: MeegQC, top: float) -> None:
     marks = qc.marks
-    if marks.get("band"):
+    if marks.get("band") and marks["band"][0] < top:  # the envelope's spectrum lies below the band
         ax.axvspan(*marks["band"], color="gold", alpha=0.25, label=f"high gamma {marks['band'][0]:g}-{marks['band'][1]:g} Hz")
     for key, colour in (("l_freq", "tab:blue"), ("h_freq", "tab:blue")):
         if marks.get(key) is not None and 0 < marks[key] <= top:
@@ -168,7 +168,7 @@ def plot_psd(qc: MeegQC, path: str | os.PathLike, title: str = "") -> Path:
         ax.set_xlabel("frequency (Hz)")
         ax.set_xlim(freqs[keep][0], freqs[-1])
         ax.set_title(what, fontsize=10)
-        ax.legend(frameon=False, fontsize=7, loc="upper right")
+        ax.legend(frameon=True, framealpha=0.8, fontsize=7, loc="best")
     unit = {"meg": "T²/Hz", "ieeg": "V²/Hz"}.get(qc.modality, "V²/Hz")
     axes[0].set_ylabel(f"power (dB re 1 {unit})")
     after = "envelope (z-scored)" if qc.modality == "ieeg" else "z-scored"
@@ -205,6 +205,8 @@ def plot_bads(qc: MeegQC, path: str | os.PathLike, title: str = "") -> Path:
     for _, seg in qc.segments.iterrows():
         ax.axvspan(seg["onset"], seg["onset"] + max(seg["duration"], qc.duration / 2000), color="crimson", alpha=0.6)
     total = float(qc.segments["duration"].sum()) if len(qc.segments) else 0.0
+    if not len(qc.segments):
+        ax.text(0.5, 0.5, "no BAD segment in events.tsv", ha="center", va="center", color="0.4", transform=ax.transAxes)
     ax.set_xlim(0, qc.duration), ax.set_yticks([]), ax.set_xlabel("time (s)")
     ax.set_title(f"{len(qc.segments)} BAD segments, {total:.1f} s of {qc.duration:.1f} s "
                  f"({qc.n_bad_samples} output samples set to NaN)", fontsize=9)

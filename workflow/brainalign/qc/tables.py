@@ -86,6 +86,8 @@ def read_table(paths: Sequence[str | os.PathLike], labels: Sequence[Mapping] | N
             # BIDS TSVs are read as text (n/a kept missing): columns of numbers become numbers again,
             # so that they are right-aligned and rounded
             frame = read_bids_tsv(path, what="result table")
+            # some tables leave a missing value blank rather than n/a
+            frame = frame.replace("", np.nan)
             for col in frame.columns:
                 numbers = pd.to_numeric(frame[col], errors="coerce")
                 if numbers.notna().sum() == frame[col].notna().sum():
