@@ -210,8 +210,8 @@ rule table_brainbench:
         title="BrainBench: accuracy per model and test set",
         labels=[{"model": r["model"], "testset": r["testset"]} for r in _BB_RUNS],
         prefer=["n", "n_correct", "accuracy", "ci_low", "ci_high", "sem", "n_ties", "isolated.n", "isolated.accuracy",
-                "isolated.ci_low", "isolated.ci_high", "accuracy_where_reference_parse_agrees", "calibration",
-                "seconds_full_condition"],
+                "isolated.ci_low", "isolated.ci_high", "accuracy_where_reference_parse_agrees", "calibration.",
+                "human_experts", "llm_mean", "seconds_full_condition"],
     threads: 1
     resources:
         mem_mb=1000,

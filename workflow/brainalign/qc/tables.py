@@ -104,7 +104,8 @@ def write_table_html(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
     """Read ``paths`` (:func:`read_table`), keep ``columns`` (all when ``None``) and write the HTML page.
 
     ``prefer`` instead keeps those of its columns that the tables have (with the ``labels`` columns),
-    for summaries whose optional fields vary (e.g. BrainBench's ``isolated.*``).
+    for summaries whose optional fields vary (e.g. BrainBench's ``isolated.*``); an entry ending in
+    ``.`` keeps every flattened field under that key (``"calibration."``).
 
     Raises
     ------
@@ -122,7 +123,9 @@ def write_table_html(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
         table = table[list(columns)]
     elif prefer is not None:
         front = list(dict.fromkeys(k for lab in (labels or []) for k in lab))
-        table = table[[c for c in dict.fromkeys([*front, *prefer]) if c in table.columns]]
+        wanted = [*front, *(c for p in prefer for c in ([p] if not p.endswith(".") else
+                                                         [c for c in table.columns if c.startswith(p)]))]
+        table = table[[c for c in dict.fromkeys(wanted) if c in table.columns]]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table_html(table, title, source=", ".join(map(str, paths))), encoding="utf-8")
