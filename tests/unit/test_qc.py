@@ -233,8 +233,9 @@ def test_tables_render_tsv_and_json(tmp_path):
     pd.DataFrame({"region": ["middle", "early"], "layer": [15, 3], "score": [0.2345678, np.nan]}).to_csv(
         tsv, sep="\t", index=False, na_rep="n/a")
     blank = tmp_path / "blank.tsv"
-    blank.write_text("region\tlayer\nmiddle\t16\nnoise\t\n")  # a missing value left blank
+    blank.write_text("subject\tregion\tlayer\n01\tmiddle\t16\n02\tnoise\t\n")  # a missing value left blank
     blank_table = read_table([blank])
+    assert list(blank_table["subject"]) == ["01", "02"]  # labels stay labels
     assert blank_table["layer"].dtype.kind == "f" and np.isnan(blank_table["layer"][1])
     out = write_table_html([tsv], tmp_path / "t.html", "Best layers")
     text = out.read_text()
@@ -270,3 +271,28 @@ def test_qc_figures_are_drawn(tmp_path):
              plot_bads(mqc, tmp_path / "bads.png")]
     for path in paths:
         assert path.exists() and path.stat().st_size > 5000, path
+
+
+def test_fmri_qc_of_surface_runs_and_preprocessed_responses(tmp_path):
+    from brainalign.plotting.qc import plot_carpet, plot_tsnr
+
+    n_vol, n_vert = 20, 30
+    signs = np.where(np.arange(n_vol) % 2 == 0, 1.0, -1.0)
+    paths = []
+    for hemi, mean in (("L", 200.0), ("R", 100.0)):
+        img = nib.gifti.GiftiImage(darrays=[nib.gifti.GiftiDataArray(np.full(n_vert, mean + 2 * s, np.float32))
+                                            for s in signs])
+        paths.append(tmp_path / f"sub-01_task-x_hemi-{hemi}_space-fsaverage5_bold.func.gii")
+        nib.save(img, paths[-1])
+    preproc = xr.DataArray(np.zeros((n_vol, 2 * n_vert)), dims=("time", "voxel"), attrs={"tr": 1.5})
+    qc = fmri_qc({"bold": paths, "confounds": None}, {"strategy": {}}, preproc)
+    assert qc.tsnr_map is None and qc.tsnr_values.shape == (2 * n_vert,)
+    np.testing.assert_allclose(qc.tsnr_values, np.r_[np.full(n_vert, 100.0), np.full(n_vert, 50.0)], rtol=1e-6)
+    assert any("surface" in n for n in qc.notes)
+    plot_tsnr(qc, tmp_path / "surface_tsnr.png")  # a histogram, no volume map
+    # preprocessed responses (LeBel et al. 2023 .hf5): no raw BOLD, so no tSNR, and the figures say so
+    hf5 = fmri_qc({"bold": tmp_path / "UTS01_story.hf5", "confounds": None}, {"strategy": {}},
+                  preproc + np.random.default_rng(0).standard_normal(preproc.shape))
+    assert hf5.tsnr_values.size == 0 and any("no raw BOLD" in n for n in hf5.notes)
+    assert np.isnan(hf5.summary()["tsnr_median"])
+    assert plot_tsnr(hf5, tmp_path / "hf5_tsnr.png").exists() and plot_carpet(hf5, tmp_path / "hf5_carpet.png").exists()

@@ -90,7 +90,8 @@ def read_table(paths: Sequence[str | os.PathLike], labels: Sequence[Mapping] | N
             frame = frame.replace("", np.nan)
             for col in frame.columns:
                 numbers = pd.to_numeric(frame[col], errors="coerce")
-                if numbers.notna().sum() == frame[col].notna().sum():
+                labels_like = frame[col].dropna().astype(str).str.match(r"^-?0\d").any()  # '01': a label
+                if not labels_like and numbers.notna().sum() == frame[col].notna().sum():
                     frame[col] = numbers
         for key, value in reversed(list((labels[i] if labels else {}).items())):
             frame.insert(0, key, value)
