@@ -296,3 +296,18 @@ def test_fmri_qc_of_surface_runs_and_preprocessed_responses(tmp_path):
     assert hf5.tsnr_values.size == 0 and any("no raw BOLD" in n for n in hf5.notes)
     assert np.isnan(hf5.summary()["tsnr_median"])
     assert plot_tsnr(hf5, tmp_path / "hf5_tsnr.png").exists() and plot_carpet(hf5, tmp_path / "hf5_carpet.png").exists()
+
+
+def test_fmri_qc_without_motion_columns_and_with_atlas_targets(tmp_path):
+    run, _, preproc, drop = _bold_run(tmp_path)
+    table = pd.read_csv(run["confounds"], sep="\t").drop(columns=list(MOTION_COLUMNS))
+    table.to_csv(run["confounds"], sep="\t", index=False)
+    parcels = preproc.assign_coords(region=("voxel", ["a", "b", "c"]))  # atlas targets: parcel means
+    qc = fmri_qc(run, {"drop_initial_trs": drop, "strategy": {"wm_csf": "basic"}}, parcels)
+    assert qc.fd is None and any("no motion parameters" in n for n in qc.notes)
+    assert list(qc.confounds.columns) == ["white_matter", "csf"]
+    # every voxel with signal (x < 5: 5 * 6 * 4 voxels) stands in for the parcels
+    assert qc.tsnr_values.shape == (120,) and any("atlas" in n for n in qc.notes)
+    # a strategy that needs the missing columns fails as preprocessing does, naming the file
+    with pytest.raises(ValueError, match=r"desc-confounds_timeseries\.tsv: confound column 'trans_x'"):
+        fmri_qc(run, {"drop_initial_trs": drop, "strategy": {"motion": "basic"}}, preproc)

@@ -225,6 +225,7 @@ def fmri_qc(run: Mapping, options: Mapping, preproc: xr.DataArray, max_carpet: i
         from brainalign.io.tsv import read_bids_tsv
 
         table = read_bids_tsv(run["confounds"], what="fMRIPrep confounds file", allow_empty=False)
+        table.attrs["source"] = str(run["confounds"])  # load_confounds' messages name the file
         if set(MOTION_COLUMNS) <= set(table.columns):
             fd = framewise_displacement(table.apply(pd.to_numeric, errors="coerce"))
         else:
