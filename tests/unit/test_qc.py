@@ -241,12 +241,12 @@ def test_tables_render_tsv_and_json(tmp_path):
     text = out.read_text()
     assert "<th class=\"text\">region</th>" in text and "0.2346" in text and "n/a" in text and "2 rows" in text
     summary = tmp_path / "summary.json"
-    summary.write_text(json.dumps({"accuracy": 0.61, "isolated": {"n": 3, "accuracy": 0.5}, "items": [1, 2],
+    summary.write_text(json.dumps({"model": "tiny", "accuracy": 0.61, "isolated": {"n": 3, "accuracy": 0.5}, "items": [1, 2],
                                    "calibration": {"spearman_rho": 0.25, "pointbiserial_r": 0.3}}))
     table = read_table([summary, summary], labels=[{"model": "a"}, {"model": "b"}])
     assert list(table.columns) == ["model", "accuracy", "isolated.n", "isolated.accuracy", "calibration.spearman_rho",
                                    "calibration.pointbiserial_r"]
-    assert list(table["model"]) == ["a", "b"]
+    assert list(table["model"]) == ["a", "b"]  # the label, not the file's own `model` field
     out = write_table_html([summary], tmp_path / "s.html", "BB", labels=[{"model": "a"}],
                            prefer=["accuracy", "nothing_here", "calibration."])
     assert "isolated.n" not in out.read_text() and "0.61" in out.read_text()

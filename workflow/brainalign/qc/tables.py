@@ -94,6 +94,8 @@ def read_table(paths: Sequence[str | os.PathLike], labels: Sequence[Mapping] | N
                 if not labels_like and numbers.notna().sum() == frame[col].notna().sum():
                     frame[col] = numbers
         for key, value in reversed(list((labels[i] if labels else {}).items())):
+            # the plan's label wins over a same-named field of the file (BrainBench summaries carry `model`)
+            frame = frame.drop(columns=key) if key in frame.columns else frame
             frame.insert(0, key, value)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
