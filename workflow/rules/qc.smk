@@ -5,8 +5,9 @@
 #
 # The QC jobs read the files their run's preprocessing job read (raw_inputs, through the same input check)
 # and the preprocessing store it wrote: every read file is an input.
-# Needs from common.smk / figures.smk / analyses.smk / brainbench.smk: RESULTS, MODALITIES, runs_of,
-# raw_inputs, after_check, FIG, FIG_EXT, _TRAINED_RE, ANALYSES_DIR, analysis_targets(), _bb, _BB_RUNS, _BB_OUT.
+# The BrainBench summary table (rule table_brainbench) lives in brainbench.smk, which runs on its own.
+# Needs from common.smk / figures.smk / analyses.smk: RESULTS, MODALITIES, runs_of, raw_inputs, after_check,
+# FIG, FIG_EXT, _TRAINED_RE, ANALYSES_DIR, analysis_targets().
 
 from brainalign.qc import plan as _qc_plan
 
@@ -195,30 +196,3 @@ rule table_best_distance:
     script:
         "../scripts/report_table.py"
 
-
-rule table_brainbench:
-    input:
-        _bb.run_files(_BB_RUNS, "summary"),
-    output:
-        html=report(
-            f"{_BB_OUT}/tables/summary.html",
-            caption="../report/qc/table_brainbench.rst",
-            category="BrainBench",
-            labels={"table": "BrainBench summary"},
-        ),
-    params:
-        title="BrainBench: accuracy per model and test set",
-        labels=[{"model": r["model"], "testset": r["testset"]} for r in _BB_RUNS],
-        prefer=["n", "n_correct", "accuracy", "ci_low", "ci_high", "sem", "n_ties", "isolated.n", "isolated.accuracy",
-                "isolated.ci_low", "isolated.ci_high", "accuracy_where_reference_parse_agrees", "calibration.",
-                "human_experts", "llm_mean", "seconds_full_condition"],
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    log:
-        f"{_BB_OUT}/logs/tables/summary.log",
-    conda:
-        "../../envs/qc.yaml"
-    script:
-        "../scripts/report_table.py"
