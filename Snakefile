@@ -2,7 +2,7 @@
 #
 #   snakemake --cores 2                 the demo (config/config.yaml), end to end
 #   snakemake -n / --dag | dot -Tsvg    the plan
-#   snakemake --report report.html      the figures, captioned
+#   snakemake --report report.html      the figures and tables, captioned, with per-run QC
 #   snakemake --cores 2 brainbench      BrainBench (and LoRA when enabled) on the configured test sets
 #   snakemake --cores 1 check_inputs    every run's metadata and timings checked (headers only): results/<ds>/inputs.tsv
 #
@@ -37,6 +37,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/analyses.smk"
 include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/brainbench.smk"
+include: "workflow/rules/qc.smk"
 
 
 rule all:
@@ -45,3 +46,4 @@ rule all:
         all_targets(),
         analysis_targets(),
         sensitivity_targets(),
+        qc_targets(),

@@ -84,6 +84,9 @@ def test_adapter_only_and_figures(workdir):
     assert list(history["step"]) == [1, 2, 3]
     for fig in ("accuracy_per_model", "accuracy_per_subfield", "calibration_curves", "base_vs_lora"):
         assert (workdir / "results" / "brainbench" / "figures" / f"{fig}.png").stat().st_size > 1000
+    # the summary as a report table: one row per run, labelled by the plan
+    table = (workdir / "results" / "brainbench" / "tables" / "summary.html").read_text()
+    assert ">tiny<" in table and ">tiny_lora<" in table and ">accuracy<" in table and "2 rows" in table
 
 
 def test_nothing_left_to_do_and_leaky_corpus_refused(workdir):

@@ -49,6 +49,7 @@ rule brainbench:
         _bb.run_files(_BB_RUNS, "summary"),
         _bb.run_files(_BB_RUNS, "item_table"),
         expand(f"{_BB_OUT}/figures/{{fig}}.png", fig=_bb.figures(_BB_LORA_ON)) if _BB_MODELS and _BB_TESTSETS else [],
+        [f"{_BB_OUT}/tables/summary.html"] if _BB_MODELS and _BB_TESTSETS else [],  # rule table_brainbench
 
 
 rule brainbench_score:
@@ -151,3 +152,32 @@ rule brainbench_figures:
         "../../envs/brainbench.yaml"
     script:
         "../scripts/brainbench_figures.py"
+
+
+# The summary of every run as a table the report shows inline (the script and env of the QC tables, qc.smk).
+rule table_brainbench:
+    input:
+        _bb.run_files(_BB_RUNS, "summary"),
+    output:
+        html=report(
+            f"{_BB_OUT}/tables/summary.html",
+            caption="../report/qc/table_brainbench.rst",
+            category="BrainBench",
+            labels={"table": "BrainBench summary"},
+        ),
+    params:
+        title="BrainBench: accuracy per model and test set",
+        labels=[{"model": r["model"], "testset": r["testset"]} for r in _BB_RUNS],
+        prefer=["n", "n_correct", "accuracy", "ci_low", "ci_high", "sem", "n_ties", "isolated.n", "isolated.accuracy",
+                "isolated.ci_low", "isolated.ci_high", "accuracy_where_reference_parse_agrees", "calibration.",
+                "human_experts", "llm_mean", "seconds_full_condition"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{_BB_OUT}/logs/tables/summary.log",
+    conda:
+        "../../envs/qc.yaml"
+    script:
+        "../scripts/report_table.py"

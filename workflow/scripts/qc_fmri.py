@@ -1,0 +1,36 @@
+"""Rule `qc_fmri`: one subject's fMRI run of one story -> tSNR map, motion/confounds, carpet plot, QC row.
+
+The run is located as rule `preprocess_fmri` located it (same options and planned run); the measures are
+computed by brainalign.qc.fmri, the figures drawn by brainalign.plotting.qc.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
+
+import pandas as pd  # noqa: E402
+
+from brainalign.io.bids import locate_run  # noqa: E402
+from brainalign.io.store import read_zarr  # noqa: E402
+from brainalign.plotting.qc import plot_carpet, plot_motion_confounds, plot_tsnr  # noqa: E402
+from brainalign.qc.fmri import fmri_qc  # noqa: E402
+from brainalign.runtime import setup_logging  # noqa: E402
+
+log = setup_logging(snakemake.log[0])  # noqa: F821
+smk = snakemake  # noqa: F821
+story, subject = smk.wildcards.story, smk.wildcards.subject
+planned = dict(smk.params.run or {})
+entry = smk.params.story_run
+task = str(planned.get("task") or (entry["task"] if entry else story))
+run = locate_run(smk.params.bids_root, subject, task, "fmri", derivatives_root=smk.params.derivatives_root,
+                 profile=smk.params.profile, session=planned.get("session"), run=planned.get("run"))
+preproc = read_zarr(smk.input.preproc)["data"]
+qc = fmri_qc(run, smk.params.options, preproc)
+where = f"sub-{subject} · {story}" + (f" (whole run of task {task})" if entry else "")
+plot_tsnr(qc, smk.output.tsnr, f"temporal SNR · {where}")
+plot_motion_confounds(qc, smk.output.motion, f"motion and confounds · {where}")
+plot_carpet(qc, smk.output.carpet, f"carpet plot · {where}")
+row = qc.summary()
+log.info("sub-%s %s: %s", subject, story, row)
+pd.DataFrame([row]).to_csv(smk.output.summary, sep="\t", index=False, na_rep="n/a")
