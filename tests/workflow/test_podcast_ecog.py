@@ -31,7 +31,7 @@ from podcast_ieeg_tree import (METADATA, Patient, Planted, Transient, channel_ta
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not METADATA.exists(), reason="shared Podcast metadata missing")]
 
-N_WORDS = 400
+N_WORDS = 1000
 PLANTED_LAYER = 16
 LAYERS = [0, 4, 8, 12, 16, 20, 24, 28]
 LAGS = {"01": 0.2, "07": 0.3, "08": 0.2}
@@ -84,7 +84,7 @@ def podcast_run(tmp_path_factory, runnable_pipeline):
     (work / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work),
-           "--cores", "2", "--configfile", str(PROFILE), str(override)]
+           "--cores", "2", "--benchmark-extended", "--configfile", str(PROFILE), str(override)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=3000, env=env)
     assert out.returncode == 0, f"{out.stdout[-3000:]}\n{out.stderr[-8000:]}"
     return work, planted
@@ -113,11 +113,44 @@ def test_planted_electrodes_layer_and_lag_per_patient(podcast_run):
 
 
 def test_pooled_statistics(podcast_run):
-    work, _ = podcast_run
+    """Over the electrodes of all patients and over patients: every planted electrode significant and
+    none other, at the planted layer's relative depth."""
+    work, planted = podcast_run
     stats = pd.read_csv(_results(work) / "scores" / "smollm2" / "ieeg_electrode_stats.tsv", sep="\t")
-    assert len(stats) > 0
-    text = stats.to_string()
-    assert "electrodes" in text and "subjects" in text, text
+    depth = PLANTED_LAYER / 30  # SmolLM2: 30 blocks
+    pooled = stats[(stats["scope"] == "electrodes") & (stats["statistic"] == "n_significant")]
+    assert pooled["value"].item() == sum(len(c) for c in planted.values()), pooled
+    best = stats[(stats["scope"] == "electrodes") & (stats["statistic"] == "best_relative_depth")]
+    assert abs(best["value"].item() - depth) <= 0.07, best
+    over = stats[(stats["scope"] == "subjects") & (stats["statistic"] == "best_relative_depth")]
+    assert over["n"].item() == 3 and abs(over["value"].item() - depth) <= 0.07, over
+
+
+def test_regions_and_hierarchy_coordinate(podcast_run):
+    """Electrodes take their Harvard-Oxford label at their MNI position and their distance from
+    primary auditory cortex; the planted temporal grid contacts of sub-01 and sub-08 are temporal."""
+    work, planted = podcast_run
+    table = pd.read_csv(_results(work) / "scores" / "smollm2" / "ieeg_electrodes.tsv", sep="\t")
+    table["subject"] = table["subject"].astype(str).str.zfill(2)
+    assert (table["region"].astype(str) != "all").all()
+    assert table["distance_a1_mm"].between(0, 150).all()
+    for sub in ("01", "08"):
+        regions = table[(table["subject"] == sub) & table["channel"].isin(planted[sub])]["region"]
+        assert regions.str.contains("Temporal").mean() >= 0.5, regions.tolist()
+
+
+def test_preprocessing_memory_within_its_request(podcast_run):
+    """Each preprocessing job's measured peak lies within the mem_mb it asked for (sized from its
+    channels x samples: sub-07 at 2,048 Hz asks for more than the 512 Hz patients)."""
+    from brainalign.jobstats import read_benchmarks
+
+    work, _ = podcast_run
+    jobs = read_benchmarks([_results(work)])
+    pre = jobs[jobs["rule"] == "preprocess_meeg"]
+    assert len(pre) == 3, jobs
+    assert (pre["max_rss_mb"] <= pre["requested_mem_mb"]).all(), pre
+    request = dict(zip(pre["job"].str.extract(r"sub-(\d+)")[0], pre["requested_mem_mb"]))
+    assert request["07"] > request["01"], request
 
 
 def test_transient_marked_before_referencing(podcast_run):

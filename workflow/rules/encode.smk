@@ -107,9 +107,14 @@ rule encode_gather:
 rule electrodes:
     input:
         scores=f"{RESULTS}/scores/{{model}}/{{modality}}.zarr",
+        regions=lambda wc: region_inputs(wc.modality),  # atlas / labelled electrodes.tsv (analyses.regions)
     output:
         table=f"{RESULTS}/scores/{{model}}/{{modality}}_electrodes.tsv",
         stats=f"{RESULTS}/scores/{{model}}/{{modality}}_electrode_stats.tsv",
+    params:
+        bids_root=BIDS_ROOT,  # analyses.regions paths may hold {bids_root}
+        # lazily: figures.smk, included after this file, resolves the analyses settings (named atlases)
+        analyses=lambda wc: ANALYSES_CFG,
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,

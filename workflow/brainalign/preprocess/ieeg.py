@@ -44,9 +44,9 @@ from scipy.signal import hilbert
 
 from brainalign.errors import ConfigError, InputError
 from brainalign.preprocess.common import zscore_time
-from brainalign.preprocess.meeg import (_pick_names, apply_nonfinite, line_noise_freqs, load_data, read_raw_positions,
+from brainalign.preprocess.meeg import (apply_nonfinite, line_noise_freqs, load_data, pick_names, read_raw_positions,
                                        to_dataarray)
-from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, _spans, mark_bad_samples
+from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, index_spans, mark_bad_samples
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +330,7 @@ def artifact_scores(data: np.ndarray, sfreq: float, band: tuple[float, float] = 
 def _padded_spans(flags: np.ndarray, pad: int) -> list[tuple[int, int]]:
     """Runs ``[start, stop)`` of True in ``flags``, each widened by ``pad`` samples, merged."""
     out: list[tuple[int, int]] = []
-    for a, b in _spans(np.flatnonzero(flags)):
+    for a, b in index_spans(np.flatnonzero(flags)):
         a, b = max(0, a - pad), min(flags.size, b + 1 + pad)
         if out and a <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], b))
@@ -391,7 +391,7 @@ def detect_artifacts(raw: mne.io.BaseRaw, *, threshold: float = 8.0, amplitude: 
             right = data[i, b] if b < n else left
             data[i, a:b] = np.linspace(left, right, b - a + 2)[1:-1]
             union[a:b] = True
-    segments = [[a / sfreq, (b + 1) / sfreq] for a, b in _spans(np.flatnonzero(union))]
+    segments = [[a / sfreq, (b + 1) / sfreq] for a, b in index_spans(np.flatnonzero(union))]
     if segments:
         mark_bad_samples(raw, union, description="BAD_artifact", pad=1.0 / out_sfreq if out_sfreq else 0.0)
     seconds = float(union.sum() / sfreq)
@@ -583,7 +583,7 @@ def preprocess_ieeg(
     # read the picked channels only (picking a loaded recording would copy it)
     raw, source, positions = read_raw_positions(raw_or_bids_path, electrodes_space or "none", preload=False)
     bads = list(raw.info["bads"])
-    names = _pick_names(raw, picks)
+    names = pick_names(raw, picks)
     if bad_channels == "drop":
         names = [c for c in names if c not in bads]
     if not names:

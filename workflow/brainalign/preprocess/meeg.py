@@ -252,7 +252,9 @@ def set_electrode_positions(raw: mne.io.BaseRaw, chosen: dict, datatype: str) ->
             "n_positions": n_set}
 
 
-def _pick_names(raw: mne.io.BaseRaw, picks: Sequence[str] | str | None) -> list[str]:
+def pick_names(raw: mne.io.BaseRaw, picks: Sequence[str] | str | None) -> list[str]:
+    """Names of the channels ``picks`` selects (channel types such as ``"ecog"`` or names; None: every
+    data channel), in the recording's order."""
     types = raw.get_channel_types()
     if picks is None:
         wanted = set(DATA_TYPES)
@@ -536,7 +538,7 @@ def preprocess_meeg(
         steps.append(f"montage:{montage}")
 
     # keep EOG/ECG for artefact detection until the artefact steps are done
-    data_names = _pick_names(raw, picks)
+    data_names = pick_names(raw, picks)
     aux = [c for c, t in zip(raw.ch_names, raw.get_channel_types()) if t in ("eog", "ecg")] if (ica or ssp) else []
     if bad_channels == "drop":
         dropped = [c for c in data_names if c in bads]

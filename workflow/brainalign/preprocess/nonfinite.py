@@ -75,7 +75,7 @@ class NonfiniteResult:
     attrs: dict = field(default_factory=dict)
 
 
-def _spans(indices: np.ndarray) -> list[tuple[int, int]]:
+def index_spans(indices: np.ndarray) -> list[tuple[int, int]]:
     """Contiguous runs ``(first, last)`` of sorted integer indices."""
     if indices.size == 0:
         return []
@@ -92,7 +92,7 @@ def describe_samples(rows: np.ndarray, times: np.ndarray | None, *, sample_name:
     ``rows`` index the data (and ``times``, aligned with them); they are shown plus ``offset`` (the
     index in the file of the data's first row).
     """
-    spans = _spans(np.asarray(rows, dtype=np.int64))
+    spans = index_spans(np.asarray(rows, dtype=np.int64))
     shown = spans[:limit]
     idx = ", ".join(f"{a + offset}" if a == b else f"{a + offset}-{b + offset}" for a, b in shown)
     more = f" and {len(spans) - limit} more run(s)" if len(spans) > limit else ""
@@ -252,7 +252,7 @@ def mark_bad_samples(raw, bad_samples: np.ndarray, description: str = "BAD_nonfi
     blanks exactly those samples; after resampling, a span shorter than one output sample would
     blank none, so the caller pads by the output sample period.  Returns the number of annotations.
     """
-    spans = _spans(np.flatnonzero(bad_samples))
+    spans = index_spans(np.flatnonzero(bad_samples))
     if not spans:
         return 0
     sfreq = float(raw.info["sfreq"])
