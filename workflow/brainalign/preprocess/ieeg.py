@@ -47,6 +47,7 @@ from brainalign.preprocess.common import zscore_time
 from brainalign.preprocess.meeg import (apply_nonfinite, line_noise_freqs, load_data, pick_names, read_raw_positions,
                                        to_dataarray)
 from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, index_spans, mark_bad_samples
+from brainalign.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -453,7 +454,8 @@ def envelope_raw(raw: mne.io.BaseRaw, band: tuple[float, float], n_bands: int, r
     n_channels, n_times = len(raw.ch_names), raw.n_times
     step = max(1, int(block_samples or BLOCK_SAMPLES) // max(n_times, 1))
     parts, block = [], None
-    for start in range(0, n_channels, step):
+    for start in progress(range(0, n_channels, step), desc="high-gamma envelope", unit="block",
+                          enabled=n_channels > step):
         picks = list(range(start, min(start + step, n_channels)))
         env = high_gamma_envelope(raw._data[start:picks[-1] + 1], raw.info["sfreq"], band, n_bands, n_jobs)
         block = mne.io.RawArray(env, mne.pick_info(raw.info, picks), first_samp=raw.first_samp, verbose="error")
