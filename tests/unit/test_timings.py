@@ -483,3 +483,26 @@ def test_check_subject_timings_tolerance():
     with pytest.raises(InputError, match=r"x.tsv: subject 02, story s: 1 word onset\(s\) differ .* word 1 \('b'\)"):
         check_subject_timings(ref, later, subject="02", story="s", source="x.tsv")
     check_subject_timings(ref, later, subject="02", story="s", source="x.tsv", onset_tolerance=None)  # words only
+
+
+# --------------------------------------------------------------------------------- package layout
+def test_timings_package_modules_share_only_public_names():
+    """One module per format: the package re-exports every public name, and no module of it imports
+    another module's private (underscore) name (shared helpers are public, in ``common``/``table``)."""
+    import ast
+    import importlib
+
+    import brainalign.io.timings as timings
+
+    for name in timings.__all__:
+        assert getattr(timings, name) is not None, name
+    folder = Path(timings.__file__).parent
+    modules = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    assert {"bids_events", "textgrid", "gentle", "csv_table", "table", "validate", "compare"} <= set(modules)
+    for stem in modules:
+        tree = ast.parse((folder / f"{stem}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("brainalign"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{stem}.py imports private {private} from {node.module}"
+        importlib.import_module(f"brainalign.io.timings.{stem}")
