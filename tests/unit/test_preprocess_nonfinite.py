@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from brainalign.errors import ConfigError, InputError
-from brainalign.preprocess.nonfinite import apply_nonfinite_policy, describe_samples, mark_bad_samples
+from brainalign.preprocess.nonfinite import _repair, apply_nonfinite_policy, describe_samples, mark_bad_samples
 
 
 def test_describe_samples_groups_runs_and_times():
@@ -57,6 +57,18 @@ def test_beyond_the_fraction_fmri_zeroes_meeg_drops():
     with pytest.raises(InputError, match="none left"):
         apply_nonfinite_policy(np.full((4, 2), np.nan), policy="interpolate", max_fraction=0.5, source="f",
                                modality="meeg", key="k")
+
+
+def test_repair_interpolates_within_the_fraction_and_zeroes_beyond():
+    data = np.tile(np.arange(8.0, dtype=np.float32)[:, None], (1, 3))
+    data[3, 0] = np.nan  # 1/8: repaired
+    data[:4, 2] = np.inf  # 4/8: beyond 0.25
+    bad = ~np.isfinite(data)
+    out, repair, beyond = _repair(data, bad, np.array([0, 2]), max_fraction=0.25)
+    assert repair.tolist() == [0] and beyond.tolist() == [2] and out.dtype == np.float32
+    np.testing.assert_array_equal(out[:, 0], np.arange(8.0))
+    np.testing.assert_array_equal(out[:, 1], np.arange(8.0))  # untouched
+    assert (out[:, 2] == 0).all() and np.isinf(data[0, 2])  # the input is not modified
 
 
 def test_policy_and_fraction_are_checked():

@@ -139,6 +139,66 @@ def _interpolate_column(y: np.ndarray, bad: np.ndarray) -> np.ndarray:
     return out
 
 
+def _summarise(data: np.ndarray, bad: np.ndarray, cols: np.ndarray, names: _Names, times: np.ndarray | None,
+               *, what: str, sample_name: str, first_sample: int) -> tuple[str, int]:
+    """The message describing the non-finite values (``bad``; ``cols`` the affected targets) and their count."""
+    n_time, n_targets = data.shape
+    rows = np.flatnonzero(bad.any(axis=1))
+    n_nan, n_inf = int(np.isnan(data).sum()), int(np.isinf(data).sum())
+    shown = ", ".join(names[c] for c in cols[:5]) + (" ..." if cols.size > 5 else "")
+    when = describe_samples(rows, times, sample_name=sample_name, offset=first_sample)
+    summary = (f"{n_nan + n_inf} non-finite value(s) ({n_nan} NaN, {n_inf} inf) in {cols.size} of {n_targets} "
+               f"{what}(s) [{shown}] at {rows.size} of {n_time} {sample_name}(s): {when}")
+    return summary, n_nan + n_inf
+
+
+def _repair(data: np.ndarray, bad: np.ndarray, cols: np.ndarray, *,
+            max_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interpolate the affected targets ``cols`` whose non-finite fraction is at most ``max_fraction``.
+
+    Returns a float copy of ``data``, the repaired targets and those beyond the fraction.  The latter
+    are set to 0: an fMRI voxel then carries no signal, and an M/EEG/iEEG channel (which the caller
+    drops) stays finite meanwhile.
+    """
+    fraction = bad[:, cols].mean(axis=0)
+    beyond = cols[fraction > max_fraction]
+    repair = cols[fraction <= max_fraction]
+    out = np.array(data, dtype=np.float64 if data.dtype == np.float64 else np.float32, copy=True)
+    for c in repair:
+        out[:, c] = _interpolate_column(out[:, c], bad[:, c])
+    out[:, beyond] = 0.0
+    return out, repair, beyond
+
+
+def _repair_and_record(data: np.ndarray, bad: np.ndarray, cols: np.ndarray, names: _Names, attrs: dict, *,
+                       policy: str, max_fraction: float, source: str, modality: str, key: str, what: str,
+                       summary: str) -> NonfiniteResult:
+    """The ``interpolate``/``mark`` policies: repair, zero (fMRI) or drop the affected targets, log, record."""
+    n_targets = data.shape[1]
+    keep = np.ones(n_targets, dtype=bool)
+    out, repair, beyond = _repair(data, bad, cols, max_fraction=max_fraction)
+    attrs["nonfinite_interpolated"] = [names[c] for c in repair]
+    beyond_names = [names[c] for c in beyond]
+    if modality == "fmri":
+        attrs["nonfinite_zeroed"] = beyond_names
+    else:
+        keep[beyond] = False
+        attrs["nonfinite_dropped"] = beyond_names
+        if not keep.any():
+            raise InputError(source, summary + f"; every {what} has more than {max_fraction:g} of its samples "
+                             "non-finite, none left", expected="finite samples",
+                             hint=f"raise {key}.nonfinite_max_fraction or exclude the run")
+    bad_samples = bad[:, keep].any(axis=1)
+    action = {"interpolate": "interpolated linearly in time",
+              "mark": "interpolated and marked BAD_nonfinite"}[policy]
+    log.warning("%s: %s; %d %s(s) %s%s", source, summary, repair.size, what, action,
+                f"; {len(beyond_names)} {what}(s) with more than {max_fraction:g} of samples non-finite "
+                f"{'set to 0' if modality == 'fmri' else 'dropped'}: {beyond_names[:10]}" if beyond_names else "")
+    if policy == "mark":
+        attrs["nonfinite_marked_samples"] = int(bad_samples.sum())
+    return NonfiniteResult(out, keep, bad_samples, attrs)
+
+
 def apply_nonfinite_policy(
     data: np.ndarray,
     *,
@@ -203,45 +263,15 @@ def apply_nonfinite_policy(
         return NonfiniteResult(data, keep, np.zeros(n_time, bool), attrs)
     names = _Names(target_names)
     cols = np.flatnonzero(bad.any(axis=0))
-    rows = np.flatnonzero(bad.any(axis=1))
-    n_nan, n_inf = int(np.isnan(data).sum()), int(np.isinf(data).sum())
-    shown = ", ".join(names[c] for c in cols[:5]) + (" ..." if cols.size > 5 else "")
-    when = describe_samples(rows, times, sample_name=sample_name, offset=first_sample)
-    summary = (f"{n_nan + n_inf} non-finite value(s) ({n_nan} NaN, {n_inf} inf) in {cols.size} of {n_targets} "
-               f"{what}(s) [{shown}] at {rows.size} of {n_time} {sample_name}(s): {when}")
-    attrs.update(nonfinite_values=n_nan + n_inf, nonfinite_targets=[names[c] for c in cols])
+    summary, n_values = _summarise(data, bad, cols, names, times, what=what, sample_name=sample_name,
+                                   first_sample=first_sample)
+    attrs.update(nonfinite_values=n_values, nonfinite_targets=[names[c] for c in cols])
     if policy == "error":
         options = " / ".join(repr(p) for p in POLICIES[modality] if p != "error")
         raise InputError(source, summary, expected="finite samples",
                          hint=f"set {key}.nonfinite to {options} to repair them (see the schema's description)")
-    fraction = bad[:, cols].mean(axis=0)
-    beyond = cols[fraction > max_fraction]
-    repair = cols[fraction <= max_fraction]
-    out = np.array(data, dtype=np.float64 if data.dtype == np.float64 else np.float32, copy=True)
-    for c in repair:
-        out[:, c] = _interpolate_column(out[:, c], bad[:, c])
-    attrs["nonfinite_interpolated"] = [names[c] for c in repair]
-    beyond_names = [names[c] for c in beyond]
-    if modality == "fmri":
-        out[:, beyond] = 0.0
-        attrs["nonfinite_zeroed"] = beyond_names
-    else:
-        keep[beyond] = False
-        out[:, beyond] = 0.0  # the caller drops them; keep the array finite meanwhile
-        attrs["nonfinite_dropped"] = beyond_names
-        if not keep.any():
-            raise InputError(source, summary + f"; every {what} has more than {max_fraction:g} of its samples "
-                             "non-finite, none left", expected="finite samples",
-                             hint=f"raise {key}.nonfinite_max_fraction or exclude the run")
-    bad_samples = bad[:, keep].any(axis=1)
-    action = {"interpolate": "interpolated linearly in time",
-              "mark": "interpolated and marked BAD_nonfinite"}[policy]
-    log.warning("%s: %s; %d %s(s) %s%s", source, summary, repair.size, what, action,
-                f"; {len(beyond_names)} {what}(s) with more than {max_fraction:g} of samples non-finite "
-                f"{'set to 0' if modality == 'fmri' else 'dropped'}: {beyond_names[:10]}" if beyond_names else "")
-    if policy == "mark":
-        attrs["nonfinite_marked_samples"] = int(bad_samples.sum())
-    return NonfiniteResult(out, keep, bad_samples, attrs)
+    return _repair_and_record(data, bad, cols, names, attrs, policy=policy, max_fraction=max_fraction,
+                              source=source, modality=modality, key=key, what=what, summary=summary)
 
 
 def mark_bad_samples(raw, bad_samples: np.ndarray, description: str = "BAD_nonfinite", pad: float = 0.0) -> int:
