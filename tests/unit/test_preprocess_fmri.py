@@ -259,3 +259,41 @@ def test_nonfinite_vertices_of_a_surface_run(tmp_path):
         preprocess_fmri(paths, strategy={}, tr=1.5)
     out = preprocess_fmri(paths, strategy={}, tr=1.5, nonfinite="interpolate")
     assert np.isfinite(out.values).all() and out.attrs["nonfinite_interpolated"] == ["R 7"]
+
+
+# ------------------------------------------------------------------ phases of preprocess_fmri / preprocess_run
+def test_retained_volumes_keep_the_run_clock():
+    from brainalign.preprocess.fmri import _retained_volumes
+
+    keep, times = _retained_volumes(10, 2, 1, 2.0, 0.5, "run")
+    assert (keep.start, keep.stop) == (2, 9)
+    np.testing.assert_allclose(times, (np.arange(2, 9) + 0.5) * 2.0)  # volume 2 at 5 s, not 1 s
+    with pytest.raises(ValueError, match="run: 10 volumes leave too few after dropping 5 initial and 3 final"):
+        _retained_volumes(10, 5, 3, 2.0, 0.5, "run")
+
+
+def test_parcel_means_average_voxels_and_place_centroids():
+    from brainalign.preprocess.fmri import _parcel_means
+
+    voxels = np.array([[1.0, 3.0, 10.0], [2.0, 4.0, 20.0]])  # 2 volumes x 3 voxels
+    labels = np.array([7, 7, 2])
+    ijk = np.array([[0, 0, 0], [2, 0, 0], [1, 1, 1]])
+    data, values, counts, xyz = _parcel_means(voxels, labels, ijk, np.diag([3.0, 3.0, 3.0, 1.0]))
+    assert values.tolist() == [2, 7] and counts.tolist() == [1, 2]
+    np.testing.assert_allclose(data, [[10.0, 2.0], [20.0, 3.0]])
+    np.testing.assert_allclose(xyz, [[3.0, 3.0, 3.0], [3.0, 0.0, 0.0]])
+
+
+def test_story_bounds_end_at_the_later_of_duration_and_last_word():
+    from brainalign.preprocess.fmri import _story_bounds
+
+    words = pd.DataFrame({"onset": [0.0, 50.0], "offset": [1.0, 120.0]})
+    # The last word (120 s) outlasts the stated duration (100 s).
+    assert _story_bounds("s", {"onset": 30.0, "duration": 100.0}, None, None, words, "r") == (30.0, 120.0, 30.0)
+    assert _story_bounds("s", {"onset": 30.0, "duration": 200.0}, None, None, words, "r") == (30.0, 200.0, 30.0)
+    # A word table cut from the whole audio: time 0 = stimulus onset - timings_offset; the last word's
+    # end counts from the story's onset.
+    entry = {"onset": 30.0, "timings_path": "t.csv", "timings_offset": -25.0}
+    assert _story_bounds("s", entry, None, {"onset": 4.0}, words, "r") == (30.0, 119.0, 29.0)
+    with pytest.raises(ValueError, match="neither a duration"):
+        _story_bounds("s", {"onset": 30.0}, None, None, None, "r")

@@ -21,6 +21,7 @@ import csv
 import logging
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -451,6 +452,202 @@ def _atlas_labels(path: PathLike | None, values: np.ndarray) -> list[str]:
     return [lut[int(v)] for v in values]
 
 
+# ---------------------------------------------------------------------- phases of preprocess_fmri
+@dataclass
+class _Run:
+    """A loaded BOLD run, as the phases of :func:`preprocess_fmri` pass it on."""
+
+    source: Path | None
+    tr: float
+    n_vol: int
+    img: nib.spatialimages.SpatialImage | None = None  # volume mode
+    data: np.ndarray | None = None  # surface mode: time x vertex
+    surf: dict | None = None  # surface mode: hemi and vertex of each column
+    xyz: np.ndarray | None = None  # surface mode: vertex positions (mm)
+    coords: dict = field(default_factory=dict)
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        """The run's file, for messages."""
+        return str(self.source) if self.source is not None else "bold image"
+
+
+def _check_request(bold: object, paths: object, confounds: object, strategy: Mapping, nonfinite: str,
+                   nonfinite_max_fraction: float) -> None:
+    """Options checked before reading anything: the non-finite policy, the strategy, a needed confounds file."""
+    check_policy(nonfinite, "fmri", nonfinite_max_fraction, key="preprocess.fmri")
+    check_strategy(strategy)
+    if confounds is None and confound_keys(strategy):
+        named = bold if isinstance(bold, (str, os.PathLike)) else (
+            paths[0] if isinstance(paths, Sequence) and paths else "bold image")
+        raise missing_confounds_error(named, strategy)
+
+
+def _load_run(bold: PathLike | nib.Nifti1Image | Sequence[PathLike], paths: object, surface: bool | None,
+              tr: float | None, sidecar: PathLike | None) -> _Run:
+    """Read the run (GIFTI surface files, or a 4D image verified on reading) and resolve its TR.
+
+    A surface run gets coords ``hemi``/``vertex``, an identity affine, ``space="surface"`` and the
+    vertex positions of the matching fsaverage mesh (NaN when none matches).
+    """
+    is_surface = surface if surface is not None else (
+        isinstance(paths, Sequence) and not isinstance(paths, nib.Nifti1Image)
+        and all(str(p).endswith(".gii") for p in paths))
+    if is_surface:
+        data, surf = _load_surface(paths)
+        source = Path(paths[0])
+        run = _Run(source, resolve_tr(source, None, tr, sidecar), data.shape[0], data=data, surf=surf)
+        n_per_hemi = {h: int((surf["hemi"] == h).sum()) for h in dict.fromkeys(surf["hemi"])}
+        xyz = _surface_xyz(n_per_hemi)
+        run.xyz = np.full((data.shape[1], 3), np.nan) if xyz is None else xyz
+        run.coords.update(hemi=("voxel", surf["hemi"]), vertex=("voxel", surf["vertex"]))
+        run.attrs.update(affine=np.eye(4).tolist(), mask_shape=[data.shape[1]], space="surface")
+        return run
+    img = bold if isinstance(bold, nib.spatialimages.SpatialImage) else load_nifti(bold, what="BOLD image", verify=True)
+    source = None if isinstance(bold, nib.spatialimages.SpatialImage) else Path(bold)
+    if img.ndim != 4:
+        raise ValueError(f"{source or 'bold image'}: expected a 4D image, got shape {img.shape}")
+    return _Run(source, resolve_tr(source, header_tr(img), tr, sidecar), img.shape[3], img=img)
+
+
+def _retained_volumes(n_vol: int, drop_initial_trs: int, trim_end_trs: int, tr: float, time_reference: float,
+                      where: str) -> tuple[slice, np.ndarray]:
+    """The retained volumes and their times: ``(k + time_reference) * tr`` for volume ``k`` of the run.
+
+    Times count from the run's first volume, dropped or not, so dropping initial TRs keeps the
+    alignment with word onsets.  Fewer than 3 retained volumes is an error.
+    """
+    stop = n_vol - int(trim_end_trs)
+    if drop_initial_trs < 0 or trim_end_trs < 0 or stop - int(drop_initial_trs) < 3:
+        raise ValueError(f"{where}: {n_vol} volumes leave too few after dropping {drop_initial_trs} initial and "
+                         f"{trim_end_trs} final TRs")
+    keep = slice(int(drop_initial_trs), stop)
+    return keep, (np.arange(keep.start, keep.stop) + time_reference) * tr
+
+
+def _run_confounds(confounds: PathLike | pd.DataFrame | None, strategy: Mapping, run: _Run,
+                   keep: slice) -> pd.DataFrame | None:
+    """The strategy's confound columns over the retained volumes (None without a confounds file)."""
+    if confounds is None:
+        return None
+    conf = load_confounds(confounds, strategy, run.n_vol).iloc[keep]
+    run.attrs["confounds"] = list(conf.columns)
+    return conf
+
+
+def _extract_targets(run: _Run, keep: slice, times: np.ndarray, nonfinite: str, max_fraction: float, *,
+                     mask: str | PathLike | nib.Nifti1Image, atlas: PathLike | nib.Nifti1Image | None,
+                     atlas_labels: PathLike | None, smoothing_fwhm: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """``time x target`` data of the retained volumes ``keep`` (at ``times``) and target positions (mm).
+
+    Targets are parcels (``atlas``), in-mask voxels or surface vertices.  The non-finite policy is
+    applied first (before masking, see :func:`_nonfinite_volume`); its record goes to ``run.attrs``.
+    """
+    nf = {"policy": nonfinite, "max_fraction": max_fraction, "where": run.where, "times": times,
+          "first_volume": keep.start}
+    if run.img is not None:
+        from nilearn.image import index_img
+
+        retained = index_img(run.img, keep)
+        if atlas is not None:
+            data, xyz, nf_attrs = _extract_parcels(retained, run.img, atlas, atlas_labels, smoothing_fwhm, nf,
+                                                   run.coords, run.attrs)
+        else:
+            data, xyz, nf_attrs = _extract_mask(retained, run.img, mask, smoothing_fwhm, nf, run.attrs)
+    else:
+        result = apply_nonfinite_policy(run.data[keep], policy=nf["policy"], max_fraction=nf["max_fraction"],
+                                        source=nf["where"], modality="fmri", key="preprocess.fmri",
+                                        target_names=_VertexNames(run.surf), times=nf["times"], what="vertex",
+                                        sample_name="volume", first_sample=nf["first_volume"])
+        data, xyz, nf_attrs = result.data, run.xyz, result.attrs
+    run.attrs.update(nf_attrs)
+    return data, xyz
+
+
+def _parcel_means(voxels: np.ndarray, labels: np.ndarray, ijk: np.ndarray,
+                  affine: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Average ``time x voxel`` data within each label.
+
+    ``labels`` (non-zero atlas value) and ``ijk`` (grid index) describe each voxel column.  Returns
+    the ``time x parcel`` means, the label values (sorted), the voxels per parcel and each parcel's
+    centroid in world coordinates (mm, through ``affine``).
+    """
+    values, inverse = np.unique(labels, return_inverse=True)
+    counts = np.bincount(inverse)
+    data = np.zeros((voxels.shape[0], len(values)))
+    for j in range(len(values)):
+        data[:, j] = voxels[:, inverse == j].mean(axis=1)
+    ijk_cent = np.stack([np.bincount(inverse, weights=ijk[:, d]) / counts for d in range(3)], axis=1)
+    return data, values, counts, nib.affines.apply_affine(affine, ijk_cent)
+
+
+def _extract_parcels(run: nib.spatialimages.SpatialImage, img: nib.spatialimages.SpatialImage,
+                     atlas: PathLike | nib.Nifti1Image, atlas_labels: PathLike | None, smoothing_fwhm: float | None,
+                     nf: Mapping, coords: dict, attrs: dict) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Atlas mode: parcel means of the retained volumes ``run``; returns data, centroids, non-finite record.
+
+    The atlas goes to the BOLD grid (nearest), voxels are averaged per label.  ``nf`` holds the
+    keyword arguments of :func:`_nonfinite_volume`; fills ``coords`` (``region``, ``n_voxels``) and ``attrs``.
+    """
+    from nilearn.maskers import NiftiMasker
+
+    atlas_img = _resolve_atlas(atlas, img)
+    labels_data = np.asarray(atlas_img.dataobj).astype(np.int64)
+    inside = labels_data != 0
+    run, nf_attrs = _nonfinite_volume(run, inside, **nf)
+    masker = NiftiMasker(mask_img=nib.Nifti1Image(inside.astype(np.int8), img.affine),
+                         smoothing_fwhm=smoothing_fwhm, standardize=None)
+    voxels = masker.fit().transform(run)
+    # C order == NiftiMasker's voxel order
+    data, values, counts, xyz = _parcel_means(voxels, labels_data[inside], np.argwhere(inside), img.affine)
+    coords["region"] = ("voxel", np.array(_atlas_labels(atlas_labels, values), dtype=str))
+    coords["n_voxels"] = ("voxel", counts)
+    attrs.update(affine=img.affine.tolist(), mask_shape=list(img.shape[:3]), atlas=str(atlas))
+    return data, xyz, nf_attrs
+
+
+def _extract_mask(run: nib.spatialimages.SpatialImage, img: nib.spatialimages.SpatialImage,
+                  mask: str | PathLike | nib.Nifti1Image, smoothing_fwhm: float | None, nf: Mapping,
+                  attrs: dict) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Mask mode: the in-mask voxels of ``run``; returns data, voxel positions (mm), non-finite record."""
+    from nilearn.maskers import NiftiMasker
+
+    mask_img = _resolve_mask(mask, img, nf["where"])
+    run, nf_attrs = _nonfinite_volume(run, np.asarray(mask_img.dataobj) > 0, **nf)
+    masker = NiftiMasker(mask_img=mask_img, smoothing_fwhm=smoothing_fwhm, standardize=None)
+    data = masker.fit().transform(run)
+    ijk = np.argwhere(np.asarray(mask_img.dataobj) > 0)  # C order == NiftiMasker's voxel order
+    xyz = nib.affines.apply_affine(img.affine, ijk)
+    attrs.update(affine=img.affine.tolist(), mask_shape=list(img.shape[:3]),
+                 mask=str(mask) if isinstance(mask, (str, os.PathLike)) else "image")
+    return data, xyz, nf_attrs
+
+
+def _clean_targets(data: np.ndarray, conf: pd.DataFrame | None, *, detrend: bool, high_pass: float | None,
+                   low_pass: float | None, tr: float, standardize: bool, where: str) -> np.ndarray:
+    """Detrend, regress the confounds and filter in one projection, then z-score (float32)."""
+    from nilearn import signal
+
+    # One projection: detrend + confounds + filter (nilearn orthogonalises them together).
+    cleaned = signal.clean(np.asarray(data, np.float64), detrend=detrend, standardize=None,
+                           confounds=None if conf is None or conf.shape[1] == 0 else conf.to_numpy(),
+                           high_pass=high_pass, low_pass=low_pass, t_r=tr)
+    return zscore_time(cleaned, where) if standardize else cleaned.astype(np.float32)
+
+
+def _targets_dataarray(values: np.ndarray, times: np.ndarray, xyz: np.ndarray, coords: Mapping) -> xr.DataArray:
+    """The ``time x voxel`` DataArray with ``time`` (s) and ``x, y, z`` (mm) besides ``coords``."""
+    coords = {**coords, "time": ("time", times), "x": ("voxel", xyz[:, 0]), "y": ("voxel", xyz[:, 1]),
+              "z": ("voxel", xyz[:, 2])}
+    out = xr.DataArray(values, dims=("time", "voxel"), name="data",
+                       coords={"voxel": np.arange(values.shape[1]), **coords})
+    out.time.attrs["units"] = "s"
+    for c in ("x", "y", "z"):
+        out[c].attrs["units"] = "mm"
+    return out
+
+
 # --------------------------------------------------------------------------------------- main
 def preprocess_fmri(
     bold: PathLike | nib.Nifti1Image | Sequence[PathLike],
@@ -533,111 +730,21 @@ def preprocess_fmri(
     ValueError
         TR disagreement, missing confound columns, too few volumes, empty mask — naming the file.
     """
-    from nilearn import signal
-    from nilearn.maskers import NiftiMasker
-
     strategy = DEFAULT_STRATEGY if strategy is None else dict(strategy)
     paths = [bold] if isinstance(bold, (str, os.PathLike)) else bold
-    check_policy(nonfinite, "fmri", nonfinite_max_fraction, key="preprocess.fmri")
-    check_strategy(strategy)
-    if confounds is None and confound_keys(strategy):
-        named = bold if isinstance(bold, (str, os.PathLike)) else (
-            paths[0] if isinstance(paths, Sequence) and paths else "bold image")
-        raise missing_confounds_error(named, strategy)
-    is_surface = surface if surface is not None else (
-        isinstance(paths, Sequence) and not isinstance(paths, nib.Nifti1Image)
-        and all(str(p).endswith(".gii") for p in paths))
-    coords: dict[str, tuple] = {}
-    attrs: dict[str, object] = {}
-    if is_surface:
-        data, surf = _load_surface(paths)
-        source = Path(paths[0])
-        tr = resolve_tr(source, None, tr, sidecar)
-        n_per_hemi = {h: int((surf["hemi"] == h).sum()) for h in dict.fromkeys(surf["hemi"])}
-        xyz = _surface_xyz(n_per_hemi)
-        xyz = np.full((data.shape[1], 3), np.nan) if xyz is None else xyz
-        coords.update(hemi=("voxel", surf["hemi"]), vertex=("voxel", surf["vertex"]))
-        attrs.update(affine=np.eye(4).tolist(), mask_shape=[data.shape[1]], space="surface")
-        n_vol = data.shape[0]
-    else:
-        img = bold if isinstance(bold, nib.spatialimages.SpatialImage) else load_nifti(bold, what="BOLD image", verify=True)
-        source = None if isinstance(bold, nib.spatialimages.SpatialImage) else Path(bold)
-        if img.ndim != 4:
-            raise ValueError(f"{source or 'bold image'}: expected a 4D image, got shape {img.shape}")
-        tr = resolve_tr(source, header_tr(img), tr, sidecar)
-        n_vol = img.shape[3]
-    where = str(source) if source is not None else "bold image"
-    stop = n_vol - int(trim_end_trs)
-    if drop_initial_trs < 0 or trim_end_trs < 0 or stop - int(drop_initial_trs) < 3:
-        raise ValueError(f"{where}: {n_vol} volumes leave too few after dropping {drop_initial_trs} initial and "
-                         f"{trim_end_trs} final TRs")
-    keep = slice(int(drop_initial_trs), stop)
-    kept_times = (np.arange(keep.start, keep.stop) + time_reference) * tr
-    conf = None
-    if confounds is not None:
-        conf = load_confounds(confounds, strategy, n_vol).iloc[keep]
-        attrs["confounds"] = list(conf.columns)
-
-    if not is_surface:
-        from nilearn.image import index_img
-        run = index_img(img, keep)
-        if atlas is not None:
-            # Parcel means: the atlas goes to the BOLD grid (nearest), voxels are averaged per label.
-            atlas_img = _resolve_atlas(atlas, img)
-            labels_data = np.asarray(atlas_img.dataobj).astype(np.int64)
-            inside = labels_data != 0
-            run, nf_attrs = _nonfinite_volume(run, inside, policy=nonfinite, max_fraction=nonfinite_max_fraction,
-                                              where=where, times=kept_times, first_volume=keep.start)
-            masker = NiftiMasker(mask_img=nib.Nifti1Image(inside.astype(np.int8), img.affine),
-                                 smoothing_fwhm=smoothing_fwhm, standardize=None)
-            voxels = masker.fit().transform(run)
-            lab = labels_data[inside]  # C order == NiftiMasker's voxel order
-            values, inverse = np.unique(lab, return_inverse=True)
-            counts = np.bincount(inverse)
-            data = np.zeros((voxels.shape[0], len(values)))
-            for j in range(len(values)):
-                data[:, j] = voxels[:, inverse == j].mean(axis=1)
-            ijk = np.argwhere(inside)
-            ijk_cent = np.stack([np.bincount(inverse, weights=ijk[:, d]) / counts for d in range(3)], axis=1)
-            xyz = nib.affines.apply_affine(img.affine, ijk_cent)
-            coords["region"] = ("voxel", np.array(_atlas_labels(atlas_labels, values), dtype=str))
-            coords["n_voxels"] = ("voxel", counts)
-            attrs.update(affine=img.affine.tolist(), mask_shape=list(img.shape[:3]), atlas=str(atlas))
-        else:
-            mask_img = _resolve_mask(mask, img, where)
-            run, nf_attrs = _nonfinite_volume(run, np.asarray(mask_img.dataobj) > 0, policy=nonfinite,
-                                              max_fraction=nonfinite_max_fraction, where=where, times=kept_times,
-                                              first_volume=keep.start)
-            masker = NiftiMasker(mask_img=mask_img, smoothing_fwhm=smoothing_fwhm, standardize=None)
-            data = masker.fit().transform(run)
-            ijk = np.argwhere(np.asarray(mask_img.dataobj) > 0)  # C order == NiftiMasker's voxel order
-            xyz = nib.affines.apply_affine(img.affine, ijk)
-            attrs.update(affine=img.affine.tolist(), mask_shape=list(img.shape[:3]),
-                         mask=str(mask) if isinstance(mask, (str, os.PathLike)) else "image")
-    else:
-        data = data[keep]
-        result = apply_nonfinite_policy(data, policy=nonfinite, max_fraction=nonfinite_max_fraction, source=where,
-                                        modality="fmri", key="preprocess.fmri", target_names=_VertexNames(surf),
-                                        times=kept_times, what="vertex", sample_name="volume",
-                                        first_sample=keep.start)
-        data, nf_attrs = result.data, result.attrs
-    attrs.update(nf_attrs)
-
-    # One projection: detrend + confounds + filter (nilearn orthogonalises them together).
-    cleaned = signal.clean(np.asarray(data, np.float64), detrend=detrend, standardize=None,
-                           confounds=None if conf is None or conf.shape[1] == 0 else conf.to_numpy(),
-                           high_pass=high_pass, low_pass=low_pass, t_r=tr)
-    values = zscore_time(cleaned, where) if standardize else cleaned.astype(np.float32)
-    coords.update(time=("time", kept_times), x=("voxel", xyz[:, 0]), y=("voxel", xyz[:, 1]), z=("voxel", xyz[:, 2]))
-    out = xr.DataArray(values, dims=("time", "voxel"), name="data",
-                       coords={"voxel": np.arange(values.shape[1]), **coords})
-    out.time.attrs["units"] = "s"
-    for c in ("x", "y", "z"):
-        out[c].attrs["units"] = "mm"
-    out.attrs.update(attrs, tr=float(tr), n_volumes=int(n_vol), drop_initial_trs=int(drop_initial_trs),
+    _check_request(bold, paths, confounds, strategy, nonfinite, nonfinite_max_fraction)
+    run = _load_run(bold, paths, surface, tr, sidecar)
+    keep, kept_times = _retained_volumes(run.n_vol, drop_initial_trs, trim_end_trs, run.tr, time_reference, run.where)
+    conf = _run_confounds(confounds, strategy, run, keep)
+    data, xyz = _extract_targets(run, keep, kept_times, nonfinite, nonfinite_max_fraction, mask=mask, atlas=atlas,
+                                 atlas_labels=atlas_labels, smoothing_fwhm=smoothing_fwhm)
+    values = _clean_targets(data, conf, detrend=detrend, high_pass=high_pass, low_pass=low_pass, tr=run.tr,
+                            standardize=standardize, where=run.where)
+    out = _targets_dataarray(values, kept_times, xyz, run.coords)
+    out.attrs.update(run.attrs, tr=float(run.tr), n_volumes=int(run.n_vol), drop_initial_trs=int(drop_initial_trs),
                      trim_end_trs=int(trim_end_trs), time_reference=float(time_reference),
                      detrend=bool(detrend), high_pass=high_pass if high_pass is None else float(high_pass),
-                     standardize=bool(standardize), source_file=where)
+                     standardize=bool(standardize), source_file=run.where)
     return out
 
 
@@ -868,6 +975,60 @@ def stimulus_attrs(onset: Mapping) -> dict:
     return attrs
 
 
+def _preprocess_hf5_run(run: Mapping, options: Mapping, profile: Mapping | None, *, stimulus: Mapping | None,
+                        key: str, standardize: bool) -> xr.DataArray:
+    """:func:`preprocess_run` for LeBel et al.'s ``.hf5`` responses (``key``: ``subject/story``).
+
+    The files carry no TR and no events: ``profile["hf5"]["tr"]`` is required, and a stimulus onset
+    read from events applies only where ``stimulus["runs"]`` gives this run its own value.
+    """
+    hf5 = dict((profile or {}).get("hf5") or {})
+    if "tr" not in hf5:
+        raise ValueError("config key 'dataset.profile.hf5.tr': required with responses: hf5 (the .hf5 files "
+                         "carry no TR)")
+    if stimulus is not None and (stimulus.get("source", "events") == "events") \
+            and key not in (stimulus.get("runs") or {}):
+        from brainalign.errors import ConfigError
+        raise ConfigError("dataset.stimulus_onset.source", "'events' does not apply to responses: hf5 (the files "
+                          "have no events; their clock is set by dataset.profile.hf5.first_volume and "
+                          "timings.shift)", expected="none (or a number of seconds) with responses: hf5")
+    return preprocess_hf5(run["bold"], tr=hf5["tr"], first_volume=int(hf5.get("first_volume", 10)),
+                          dataset=hf5.get("dataset", "data"), standardize=standardize,
+                          time_reference=options.get("time_reference", 0.5),
+                          nonfinite=options.get("nonfinite", "error"),
+                          nonfinite_max_fraction=options.get("nonfinite_max_fraction", DEFAULT_MAX_FRACTION))
+
+
+def _story_bounds(story: str, story_run: Mapping, events: PathLike | None, onset: Mapping | None,
+                  words: pd.DataFrame | None, where: str) -> tuple[float, float, float]:
+    """Where a story that shares its run lies in the run: its onset, its end and ``time`` 0 (s).
+
+    The onset is the story's (events or ``story_run``); the end, counted from that onset, is its
+    duration or its last word's offset, whichever is later; ``time`` 0 is the run time of its word
+    table's 0 (see :func:`preprocess_run`).
+    """
+    seg_onset, duration = story_segment(story, story_run, events)
+    # The word table's 0 in run time: a table cut from an alignment of the whole audio counts from the
+    # audio's start moved by timings_offset (-(story onset - audio onset) in the dataset's events);
+    # this run's own stimulus onset places it, so a subject whose audio started late stays aligned.
+    origin = seg_onset
+    if onset is not None and story_run.get("timings_path"):
+        origin = float(onset["onset"]) - float(story_run.get("timings_offset", 0.0))
+        if abs(origin - seg_onset) > 1e-6:
+            log.warning("%s: story '%s' starts at %.3f s in the events but its word table's 0 is at %.3f s "
+                        "(stimulus onset %.3f s - timings_offset %g s); times count from the word table's 0",
+                        where, story, seg_onset, origin, float(onset["onset"]), float(story_run.get("timings_offset", 0.0)))
+    last_word = float(words["offset"].max()) if words is not None and len(words) else None
+    if duration is None and last_word is None:
+        raise ValueError(f"{where}: story '{story}' shares its run but has neither a duration "
+                         f"(dataset.story_runs.{story}) nor words to end it")
+    last_word = None if last_word is None else last_word + origin - seg_onset  # from the story's onset
+    if duration is not None and last_word is not None and last_word > duration:
+        log.warning("%s: last word ends at %.2f s, after the story duration %.2f s", where, last_word, duration)
+    story_end = max(v for v in (duration, last_word) if v is not None)
+    return seg_onset, story_end, origin
+
+
 def preprocess_run(
     run: Mapping,
     *,
@@ -928,21 +1089,8 @@ def preprocess_run(
     options = dict(options)
     standardize = options.pop("standardize", True)
     if str(run["bold"]).endswith(".hf5"):
-        hf5 = dict((profile or {}).get("hf5") or {})
-        if "tr" not in hf5:
-            raise ValueError("config key 'dataset.profile.hf5.tr': required with responses: hf5 (the .hf5 files "
-                             "carry no TR)")
-        if stimulus is not None and (stimulus.get("source", "events") == "events") \
-                and f"{subject}/{story}" not in (stimulus.get("runs") or {}):
-            from brainalign.errors import ConfigError
-            raise ConfigError("dataset.stimulus_onset.source", "'events' does not apply to responses: hf5 (the files "
-                              "have no events; their clock is set by dataset.profile.hf5.first_volume and "
-                              "timings.shift)", expected="none (or a number of seconds) with responses: hf5")
-        return preprocess_hf5(run["bold"], tr=hf5["tr"], first_volume=int(hf5.get("first_volume", 10)),
-                              dataset=hf5.get("dataset", "data"), standardize=standardize,
-                              time_reference=options.get("time_reference", 0.5),
-                              nonfinite=options.get("nonfinite", "error"),
-                              nonfinite_max_fraction=options.get("nonfinite_max_fraction", DEFAULT_MAX_FRACTION))
+        return _preprocess_hf5_run(run, options, profile, stimulus=stimulus, key=f"{subject}/{story}",
+                                   standardize=standardize)
     if run.get("confounds") is None and confound_keys(options.get("strategy")):
         raise missing_confounds_error(run["bold"][0] if isinstance(run["bold"], (list, tuple)) else run["bold"],
                                       options.get("strategy"), run.get("confounds_searched") or ())
@@ -958,25 +1106,7 @@ def preprocess_run(
     if not story_run:
         return data if onset is None else align_to_stimulus(data, onset, where=where)
 
-    seg_onset, duration = story_segment(story, story_run, run.get("events"))
-    # The word table's 0 in run time: a table cut from an alignment of the whole audio counts from the
-    # audio's start moved by timings_offset (-(story onset - audio onset) in the dataset's events);
-    # this run's own stimulus onset places it, so a subject whose audio started late stays aligned.
-    origin = seg_onset
-    if onset is not None and story_run.get("timings_path"):
-        origin = float(onset["onset"]) - float(story_run.get("timings_offset", 0.0))
-        if abs(origin - seg_onset) > 1e-6:
-            log.warning("%s: story '%s' starts at %.3f s in the events but its word table's 0 is at %.3f s "
-                        "(stimulus onset %.3f s - timings_offset %g s); times count from the word table's 0",
-                        where, story, seg_onset, origin, float(onset["onset"]), float(story_run.get("timings_offset", 0.0)))
-    last_word = float(words["offset"].max()) if words is not None and len(words) else None
-    if duration is None and last_word is None:
-        raise ValueError(f"{where}: story '{story}' shares its run but has neither a duration "
-                         f"(dataset.story_runs.{story}) nor words to end it")
-    last_word = None if last_word is None else last_word + origin - seg_onset  # from the story's onset
-    if duration is not None and last_word is not None and last_word > duration:
-        log.warning("%s: last word ends at %.2f s, after the story duration %.2f s", where, last_word, duration)
-    story_end = max(v for v in (duration, last_word) if v is not None)
+    seg_onset, story_end, origin = _story_bounds(story, story_run, run.get("events"), onset, words, where)
     out = crop_story(data, seg_onset, story_end, float(story_run.get("tail", 15.0)), standardize=standardize,
                      where=where, origin=origin)
     out.attrs.update(task=str(story_run["task"]))
