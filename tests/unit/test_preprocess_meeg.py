@@ -229,3 +229,36 @@ def test_ica_removes_blinks(tmp_path):
     r_clean = abs(np.corrcoef(clean.values[:, 0], blinks)[0, 1])
     assert r_dirty > 0.5 and r_clean < 0.1
     assert any(s.startswith("ica:[") and s != "ica:[]" for s in clean.attrs["steps"])
+
+
+# ------------------------------------------------------------------------ phases of preprocess_meeg
+def _sine_raw(freqs_hz, sfreq=500.0, seconds=20.0):
+    t = np.arange(int(sfreq * seconds)) / sfreq
+    data = np.stack([np.sin(2 * np.pi * f * t) for f in freqs_hz])
+    info = mne.create_info([f"EEG{i}" for i in range(len(freqs_hz))], sfreq, "eeg")
+    return mne.io.RawArray(data * 1e-5, info, verbose="error")
+
+
+def test_filter_and_resample_keeps_the_band_and_records_the_steps():
+    from brainalign.preprocess.meeg import _filter_and_resample
+
+    raw = _sine_raw([5.0, 16.0, 40.0])
+    # 16 Hz is notched; a notch above 1.25 x h_freq is left to the low-pass
+    steps = _filter_and_resample(raw, [16.0, 50.0], 0.1, 20.0, 100.0, 1)
+    assert steps == ["notch:[16.0]", "filter:0.1-20.0", "resample:100.0"]
+    assert raw.info["sfreq"] == 100.0
+    rms = raw.get_data()[:, 500:1500].std(axis=1) / (1e-5 / np.sqrt(2))  # away from the edges
+    assert 0.9 < rms[0] < 1.1  # 5 Hz passes
+    assert rms[1] < 0.1 and rms[2] < 0.05  # 16 Hz notched, 40 Hz stopped
+
+
+def test_output_samples_blank_bad_annotations_and_zscore():
+    from brainalign.preprocess.meeg import _output_samples
+
+    raw = _sine_raw([3.0], sfreq=100.0, seconds=10.0)
+    raw.set_annotations(mne.Annotations([2.0], [1.0], ["BAD_x"]))
+    values, n_bad = _output_samples(raw, "nan", True, "r")
+    assert n_bad == 100 and np.isnan(values[200:300]).all() and values.dtype == np.float32
+    assert abs(np.nanmean(values)) < 1e-5 and abs(np.nanstd(values) - 1) < 1e-3
+    kept, n_kept = _output_samples(raw, "keep", False, "r")
+    assert n_kept == 0 and np.isfinite(kept).all()

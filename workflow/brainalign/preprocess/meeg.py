@@ -442,6 +442,113 @@ def to_dataarray(raw: mne.io.BaseRaw, data: np.ndarray, *, source: str, montage:
 
 
 # --------------------------------------------------------------------------------------- main
+# ------------------------------------------------------------------------ phases of preprocess_meeg
+def _open_run(raw_or_bids_path, *, h_freq: float | None, resample: float | None,
+              montage: str | None) -> tuple[mne.io.BaseRaw, str, list[str], list[str]]:
+    """Open the run without loading it; returns the Raw, its source, its bad channels and the steps so far.
+
+    ``h_freq`` must lie below the output Nyquist frequency; ``montage`` is set on EEG without positions.
+    """
+    # read the picked channels only (picking a loaded recording would copy it)
+    raw, source = read_raw(raw_or_bids_path, preload=False)
+    steps: list[str] = []
+    if resample is not None and h_freq is not None and h_freq >= resample / 2:
+        raise ValueError(f"{source}: h_freq={h_freq} Hz is not below the Nyquist frequency of resample={resample} Hz")
+    bads = list(raw.info["bads"])
+    eeg_present = "eeg" in raw.get_channel_types()
+    if montage and eeg_present and raw.get_montage() is None:
+        raw.set_montage(montage, on_missing="ignore", match_case=False)
+        steps.append(f"montage:{montage}")
+    return raw, source, bads, steps
+
+
+def _pick_and_load(raw: mne.io.BaseRaw, picks: Sequence[str] | str | None, bads: Sequence[str], bad_channels: str,
+                   *, keep_aux: bool, source: str) -> tuple[list[str], list[str]]:
+    """Keep the data channels (less the bad ones with ``bad_channels="drop"``) and load them.
+
+    With ``keep_aux`` (ICA or SSP) the EOG/ECG channels stay for artefact detection; returns the
+    data channel names and those auxiliary ones.
+    """
+    data_names = pick_names(raw, picks)
+    aux = [c for c, t in zip(raw.ch_names, raw.get_channel_types()) if t in ("eog", "ecg")] if keep_aux else []
+    if bad_channels == "drop":
+        dropped = [c for c in data_names if c in bads]
+        data_names = [c for c in data_names if c not in bads]
+        if dropped:
+            log.info("%s: dropped bad channel(s) %s", source, dropped)
+    if not data_names:
+        raise ValueError(f"{source}: no data channel left (picks={picks!r}, bads={bads})")
+    raw.pick(data_names + [a for a in aux if a not in data_names], verbose="error")
+    load_data(raw, source)
+    return data_names, aux
+
+
+def _repair_channels(raw: mne.io.BaseRaw, data_names: Sequence[str], bad_channels: str, steps: list[str], *,
+                     policy: str, max_fraction: float, bad_segments: str, source: str,
+                     out_sfreq: float | None) -> dict:
+    """Apply the non-finite policy, then interpolate or keep the bad channels; returns the non-finite record."""
+    # channels about to be interpolated from the others need no finite samples of their own
+    checked = [c for c in data_names if not (bad_channels == "interpolate" and c in raw.info["bads"])]
+    nf_attrs = apply_nonfinite(raw, checked, policy=policy, max_fraction=max_fraction,
+                               bad_segments=bad_segments, source=source, modality="meeg", out_sfreq=out_sfreq)
+    if bad_channels == "interpolate" and raw.info["bads"]:
+        raw.interpolate_bads(reset_bads=True, verbose="error")
+        steps.append("interpolate_bads")
+    elif bad_channels == "keep":
+        raw.info["bads"] = []
+    return nf_attrs
+
+
+def _reference_and_artefacts(raw: mne.io.BaseRaw, reference: str | Sequence[str] | None, *, ssp: Mapping | None,
+                             ica: Mapping | None, seed: int, aux: Sequence[str], source: str) -> list[str]:
+    """EEG reference, then SSP and ICA; the auxiliary EOG/ECG channels are dropped afterwards."""
+    steps: list[str] = []
+    if reference is not None and "eeg" in raw.get_channel_types():
+        ref = reference if isinstance(reference, str) else list(reference)
+        raw.set_eeg_reference(ref, projection=False, verbose="error")
+        steps.append(f"reference:{reference}")
+    if ssp:
+        steps += _apply_ssp(raw, ssp, source)
+    if ica:
+        steps += _apply_ica(raw, ica, seed, source)
+    if aux:
+        raw.pick([c for c in raw.ch_names if c not in aux], verbose="error")
+    return steps
+
+
+def _filter_and_resample(raw: mne.io.BaseRaw, notch, l_freq: float | None, h_freq: float | None,
+                         resample: float | None, n_jobs: int) -> list[str]:
+    """Notch (line noise), band-pass and resample ``raw`` in place; returns the steps done."""
+    steps: list[str] = []
+    freqs = line_noise_freqs(raw, notch, h_freq)
+    with warnings.catch_warnings():
+        # short recordings: MNE warns that the filter is longer than the signal (it pads)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if freqs:
+            raw.notch_filter(freqs, picks="all", n_jobs=n_jobs, verbose="error")
+            steps.append(f"notch:{freqs}")
+        if l_freq is not None or h_freq is not None:
+            raw.filter(l_freq, h_freq, picks="all", n_jobs=n_jobs, verbose="error")
+            steps.append(f"filter:{l_freq}-{h_freq}")
+        if resample is not None and abs(raw.info["sfreq"] - resample) > 1e-9:
+            raw.resample(resample, method="polyphase", n_jobs=n_jobs, verbose="error")
+            steps.append(f"resample:{resample}")
+    return steps
+
+
+def _output_samples(raw: mne.io.BaseRaw, bad_segments: str, standardize: bool, source: str) -> tuple[np.ndarray, int]:
+    """``time x channel`` values of ``raw``, NaN inside ``BAD`` annotations (``bad_segments="nan"``), z-scored.
+
+    Returns the values (float32) and the number of samples set to NaN.
+    """
+    data = raw.get_data(reject_by_annotation="NaN" if bad_segments == "nan" else None).T
+    n_bad = int(np.isnan(data).any(axis=1).sum())
+    if n_bad:
+        log.info("%s: %d of %d samples inside BAD annotations set to NaN", source, n_bad, len(data))
+    values = zscore_time(data, source) if standardize else data.astype(np.float32)
+    return values, n_bad
+
+
 def preprocess_meeg(
     raw_or_bids_path,
     *,
@@ -526,68 +633,14 @@ def preprocess_meeg(
         raise ValueError(f"bad_channels={bad_channels!r}: expected 'drop', 'interpolate' or 'keep'")
     if bad_segments not in ("nan", "keep"):
         raise ValueError(f"bad_segments={bad_segments!r}: expected 'nan' or 'keep'")
-    # read the picked channels only (picking a loaded recording would copy it)
-    raw, source = read_raw(raw_or_bids_path, preload=False)
-    steps: list[str] = []
-    if resample is not None and h_freq is not None and h_freq >= resample / 2:
-        raise ValueError(f"{source}: h_freq={h_freq} Hz is not below the Nyquist frequency of resample={resample} Hz")
-    bads = list(raw.info["bads"])
-    eeg_present = "eeg" in raw.get_channel_types()
-    if montage and eeg_present and raw.get_montage() is None:
-        raw.set_montage(montage, on_missing="ignore", match_case=False)
-        steps.append(f"montage:{montage}")
-
-    # keep EOG/ECG for artefact detection until the artefact steps are done
-    data_names = pick_names(raw, picks)
-    aux = [c for c, t in zip(raw.ch_names, raw.get_channel_types()) if t in ("eog", "ecg")] if (ica or ssp) else []
-    if bad_channels == "drop":
-        dropped = [c for c in data_names if c in bads]
-        data_names = [c for c in data_names if c not in bads]
-        if dropped:
-            log.info("%s: dropped bad channel(s) %s", source, dropped)
-    if not data_names:
-        raise ValueError(f"{source}: no data channel left (picks={picks!r}, bads={bads})")
-    raw.pick(data_names + [a for a in aux if a not in data_names], verbose="error")
-    load_data(raw, source)
-    # channels about to be interpolated from the others need no finite samples of their own
-    checked = [c for c in data_names if not (bad_channels == "interpolate" and c in raw.info["bads"])]
-    nf_attrs = apply_nonfinite(raw, checked, policy=nonfinite, max_fraction=nonfinite_max_fraction,
-                               bad_segments=bad_segments, source=source, modality="meeg", out_sfreq=resample)
-    if bad_channels == "interpolate" and raw.info["bads"]:
-        raw.interpolate_bads(reset_bads=True, verbose="error")
-        steps.append("interpolate_bads")
-    elif bad_channels == "keep":
-        raw.info["bads"] = []
-
-    if reference is not None and "eeg" in raw.get_channel_types():
-        ref = reference if isinstance(reference, str) else list(reference)
-        raw.set_eeg_reference(ref, projection=False, verbose="error")
-        steps.append(f"reference:{reference}")
-    if ssp:
-        steps += _apply_ssp(raw, ssp, source)
-    if ica:
-        steps += _apply_ica(raw, ica, seed, source)
-    if aux:
-        raw.pick([c for c in raw.ch_names if c not in aux], verbose="error")
-
-    freqs = line_noise_freqs(raw, notch, h_freq)
-    with warnings.catch_warnings():
-        # short recordings: MNE warns that the filter is longer than the signal (it pads)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if freqs:
-            raw.notch_filter(freqs, picks="all", n_jobs=n_jobs, verbose="error")
-            steps.append(f"notch:{freqs}")
-        if l_freq is not None or h_freq is not None:
-            raw.filter(l_freq, h_freq, picks="all", n_jobs=n_jobs, verbose="error")
-            steps.append(f"filter:{l_freq}-{h_freq}")
-        if resample is not None and abs(raw.info["sfreq"] - resample) > 1e-9:
-            raw.resample(resample, method="polyphase", n_jobs=n_jobs, verbose="error")
-            steps.append(f"resample:{resample}")
-    data = raw.get_data(reject_by_annotation="NaN" if bad_segments == "nan" else None).T
-    n_bad = int(np.isnan(data).any(axis=1).sum())
-    if n_bad:
-        log.info("%s: %d of %d samples inside BAD annotations set to NaN", source, n_bad, len(data))
-    values = zscore_time(data, source) if standardize else data.astype(np.float32)
+    raw, source, bads, steps = _open_run(raw_or_bids_path, h_freq=h_freq, resample=resample, montage=montage)
+    data_names, aux = _pick_and_load(raw, picks, bads, bad_channels, keep_aux=bool(ica or ssp), source=source)
+    nf_attrs = _repair_channels(raw, data_names, bad_channels, steps, policy=nonfinite,
+                                max_fraction=nonfinite_max_fraction, bad_segments=bad_segments, source=source,
+                                out_sfreq=resample)
+    steps += _reference_and_artefacts(raw, reference, ssp=ssp, ica=ica, seed=seed, aux=aux, source=source)
+    steps += _filter_and_resample(raw, notch, l_freq, h_freq, resample, n_jobs)
+    values, n_bad = _output_samples(raw, bad_segments, standardize, source)
     return to_dataarray(raw, values, source=source, montage=_montage_name(raw, montage, source),
                         channel_groups=channel_groups,
                         extra_attrs={"bads": bads, "n_bad_samples": n_bad, "steps": steps,
