@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from brainalign.errors import ConfigError, InputError
-from brainalign.preprocess.ieeg import (bipolar_pairs, contact_groups, contact_prefix, high_gamma_envelope,
-                                        preprocess_ieeg)
+from brainalign.preprocess.ieeg import (bipolar_pairs, common_average_reference, contact_groups, contact_prefix,
+                                        high_gamma_envelope, preprocess_ieeg)
 
 SFREQ = 1000.0
 DUR = 30.0
@@ -73,6 +73,18 @@ def test_common_average_reference_and_region():
     truth = envelope_truth(out.time.values)
     assert np.corrcoef(out.sel(channel="LA2").values[50:-50], truth[50:-50])[0, 1] > 0.8
     np.testing.assert_allclose(out.pos_x.values, 5.0 * np.arange(7))
+
+
+def test_common_average_is_per_type_and_leaves_out_excluded_channels():
+    data = np.array([[1.0, 2.0], [3.0, 4.0], [100.0, 100.0], [10.0, 20.0], [30.0, 40.0]])
+    raw = mne.io.RawArray(data.copy(), mne.create_info(["S1", "S2", "S3", "E1", "E2"], 10.0,
+                                                       ["seeg"] * 3 + ["ecog"] * 2), verbose="error")
+    common_average_reference(raw, exclude=["S3"])
+    seeg_mean, ecog_mean = data[:2].mean(axis=0), data[3:].mean(axis=0)  # S3 re-referenced, not averaged
+    np.testing.assert_allclose(raw.get_data(), np.r_[data[:3] - seeg_mean, data[3:] - ecog_mean])
+    only = mne.io.RawArray(data[:1].copy(), mne.create_info(["S1"], 10.0, "seeg"), verbose="error")
+    common_average_reference(only, exclude=["S1"])  # no good channel of the type: left as recorded
+    np.testing.assert_allclose(only.get_data(), data[:1])
 
 
 def test_envelope_of_a_pure_am_tone_is_exact():

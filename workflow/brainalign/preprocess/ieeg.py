@@ -478,29 +478,133 @@ def envelope_raw(raw: mne.io.BaseRaw, band: tuple[float, float], n_bands: int, r
     return out
 
 
+# ------------------------------------------------------------------------ phases of preprocess_ieeg
+def _check_options(reference: str | None, bad_channels: str, bad_segments: str, artifacts: bool,
+                   electrodes_space: object) -> None:
+    """Options of :func:`preprocess_ieeg` checked before reading anything."""
+    if reference not in ("bipolar", "average", "group_average", None):
+        raise ValueError(f"reference={reference!r}: expected 'bipolar', 'average', 'group_average' or None")
+    if artifacts and bad_segments != "nan":
+        raise ConfigError("preprocess.ieeg.artifacts", f"artefacts are annotated BAD, which bad_segments="
+                          f"{bad_segments!r} would keep", expected="bad_segments: nan with artifacts: true",
+                          hint="or set artifacts: false")
+    if bad_channels not in ("drop", "keep"):
+        raise ConfigError("preprocess.ieeg.bad_channels", f"{bad_channels!r} is not supported for iEEG",
+                          expected="'drop' or 'keep'")
+    if bad_segments not in ("nan", "keep"):
+        raise ConfigError("preprocess.ieeg.bad_segments", f"{bad_segments!r} is not supported",
+                          expected="'nan' or 'keep'")
+    if electrodes_space is not None and not isinstance(electrodes_space, str):
+        raise ConfigError("preprocess.ieeg.electrodes_space", f"{electrodes_space!r}",
+                          expected="auto, none or a BIDS space label (e.g. MNI152NLin2009aSym, Other)")
+
+
+def _pick_contacts(raw: mne.io.BaseRaw, picks: Sequence[str] | str | None, bad_channels: str,
+                   positions: dict | None, source: str) -> tuple[list[str], list[str], list[str]]:
+    """Keep and load the picked contacts (less the bad ones with ``bad_channels="drop"``).
+
+    Returns the recording's bad channels, the contacts kept and those to leave out of every average
+    and of the artefact check (bad channels kept in the output).
+    """
+    bads = list(raw.info["bads"])
+    names = pick_names(raw, picks)
+    if bad_channels == "drop":
+        names = [c for c in names if c not in bads]
+    if not names:
+        raise ValueError(f"{source}: no iEEG channel left (picks={picks!r}, bads={bads})")
+    raw.pick(names)
+    load_data(raw, source)
+    # bad channels kept in the output stay out of every average (and out of the artefact check)
+    excluded = [c for c in names if c in bads]
+    if positions and positions.get("electrodes_file"):
+        _check_positions(raw, positions)
+    if bad_channels != "drop":
+        raw.info["bads"] = []
+    return bads, names, excluded
+
+
+def _remove_artifacts(raw: mne.io.BaseRaw, excluded: list[str], bad_channels: str, *, band: Sequence[float],
+                      out_sfreq: float | None, source: str, threshold: float, amplitude: float | None, pad: float,
+                      max_fraction: float) -> dict:
+    """Bridge and annotate transient artefacts (:func:`detect_artifacts`); returns the artefact record.
+
+    Contacts flagged too often are dropped (``bad_channels="drop"``) and, either way, added to ``excluded``.
+    """
+    found = detect_artifacts(raw, threshold=threshold, amplitude=amplitude, pad=pad, max_fraction=max_fraction,
+                             band=tuple(band), exclude=excluded, out_sfreq=out_sfreq, source=source)
+    if found["bad_channels"]:
+        if bad_channels == "drop":
+            raw.drop_channels(found["bad_channels"])
+        excluded += found["bad_channels"]
+    if not raw.ch_names:
+        raise ValueError(f"{source}: every contact was flagged as artefactual (artifact_threshold={threshold})")
+    return {"artifact_segments": found["segments"], "artifact_seconds": found["seconds"],
+            "artifact_contacts": json.dumps(found["contacts"]), "artifact_bad_channels": found["bad_channels"]}
+
+
+def common_average_reference(raw: mne.io.BaseRaw, exclude: Sequence[str] = ()) -> None:
+    """Subtract from each channel, in place, the mean of the good channels of its type.
+
+    Channels in ``exclude`` are re-referenced but stay out of the mean; a type without good
+    channels is left as recorded.
+    """
+    data = raw._data  # in place, row by row: a boolean index would copy the rows it selects
+    types = np.array(raw.get_channel_types())
+    good = ~np.isin(raw.ch_names, list(exclude))
+    for t in set(types):
+        rows, ref = types == t, good & (types == t)
+        if not ref.any():
+            continue
+        mean = data[_rows(list(np.flatnonzero(ref)))].mean(axis=0)
+        for i in np.flatnonzero(rows):
+            data[i] -= mean
+
+
+def _rereference(raw: mne.io.BaseRaw, reference: str | None, excluded: Sequence[str], raw_or_bids_path,
+                 reference_groups: str | Mapping, reference_single: str, positions: dict | None, source: str,
+                 extra: dict) -> mne.io.BaseRaw:
+    """Apply the ``reference`` of :func:`preprocess_ieeg`; the group-wise reference's record goes to ``extra``."""
+    if reference == "bipolar":
+        raw = bipolar_reference(raw, source)
+    elif reference == "average":
+        common_average_reference(raw, excluded)
+    elif reference == "group_average":
+        groups, how = contact_groups(raw.ch_names, raw_or_bids_path, reference_groups,
+                                     electrodes=(positions or {}).get("electrodes_file") or "")
+        record = group_average_reference(raw, groups, exclude=excluded, single=reference_single, source=source)
+        if not raw.ch_names:
+            raise ValueError(f"{source}: no contact left after the group-wise reference (every group has fewer "
+                             "than two good contacts); set reference_single: keep or another reference")
+        extra.update(reference_groups=json.dumps(record["groups"]), reference_groups_source=how,
+                     reference_unreferenced=record["unreferenced"], reference_dropped=record["dropped"])
+    return raw
+
+
+def _high_gamma(raw: mne.io.BaseRaw, notch, band: Sequence[float], n_bands: int, resample: float | None,
+                n_jobs: int) -> tuple[mne.io.RawArray, list[float]]:
+    """Notch the line-noise harmonics near ``band``, then the high-gamma envelope; returns it and the notches."""
+    freqs = [f for f in line_noise_freqs(raw, notch, None) if band[0] - 5 <= f <= band[1] + 5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if freqs:
+            raw.notch_filter(freqs, picks="all", n_jobs=n_jobs, verbose="error")
+        env_raw = envelope_raw(raw, tuple(band), n_bands, resample, n_jobs)
+    return env_raw, freqs
+
+
 def preprocess_ieeg(
     raw_or_bids_path,
     *,
-    reference: str | None = "bipolar",
-    reference_groups: str | Mapping = "auto",
-    reference_single: str = "drop",
-    band: Sequence[float] = (70.0, 150.0),
-    n_bands: int = 8,
+    reference: str | None = "bipolar", reference_groups: str | Mapping = "auto", reference_single: str = "drop",
+    band: Sequence[float] = (70.0, 150.0), n_bands: int = 8,
     notch: str | float | Sequence[float] | None = "auto",
     resample: float | None = 50.0,
     picks: Sequence[str] | str | None = ("ecog", "seeg", "dbs"),
-    bad_channels: str = "drop",
-    bad_segments: str = "nan",
-    standardize: bool = True,
-    channel_groups=None,
-    n_jobs: int = 1,
-    nonfinite: str = "error",
-    nonfinite_max_fraction: float = DEFAULT_MAX_FRACTION,
-    artifacts: bool = True,
-    artifact_threshold: float = 8.0,
-    artifact_amplitude: float | None = None,
-    artifact_pad: float = 0.5,
-    artifact_max_fraction: float = 0.05,
+    bad_channels: str = "drop", bad_segments: str = "nan",
+    standardize: bool = True, channel_groups=None, n_jobs: int = 1,
+    nonfinite: str = "error", nonfinite_max_fraction: float = DEFAULT_MAX_FRACTION,
+    artifacts: bool = True, artifact_threshold: float = 8.0, artifact_amplitude: float | None = None,
+    artifact_pad: float = 0.5, artifact_max_fraction: float = 0.05,
     electrodes_space: str | None = "auto",
 ) -> xr.DataArray:
     """Preprocess one iEEG run into a z-scored high-gamma ``time x channel`` DataArray.
@@ -567,81 +671,18 @@ def preprocess_ieeg(
         choose between (naming the files and their spaces), or a chosen table that gives none of the
         channels kept a position.
     """
-    if reference not in ("bipolar", "average", "group_average", None):
-        raise ValueError(f"reference={reference!r}: expected 'bipolar', 'average', 'group_average' or None")
-    if artifacts and bad_segments != "nan":
-        raise ConfigError("preprocess.ieeg.artifacts", f"artefacts are annotated BAD, which bad_segments="
-                          f"{bad_segments!r} would keep", expected="bad_segments: nan with artifacts: true",
-                          hint="or set artifacts: false")
-    if bad_channels not in ("drop", "keep"):
-        raise ConfigError("preprocess.ieeg.bad_channels", f"{bad_channels!r} is not supported for iEEG",
-                          expected="'drop' or 'keep'")
-    if bad_segments not in ("nan", "keep"):
-        raise ConfigError("preprocess.ieeg.bad_segments", f"{bad_segments!r} is not supported",
-                          expected="'nan' or 'keep'")
-    if electrodes_space is not None and not isinstance(electrodes_space, str):
-        raise ConfigError("preprocess.ieeg.electrodes_space", f"{electrodes_space!r}",
-                          expected="auto, none or a BIDS space label (e.g. MNI152NLin2009aSym, Other)")
+    _check_options(reference, bad_channels, bad_segments, artifacts, electrodes_space)
     # read the picked channels only (picking a loaded recording would copy it)
     raw, source, positions = read_raw_positions(raw_or_bids_path, electrodes_space or "none", preload=False)
-    bads = list(raw.info["bads"])
-    names = pick_names(raw, picks)
-    if bad_channels == "drop":
-        names = [c for c in names if c not in bads]
-    if not names:
-        raise ValueError(f"{source}: no iEEG channel left (picks={picks!r}, bads={bads})")
-    raw.pick(names)
-    load_data(raw, source)
-    # bad channels kept in the output stay out of every average (and out of the artefact check)
-    excluded = [c for c in names if c in bads]
-    if positions and positions.get("electrodes_file"):
-        _check_positions(raw, positions)
-    if bad_channels != "drop":
-        raw.info["bads"] = []
+    bads, names, excluded = _pick_contacts(raw, picks, bad_channels, positions, source)
     nf_attrs = apply_nonfinite(raw, names, policy=nonfinite, max_fraction=nonfinite_max_fraction,
                                bad_segments=bad_segments, source=source, modality="ieeg", out_sfreq=resample)
-    extra: dict = {}
-    if artifacts:
-        found = detect_artifacts(raw, threshold=artifact_threshold, amplitude=artifact_amplitude, pad=artifact_pad,
-                                 max_fraction=artifact_max_fraction, band=tuple(band), exclude=excluded,
-                                 out_sfreq=resample, source=source)
-        if found["bad_channels"]:
-            if bad_channels == "drop":
-                raw.drop_channels(found["bad_channels"])
-            excluded += found["bad_channels"]
-        if not raw.ch_names:
-            raise ValueError(f"{source}: every contact was flagged as artefactual (artifact_threshold="
-                             f"{artifact_threshold})")
-        extra.update(artifact_segments=found["segments"], artifact_seconds=found["seconds"],
-                     artifact_contacts=json.dumps(found["contacts"]), artifact_bad_channels=found["bad_channels"])
-    if reference == "bipolar":
-        raw = bipolar_reference(raw, source)
-    elif reference == "average":
-        data = raw._data  # in place, row by row: a boolean index would copy the rows it selects
-        types = np.array(raw.get_channel_types())
-        good = ~np.isin(raw.ch_names, excluded)
-        for t in set(types):
-            rows, ref = types == t, good & (types == t)
-            if not ref.any():
-                continue
-            mean = data[_rows(list(np.flatnonzero(ref)))].mean(axis=0)
-            for i in np.flatnonzero(rows):
-                data[i] -= mean
-    elif reference == "group_average":
-        groups, how = contact_groups(raw.ch_names, raw_or_bids_path, reference_groups,
-                                     electrodes=(positions or {}).get("electrodes_file") or "")
-        record = group_average_reference(raw, groups, exclude=excluded, single=reference_single, source=source)
-        if not raw.ch_names:
-            raise ValueError(f"{source}: no contact left after the group-wise reference (every group has fewer "
-                             "than two good contacts); set reference_single: keep or another reference")
-        extra.update(reference_groups=json.dumps(record["groups"]), reference_groups_source=how,
-                     reference_unreferenced=record["unreferenced"], reference_dropped=record["dropped"])
-    freqs = [f for f in line_noise_freqs(raw, notch, None) if band[0] - 5 <= f <= band[1] + 5]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if freqs:
-            raw.notch_filter(freqs, picks="all", n_jobs=n_jobs, verbose="error")
-        env_raw = envelope_raw(raw, tuple(band), n_bands, resample, n_jobs)
+    extra = _remove_artifacts(raw, excluded, bad_channels, band=band, out_sfreq=resample, source=source,
+                              threshold=artifact_threshold, amplitude=artifact_amplitude, pad=artifact_pad,
+                              max_fraction=artifact_max_fraction) if artifacts else {}
+    raw = _rereference(raw, reference, excluded, raw_or_bids_path, reference_groups, reference_single,
+                       positions, source, extra)
+    env_raw, freqs = _high_gamma(raw, notch, band, n_bands, resample, n_jobs)
     data = env_raw.get_data(reject_by_annotation="NaN" if bad_segments == "nan" else None).T
     values = zscore_time(data, source) if standardize else data.astype(np.float32)
     out = to_dataarray(env_raw, values, source=source, montage="electrodes" if np.isfinite(
