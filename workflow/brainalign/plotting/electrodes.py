@@ -150,8 +150,10 @@ def plot_electrodes(table: pd.DataFrame, path: str | os.PathLike, *, title: str,
     subjects = list(dict.fromkeys(table["subject"].astype(str)))
     subject = table["subject"].astype(str).to_numpy()
 
-    rmax = float(np.nanmax(np.abs(r[shown & placed]))) if (shown & placed).any() else 0.0
-    rmax = max(rmax, 1e-3)
+    # the scale spans every placed electrode's score (not only the coloured ones): with nothing
+    # significant it would otherwise collapse to a meaningless +-0.001
+    scored = placed & np.isfinite(r)
+    rmax = max(float(np.abs(r[scored]).max()) if scored.any() else 0.0, 1e-3)
     lag_pad = 0.05 if np.nanmax(np.abs(lag), initial=0.0) < 5 else 50.0
     scales = [
         ("brain score", r, colors.Normalize(-rmax, rmax), "RdBu_r", score_label),
@@ -208,6 +210,8 @@ def plot_electrodes(table: pd.DataFrame, path: str | os.PathLike, *, title: str,
                  fontweight="bold")
         cax = fig.add_axes([(j + 0.2) / n_cols, (foot - 0.45) / height, 0.6 / n_cols, bar_h])
         bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal")
+        bar.locator = MaxNLocator(nbins=5)  # a handful of readable ticks whatever the range
+        bar.update_ticks()
         bar.set_label(label, fontsize=9)
         bar.ax.tick_params(labelsize=8)
         if column == "best layer":
