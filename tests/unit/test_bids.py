@@ -206,6 +206,42 @@ def test_stimulus_onset_options(tmp_path):
     assert stimulus_spec(ds, "x") == {"source": "events", "stim_file": "{task}_audio.wav", "trial_type": None, "runs": {}}
 
 
+def test_stimulus_onset_phases(tmp_path):
+    """The config's fixed onsets, the rows that play the story's audio, and its parts in time order."""
+    from brainalign.io.bids import _audio_parts_in_order, _audio_rows, _configured_onset
+    from brainalign.io.tsv import read_bids_tsv
+
+    assert _configured_onset({"source": "none", "runs": {"01/x": 3}}, "01/x") == {"onset": 3.0, "source": "override"}
+    assert _configured_onset({"source": "none"}, "01/x") == {"onset": 0.0, "source": "none"}
+    assert _configured_onset({"source": 1.5}, "01/x") == {"onset": 1.5, "source": "config"}
+    assert _configured_onset({"source": "events"}, "01/x") is None
+    with pytest.raises(ConfigError, match="dataset.stimulus_onset.source"):
+        _configured_onset({"source": "audio"}, "01/x")
+
+    # rows listed out of time order: the audio's parts are sorted by onset, other files' rows ignored
+    events = touch(tmp_path / "sub-01_task-x_events.tsv", "onset\tduration\ttrial_type\tstim_file\n"
+                   "20.0\t100.0\tstory\tstimuli/x_audio.wav\n0.0\t5.0\tmusic\tstimuli/intro.wav\n"
+                   "6.0\t14.0\tmusic\tstimuli/x_audio.wav\n")
+    table = read_bids_tsv(events, what="events file")
+    kw = dict(story="x", task="x", condition=None, subject="01")
+    expected, match = _audio_rows(table, events, "{task}_audio.wav", "hint", **kw)
+    assert (expected, match) == ("x_audio.wav", [0, 2])
+    onsets, ordered = _audio_parts_in_order(table, events, match, expected, "hint")
+    assert ordered == [2, 0] and onsets[ordered[0]] == 6.0
+    with pytest.raises(InputError, match=r"2 stimulus files .* and no dataset.stimulus_onset.stim_file"):
+        _audio_rows(table, events, None, "hint", **kw)
+    with pytest.raises(InputError, match=r"no row plays the story's audio 'y_audio.wav'"):
+        _audio_rows(table, events, "{task}_audio.wav", "hint", **{**kw, "task": "y"})
+    # a part that runs past the start of the next part of the same file: its start is ambiguous
+    overlap = touch(tmp_path / "sub-02_task-x_events.tsv", "onset\tduration\ttrial_type\tstim_file\n"
+                    "0.0\t15.0\tmusic\tx_audio.wav\n10.0\t100.0\tstory\tx_audio.wav\n")
+    with pytest.raises(InputError, match=r"rows at lines 2 \(music, 0-15 s\) and 3 \(story, from 10 s\).*overlap"):
+        _audio_parts_in_order(read_bids_tsv(overlap, what="events file"), overlap, [0, 1], "x_audio.wav", "hint")
+    negative = touch(tmp_path / "sub-03_task-x_events.tsv", "onset\tstim_file\n-1.0\tx_audio.wav\n")
+    with pytest.raises(InputError, match=r"line 2.*seconds >= 0"):
+        _audio_parts_in_order(read_bids_tsv(negative, what="events file"), negative, [0], "x_audio.wav", "hint")
+
+
 def test_story_segment_reads_events_as_bids(tmp_path):
     """A double quote in a field is a character, not a quoted field swallowing the next rows."""
     from brainalign.io.bids import story_segment

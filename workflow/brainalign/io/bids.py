@@ -758,6 +758,49 @@ def stimulus_onset(
     spec = {**STIMULUS_DEFAULTS, **dict(spec or {})}
     task = task or story
     key = f"{subject}/{story}"
+    configured = _configured_onset(spec, key)
+    if configured is not None:
+        return configured
+    where = where or f"sub-{subject} {story}"
+    hint = ("set dataset.stimulus_onset.source: none (the story starts with the run) or a number of seconds, or "
+            f"dataset.stimulus_onset.runs['{key}'] for this run")
+    trial_type = spec.get("trial_type")
+    table = _stimulus_events(events, trial_type, where, hint)
+    expected, match = _audio_rows(table, events, spec.get("stim_file"), hint,
+                                  story=story, task=task, condition=condition, subject=subject)
+    onsets, ordered = _audio_parts_in_order(table, events, match, expected, hint)
+    if trial_type:
+        ordered = [i for i in ordered if str(table["trial_type"][i]) == str(trial_type)]
+        if not ordered:
+            raise InputError(events, f"no row with trial_type {trial_type!r} plays {expected!r}",
+                             field="column 'trial_type'", expected=f"a {trial_type!r} row of {expected!r} "
+                             "(dataset.stimulus_onset.trial_type)", hint=hint)
+    i = ordered[0]
+    return {"onset": float(onsets[i]), "source": "events", "events": str(events), "row": int(i), "line": int(i + 2),
+            "stim_file": expected, "trial_type": str(table["trial_type"][i]) if "trial_type" in table.columns else ""}
+
+
+def _stimulus_events(events: str | os.PathLike | None, trial_type: str | None, where: str, hint: str) -> pd.DataFrame:
+    """The run's events table, with the columns that locate the story's audio (``onset``, ``stim_file``,
+    and ``trial_type`` when the config selects one); MissingInputError / InputError otherwise."""
+    if events is None or not Path(events).is_file():
+        raise MissingInputError(f"{where}", f"no events.tsv ({events}) to read the stimulus onset from "
+                                "(dataset.stimulus_onset.source: events)",
+                                expected="the run's events.tsv with onset and stim_file columns", hint=hint)
+    table = read_bids_tsv(events, what="events file")
+    required = ["onset", "stim_file"] + (["trial_type"] if trial_type else [])
+    lacking = [c for c in required if c not in table.columns]
+    if lacking:
+        raise InputError(events, f"events file lacks column(s) {lacking} to find the story's audio onset; it has "
+                         f"{list(table.columns)}", field="header", expected=f"columns {required} "
+                         "(dataset.stimulus_onset.source: events reads the row whose stim_file is the story's audio)",
+                         hint=hint)
+    return table
+
+
+def _configured_onset(spec: Mapping, key: str) -> dict | None:
+    """The onset the config fixes for run ``key`` (``<subject>/<story>``): a ``runs`` override, ``source:
+    none`` (0 s) or a number of seconds; None when it is to be read from the events (``source: events``)."""
     runs = dict(spec.get("runs") or {})
     if key in runs:
         return {"onset": float(runs[key]), "source": "override"}
@@ -768,30 +811,21 @@ def stimulus_onset(
         return {"onset": float(source), "source": "config"}
     if source != "events":
         raise ConfigError("dataset.stimulus_onset.source", f"{source!r}", expected="'events', 'none' or seconds")
-    where = where or f"sub-{subject} {story}"
-    hint = ("set dataset.stimulus_onset.source: none (the story starts with the run) or a number of seconds, or "
-            f"dataset.stimulus_onset.runs['{key}'] for this run")
-    if events is None or not Path(events).is_file():
-        raise MissingInputError(f"{where}", f"no events.tsv ({events}) to read the stimulus onset from "
-                                "(dataset.stimulus_onset.source: events)",
-                                expected="the run's events.tsv with onset and stim_file columns", hint=hint)
-    trial_type = spec.get("trial_type")
-    table = read_bids_tsv(events, what="events file")
-    required = ["onset", "stim_file"] + (["trial_type"] if trial_type else [])
-    lacking = [c for c in required if c not in table.columns]
-    if lacking:
-        raise InputError(events, f"events file lacks column(s) {lacking} to find the story's audio onset; it has "
-                         f"{list(table.columns)}", field="header", expected=f"columns {required} "
-                         "(dataset.stimulus_onset.source: events reads the row whose stim_file is the story's audio)",
-                         hint=hint)
+    return None
+
+
+def _audio_rows(table: pd.DataFrame, events: str | os.PathLike, pattern: str | None, hint: str, *,
+                story: str, task: str, condition: str | None, subject: str) -> tuple[str, list[int]]:
+    """The story's audio file (``pattern`` filled in, or the events' only ``stim_file``) and the 0-based
+    rows of ``table`` that play it; InputError when none does or the audio is ambiguous."""
     files = [None if v is None else str(v) for v in table["stim_file"].tolist()]
-    pattern = spec.get("stim_file")
     if pattern:
         try:
             expected = str(pattern).format(story=story, task=task, condition=condition or "", subject=subject)
         except KeyError as err:
             raise ConfigError("dataset.stimulus_onset.stim_file", f"{pattern!r} has an unknown placeholder {err}",
                               expected="placeholders {story}, {task}, {condition}, {subject}") from None
+        # the pattern may name the file alone while events.tsv gives its path in the stimuli folder
         match = [i for i, f in enumerate(files) if f is not None and (f == expected or Path(f).name == expected)]
     else:
         distinct = sorted({f for f in files if f is not None})
@@ -808,6 +842,13 @@ def stimulus_onset(
                          "(dataset.stimulus_onset.stim_file)",
                          hint="a subject who heard another version of the story belongs to another unit "
                               "(dataset.conditions.units); or " + hint)
+    return expected, match
+
+
+def _audio_parts_in_order(table: pd.DataFrame, events: str | os.PathLike, match: list[int], expected: str,
+                          hint: str) -> tuple[np.ndarray, list[int]]:
+    """The onsets column and the rows ``match`` of one audio file sorted by onset, after checking that
+    each onset is a time >= 0 and that the parts do not overlap (so the file's start is unambiguous)."""
     onsets = numeric_column(table, "onset", expected="seconds from the start of the run", allow_missing=True)
     durations = (numeric_column(table, "duration", expected="seconds", allow_missing=True)
                  if "duration" in table.columns else np.full(len(table), np.nan))
@@ -827,15 +868,7 @@ def stimulus_onset(
                              "file starts in the run is ambiguous", field="columns 'onset' and 'duration'",
                              expected="each part of one stimulus file to start after the previous part ends",
                              hint="check this run's timing; " + hint + ", or leave the subject out (dataset.subjects)")
-    if trial_type:
-        ordered = [i for i in ordered if str(table["trial_type"][i]) == str(trial_type)]
-        if not ordered:
-            raise InputError(events, f"no row with trial_type {trial_type!r} plays {expected!r}",
-                             field="column 'trial_type'", expected=f"a {trial_type!r} row of {expected!r} "
-                             "(dataset.stimulus_onset.trial_type)", hint=hint)
-    i = ordered[0]
-    return {"onset": float(onsets[i]), "source": "events", "events": str(events), "row": int(i), "line": int(i + 2),
-            "stim_file": expected, "trial_type": str(table["trial_type"][i]) if "trial_type" in table.columns else ""}
+    return onsets, ordered
 
 
 def stimulus_spec(dataset: Mapping, story: str) -> dict:
