@@ -64,6 +64,26 @@ def test_narratives_volume_and_surface(tmp_path):
     assert isinstance(loc["bold"], list) and loc["bold"][1].endswith("hemi-R_space-fsaverage6_bold.func.gii")
 
 
+def test_fmri_bold_choice(tmp_path):
+    """Of several fMRIPrep BOLDs of one run in the space, the first by name; a run without the space is left out."""
+    from brainalign.io.bids import _fmri_bolds, _fmri_rows
+
+    narratives_tree(tmp_path)
+    deriv = tmp_path / "derivatives" / "fmriprep"
+    d = deriv / "sub-001" / "func"
+    touch(d / "sub-001_task-pieman_space-MNI152NLin2009cAsym_res-2_desc-preproc_bold.nii.gz")
+    (deriv / "sub-002" / "func" / "sub-002_task-pieman_space-MNI152NLin2009cAsym_res-native_desc-preproc_bold.nii.gz"
+     ).unlink()
+    runs = _fmri_bolds(tmp_path, deriv, "MNI152NLin2009cAsym", False, True)
+    assert Path(runs["sub-001_task-pieman"]["deriv"]).name.startswith("sub-001_task-pieman_space-MNI152NLin2009cAsym_res-2")
+    assert runs["sub-001_task-pieman"]["raw"].endswith("sub-001/func/sub-001_task-pieman_bold.nii.gz")
+    assert "deriv" not in runs["sub-002_task-pieman"] and len(runs) == 5
+    rows = _fmri_rows(tmp_path, {"space": "MNI152NLin2009cAsym"})
+    assert sorted((r["subject"], r["story"]) for r in rows) == [("001", "pieman"), ("001", "tunnel"),
+                                                                 ("003", "pieman"), ("003", "tunnel")]
+    assert set(_fmri_bolds(tmp_path, deriv, None, False, False)["sub-002_task-pieman"]) == {"ent", "raw"}
+
+
 def test_missing_story_error_or_drop(tmp_path, caplog):
     narratives_tree(tmp_path)
     runs = find_runs(tmp_path, {"modality": "fmri"})

@@ -118,77 +118,12 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
     if modality not in ("fmri", "meg", "eeg", "ieeg"):
         raise ValueError(f"spec['modality']={modality!r}: expected fmri, meg, eeg or ieeg")
     subjects, stories, sessions = (_spec_list(spec, k) for k in ("subjects", "stories", "sessions"))
-    rows = []
     if modality == "fmri" and spec.get("responses", "bold") == "hf5":
-        # LeBel et al. 2023: derivative/preprocessed_data/<subject>/<story>.hf5 (no BIDS entities)
-        hf5_root = Path(spec.get("hf5_root") or root / "derivative" / "preprocessed_data")
-        for p in glob.glob(str(hf5_root / "*" / "*.hf5")):
-            sub = Path(p).parent.name
-            sub = sub[4:] if sub.startswith("sub-") else sub
-            rows.append(dict(subject=sub, session=None, story=Path(p).stem, run=None, modality="fmri", path=p,
-                             path_r=None, events=None, confounds=None, sidecar=None, channels=None,
-                             electrodes=None))
+        rows = _hf5_rows(root, spec)
     elif modality == "fmri":
-        deriv = Path(spec.get("derivatives_root") or root / "derivatives" / "fmriprep")
-        space = spec.get("space")
-        surface = bool(space) and str(space).startswith("fs")
-        raw_bolds = glob.glob(str(root / "sub-*" / "**" / "func" / "*_bold.nii*"), recursive=True)
-        runs: dict[tuple, dict] = {}
-        for p in raw_bolds:
-            ent = parse_entities(p)
-            runs[(_prefix(ent))] = {"ent": ent, "raw": p}
-        use_deriv = spec.get("use_derivatives", True) and deriv.exists()
-        if use_deriv:
-            if surface:
-                pattern = f"*_hemi-L_space-{space}*_bold.func.gii"
-            else:
-                pattern = f"*_space-{space}*_desc-preproc_bold.nii*" if space else "*_desc-preproc_bold.nii*"
-            for p in glob.glob(str(deriv / "sub-*" / "**" / "func" / pattern), recursive=True):
-                ent = parse_entities(p)
-                key = _prefix(ent)
-                entry = runs.setdefault(key, {"ent": ent})
-                if "deriv" not in entry or Path(p).name < Path(entry["deriv"]).name:
-                    entry["deriv"] = p
-        for key, entry in runs.items():
-            ent = entry["ent"]
-            if "deriv" in entry:
-                path = entry["deriv"]
-            elif use_deriv and space:
-                continue  # the requested space is missing for this run
-            else:
-                path = entry.get("raw")
-            path_r = path.replace("hemi-L", "hemi-R") if surface else None
-            d = Path(path).parent
-            raw_dir = Path(entry["raw"]).parent if "raw" in entry else root / f"sub-{ent['sub']}" / (
-                f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
-            # confounds beside the BOLD used, else in the fMRIPrep tree, else beside the raw BOLD
-            deriv_dir = deriv / f"sub-{ent['sub']}" / (f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
-            confounds = next((hit for folder in (d, deriv_dir, raw_dir)
-                              for suffix in ("desc-confounds_timeseries.tsv", "desc-confounds_regressors.tsv")
-                              if (hit := _sidecar_glob(folder, ent, suffix))), None)
-            sidecar = re.sub(r"(\.nii(\.gz)?|\.func\.gii)$", ".json", path)
-            if not Path(sidecar).exists():
-                sidecar = _sidecar_glob(raw_dir, ent, "bold.json") or _first(glob.glob(str(root / f"task-{ent.get('task')}_bold.json")))
-            rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"), run=ent.get("run"),
-                             modality="fmri", path=path, path_r=path_r,
-                             events=_sidecar_glob(raw_dir, ent, "events.tsv"), confounds=confounds,
-                             sidecar=sidecar, channels=None, electrodes=None))
+        rows = _fmri_rows(root, spec)
     else:
-        for p in glob.glob(str(root / "sub-*" / "**" / modality / f"*_{modality}.*"), recursive=True):
-            name = Path(p).name
-            ext = name[name.index(f"_{modality}.") + len(modality) + 1:]
-            if ext not in MEEG_EXTENSIONS:
-                continue
-            ent = parse_entities(p)
-            if "split" in ent and ent["split"] not in ("01", "1"):
-                continue  # split FIF: mne reads the later parts from the first
-            d = Path(p).parent
-            rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"),
-                             run=ent.get("run"), modality=modality, path=p, path_r=None,
-                             events=_sidecar_glob(d, ent, "events.tsv"), confounds=None,
-                             sidecar=_sidecar_glob(d, ent, f"{modality}.json"),
-                             channels=_sidecar_glob(d, ent, "channels.tsv"),
-                             electrodes=None))
+        rows = _meeg_rows(root, modality)
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     df["task"] = df["story"]
     if subjects is not None:
@@ -205,6 +140,96 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
         df["electrodes"] = [meeg_sidecars(meeg_bids_path(p, root, modality), electrodes_space or "auto")["electrodes"]
                             for p in df["path"]]
     return df
+
+
+def _hf5_rows(root: Path, spec: Mapping) -> list[dict]:
+    """Runs of LeBel et al. 2023's preprocessed responses: ``<hf5_root>/<subject>/<story>.hf5``."""
+    # no BIDS entities: the folder is the subject, the file name the story
+    hf5_root = Path(spec.get("hf5_root") or root / "derivative" / "preprocessed_data")
+    rows = []
+    for p in glob.glob(str(hf5_root / "*" / "*.hf5")):
+        sub = Path(p).parent.name
+        sub = sub[4:] if sub.startswith("sub-") else sub
+        rows.append(dict(subject=sub, session=None, story=Path(p).stem, run=None, modality="fmri", path=p,
+                         path_r=None, events=None, confounds=None, sidecar=None, channels=None,
+                         electrodes=None))
+    return rows
+
+
+def _fmri_bolds(root: Path, deriv: Path, space: str | None, surface: bool, use_deriv: bool) -> dict[str, dict]:
+    """The BOLD files of every fMRI run, keyed by its entities: ``ent``, ``raw`` (raw BOLD, when found)
+    and ``deriv`` (the fMRIPrep BOLD in ``space``, left hemisphere for a surface; the first by name)."""
+    runs: dict[str, dict] = {}
+    for p in glob.glob(str(root / "sub-*" / "**" / "func" / "*_bold.nii*"), recursive=True):
+        ent = parse_entities(p)
+        runs[_prefix(ent)] = {"ent": ent, "raw": p}
+    if use_deriv:
+        if surface:
+            pattern = f"*_hemi-L_space-{space}*_bold.func.gii"
+        else:
+            pattern = f"*_space-{space}*_desc-preproc_bold.nii*" if space else "*_desc-preproc_bold.nii*"
+        for p in glob.glob(str(deriv / "sub-*" / "**" / "func" / pattern), recursive=True):
+            ent = parse_entities(p)
+            entry = runs.setdefault(_prefix(ent), {"ent": ent})
+            if "deriv" not in entry or Path(p).name < Path(entry["deriv"]).name:
+                entry["deriv"] = p
+    return runs
+
+
+def _fmri_rows(root: Path, spec: Mapping) -> list[dict]:
+    """One row per fMRI run: its BOLD (preprocessed when found, else raw) and the files beside it."""
+    deriv = Path(spec.get("derivatives_root") or root / "derivatives" / "fmriprep")
+    space = spec.get("space")
+    surface = bool(space) and str(space).startswith("fs")
+    use_deriv = spec.get("use_derivatives", True) and deriv.exists()
+    rows = []
+    for entry in _fmri_bolds(root, deriv, space, surface, use_deriv).values():
+        ent = entry["ent"]
+        if "deriv" in entry:
+            path = entry["deriv"]
+        elif use_deriv and space:
+            continue  # the requested space is missing for this run
+        else:
+            path = entry.get("raw")
+        path_r = path.replace("hemi-L", "hemi-R") if surface else None
+        d = Path(path).parent
+        raw_dir = Path(entry["raw"]).parent if "raw" in entry else root / f"sub-{ent['sub']}" / (
+            f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
+        # confounds beside the BOLD used, else in the fMRIPrep tree, else beside the raw BOLD
+        deriv_dir = deriv / f"sub-{ent['sub']}" / (f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
+        confounds = next((hit for folder in (d, deriv_dir, raw_dir)
+                          for suffix in ("desc-confounds_timeseries.tsv", "desc-confounds_regressors.tsv")
+                          if (hit := _sidecar_glob(folder, ent, suffix))), None)
+        sidecar = re.sub(r"(\.nii(\.gz)?|\.func\.gii)$", ".json", path)
+        if not Path(sidecar).exists():
+            sidecar = (_sidecar_glob(raw_dir, ent, "bold.json")
+                       or _first(glob.glob(str(root / f"task-{ent.get('task')}_bold.json"))))
+        rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"), run=ent.get("run"),
+                         modality="fmri", path=path, path_r=path_r,
+                         events=_sidecar_glob(raw_dir, ent, "events.tsv"), confounds=confounds,
+                         sidecar=sidecar, channels=None, electrodes=None))
+    return rows
+
+
+def _meeg_rows(root: Path, modality: str) -> list[dict]:
+    """One row per MEG/EEG/iEEG recording (the first part of a split FIF) and its sidecars."""
+    rows = []
+    for p in glob.glob(str(root / "sub-*" / "**" / modality / f"*_{modality}.*"), recursive=True):
+        name = Path(p).name
+        ext = name[name.index(f"_{modality}.") + len(modality) + 1:]
+        if ext not in MEEG_EXTENSIONS:
+            continue
+        ent = parse_entities(p)
+        if "split" in ent and ent["split"] not in ("01", "1"):
+            continue  # split FIF: mne reads the later parts from the first
+        d = Path(p).parent
+        rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"),
+                         run=ent.get("run"), modality=modality, path=p, path_r=None,
+                         events=_sidecar_glob(d, ent, "events.tsv"), confounds=None,
+                         sidecar=_sidecar_glob(d, ent, f"{modality}.json"),
+                         channels=_sidecar_glob(d, ent, "channels.tsv"),
+                         electrodes=None))
+    return rows
 
 
 #: Values of ``dataset.repeated_runs`` (besides ``run-<label>``).
