@@ -64,6 +64,26 @@ def test_narratives_volume_and_surface(tmp_path):
     assert isinstance(loc["bold"], list) and loc["bold"][1].endswith("hemi-R_space-fsaverage6_bold.func.gii")
 
 
+def test_fmri_bold_choice(tmp_path):
+    """Of several fMRIPrep BOLDs of one run in the space, the first by name; a run without the space is left out."""
+    from brainalign.io.bids import _fmri_bolds, _fmri_rows
+
+    narratives_tree(tmp_path)
+    deriv = tmp_path / "derivatives" / "fmriprep"
+    d = deriv / "sub-001" / "func"
+    touch(d / "sub-001_task-pieman_space-MNI152NLin2009cAsym_res-2_desc-preproc_bold.nii.gz")
+    (deriv / "sub-002" / "func" / "sub-002_task-pieman_space-MNI152NLin2009cAsym_res-native_desc-preproc_bold.nii.gz"
+     ).unlink()
+    runs = _fmri_bolds(tmp_path, deriv, "MNI152NLin2009cAsym", False, True)
+    assert Path(runs["sub-001_task-pieman"]["deriv"]).name.startswith("sub-001_task-pieman_space-MNI152NLin2009cAsym_res-2")
+    assert runs["sub-001_task-pieman"]["raw"].endswith("sub-001/func/sub-001_task-pieman_bold.nii.gz")
+    assert "deriv" not in runs["sub-002_task-pieman"] and len(runs) == 5
+    rows = _fmri_rows(tmp_path, {"space": "MNI152NLin2009cAsym"})
+    assert sorted((r["subject"], r["story"]) for r in rows) == [("001", "pieman"), ("001", "tunnel"),
+                                                                 ("003", "pieman"), ("003", "tunnel")]
+    assert set(_fmri_bolds(tmp_path, deriv, None, False, False)["sub-002_task-pieman"]) == {"ent", "raw"}
+
+
 def test_missing_story_error_or_drop(tmp_path, caplog):
     narratives_tree(tmp_path)
     runs = find_runs(tmp_path, {"modality": "fmri"})
@@ -204,6 +224,42 @@ def test_stimulus_onset_options(tmp_path):
                                                                  "stim_file": "{task}{condition}.wav"}}}}
     assert stimulus_spec(ds, "xb")["stim_file"] == "{task}{condition}.wav"
     assert stimulus_spec(ds, "x") == {"source": "events", "stim_file": "{task}_audio.wav", "trial_type": None, "runs": {}}
+
+
+def test_stimulus_onset_phases(tmp_path):
+    """The config's fixed onsets, the rows that play the story's audio, and its parts in time order."""
+    from brainalign.io.bids import _audio_parts_in_order, _audio_rows, _configured_onset
+    from brainalign.io.tsv import read_bids_tsv
+
+    assert _configured_onset({"source": "none", "runs": {"01/x": 3}}, "01/x") == {"onset": 3.0, "source": "override"}
+    assert _configured_onset({"source": "none"}, "01/x") == {"onset": 0.0, "source": "none"}
+    assert _configured_onset({"source": 1.5}, "01/x") == {"onset": 1.5, "source": "config"}
+    assert _configured_onset({"source": "events"}, "01/x") is None
+    with pytest.raises(ConfigError, match="dataset.stimulus_onset.source"):
+        _configured_onset({"source": "audio"}, "01/x")
+
+    # rows listed out of time order: the audio's parts are sorted by onset, other files' rows ignored
+    events = touch(tmp_path / "sub-01_task-x_events.tsv", "onset\tduration\ttrial_type\tstim_file\n"
+                   "20.0\t100.0\tstory\tstimuli/x_audio.wav\n0.0\t5.0\tmusic\tstimuli/intro.wav\n"
+                   "6.0\t14.0\tmusic\tstimuli/x_audio.wav\n")
+    table = read_bids_tsv(events, what="events file")
+    kw = dict(story="x", task="x", condition=None, subject="01")
+    expected, match = _audio_rows(table, events, "{task}_audio.wav", "hint", **kw)
+    assert (expected, match) == ("x_audio.wav", [0, 2])
+    onsets, ordered = _audio_parts_in_order(table, events, match, expected, "hint")
+    assert ordered == [2, 0] and onsets[ordered[0]] == 6.0
+    with pytest.raises(InputError, match=r"2 stimulus files .* and no dataset.stimulus_onset.stim_file"):
+        _audio_rows(table, events, None, "hint", **kw)
+    with pytest.raises(InputError, match=r"no row plays the story's audio 'y_audio.wav'"):
+        _audio_rows(table, events, "{task}_audio.wav", "hint", **{**kw, "task": "y"})
+    # a part that runs past the start of the next part of the same file: its start is ambiguous
+    overlap = touch(tmp_path / "sub-02_task-x_events.tsv", "onset\tduration\ttrial_type\tstim_file\n"
+                    "0.0\t15.0\tmusic\tx_audio.wav\n10.0\t100.0\tstory\tx_audio.wav\n")
+    with pytest.raises(InputError, match=r"rows at lines 2 \(music, 0-15 s\) and 3 \(story, from 10 s\).*overlap"):
+        _audio_parts_in_order(read_bids_tsv(overlap, what="events file"), overlap, [0, 1], "x_audio.wav", "hint")
+    negative = touch(tmp_path / "sub-03_task-x_events.tsv", "onset\tstim_file\n-1.0\tx_audio.wav\n")
+    with pytest.raises(InputError, match=r"line 2.*seconds >= 0"):
+        _audio_parts_in_order(read_bids_tsv(negative, what="events file"), negative, [0], "x_audio.wav", "hint")
 
 
 def test_story_segment_reads_events_as_bids(tmp_path):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from brainalign.encoding.targets import align_channels, check_recording, drop_words_with_nan
+from brainalign.encoding.targets import (_align_across_subjects, _align_subject_runs, align_channels, check_recording,
+                                         drop_words_with_nan)
 from brainalign.errors import InputError
 
 
@@ -49,6 +50,29 @@ def test_nothing_to_do_for_voxels_or_equal_channels():
 def test_no_common_channel_is_an_error():
     with pytest.raises(InputError, match="no channel is present in every one of its runs"):
         align_channels({"01": {"a": rec(["x"]), "b": rec(["y"])}})
+
+
+def test_subject_runs_keep_the_common_channels_in_the_first_runs_order():
+    recs = {"a": rec(["Cz", "C3", "C4", "Pz"]), "b": rec(["C4", "Pz", "Cz"]), "c": rec(["Pz", "Cz", "C4", "O1"])}
+    aligned, gone = _align_subject_runs("01", recs, policy="drop", dim="channel")
+    assert gone == ["C3", "O1"]
+    assert {t: list(r.channel.values) for t, r in aligned.items()} == {t: ["Cz", "C4", "Pz"] for t in "abc"}
+    np.testing.assert_array_equal(aligned["b"].values, recs["b"].values[:, [2, 0, 1]])  # values follow their names
+    same = {"a": rec(["x", "y"]), "b": rec(["x", "y"])}
+    aligned, gone = _align_subject_runs("01", same, policy="error", dim="channel")
+    assert gone == [] and aligned["b"] is same["b"]
+    assert _align_subject_runs("01", {}, policy="drop", dim="channel") == ({}, [])
+
+
+def test_subjects_put_in_the_first_subjects_channel_order():
+    out = {"01": {"a": rec(["y", "x", "z"])}, "02": {}, "03": {"a": rec(["z", "y", "x"], seed=1)}}
+    original = out["03"]["a"]
+    aligned = _align_across_subjects(dict(out), dim="channel")
+    assert list(aligned["03"]["a"].channel.values) == ["y", "x", "z"]
+    np.testing.assert_array_equal(aligned["03"]["a"].values, original.values[:, [1, 2, 0]])
+    assert aligned["02"] == {}
+    with pytest.raises(InputError, match=r"subject 03 lacks \['z'\] and has \['w'\] that subject 01 lacks"):
+        _align_across_subjects({"01": {"a": rec(["y", "x", "z"])}, "03": {"a": rec(["x", "y", "w"])}}, dim="channel")
 
 
 def test_words_with_nan_left_out_and_inf_refused():

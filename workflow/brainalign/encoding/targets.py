@@ -92,41 +92,61 @@ def align_channels(
     out: dict[str, dict[str, xr.DataArray]] = {}
     dropped: dict[str, list[str]] = {}
     for subject, recs in recordings.items():
-        names = {story: [str(c) for c in rec[dim].values] for story, rec in recs.items()}
-        if not names:
-            out[subject] = {}
-            continue
-        order = next(iter(names.values()))
-        common = set.intersection(*(set(n) for n in names.values()))
-        union = set().union(*(set(n) for n in names.values()))
-        if common != union:
-            lacking = {story: sorted(union - set(n)) for story, n in names.items() if union - set(n)}
-            listing = "; ".join(f"story {story} ({_source(recs[story], subject, story)}) lacks {chans}"
-                                for story, chans in lacking.items())
-            if policy == "error":
-                story0 = next(iter(lacking))
-                raise InputError(_source(recs[story0], subject, story0),
-                                 f"subject {subject}'s runs kept different channels (marked bad in some runs only?): "
-                                 f"{listing}", expected="the same channels in every run of a subject",
-                                 hint="set encoding.channels_across_runs: drop to keep, for this subject, only the "
-                                      "channels present in all of its runs")
-            gone = [c for c in sorted(union) if c not in common]
+        out[subject], gone = _align_subject_runs(subject, recs, policy=policy, dim=dim)
+        if gone:
             dropped[subject] = gone
-            log.warning("subject %s: channel(s) %s are absent from some of its runs (%s); dropped from all of its "
-                        "runs (encoding.channels_across_runs: drop)", subject, gone, listing)
-        keep = [c for c in order if c in common]
-        out[subject] = {story: rec.sel({dim: keep}) if names[story] != keep else rec for story, rec in recs.items()}
-        if not keep:
-            story0 = next(iter(recs))
-            raise InputError(_source(recs[story0], subject, story0),
-                             f"subject {subject}: no channel is present in every one of its runs",
-                             expected="at least one channel kept in all runs of the subject")
 
     if dropped:
         attrs["channels_dropped"] = json.dumps(dropped)
     if not across_subjects:
         return out, attrs
-    # Between subjects: the same set (any order) or an error.
+    return _align_across_subjects(out, dim=dim), attrs
+
+
+def _align_subject_runs(
+    subject: str, recs: Mapping[str, xr.DataArray], *, policy: str, dim: str,
+) -> tuple[dict[str, xr.DataArray], list[str]]:
+    """One subject's runs reduced to the channels present in all of them, in the order of its first run.
+
+    Returns the aligned runs and the channels dropped (sorted; empty when the runs already agree).
+    Raises InputError with ``policy="error"`` when the runs differ, and when no channel is common.
+    """
+    names = {story: [str(c) for c in rec[dim].values] for story, rec in recs.items()}
+    if not names:
+        return {}, []
+    order = next(iter(names.values()))
+    common = set.intersection(*(set(n) for n in names.values()))
+    union = set().union(*(set(n) for n in names.values()))
+    gone: list[str] = []
+    if common != union:
+        lacking = {story: sorted(union - set(n)) for story, n in names.items() if union - set(n)}
+        listing = "; ".join(f"story {story} ({_source(recs[story], subject, story)}) lacks {chans}"
+                            for story, chans in lacking.items())
+        if policy == "error":
+            story0 = next(iter(lacking))
+            raise InputError(_source(recs[story0], subject, story0),
+                             f"subject {subject}'s runs kept different channels (marked bad in some runs only?): "
+                             f"{listing}", expected="the same channels in every run of a subject",
+                             hint="set encoding.channels_across_runs: drop to keep, for this subject, only the "
+                                  "channels present in all of its runs")
+        gone = [c for c in sorted(union) if c not in common]
+        log.warning("subject %s: channel(s) %s are absent from some of its runs (%s); dropped from all of its "
+                    "runs (encoding.channels_across_runs: drop)", subject, gone, listing)
+    keep = [c for c in order if c in common]
+    aligned = {story: rec.sel({dim: keep}) if names[story] != keep else rec for story, rec in recs.items()}
+    if not keep:
+        story0 = next(iter(recs))
+        raise InputError(_source(recs[story0], subject, story0),
+                         f"subject {subject}: no channel is present in every one of its runs",
+                         expected="at least one channel kept in all runs of the subject")
+    return aligned, gone
+
+
+def _align_across_subjects(
+    out: dict[str, dict[str, xr.DataArray]], *, dim: str,
+) -> dict[str, dict[str, xr.DataArray]]:
+    """Every subject put in the first subject's channel order (by name); differing channel sets are an
+    InputError naming the subjects, the channels each lacks and the options.  Updates ``out`` in place."""
     subjects = [s for s in out if out[s]]
     ref = subjects[0]
     ref_order = [str(c) for c in next(iter(out[ref].values()))[dim].values]
@@ -150,7 +170,7 @@ def align_channels(
                          hint="set encoding.subjects: separate to fit each subject on its own channels (scores on a "
                               "pooled channel axis), or mark the channels bad for every subject (channels.tsv), or "
                               "use preprocess.meeg.bad_channels: interpolate (EEG with positions) or keep")
-    return out, attrs
+    return out
 
 
 def check_recording(values: np.ndarray, *, allow_nan: bool, name: str) -> None:

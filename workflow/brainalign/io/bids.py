@@ -118,77 +118,12 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
     if modality not in ("fmri", "meg", "eeg", "ieeg"):
         raise ValueError(f"spec['modality']={modality!r}: expected fmri, meg, eeg or ieeg")
     subjects, stories, sessions = (_spec_list(spec, k) for k in ("subjects", "stories", "sessions"))
-    rows = []
     if modality == "fmri" and spec.get("responses", "bold") == "hf5":
-        # LeBel et al. 2023: derivative/preprocessed_data/<subject>/<story>.hf5 (no BIDS entities)
-        hf5_root = Path(spec.get("hf5_root") or root / "derivative" / "preprocessed_data")
-        for p in glob.glob(str(hf5_root / "*" / "*.hf5")):
-            sub = Path(p).parent.name
-            sub = sub[4:] if sub.startswith("sub-") else sub
-            rows.append(dict(subject=sub, session=None, story=Path(p).stem, run=None, modality="fmri", path=p,
-                             path_r=None, events=None, confounds=None, sidecar=None, channels=None,
-                             electrodes=None))
+        rows = _hf5_rows(root, spec)
     elif modality == "fmri":
-        deriv = Path(spec.get("derivatives_root") or root / "derivatives" / "fmriprep")
-        space = spec.get("space")
-        surface = bool(space) and str(space).startswith("fs")
-        raw_bolds = glob.glob(str(root / "sub-*" / "**" / "func" / "*_bold.nii*"), recursive=True)
-        runs: dict[tuple, dict] = {}
-        for p in raw_bolds:
-            ent = parse_entities(p)
-            runs[(_prefix(ent))] = {"ent": ent, "raw": p}
-        use_deriv = spec.get("use_derivatives", True) and deriv.exists()
-        if use_deriv:
-            if surface:
-                pattern = f"*_hemi-L_space-{space}*_bold.func.gii"
-            else:
-                pattern = f"*_space-{space}*_desc-preproc_bold.nii*" if space else "*_desc-preproc_bold.nii*"
-            for p in glob.glob(str(deriv / "sub-*" / "**" / "func" / pattern), recursive=True):
-                ent = parse_entities(p)
-                key = _prefix(ent)
-                entry = runs.setdefault(key, {"ent": ent})
-                if "deriv" not in entry or Path(p).name < Path(entry["deriv"]).name:
-                    entry["deriv"] = p
-        for key, entry in runs.items():
-            ent = entry["ent"]
-            if "deriv" in entry:
-                path = entry["deriv"]
-            elif use_deriv and space:
-                continue  # the requested space is missing for this run
-            else:
-                path = entry.get("raw")
-            path_r = path.replace("hemi-L", "hemi-R") if surface else None
-            d = Path(path).parent
-            raw_dir = Path(entry["raw"]).parent if "raw" in entry else root / f"sub-{ent['sub']}" / (
-                f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
-            # confounds beside the BOLD used, else in the fMRIPrep tree, else beside the raw BOLD
-            deriv_dir = deriv / f"sub-{ent['sub']}" / (f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
-            confounds = next((hit for folder in (d, deriv_dir, raw_dir)
-                              for suffix in ("desc-confounds_timeseries.tsv", "desc-confounds_regressors.tsv")
-                              if (hit := _sidecar_glob(folder, ent, suffix))), None)
-            sidecar = re.sub(r"(\.nii(\.gz)?|\.func\.gii)$", ".json", path)
-            if not Path(sidecar).exists():
-                sidecar = _sidecar_glob(raw_dir, ent, "bold.json") or _first(glob.glob(str(root / f"task-{ent.get('task')}_bold.json")))
-            rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"), run=ent.get("run"),
-                             modality="fmri", path=path, path_r=path_r,
-                             events=_sidecar_glob(raw_dir, ent, "events.tsv"), confounds=confounds,
-                             sidecar=sidecar, channels=None, electrodes=None))
+        rows = _fmri_rows(root, spec)
     else:
-        for p in glob.glob(str(root / "sub-*" / "**" / modality / f"*_{modality}.*"), recursive=True):
-            name = Path(p).name
-            ext = name[name.index(f"_{modality}.") + len(modality) + 1:]
-            if ext not in MEEG_EXTENSIONS:
-                continue
-            ent = parse_entities(p)
-            if "split" in ent and ent["split"] not in ("01", "1"):
-                continue  # split FIF: mne reads the later parts from the first
-            d = Path(p).parent
-            rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"),
-                             run=ent.get("run"), modality=modality, path=p, path_r=None,
-                             events=_sidecar_glob(d, ent, "events.tsv"), confounds=None,
-                             sidecar=_sidecar_glob(d, ent, f"{modality}.json"),
-                             channels=_sidecar_glob(d, ent, "channels.tsv"),
-                             electrodes=None))
+        rows = _meeg_rows(root, modality)
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     df["task"] = df["story"]
     if subjects is not None:
@@ -205,6 +140,96 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
         df["electrodes"] = [meeg_sidecars(meeg_bids_path(p, root, modality), electrodes_space or "auto")["electrodes"]
                             for p in df["path"]]
     return df
+
+
+def _hf5_rows(root: Path, spec: Mapping) -> list[dict]:
+    """Runs of LeBel et al. 2023's preprocessed responses: ``<hf5_root>/<subject>/<story>.hf5``."""
+    # no BIDS entities: the folder is the subject, the file name the story
+    hf5_root = Path(spec.get("hf5_root") or root / "derivative" / "preprocessed_data")
+    rows = []
+    for p in glob.glob(str(hf5_root / "*" / "*.hf5")):
+        sub = Path(p).parent.name
+        sub = sub[4:] if sub.startswith("sub-") else sub
+        rows.append(dict(subject=sub, session=None, story=Path(p).stem, run=None, modality="fmri", path=p,
+                         path_r=None, events=None, confounds=None, sidecar=None, channels=None,
+                         electrodes=None))
+    return rows
+
+
+def _fmri_bolds(root: Path, deriv: Path, space: str | None, surface: bool, use_deriv: bool) -> dict[str, dict]:
+    """The BOLD files of every fMRI run, keyed by its entities: ``ent``, ``raw`` (raw BOLD, when found)
+    and ``deriv`` (the fMRIPrep BOLD in ``space``, left hemisphere for a surface; the first by name)."""
+    runs: dict[str, dict] = {}
+    for p in glob.glob(str(root / "sub-*" / "**" / "func" / "*_bold.nii*"), recursive=True):
+        ent = parse_entities(p)
+        runs[_prefix(ent)] = {"ent": ent, "raw": p}
+    if use_deriv:
+        if surface:
+            pattern = f"*_hemi-L_space-{space}*_bold.func.gii"
+        else:
+            pattern = f"*_space-{space}*_desc-preproc_bold.nii*" if space else "*_desc-preproc_bold.nii*"
+        for p in glob.glob(str(deriv / "sub-*" / "**" / "func" / pattern), recursive=True):
+            ent = parse_entities(p)
+            entry = runs.setdefault(_prefix(ent), {"ent": ent})
+            if "deriv" not in entry or Path(p).name < Path(entry["deriv"]).name:
+                entry["deriv"] = p
+    return runs
+
+
+def _fmri_rows(root: Path, spec: Mapping) -> list[dict]:
+    """One row per fMRI run: its BOLD (preprocessed when found, else raw) and the files beside it."""
+    deriv = Path(spec.get("derivatives_root") or root / "derivatives" / "fmriprep")
+    space = spec.get("space")
+    surface = bool(space) and str(space).startswith("fs")
+    use_deriv = spec.get("use_derivatives", True) and deriv.exists()
+    rows = []
+    for entry in _fmri_bolds(root, deriv, space, surface, use_deriv).values():
+        ent = entry["ent"]
+        if "deriv" in entry:
+            path = entry["deriv"]
+        elif use_deriv and space:
+            continue  # the requested space is missing for this run
+        else:
+            path = entry.get("raw")
+        path_r = path.replace("hemi-L", "hemi-R") if surface else None
+        d = Path(path).parent
+        raw_dir = Path(entry["raw"]).parent if "raw" in entry else root / f"sub-{ent['sub']}" / (
+            f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
+        # confounds beside the BOLD used, else in the fMRIPrep tree, else beside the raw BOLD
+        deriv_dir = deriv / f"sub-{ent['sub']}" / (f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
+        confounds = next((hit for folder in (d, deriv_dir, raw_dir)
+                          for suffix in ("desc-confounds_timeseries.tsv", "desc-confounds_regressors.tsv")
+                          if (hit := _sidecar_glob(folder, ent, suffix))), None)
+        sidecar = re.sub(r"(\.nii(\.gz)?|\.func\.gii)$", ".json", path)
+        if not Path(sidecar).exists():
+            sidecar = (_sidecar_glob(raw_dir, ent, "bold.json")
+                       or _first(glob.glob(str(root / f"task-{ent.get('task')}_bold.json"))))
+        rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"), run=ent.get("run"),
+                         modality="fmri", path=path, path_r=path_r,
+                         events=_sidecar_glob(raw_dir, ent, "events.tsv"), confounds=confounds,
+                         sidecar=sidecar, channels=None, electrodes=None))
+    return rows
+
+
+def _meeg_rows(root: Path, modality: str) -> list[dict]:
+    """One row per MEG/EEG/iEEG recording (the first part of a split FIF) and its sidecars."""
+    rows = []
+    for p in glob.glob(str(root / "sub-*" / "**" / modality / f"*_{modality}.*"), recursive=True):
+        name = Path(p).name
+        ext = name[name.index(f"_{modality}.") + len(modality) + 1:]
+        if ext not in MEEG_EXTENSIONS:
+            continue
+        ent = parse_entities(p)
+        if "split" in ent and ent["split"] not in ("01", "1"):
+            continue  # split FIF: mne reads the later parts from the first
+        d = Path(p).parent
+        rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"),
+                         run=ent.get("run"), modality=modality, path=p, path_r=None,
+                         events=_sidecar_glob(d, ent, "events.tsv"), confounds=None,
+                         sidecar=_sidecar_glob(d, ent, f"{modality}.json"),
+                         channels=_sidecar_glob(d, ent, "channels.tsv"),
+                         electrodes=None))
+    return rows
 
 
 #: Values of ``dataset.repeated_runs`` (besides ``run-<label>``).
@@ -758,6 +783,49 @@ def stimulus_onset(
     spec = {**STIMULUS_DEFAULTS, **dict(spec or {})}
     task = task or story
     key = f"{subject}/{story}"
+    configured = _configured_onset(spec, key)
+    if configured is not None:
+        return configured
+    where = where or f"sub-{subject} {story}"
+    hint = ("set dataset.stimulus_onset.source: none (the story starts with the run) or a number of seconds, or "
+            f"dataset.stimulus_onset.runs['{key}'] for this run")
+    trial_type = spec.get("trial_type")
+    table = _stimulus_events(events, trial_type, where, hint)
+    expected, match = _audio_rows(table, events, spec.get("stim_file"), hint,
+                                  story=story, task=task, condition=condition, subject=subject)
+    onsets, ordered = _audio_parts_in_order(table, events, match, expected, hint)
+    if trial_type:
+        ordered = [i for i in ordered if str(table["trial_type"][i]) == str(trial_type)]
+        if not ordered:
+            raise InputError(events, f"no row with trial_type {trial_type!r} plays {expected!r}",
+                             field="column 'trial_type'", expected=f"a {trial_type!r} row of {expected!r} "
+                             "(dataset.stimulus_onset.trial_type)", hint=hint)
+    i = ordered[0]
+    return {"onset": float(onsets[i]), "source": "events", "events": str(events), "row": int(i), "line": int(i + 2),
+            "stim_file": expected, "trial_type": str(table["trial_type"][i]) if "trial_type" in table.columns else ""}
+
+
+def _stimulus_events(events: str | os.PathLike | None, trial_type: str | None, where: str, hint: str) -> pd.DataFrame:
+    """The run's events table, with the columns that locate the story's audio (``onset``, ``stim_file``,
+    and ``trial_type`` when the config selects one); MissingInputError / InputError otherwise."""
+    if events is None or not Path(events).is_file():
+        raise MissingInputError(f"{where}", f"no events.tsv ({events}) to read the stimulus onset from "
+                                "(dataset.stimulus_onset.source: events)",
+                                expected="the run's events.tsv with onset and stim_file columns", hint=hint)
+    table = read_bids_tsv(events, what="events file")
+    required = ["onset", "stim_file"] + (["trial_type"] if trial_type else [])
+    lacking = [c for c in required if c not in table.columns]
+    if lacking:
+        raise InputError(events, f"events file lacks column(s) {lacking} to find the story's audio onset; it has "
+                         f"{list(table.columns)}", field="header", expected=f"columns {required} "
+                         "(dataset.stimulus_onset.source: events reads the row whose stim_file is the story's audio)",
+                         hint=hint)
+    return table
+
+
+def _configured_onset(spec: Mapping, key: str) -> dict | None:
+    """The onset the config fixes for run ``key`` (``<subject>/<story>``): a ``runs`` override, ``source:
+    none`` (0 s) or a number of seconds; None when it is to be read from the events (``source: events``)."""
     runs = dict(spec.get("runs") or {})
     if key in runs:
         return {"onset": float(runs[key]), "source": "override"}
@@ -768,30 +836,21 @@ def stimulus_onset(
         return {"onset": float(source), "source": "config"}
     if source != "events":
         raise ConfigError("dataset.stimulus_onset.source", f"{source!r}", expected="'events', 'none' or seconds")
-    where = where or f"sub-{subject} {story}"
-    hint = ("set dataset.stimulus_onset.source: none (the story starts with the run) or a number of seconds, or "
-            f"dataset.stimulus_onset.runs['{key}'] for this run")
-    if events is None or not Path(events).is_file():
-        raise MissingInputError(f"{where}", f"no events.tsv ({events}) to read the stimulus onset from "
-                                "(dataset.stimulus_onset.source: events)",
-                                expected="the run's events.tsv with onset and stim_file columns", hint=hint)
-    trial_type = spec.get("trial_type")
-    table = read_bids_tsv(events, what="events file")
-    required = ["onset", "stim_file"] + (["trial_type"] if trial_type else [])
-    lacking = [c for c in required if c not in table.columns]
-    if lacking:
-        raise InputError(events, f"events file lacks column(s) {lacking} to find the story's audio onset; it has "
-                         f"{list(table.columns)}", field="header", expected=f"columns {required} "
-                         "(dataset.stimulus_onset.source: events reads the row whose stim_file is the story's audio)",
-                         hint=hint)
+    return None
+
+
+def _audio_rows(table: pd.DataFrame, events: str | os.PathLike, pattern: str | None, hint: str, *,
+                story: str, task: str, condition: str | None, subject: str) -> tuple[str, list[int]]:
+    """The story's audio file (``pattern`` filled in, or the events' only ``stim_file``) and the 0-based
+    rows of ``table`` that play it; InputError when none does or the audio is ambiguous."""
     files = [None if v is None else str(v) for v in table["stim_file"].tolist()]
-    pattern = spec.get("stim_file")
     if pattern:
         try:
             expected = str(pattern).format(story=story, task=task, condition=condition or "", subject=subject)
         except KeyError as err:
             raise ConfigError("dataset.stimulus_onset.stim_file", f"{pattern!r} has an unknown placeholder {err}",
                               expected="placeholders {story}, {task}, {condition}, {subject}") from None
+        # the pattern may name the file alone while events.tsv gives its path in the stimuli folder
         match = [i for i, f in enumerate(files) if f is not None and (f == expected or Path(f).name == expected)]
     else:
         distinct = sorted({f for f in files if f is not None})
@@ -808,6 +867,13 @@ def stimulus_onset(
                          "(dataset.stimulus_onset.stim_file)",
                          hint="a subject who heard another version of the story belongs to another unit "
                               "(dataset.conditions.units); or " + hint)
+    return expected, match
+
+
+def _audio_parts_in_order(table: pd.DataFrame, events: str | os.PathLike, match: list[int], expected: str,
+                          hint: str) -> tuple[np.ndarray, list[int]]:
+    """The onsets column and the rows ``match`` of one audio file sorted by onset, after checking that
+    each onset is a time >= 0 and that the parts do not overlap (so the file's start is unambiguous)."""
     onsets = numeric_column(table, "onset", expected="seconds from the start of the run", allow_missing=True)
     durations = (numeric_column(table, "duration", expected="seconds", allow_missing=True)
                  if "duration" in table.columns else np.full(len(table), np.nan))
@@ -827,15 +893,7 @@ def stimulus_onset(
                              "file starts in the run is ambiguous", field="columns 'onset' and 'duration'",
                              expected="each part of one stimulus file to start after the previous part ends",
                              hint="check this run's timing; " + hint + ", or leave the subject out (dataset.subjects)")
-    if trial_type:
-        ordered = [i for i in ordered if str(table["trial_type"][i]) == str(trial_type)]
-        if not ordered:
-            raise InputError(events, f"no row with trial_type {trial_type!r} plays {expected!r}",
-                             field="column 'trial_type'", expected=f"a {trial_type!r} row of {expected!r} "
-                             "(dataset.stimulus_onset.trial_type)", hint=hint)
-    i = ordered[0]
-    return {"onset": float(onsets[i]), "source": "events", "events": str(events), "row": int(i), "line": int(i + 2),
-            "stim_file": expected, "trial_type": str(table["trial_type"][i]) if "trial_type" in table.columns else ""}
+    return onsets, ordered
 
 
 def stimulus_spec(dataset: Mapping, story: str) -> dict:
