@@ -457,6 +457,237 @@ def _sim_recording(host: xr.DataArray, data: np.ndarray, dim: str) -> xr.DataArr
                         coords={"time": host["time"].values, dim: names}, attrs=dict(host.attrs))
 
 
+@dataclass
+class _Plan:
+    """What every repeat shares: settings, layers, targets and the host pool (see :func:`sensitivity_analysis`)."""
+
+    s: dict
+    seed: int
+    modality: str
+    stories: list[str]
+    subjects: list[str]
+    layers: list[int]
+    n_blocks: int
+    depth_layers: list[int]
+    dim: str
+    peaks: pd.DataFrame
+    labels: np.ndarray
+    usable: np.ndarray
+    pool: np.ndarray
+    n_copies: int
+
+    @property
+    def snrs(self) -> list[float]:
+        return self.s["snrs"]
+
+    @property
+    def n_max(self) -> int:
+        return max(self.s["n_targets"])
+
+    @property
+    def n_null(self) -> int:
+        return int(self.s["n_null"])
+
+    @property
+    def n_columns(self) -> int:
+        """Columns of each subject's simulated recordings: the planted blocks, then the nulls."""
+        return self.n_max * len(self.depth_layers) * len(self.snrs) + self.n_null
+
+
+def _check_layers(features: dict[str, xr.Dataset], stories: list[str], scores: xr.Dataset,
+                  s: dict) -> tuple[list[int], int, dict[int, int], list[int]]:
+    """``(analysed layers, n_blocks, position of each feature layer, planted layer of each depth)``."""
+    feat_layers = [int(v) for v in features[stories[0]]["layer"].values]
+    score_layers = [int(v) for v in scores["layer"].values]
+    missing = [v for v in score_layers if v not in feat_layers]
+    if missing:
+        raise InputError("scores", f"layers {missing} are not in the features (layers {feat_layers})", field="layer")
+    layers = resolve_layers(score_layers, s["layers"], int(s["n_layers"]))
+    n_blocks = max(feat_layers)
+    layer_pos = {v: i for i, v in enumerate(feat_layers)}
+    return layers, n_blocks, layer_pos, planted_layers(s["depths"], layers, n_blocks)
+
+
+def _checked_pool(peaks: pd.DataFrame, usable: np.ndarray, s: dict) -> tuple[np.ndarray, int]:
+    """The host pool and the number of time-shifted copies of a host the unplanted columns need.
+
+    Raises
+    ------
+    ConfigError
+        Fewer hosts than ``n_targets`` asks for, or copies needed while ``shift_hosts`` is false.
+    """
+    pool = host_pool(peaks, usable, hosts=s["hosts"], quantile=float(s["host_quantile"]))
+    n_max, n_null = max(s["n_targets"]), int(s["n_null"])
+    if pool.size < n_max:
+        raise ConfigError(f"{KEY}.n_targets", f"{pool.size} targets can host a planted signal "
+                          f"(hosts={s['hosts']!r}, host_quantile={s['host_quantile']}, {int(usable.sum())} usable of "
+                          f"{usable.size}) but n_targets asks for up to {n_max}",
+                          hint="lower n_targets or raise host_quantile")
+    # Fewer hosts than unplanted columns (e.g. 64 EEG channels): a host serves several unplanted
+    # columns, each copy rotated by its own time shift (so no two columns are the same noise).
+    n_copies = int(np.ceil(n_null / pool.size))
+    if n_copies > 1 and not s["shift_hosts"]:
+        raise ConfigError(f"{KEY}.n_null", f"{n_null} unplanted hosts but only {pool.size} targets can host, and "
+                          "shift_hosts is false (copies of a host would be identical columns)",
+                          hint=f"set n_null <= {pool.size}, raise host_quantile or set shift_hosts: true")
+    if n_copies > 1:
+        log.info("sensitivity: %d unplanted columns from %d hosts (up to %d time-shifted copies each)",
+                 n_null, pool.size, n_copies)
+    return pool, n_copies
+
+
+def _draw_hosts(rng: np.random.Generator, pool: np.ndarray, n_max: int, n_null: int,
+                n_copies: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One repeat's hosts: ``(planted, nulls, copy)``.
+
+    ``planted``: ``n_max`` distinct hosts of the pool.  ``nulls[j]``: the host of unplanted column
+    ``j``, from ``n_copies`` shuffles of the pool concatenated (so no host repeats within a copy);
+    ``copy[j]``: which copy it belongs to (each copy gets its own time shift).
+    """
+    hosts = rng.choice(pool, size=n_max, replace=False)
+    nulls = np.concatenate([rng.permutation(pool) for _ in range(n_copies)])[:n_null]
+    copy = np.repeat(np.arange(n_copies), pool.size)[:n_null]
+    return hosts, nulls, copy
+
+
+def _plant_run(plan: _Plan, rec: xr.DataArray, hosts: np.ndarray, nulls: np.ndarray, copy: np.ndarray,
+               latents: list[np.ndarray], weights: list[np.ndarray], onsets: np.ndarray,
+               shift_seed: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """One run's simulated columns and the SNR measured in each planted block.
+
+    Returns ``(data, measured)``: ``data`` (time x ``plan.n_columns``) holds ``[depth][snr]`` blocks
+    of the planted hosts, then the unplanted ones; ``measured`` (depth x snr x n_max) the realised
+    SNR of every planted column.  ``shift_seed`` (``[seed, 14, rep, subject, story]``) seeds the
+    run's time shifts: copy ``c`` of the unplanted hosts uses ``shift_seed + [c]``, the planted hosts
+    the same shift as copy 0.
+    """
+    host = _host_data(rec, plan.dim, plan.labels[hosts], hosts)
+    null_data = _host_data(rec, plan.dim, plan.labels[nulls], nulls)
+    if plan.s["shift_hosts"]:
+        # one shift per run (and per copy of the unplanted hosts), common to all its targets
+        host = shift_run(host, np.random.default_rng([*shift_seed, 0]))
+        for c in range(plan.n_copies):
+            cols = copy == c
+            null_data[:, cols] = shift_run(null_data[:, cols], np.random.default_rng([*shift_seed, c]))
+    blocks = []
+    measured = np.zeros((len(plan.depth_layers), len(plan.snrs), plan.n_max))
+    for d_i in range(len(plan.depth_layers)):
+        tc = planted_time_courses(latents[d_i], onsets, rec, plan.modality, plan.s["meeg_kernel"])
+        signal = tc @ weights[d_i]
+        for n_i, snr in enumerate(plan.snrs):
+            out = inject(host, signal, snr)
+            measured[d_i, n_i] = measured_snr(out, host)
+            blocks.append(out)
+    blocks.append(null_data)
+    return np.concatenate(blocks, axis=1), measured
+
+
+def _plant_repeat(plan: _Plan, features: Mapping[str, xr.Dataset], recordings: Mapping[str, Mapping[str, xr.DataArray]],
+                  onsets: Mapping | None, all_latents: list[dict[str, np.ndarray]],
+                  rep: int) -> tuple[dict[str, dict[str, xr.DataArray]], np.ndarray, np.ndarray]:
+    """One repeat's simulated recordings, measured SNRs (subject x depth x snr x n_max, mean over
+    runs) and planted hosts."""
+    seed, lat, n_depths = plan.seed, plan.s["latents"], len(plan.depth_layers)
+    hosts, nulls, copy = _draw_hosts(np.random.default_rng([seed, 11, rep]), plan.pool, plan.n_max, plan.n_null,
+                                     plan.n_copies)
+    # column layout of this repeat: [depth][snr] blocks of n_max planted hosts, then the nulls
+    k = int(lat["n_latents"])
+    latents = [{st: v[:, rep * k:(rep + 1) * k] for st, v in all_latents[d_i].items()} for d_i in range(n_depths)]
+    sim: dict[str, dict[str, xr.DataArray]] = {}
+    measured = np.zeros((len(plan.subjects), n_depths, len(plan.snrs), plan.n_max))
+    for s_i, sub in enumerate(plan.subjects):
+        weights = [mixing_weights(np.random.default_rng([seed, 13, rep, d_i, s_i]), k, plan.n_max)
+                   for d_i in range(n_depths)]
+        sim[sub] = {}
+        runs = [st for st in plan.stories if st in recordings[sub]]
+        for st_i, st in enumerate(plan.stories):
+            if st not in recordings[sub]:
+                continue
+            rec = recordings[sub][st]
+            data, run_snr = _plant_run(plan, rec, hosts, nulls, copy, [lt[st] for lt in latents], weights,
+                                       _word_onsets(features, onsets, sub, st), [seed, 14, rep, s_i, st_i])
+            measured[s_i] += run_snr / len(runs)
+            sim[sub][st] = _sim_recording(rec, data, plan.dim)
+    return sim, measured, hosts
+
+
+def _summary(plan: _Plan, clock: dict, snr_err: float) -> dict:
+    """The run's ``summary``: settings, layers, hosts and run times (s)."""
+    s = plan.s
+    return {
+        "modality": plan.modality, "seed": plan.seed, "settings": s, "layers": plan.layers, "n_blocks": plan.n_blocks,
+        "planted_layers": dict(zip([str(d) for d in s["depths"]], plan.depth_layers)),
+        "subjects": plan.subjects, "stories": plan.stories, "n_host_pool": int(plan.pool.size),
+        "host_shift": bool(s["shift_hosts"]), "null_copies_per_host": plan.n_copies,
+        "n_usable_targets": int(plan.usable.sum()),
+        "n_targets_total": int(plan.labels.size), "columns_per_subject": plan.n_columns,
+        "max_relative_snr_error": snr_err,
+        "seconds": {key: round(clock[key], 2) for key in ("setup", "latents", "planting", "encoding", "total")},
+        "test": "z-test of r against the unplanted hosts' r per subject, layer (and lag), Simes over layers "
+                "(and lags), BH-FDR per subject over the planted set + n_null unplanted hosts; *_encoder_p: the "
+                "same with the encoder's circular-shift p-values",
+    }
+
+
+def _make_plan(features: dict[str, xr.Dataset], recordings: dict[str, dict[str, xr.DataArray]],
+               scores: xr.Dataset, s: dict, seed: int, modality: str, var: str,
+               lag_reduce: str) -> tuple[_Plan, dict[int, int], dict[str, dict[str, xr.DataArray]]]:
+    """Stories, layers, peak scores and host pool of the analysis; also each feature layer's position
+    and the recordings, loaded."""
+    stories = [st for st in features if any(st in recs for recs in recordings.values())]
+    if not stories:
+        raise ValueError("sensitivity: no story has both features and recordings")
+    # every run is read many times (hosts, copies, repeats): read each from disk once
+    recordings = {sub: {st: rec.load() for st, rec in recs.items()} for sub, recs in recordings.items()}
+    layers, n_blocks, layer_pos, depth_layers = _check_layers(features, stories, scores, s)
+    dim = target_dim(scores)
+    peaks = peak_scores(scores, layers, var=var, lag_reduce=lag_reduce)
+    labels = peaks["target"].to_numpy()
+    usable = _usable(recordings, dim, labels)
+    pool, n_copies = _checked_pool(peaks, usable, s)
+    plan = _Plan(s=s, seed=seed, modality=modality, stories=stories, subjects=list(recordings), layers=layers,
+                 n_blocks=n_blocks, depth_layers=depth_layers, dim=dim, peaks=peaks, labels=labels, usable=usable,
+                 pool=pool, n_copies=n_copies)
+    return plan, layer_pos, recordings
+
+
+def _depth_latents(features: dict[str, xr.Dataset], plan: _Plan, layer_pos: dict[int, int]) -> list[dict]:
+    """``[depth] -> {story: word x (n_latents * n_repeats)}``: the planted latents of every repeat.
+
+    One call per depth: each repeat's latents are their own random projections of the layer's
+    principal components (columns are independent draws), and the decomposition of the layer and
+    its neighbours is computed once, not once per repeat.
+    """
+    s, lat = plan.s, plan.s["latents"]
+    return [region_latents({st: features[st] for st in plan.stories}, layer_pos[layer],
+                           n_latents=int(lat["n_latents"]) * int(s["n_repeats"]), n_pcs=int(lat["n_pcs"]),
+                           specificity=float(lat["specificity"]),
+                           specificity_distance=int(lat["specificity_distance"]), forecast_distance=0,
+                           rng=np.random.default_rng([plan.seed, 12, d_i]))
+            for d_i, layer in enumerate(plan.depth_layers)]
+
+
+def _repeat(plan: _Plan, features: dict[str, xr.Dataset], recordings: Mapping[str, Mapping[str, xr.DataArray]],
+            onsets: Mapping | None, all_latents: list[dict], rep: int, design: dict, enc: dict, progress: bool,
+            var: str, lag_reduce: str, clock: dict, target_rows: list, cond_rows: list) -> float:
+    """Plant, encode and score one repeat (rows appended); returns its largest relative SNR error."""
+    t0 = time.perf_counter()
+    sim, measured, hosts = _plant_repeat(plan, features, recordings, onsets, all_latents, rep)
+    snr_err = float(np.nanmax(np.abs(measured / np.asarray(plan.snrs)[None, None, :, None] - 1)))
+    t1 = time.perf_counter()
+    res = encode_dataset({st: features[st] for st in plan.stories}, sim, modality=plan.modality, design=design,
+                         encoding=enc, layers=plan.layers, progress=progress, onsets=onsets)
+    t2 = time.perf_counter()
+    clock["planting"] += t1 - t0
+    clock["encoding"] += t2 - t1
+    log.info("sensitivity %s repeat %d: %d columns per subject, planting %.1f s, encoding %.1f s",
+             plan.modality, rep, plan.n_columns, t1 - t0, t2 - t1)
+    _collect(res, rep, plan.dim, var, lag_reduce, plan.layers, plan.depth_layers, plan.s, plan.snrs,
+             plan.s["n_targets"], plan.n_max, plan.n_null, plan.labels[hosts], plan.peaks, measured, target_rows,
+             cond_rows)
+    return snr_err
+
+
 def sensitivity_analysis(
     features: dict[str, xr.Dataset],
     recordings: dict[str, dict[str, xr.DataArray]],
@@ -515,137 +746,27 @@ def sensitivity_analysis(
     if modality not in FMRI + MEEG:
         raise ValueError(f"modality={modality!r}: expected 'fmri' or one of {MEEG}")
     clock = {"start": time.perf_counter()}
-    stories = [st for st in features if any(st in recs for recs in recordings.values())]
-    if not stories:
-        raise ValueError("sensitivity: no story has both features and recordings")
-    # every run is read many times (hosts, copies, repeats): read each from disk once
-    recordings = {sub: {st: rec.load() for st, rec in recs.items()} for sub, recs in recordings.items()}
-    feat_layers = [int(v) for v in features[stories[0]]["layer"].values]
-    score_layers = [int(v) for v in scores["layer"].values]
-    missing = [v for v in score_layers if v not in feat_layers]
-    if missing:
-        raise InputError("scores", f"layers {missing} are not in the features (layers {feat_layers})", field="layer")
-    layers = resolve_layers(score_layers, s["layers"], int(s["n_layers"]))
-    n_blocks = max(feat_layers)
-    layer_pos = {v: i for i, v in enumerate(feat_layers)}
-    depth_layers = planted_layers(s["depths"], layers, n_blocks)
-    dim = target_dim(scores)
-    subjects = list(recordings)
-
-    peaks = peak_scores(scores, layers, var=var, lag_reduce=lag_reduce)
-    labels = peaks["target"].to_numpy()
-    usable = _usable(recordings, dim, labels)
-    pool = host_pool(peaks, usable, hosts=s["hosts"], quantile=float(s["host_quantile"]))
-    counts, snrs, n_null = s["n_targets"], s["snrs"], int(s["n_null"])
-    n_max = max(counts)
-    if pool.size < n_max:
-        raise ConfigError(f"{KEY}.n_targets", f"{pool.size} targets can host a planted signal "
-                          f"(hosts={s['hosts']!r}, host_quantile={s['host_quantile']}, {int(usable.sum())} usable of "
-                          f"{labels.size}) but n_targets asks for up to {n_max}",
-                          hint="lower n_targets or raise host_quantile")
-    # Fewer hosts than unplanted columns (e.g. 64 EEG channels): a host serves several unplanted
-    # columns, each copy rotated by its own time shift (so no two columns are the same noise).
-    n_copies = int(np.ceil(n_null / pool.size))
-    if n_copies > 1 and not s["shift_hosts"]:
-        raise ConfigError(f"{KEY}.n_null", f"{n_null} unplanted hosts but only {pool.size} targets can host, and "
-                          "shift_hosts is false (copies of a host would be identical columns)",
-                          hint=f"set n_null <= {pool.size}, raise host_quantile or set shift_hosts: true")
-    if n_copies > 1:
-        log.info("sensitivity: %d unplanted columns from %d hosts (up to %d time-shifted copies each)",
-                 n_null, pool.size, n_copies)
-    lat = s["latents"]
+    plan, layer_pos, recordings = _make_plan(features, recordings, scores, s, seed, modality, var, lag_reduce)
     enc = {**dict(encoding), "n_permutations": int(s["n_permutations"]), "ceiling": "none", "seed": seed}
     clock["setup"] = time.perf_counter() - clock["start"]
-
-    # Latents of every repeat from one call per depth: each repeat's latents are their own random
-    # projections of the layer's principal components (columns are independent draws), and the
-    # decomposition of the layer and its neighbours is computed once, not once per repeat.
-    all_latents = [region_latents({st: features[st] for st in stories}, layer_pos[layer],
-                                  n_latents=int(lat["n_latents"]) * int(s["n_repeats"]), n_pcs=int(lat["n_pcs"]),
-                                  specificity=float(lat["specificity"]),
-                                  specificity_distance=int(lat["specificity_distance"]), forecast_distance=0,
-                                  rng=np.random.default_rng([seed, 12, d_i]))
-                   for d_i, layer in enumerate(depth_layers)]
+    all_latents = _depth_latents(features, plan, layer_pos)
     clock["latents"] = time.perf_counter() - clock["start"] - clock["setup"]
 
     target_rows, cond_rows = [], []
     snr_err = 0.0
-    t_plant = t_encode = 0.0
+    clock["planting"] = clock["encoding"] = 0.0
     for rep in range(int(s["n_repeats"])):
-        t0 = time.perf_counter()
-        rng = np.random.default_rng([seed, 11, rep])
-        hosts = rng.choice(pool, size=n_max, replace=False)
-        # copy c of the pool's shuffled hosts: column j is host nulls[j], shifted by copy[j]'s shift
-        nulls = np.concatenate([rng.permutation(pool) for _ in range(n_copies)])[:n_null]
-        copy = np.repeat(np.arange(n_copies), pool.size)[:n_null]
-        # column layout of this repeat: [depth][snr] blocks of n_max planted hosts, then the nulls
-        k = int(lat["n_latents"])
-        latents = [{st: v[:, rep * k:(rep + 1) * k] for st, v in all_latents[d_i].items()}
-                   for d_i in range(len(depth_layers))]
-        sim: dict[str, dict[str, xr.DataArray]] = {}
-        measured = np.zeros((len(subjects), len(depth_layers), len(snrs), n_max))
-        for s_i, sub in enumerate(subjects):
-            weights = [mixing_weights(np.random.default_rng([seed, 13, rep, d_i, s_i]), int(lat["n_latents"]), n_max)
-                       for d_i in range(len(depth_layers))]
-            sim[sub] = {}
-            runs = [st for st in stories if st in recordings[sub]]
-            for st_i, st in enumerate(stories):
-                if st not in recordings[sub]:
-                    continue
-                rec = recordings[sub][st]
-                host = _host_data(rec, dim, labels[hosts], hosts)
-                null_data = _host_data(rec, dim, labels[nulls], nulls)
-                if s["shift_hosts"]:
-                    # one shift per run (and per copy of the unplanted hosts), common to all its targets
-                    host = shift_run(host, np.random.default_rng([seed, 14, rep, s_i, st_i, 0]))
-                    for c in range(n_copies):
-                        cols = copy == c
-                        null_data[:, cols] = shift_run(null_data[:, cols],
-                                                       np.random.default_rng([seed, 14, rep, s_i, st_i, c]))
-                blocks = []
-                for d_i in range(len(depth_layers)):
-                    tc = planted_time_courses(latents[d_i][st], _word_onsets(features, onsets, sub, st), rec,
-                                              modality, s["meeg_kernel"])
-                    signal = tc @ weights[d_i]
-                    for n_i, snr in enumerate(snrs):
-                        out = inject(host, signal, snr)
-                        measured[s_i, d_i, n_i] += measured_snr(out, host) / len(runs)
-                        blocks.append(out)
-                blocks.append(null_data)
-                sim[sub][st] = _sim_recording(rec, np.concatenate(blocks, axis=1), dim)
-        snr_err = max(snr_err, float(np.nanmax(np.abs(measured / np.asarray(snrs)[None, None, :, None] - 1))))
-        t1 = time.perf_counter()
-        res = encode_dataset({st: features[st] for st in stories}, sim, modality=modality, design=design,
-                             encoding=enc, layers=layers, progress=progress, onsets=onsets)
-        t2 = time.perf_counter()
-        t_plant += t1 - t0
-        t_encode += t2 - t1
-        log.info("sensitivity %s repeat %d: %d columns per subject, planting %.1f s, encoding %.1f s",
-                 modality, rep, n_max * len(depth_layers) * len(snrs) + n_null, t1 - t0, t2 - t1)
-        _collect(res, rep, dim, var, lag_reduce, layers, depth_layers, s, snrs, counts, n_max, n_null,
-                 labels[hosts], peaks, measured, target_rows, cond_rows)
-
+        snr_err = max(snr_err, _repeat(plan, features, recordings, onsets, all_latents, rep, design, enc, progress,
+                                       var, lag_reduce, clock, target_rows, cond_rows))
     targets = pd.DataFrame(target_rows)
     cond = pd.DataFrame(cond_rows)
-    power = _power_table(targets, cond, n_blocks)
-    curve = _curve_table(targets, power, snrs)
-    observed = _observed_table(peaks, scores, dim, layers, n_blocks, var, lag_reduce, curve, power, s)
+    power = _power_table(targets, cond, plan.n_blocks)
+    curve = _curve_table(targets, power, plan.snrs)
+    observed = _observed_table(plan.peaks, scores, plan.dim, plan.layers, plan.n_blocks, var, lag_reduce, curve,
+                               power, s)
     clock["total"] = time.perf_counter() - clock["start"]
-    summary = {
-        "modality": modality, "seed": seed, "settings": s, "layers": layers, "n_blocks": n_blocks,
-        "planted_layers": dict(zip([str(d) for d in s["depths"]], depth_layers)),
-        "subjects": subjects, "stories": stories, "n_host_pool": int(pool.size),
-        "host_shift": bool(s["shift_hosts"]), "null_copies_per_host": n_copies, "n_usable_targets": int(usable.sum()),
-        "n_targets_total": int(labels.size), "columns_per_subject": n_max * len(depth_layers) * len(snrs) + n_null,
-        "max_relative_snr_error": snr_err,
-        "seconds": {"setup": round(clock["setup"], 2), "latents": round(clock["latents"], 2),
-                    "planting": round(t_plant, 2), "encoding": round(t_encode, 2),
-                    "total": round(clock["total"], 2)},
-        "test": "z-test of r against the unplanted hosts' r per subject, layer (and lag), Simes over layers "
-                "(and lags), BH-FDR per subject over the planted set + n_null unplanted hosts; *_encoder_p: the "
-                "same with the encoder's circular-shift p-values",
-    }
-    return SensitivityResult(power=power, curve=curve, observed=observed, targets=targets, summary=summary)
+    return SensitivityResult(power=power, curve=curve, observed=observed, targets=targets,
+                             summary=_summary(plan, clock, snr_err))
 
 
 def _collect(res: xr.Dataset, rep: int, dim: str, var: str, lag_reduce: str, layers: list[int],

@@ -24,6 +24,7 @@ number of targets run on the chosen backend in float32.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -117,6 +118,140 @@ def _spectral_filter(lam: np.ndarray, alphas: np.ndarray) -> np.ndarray:
     return f
 
 
+def _check_fit_inputs(X_train: np.ndarray, Y_train, X_test: np.ndarray | None,
+                      inner_folds: int | list[np.ndarray]) -> list[np.ndarray]:
+    """Validate shapes and finiteness; return the inner validation blocks (a partition of the rows)."""
+    n, p = X_train.shape
+    if Y_train.ndim != 2 or Y_train.shape[0] != n:
+        raise ValueError(f"design has {n} rows but targets have shape {Y_train.shape}: expected ({n}, n_targets)")
+    if not np.all(np.isfinite(X_train)):
+        raise ValueError("design contains NaN or inf values")
+    if X_test is not None and (X_test.ndim != 2 or X_test.shape[1] != p):
+        raise ValueError(f"X_test has shape {X_test.shape}: expected (n_test, {p})")
+    blocks = kfold_blocks(n, inner_folds) if isinstance(inner_folds, int) else [np.asarray(b) for b in inner_folds]
+    if not np.array_equal(np.sort(np.concatenate(blocks)), np.arange(n)):
+        raise ValueError("inner folds must partition the training rows (each row in exactly one validation block)")
+    return blocks
+
+
+def _fold_hat(Xr: np.ndarray, gram: np.ndarray, val: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """Validation hat operator of one inner fold for every alpha.
+
+    ``[X_val (X_tr^T X_tr + alpha I)^{-1}]`` stacked over alphas: an ``(n_alphas * n_val) x k``
+    matrix whose product with ``X_tr^T Y_tr`` is the validation predictions of every alpha.
+    ``gram`` is ``Xr^T Xr`` over all training rows, so ``X_tr^T X_tr = gram - X_val^T X_val``.
+    """
+    xv = Xr[val]
+    lam, q = _eigh_psd(gram - xv.T @ xv)
+    f = _spectral_filter(lam, alphas)  # n_alphas x k
+    xq = xv @ q
+    return (xq[None, :, :] * f[:, None, :]).reshape(-1, Xr.shape[1]) @ q.T
+
+
+def _resolve_chunk_size(chunk_size: int | None, n_alphas: int, max_val: int, n_targets: int) -> int:
+    """Targets per chunk: bounded by the memory of the ``n_alphas x n_val x chunk`` prediction block."""
+    # Cap it by memory as well, so a large configured chunk_size cannot blow up with many alphas or
+    # long validation folds.
+    by_memory = max(64, CHUNK_BYTES // (4 * n_alphas * max_val))
+    chunk_size = by_memory if chunk_size is None else min(int(chunk_size), 4 * by_memory)
+    return int(max(1, min(chunk_size, n_targets)))
+
+
+def _cv_errors(be, hats: list, xblocks: list, val_idx: list, yb, n_alphas: int):
+    """Cross-products and inner-CV errors of one chunk of (centred) targets.
+
+    Returns ``(total, err)``: ``total`` is ``X^T Y`` over all training rows (k x t, backend array);
+    ``err`` is the sum over folds of ``(||p||^2 - 2 y.p) / n_val`` per alpha and target
+    (n_alphas x t, backend array), the validation MSE up to the alpha-independent ``||y||^2`` term.
+    """
+    t = yb.shape[1]
+    # X_b^T Y_b per fold; their sum is X^T Y (the folds partition the rows).
+    cross = [xb.T @ yb[vi] for xb, vi in zip(xblocks, val_idx)]
+    total = cross[0].clone() if be.name == "torch" else cross[0].copy()
+    for c in cross[1:]:
+        total += c
+    err = be.zeros((n_alphas, t))
+    for hat, c_b, vi in zip(hats, cross, val_idx):
+        pred = (hat @ (total - c_b)).reshape(n_alphas, -1, t)
+        # ||y - p||^2 - ||y||^2 = ||p||^2 - 2 y.p: dropping the alpha-independent ||y||^2 keeps
+        # float32 precision relative to the (small) predictions, not to the targets, so near-ties
+        # between large alphas are resolved as in float64.
+        err += (be.sum_squares(pred, axis=1) - 2 * be.inner(pred, yb[vi])) / pred.shape[1]
+        del pred
+    return total, err
+
+
+def _mean_square_over_folds(y: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
+    """Mean over folds of each target's mean square on the fold's rows (the term ``_cv_errors`` drops)."""
+    return sum(np.einsum("vt,vt->t", y[b], y[b], dtype=np.float64) / len(b) for b in blocks) / len(blocks)
+
+
+def _rotate(X_train: np.ndarray, X_test: np.ndarray | None):
+    """``(V, X_train V, X_test V)`` in float64; ``V`` is None (no rotation) unless features outnumber rows.
+
+    Ridge predictions depend on ``X`` only through ``X X^T``, so the rotation onto the row space is
+    exact (module docstring).
+    """
+    V = _row_space(X_train)
+    Xr = X_train.astype(np.float64) if V is None else X_train.astype(np.float64) @ V
+    Xte = None if X_test is None else (X_test.astype(np.float64) if V is None else X_test.astype(np.float64) @ V)
+    return V, Xr, Xte
+
+
+def _chunk_starts(n_targets: int, chunk_size: int, progress: bool):
+    """First column of each target chunk, wrapped in a tqdm bar when ``progress``."""
+    starts = range(0, n_targets, chunk_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="ridge target chunks", leave=False)
+    return starts
+
+
+@dataclass
+class _Operators:
+    """Everything the target chunks share: per-fold hat operators and the full-data eigenbasis.
+
+    Backend arrays except ``f_full`` (host float64, indexed by each target's best alpha).
+    """
+
+    hats: list
+    xblocks: list
+    val_idx: list
+    q_full: Any
+    f_full: np.ndarray
+
+
+def _operators(be, Xr: np.ndarray, blocks: list[np.ndarray], alphas: np.ndarray) -> _Operators:
+    """Decompose the (rotated) design once for every alpha and target (module docstring)."""
+    # Per-fold hat operators for all alphas: H_b = [X_val (A_b + alpha I)^{-1}]_alpha.
+    gram = Xr.T @ Xr
+    hats = [be.asarray(_fold_hat(Xr, gram, val, alphas)) for val in blocks]
+    xblocks = [be.asarray(Xr[val]) for val in blocks]
+    lam_full, q_full = _eigh_psd(gram)
+    return _Operators(hats=hats, xblocks=xblocks, val_idx=[be.index(b) for b in blocks],
+                      q_full=be.asarray(q_full), f_full=_spectral_filter(lam_full, alphas))
+
+
+def _fit_chunk(be, ops: _Operators, y: np.ndarray, blocks: list[np.ndarray], n_alphas: int):
+    """Best alpha index, CV MSE and refitted weights of one chunk of (centred, float32) targets.
+
+    Returns ``(best, cv_mse, w)``: ``best`` (t,) index into the alphas (first minimum: ties go to
+    the smaller alpha, as himalaya), ``cv_mse`` (t,) float64, ``w`` (k x t) backend weights in the
+    (possibly rotated) design space.
+    """
+    yb = be.asarray(y)
+    total, err = _cv_errors(be, ops.hats, ops.xblocks, ops.val_idx, yb, n_alphas)
+    err_np = be.to_numpy(err).astype(np.float64) / len(blocks)
+    best = np.argmin(err_np, axis=0)
+    # add back the alpha-independent ||y||^2 term
+    cv_mse = err_np[best, np.arange(yb.shape[1])] + _mean_square_over_folds(y, blocks)
+    # Refit on all training rows with each target's alpha: w = Q diag(f_a) Q^T X^T Y.
+    proj = ops.q_full.T @ total  # k x t
+    scale = be.asarray(ops.f_full[best].T)  # k x t, the spectral filter of each target's alpha
+    return best, cv_mse, ops.q_full @ (proj * scale)
+
+
 def fit_ridge_cv(
     X_train: np.ndarray,
     Y_train: np.ndarray,
@@ -165,48 +300,15 @@ def fit_ridge_cv(
     be = get_backend(backend)
     alphas = check_alphas(alphas)
     X_train = np.asarray(X_train)
-    n, p = X_train.shape
-    if Y_train.ndim != 2 or Y_train.shape[0] != n:
-        raise ValueError(f"design has {n} rows but targets have shape {Y_train.shape}: expected ({n}, n_targets)")
-    if not np.all(np.isfinite(X_train)):
-        raise ValueError("design contains NaN or inf values")
-    if X_test is not None and (X_test.ndim != 2 or X_test.shape[1] != p):
-        raise ValueError(f"X_test has shape {X_test.shape}: expected (n_test, {p})")
-    blocks = kfold_blocks(n, inner_folds) if isinstance(inner_folds, int) else [np.asarray(b) for b in inner_folds]
-    if not np.array_equal(np.sort(np.concatenate(blocks)), np.arange(n)):
-        raise ValueError("inner folds must partition the training rows (each row in exactly one validation block)")
+    blocks = _check_fit_inputs(X_train, Y_train, X_test, inner_folds)
+    p = X_train.shape[1]
     n_targets = Y_train.shape[1]
     n_alphas = alphas.size
 
-    # More features than rows: rotate onto the row space (exact, see module docstring).
-    V = _row_space(X_train)
-    Xr = X_train.astype(np.float64) if V is None else X_train.astype(np.float64) @ V
-    Xte = None if X_test is None else (X_test.astype(np.float64) if V is None else X_test.astype(np.float64) @ V)
-    k = Xr.shape[1]
-
-    # Per-fold hat operators for all alphas: H_b = [X_val (A_b + alpha I)^{-1}]_alpha.
-    gram = Xr.T @ Xr
-    hats, xblocks = [], []
-    for val in blocks:
-        xv = Xr[val]
-        lam, q = _eigh_psd(gram - xv.T @ xv)
-        f = _spectral_filter(lam, alphas)  # n_alphas x k
-        xq = xv @ q
-        hat = (xq[None, :, :] * f[:, None, :]).reshape(-1, k) @ q.T  # (n_alphas * n_val) x k
-        hats.append(be.asarray(hat))
-        xblocks.append(be.asarray(xv))
-    lam_full, q_full = _eigh_psd(gram)
-    f_full = _spectral_filter(lam_full, alphas)
-    q_full_b = be.asarray(q_full)
+    V, Xr, Xte = _rotate(X_train, X_test)
+    ops = _operators(be, Xr, blocks, alphas)
     xte_b = None if Xte is None else be.asarray(Xte)
-    val_idx = [be.index(b) for b in blocks]
-
-    # The per-chunk prediction block is n_alphas x n_val x chunk float32: cap it by memory as well,
-    # so a large configured chunk_size cannot blow up with many alphas or long validation folds.
-    max_val = max(len(b) for b in blocks)
-    by_memory = max(64, CHUNK_BYTES // (4 * n_alphas * max_val))
-    chunk_size = by_memory if chunk_size is None else min(int(chunk_size), 4 * by_memory)
-    chunk_size = int(max(1, min(chunk_size, n_targets)))
+    chunk_size = _resolve_chunk_size(chunk_size, n_alphas, max(len(b) for b in blocks), n_targets)
 
     best_alpha = np.empty(n_targets)
     cv_mse = np.empty(n_targets)
@@ -214,43 +316,15 @@ def fit_ridge_cv(
     preds = None if Xte is None else np.empty((Xte.shape[0], n_targets), dtype=np.float32)
     coef = np.empty((p, n_targets), dtype=np.float32) if return_coef else None
 
-    starts = range(0, n_targets, chunk_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="ridge target chunks", leave=False)
-    for start in starts:
+    for start in _chunk_starts(n_targets, chunk_size, progress):
         cols = slice(start, min(start + chunk_size, n_targets))
         y = np.asarray(Y_train[:, cols], dtype=np.float32)
         if center:
             mu = y.mean(0, dtype=np.float64)
             y = y - mu.astype(np.float32)
             intercept[cols] = mu
-        yb = be.asarray(y)
-        t = yb.shape[1]
-        # X_b^T Y_b per fold; their sum is X^T Y (the folds partition the rows).
-        cross = [xb.T @ yb[vi] for xb, vi in zip(xblocks, val_idx)]
-        total = cross[0].clone() if be.name == "torch" else cross[0].copy()
-        for c in cross[1:]:
-            total += c
-        err = be.zeros((n_alphas, t))
-        for hat, c_b, vi in zip(hats, cross, val_idx):
-            pred = (hat @ (total - c_b)).reshape(n_alphas, -1, t)
-            # ||y - p||^2 - ||y||^2 = ||p||^2 - 2 y.p: dropping the alpha-independent ||y||^2 keeps
-            # float32 precision relative to the (small) predictions, not to the targets, so near-ties
-            # between large alphas are resolved as in float64.
-            err += (be.sum_squares(pred, axis=1) - 2 * be.inner(pred, yb[vi])) / pred.shape[1]
-            del pred
-        err_np = be.to_numpy(err).astype(np.float64) / len(blocks)
-        best = np.argmin(err_np, axis=0)  # first minimum: ties go to the smaller alpha, as himalaya
+        best, cv_mse[cols], w = _fit_chunk(be, ops, y, blocks, n_alphas)
         best_alpha[cols] = alphas[best]
-        y_sq = sum(np.einsum("vt,vt->t", y[b], y[b], dtype=np.float64) / len(b) for b in blocks) / len(blocks)
-        cv_mse[cols] = err_np[best, np.arange(t)] + y_sq  # add back the alpha-independent ||y||^2 term
-
-        # Refit on all training rows with each target's alpha: w = Q diag(f_a) Q^T X^T Y.
-        proj = q_full_b.T @ total  # k x t
-        scale = be.asarray(f_full[best].T)  # k x t, the spectral filter of each target's alpha
-        w = q_full_b @ (proj * scale)  # k x t, weights in the (possibly rotated) design space
         if preds is not None:
             preds[:, cols] = be.to_numpy(xte_b @ w) + (intercept[cols] if center else 0.0)
         if coef is not None:
@@ -258,4 +332,3 @@ def fit_ridge_cv(
             coef[:, cols] = w_np if V is None else V @ w_np
     return RidgeCVFit(best_alpha=best_alpha, cv_mse=cv_mse, predictions=preds, coef=coef,
                       intercept=intercept if center else np.zeros(n_targets))
-

@@ -88,6 +88,92 @@ def _finite_range(values: np.ndarray, pad: float) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (lo - pad, hi + pad)
 
 
+def _positions_mm(table: pd.DataFrame, source: str) -> np.ndarray:
+    """``(n, 3)`` electrode positions in mm (NaN where missing); a table in metres is converted."""
+    xyz = table[["pos_x", "pos_y", "pos_z"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    finite = xyz[np.isfinite(xyz)]
+    if finite.size and np.abs(finite).max() < 1.0:
+        # no brain spans less than a millimetre: these are metres (a table from MNE positions)
+        log.warning("%s: electrode positions are at most %.3g in size: taken as metres and drawn in mm", source,
+                    np.abs(finite).max())
+        xyz = xyz * 1000.0
+    return xyz
+
+
+def _scales(table: pd.DataFrame, r: np.ndarray, coloured: np.ndarray, score_label: str) -> list[tuple]:
+    """``(column title, values, norm, colour map, colour-bar label)`` of the score, best layer and best lag.
+
+    The score scale is symmetric around 0 and spans the coloured (significant, placed) electrodes
+    only; with none coloured, every scored electrode (a scale of +-0.001 would say nothing).
+    """
+    from matplotlib import colors
+
+    layer = pd.to_numeric(table["best_layer"], errors="coerce").to_numpy(float)
+    lag = pd.to_numeric(table["best_lag"], errors="coerce").to_numpy(float)
+    span = r[coloured] if coloured.any() else r[np.isfinite(r)]
+    rmax = max(float(np.nanmax(np.abs(span))) if span.size else 0.0, 1e-3)
+    lag_pad = 0.05 if np.nanmax(np.abs(lag), initial=0.0) < 5 else 50.0
+    return [
+        ("brain score", r, colors.Normalize(-rmax, rmax), "RdBu_r", score_label),
+        ("best layer", layer, colors.Normalize(*_layer_range(table)), "viridis", "best layer"),
+        # the lags seen over all electrodes span the searched window, the scale a lag is read against
+        ("best lag", lag, colors.Normalize(*_finite_range(lag, lag_pad)), "plasma", "best lag (s)"),
+    ]
+
+
+def _draw_panel(fig, ax, xyz: np.ndarray, drawn: np.ndarray, shown: np.ndarray, r: np.ndarray,
+                values: np.ndarray, norm, cmap: str, *, tested: bool, display_mode: str, annotate: bool) -> None:
+    """One glass brain: the ``drawn`` electrodes, grey unless ``shown``, coloured by ``values``."""
+    from matplotlib import colormaps
+    from nilearn import plotting
+
+    display = plotting.plot_glass_brain(None, display_mode=display_mode, axes=ax, figure=fig, annotate=annotate)
+    grey = drawn & ~shown
+    if grey.any():
+        display.add_markers(xyz[grey], marker_color=[GREY], marker_size=SIZE_NONSIG if tested else SIZE_UNTESTED,
+                            linewidths=0, clip_on=False)
+    coloured = np.flatnonzero(drawn & shown & np.isfinite(values))
+    if coloured.size:
+        # strongest last, so they are drawn on top where markers overlap
+        coloured = coloured[np.argsort(np.abs(r[coloured]), kind="stable")]
+        display.add_markers(xyz[coloured], marker_color=list(colormaps[cmap](norm(values[coloured]))),
+                            marker_size=SIZE_SIG if tested else SIZE_UNTESTED,
+                            edgecolors="k", linewidths=0.4,
+                            # lateral grid contacts lie on the outline of the top view: not cut in half
+                            clip_on=False)
+
+
+def _colour_bars(fig, scales: list[tuple], height: float, foot: float) -> None:
+    """Column titles at the top and one horizontal colour bar per column at the bottom."""
+    from matplotlib import cm
+    from matplotlib.ticker import MaxNLocator
+
+    n_cols = len(scales)
+    bar_h = 0.16 / height
+    for j, (column, _, norm, cmap, label) in enumerate(scales):
+        fig.text((j + 0.5) / n_cols, 1 - 0.62 / height, column, ha="center", va="top", fontsize=11,
+                 fontweight="bold")
+        cax = fig.add_axes([(j + 0.2) / n_cols, (foot - 0.45) / height, 0.6 / n_cols, bar_h])
+        bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal")
+        bar.locator = MaxNLocator(nbins=5)  # a handful of readable ticks whatever the range
+        bar.update_ticks()
+        bar.set_label(label, fontsize=9)
+        bar.ax.tick_params(labelsize=8)
+        if column == "best layer":
+            bar.ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+
+
+def _row_label(name: str, in_row: np.ndarray, placed: np.ndarray, sig: np.ndarray | None) -> str:
+    """Row title: electrodes, significant ones (``sig`` None: no test) and those without a position."""
+    n_row, n_pos = int(in_row.sum()), int((in_row & placed).sum())
+    label = f"{name}: {n_row} electrodes"
+    if sig is not None:
+        label += f", {int((in_row & sig).sum())} significant"
+    if n_pos < n_row:
+        label += f"; {n_row - n_pos} without position not drawn"
+    return label
+
+
 def plot_electrodes(table: pd.DataFrame, path: str | os.PathLike, *, title: str, source: str = "electrode table",
                     score_label: str = "peak Pearson r", display_mode: str = "lzr",
                     dpi: int = 150) -> ElectrodeFigure:
@@ -125,23 +211,11 @@ def plot_electrodes(table: pd.DataFrame, path: str | os.PathLike, *, title: str,
     InputError
         If a required column is missing (naming ``source`` and the columns).
     """
-    from matplotlib import cm, colormaps, colors
-    from matplotlib.ticker import MaxNLocator
-    from nilearn import plotting
-
     _check_columns(table, source)
     table = table.reset_index(drop=True)
-    xyz = table[["pos_x", "pos_y", "pos_z"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
-    finite = xyz[np.isfinite(xyz)]
-    if finite.size and np.abs(finite).max() < 1.0:
-        # no brain spans less than a millimetre: these are metres (a table from MNE positions)
-        log.warning("%s: electrode positions are at most %.3g in size: taken as metres and drawn in mm", source,
-                    np.abs(finite).max())
-        xyz = xyz * 1000.0
+    xyz = _positions_mm(table, source)
     placed = np.isfinite(xyz).all(axis=1)
     r = pd.to_numeric(table["r_best"], errors="coerce").to_numpy(float)
-    layer = pd.to_numeric(table["best_layer"], errors="coerce").to_numpy(float)
-    lag = pd.to_numeric(table["best_lag"], errors="coerce").to_numpy(float)
     tested = "significant" in table.columns
     sig = (table["significant"].astype(str).str.lower().isin(("true", "1")).to_numpy() if tested
            else np.ones(len(table), bool))
@@ -149,18 +223,7 @@ def plot_electrodes(table: pd.DataFrame, path: str | os.PathLike, *, title: str,
     shown = sig & np.isfinite(r)
     subjects = list(dict.fromkeys(table["subject"].astype(str)))
     subject = table["subject"].astype(str).to_numpy()
-
-    # the scale spans every placed electrode's score (not only the coloured ones): with nothing
-    # significant it would otherwise collapse to a meaningless +-0.001
-    scored = placed & np.isfinite(r)
-    rmax = max(float(np.abs(r[scored]).max()) if scored.any() else 0.0, 1e-3)
-    lag_pad = 0.05 if np.nanmax(np.abs(lag), initial=0.0) < 5 else 50.0
-    scales = [
-        ("brain score", r, colors.Normalize(-rmax, rmax), "RdBu_r", score_label),
-        ("best layer", layer, colors.Normalize(*_layer_range(table)), "viridis", "best layer"),
-        # the lags seen over all electrodes span the searched window, the scale a lag is read against
-        ("best lag", lag, colors.Normalize(*_finite_range(lag, lag_pad)), "plasma", "best lag (s)"),
-    ]
+    scales = _scales(table, r, shown & placed, score_label)
     rows = [("all patients", np.ones(len(table), bool))] + [
         (s if s.startswith("sub-") else f"sub-{s}", subject == s) for s in subjects]
     without = {s: int((~placed & (subject == s)).sum()) for s in subjects if (~placed & (subject == s)).any()}
@@ -173,49 +236,16 @@ def plot_electrodes(table: pd.DataFrame, path: str | os.PathLike, *, title: str,
     legend = ("large coloured: significant (q_electrode ≤ encoding.fdr_q); small grey: not significant"
               if tested else "no permutation test (encoding.n_permutations = 0): every electrode coloured")
     fig.text(0.5, 1 - 0.42 / height, legend, ha="center", va="top", fontsize=9, color="0.3")
-
-    def panel_box(i: int, j: int) -> list[float]:
-        top = 1 - (head + i * PANEL_H) / height
-        return [j / n_cols, top - (PANEL_H - 0.3) / height, 1 / n_cols, (PANEL_H - 0.3) / height]
-
     for i, (name, in_row) in enumerate(rows):
-        n_row, n_pos = int(in_row.sum()), int((in_row & placed).sum())
-        label = f"{name}: {n_row} electrodes"
-        if tested:
-            label += f", {int((in_row & sig).sum())} significant"
-        if n_pos < n_row:
-            label += f"; {n_row - n_pos} without position not drawn"
-        fig.text(0.005, 1 - (head + i * PANEL_H) / height + 0.02 / height, label, ha="left", va="bottom",
+        fig.text(0.005, 1 - (head + i * PANEL_H) / height + 0.02 / height,
+                 _row_label(name, in_row, placed, sig if tested else None), ha="left", va="bottom",
                  fontsize=10, fontweight="bold" if i == 0 else "normal")
         for j, (_, values, norm, cmap, _) in enumerate(scales):
-            ax = fig.add_axes(panel_box(i, j))
-            display = plotting.plot_glass_brain(None, display_mode=display_mode, axes=ax, figure=fig,
-                                                annotate=(i == 0))
-            grey = in_row & placed & ~shown
-            if grey.any():
-                display.add_markers(xyz[grey], marker_color=[GREY], marker_size=SIZE_NONSIG if tested else SIZE_UNTESTED,
-                                    linewidths=0, clip_on=False)
-            coloured = np.flatnonzero(in_row & placed & shown & np.isfinite(values))
-            if coloured.size:
-                # strongest last, so they are drawn on top where markers overlap
-                coloured = coloured[np.argsort(np.abs(r[coloured]), kind="stable")]
-                display.add_markers(xyz[coloured], marker_color=list(colormaps[cmap](norm(values[coloured]))),
-                                    marker_size=SIZE_SIG if tested else SIZE_UNTESTED,
-                                    edgecolors="k", linewidths=0.4,
-                                    # lateral grid contacts lie on the outline of the top view: not cut in half
-                                    clip_on=False)
-    bar_h = 0.16 / height
-    for j, (column, _, norm, cmap, label) in enumerate(scales):
-        fig.text((j + 0.5) / n_cols, 1 - 0.62 / height, column, ha="center", va="top", fontsize=11,
-                 fontweight="bold")
-        cax = fig.add_axes([(j + 0.2) / n_cols, (foot - 0.45) / height, 0.6 / n_cols, bar_h])
-        bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal")
-        bar.locator = MaxNLocator(nbins=5)  # a handful of readable ticks whatever the range
-        bar.update_ticks()
-        bar.set_label(label, fontsize=9)
-        bar.ax.tick_params(labelsize=8)
-        if column == "best layer":
-            bar.ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+            top = 1 - (head + i * PANEL_H) / height
+            ax = fig.add_axes([j / n_cols, top - (PANEL_H - 0.3) / height, 1 / n_cols, (PANEL_H - 0.3) / height])
+            _draw_panel(fig, ax, xyz, in_row & placed, shown, r, values, norm, cmap, tested=tested,
+                        display_mode=display_mode, annotate=(i == 0))
+    _colour_bars(fig, scales, height, foot)
     out = save_figure(fig, path, dpi=dpi)
     return ElectrodeFigure(path=out, n_electrodes=len(table), n_plotted=int(placed.sum()), without_position=without,
                            n_significant=int(sig.sum()) if tested else None)
