@@ -13,22 +13,21 @@
 #   {model}_lora/{testset}/...             the adapted model, same files
 #   figures/*.png                          accuracy per model / subfield, calibration curves, base vs LoRA
 #
-# Self-contained, so that it also runs when included on its own (tests/workflow): it validates its
-# config section against workflow/brainalign/brainbench/config.schema.yaml (filling defaults), and its
-# bookkeeping (names, paths, runs) lives in brainalign.brainbench.plan. Globals are prefixed _bb/_BB.
+# Self-contained, so that it also runs on its own (snakemake -s workflow/rules/brainbench.smk): it
+# validates its config section against the `brainbench` section of workflow/schemas/config.schema.yaml
+# (filling defaults; a no-op after the main Snakefile's validation), and its bookkeeping (names,
+# paths, runs) lives in brainalign.brainbench.plan. Globals are prefixed _bb/_BB.
 
 import sys as _bb_sys
 from pathlib import Path as _BbPath
 
-from snakemake.utils import validate as _bb_validate
-
 # The library: importable from the .venv, and from the repository when run in a conda env.
 _bb_sys.path.insert(0, str(_BbPath(workflow.current_basedir).parent))
 from brainalign.brainbench import plan as _bb
+from brainalign.config_sections import validated as _bb_validated
 
-# Validated (and defaults filled) at parse time against the section's own schema fragment.
-_BB = dict(config.get("brainbench") or {})
-_bb_validate(_BB, schema="../brainalign/brainbench/config.schema.yaml", set_default=True)
+# Validated (and defaults filled) at parse time against the main schema's `brainbench` section.
+_BB = _bb_validated(config, "brainbench")
 _bb.check_section(_BB, config.get("models", {}))
 _BB_TESTSETS = dict(_BB["testsets"])
 _BB_MODELS = list(_BB["models"])

@@ -11,10 +11,13 @@ from pathlib import Path as _FigPath
 
 _fig_sys.path.insert(0, str(_FigPath(workflow.current_basedir).parent))
 from brainalign.analyses import plan as _an_plan
-from brainalign.analyses.settings import merged as _settings_merged
+from brainalign.config_sections import validated as _fig_validated
 
-ANALYSES_CFG = _settings_merged("analyses", config)
-FIGURES_CFG = _settings_merged("figures", config)
+# Copies of the validated sections, defaults from workflow/schemas/config.schema.yaml (the main
+# Snakefile's validation has filled them already; filling again keeps this file includable on its
+# own, as tests/unit/test_figure_rules_ieeg.py does). A named atlas below is resolved in the copy only.
+ANALYSES_CFG = _fig_validated(config, "analyses")
+FIGURES_CFG = _fig_validated(config, "figures")
 FIG = f"{RESULTS}/figures"
 FIG_EXT = FIGURES_CFG["format"]
 _TRAINED_RE = _an_plan.alternation(BASE_MODELS)
