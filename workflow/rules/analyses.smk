@@ -8,6 +8,8 @@
 #
 # analysis_targets() lists every enabled output (the foundation figures included) for `rule all`.
 
+from brainalign.brainbench import plan as _bb_plan
+
 ANALYSES_DIR = f"{RESULTS}/analyses"
 _FC = ANALYSES_CFG["forecast"]
 _CMP = ANALYSES_CFG["comparison"]
@@ -17,7 +19,7 @@ _an_plan.check_models(ANALYSES_CFG, MODELS)
 _TRAINED_WITH_CONTROL = [m for m in BASE_MODELS if m in CONTROL_OF]
 _SIM_MODELS = list(_SIM["models"] or MODELS)
 _BB_SET = _CMP["brainbench_testset"]
-_BB_CMP_MODELS = [m for m in (config.get("brainbench") or {}).get("models", []) if m in MODELS] if _BB_SET else []
+_BB_CMP_MODELS = [m for m in config["brainbench"]["models"] if m in MODELS] if _BB_SET else []
 
 # Every enabled analysis output plus the foundation figures, for the top-level `all` rule.
 analysis_targets = lambda wildcards=None: _an_plan.analysis_targets(
@@ -146,7 +148,7 @@ rule analysis_comparison:
         regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
         scores=lambda wc: [scores_path(m, wc.modality) for m in MODELS],
         features=[path for m in MODELS for path in features_of(m)],  # model-major, story-minor
-        brainbench=[f"results/brainbench/{m}/{_BB_SET}/summary.json" for m in _BB_CMP_MODELS],
+        brainbench=[_bb_plan.paths(m, _BB_SET)["summary"] for m in _BB_CMP_MODELS],
     output:
         table=f"{ANALYSES_DIR}/comparison/{{modality}}/brain_vs_quality.tsv",
         correlations=f"{ANALYSES_DIR}/comparison/{{modality}}/quality_correlations.tsv",

@@ -47,8 +47,8 @@ rule brainbench:
     input:
         _bb.run_files(_BB_RUNS, "summary"),
         _bb.run_files(_BB_RUNS, "item_table"),
-        expand(f"{_BB_OUT}/figures/{{fig}}.png", fig=_bb.figures(_BB_LORA_ON)) if _BB_MODELS and _BB_TESTSETS else [],
-        [f"{_BB_OUT}/tables/summary.html"] if _BB_MODELS and _BB_TESTSETS else [],  # rule table_brainbench
+        [_bb.figure_path(fig) for fig in _bb.figures(_BB_LORA_ON)] if _BB_MODELS and _BB_TESTSETS else [],
+        [_bb.SUMMARY_TABLE] if _BB_MODELS and _BB_TESTSETS else [],  # rule table_brainbench
 
 
 rule brainbench_score:
@@ -81,13 +81,10 @@ rule brainbench_score:
 
 rule brainbench_lora:
     input:
-        corpus=_BB_LORA.get("corpus", []),
+        corpus=_BB_LORA["corpus"],
         testsets=list(_BB_TESTSETS.values()),
     output:
-        adapter_model=f"{_BB_OUT}/lora/{{bbmodel}}/adapter/adapter_model.safetensors",
-        adapter_config=f"{_BB_OUT}/lora/{{bbmodel}}/adapter/adapter_config.json",
-        history=f"{_BB_OUT}/lora/{{bbmodel}}/training_history.csv",
-        info=f"{_BB_OUT}/lora/{{bbmodel}}/training.json",
+        **_bb.lora_paths("{bbmodel}"),
     wildcard_constraints:
         bbmodel=_bb.alternation(_BB_MODELS),
     params:
@@ -112,7 +109,7 @@ use rule brainbench_score as brainbench_score_lora with:
     input:
         testset=lambda wc: _BB_TESTSETS[wc.testset],
         unseen=_BB["unseen"],
-        adapter=f"{_BB_OUT}/lora/{{bbmodel}}/adapter/adapter_model.safetensors",
+        adapter=_bb.lora_paths("{bbmodel}")["adapter_model"],
     output:
         **_bb.paths("{bbmodel}_lora", "{testset}"),
     params:
@@ -132,7 +129,7 @@ rule brainbench_figures:
     output:
         **{
             fig: report(
-                f"{_BB_OUT}/figures/{fig}.png",
+                _bb.figure_path(fig),
                 caption=f"../report/brainbench/{fig}.rst",
                 category="BrainBench",
             )
@@ -159,7 +156,7 @@ rule table_brainbench:
         _bb.run_files(_BB_RUNS, "summary"),
     output:
         html=report(
-            f"{_BB_OUT}/tables/summary.html",
+            _bb.SUMMARY_TABLE,
             caption="../report/qc/table_brainbench.rst",
             category="BrainBench",
             labels={"table": "BrainBench summary"},
