@@ -52,7 +52,7 @@ def _run(features, recordings, scores, modality="fmri", **settings):
     return sensitivity_analysis(features, recordings, scores, modality=modality,
                                 design={"method": "fir", "delays": [1, 2]} if modality == "fmri" else {},
                                 encoding={"alphas": [1.0, 100.0], "inner_folds": 2},
-                                settings=with_defaults(KEY, {**base, **settings}, check_values=False))
+                                settings=with_defaults(KEY, {**base, **settings}))
 
 
 def test_unknown_key():
@@ -72,28 +72,28 @@ def test_unknown_nested_key():
 def test_single_snr():
     """One SNR cannot make a curve -> ConfigError naming analyses.sensitivity.snrs."""
     with pytest.raises(Exception) as exc:
-        check_settings(with_defaults(KEY, {"snrs": [1.0]}, check_values=False))
+        check_settings(with_defaults(KEY, {"snrs": [1.0]}))
     assert_input_error(exc, "analyses.sensitivity.snrs", "at least 2 distinct SNRs > 0")
 
 
 def test_non_positive_snr():
     """SNR 0 or below -> ConfigError naming analyses.sensitivity.snrs."""
     with pytest.raises(Exception) as exc:
-        check_settings(with_defaults(KEY, {"snrs": [0.0, 1.0]}, check_values=False))
+        check_settings(with_defaults(KEY, {"snrs": [0.0, 1.0]}))
     assert_input_error(exc, "analyses.sensitivity.snrs", "SNRs > 0")
 
 
 def test_depth_outside_unit_interval():
     """A relative depth of 1.5 -> ConfigError naming analyses.sensitivity.depths."""
     with pytest.raises(Exception) as exc:
-        check_settings(with_defaults(KEY, {"depths": [0.5, 1.5]}, check_values=False))
+        check_settings(with_defaults(KEY, {"depths": [0.5, 1.5]}))
     assert_input_error(exc, "analyses.sensitivity.depths", r"relative depths in \[0, 1\]")
 
 
 def test_too_few_unplanted_hosts():
     """n_null below 20 cannot calibrate the test -> ConfigError naming analyses.sensitivity.n_null."""
     with pytest.raises(Exception) as exc:
-        check_settings(with_defaults(KEY, {"n_null": 5}, check_values=False))
+        check_settings(with_defaults(KEY, {"n_null": 5}))
     assert_input_error(exc, "analyses.sensitivity.n_null", "integer >= 20")
 
 

@@ -20,7 +20,7 @@ PLANTED = {"early": {"depth": 0.2}, "middle": {"depth": 0.5}, "late": {"depth": 
 
 def _regions(values: dict) -> dict:
     """A partial ``analyses.regions`` section with the schema's defaults (as the workflow's validation fills them)."""
-    return with_defaults("analyses.regions", values, check_values=False)
+    return with_defaults("analyses.regions", values)
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,6 @@ def test_with_defaults_overrides_nested_keys_only():
     assert cfg["sensitivity"]["latents"]["n_pcs"] == 8                 # nested defaults are filled
     assert with_defaults("figures")["format"] == "png"
     assert defaults("analyses.forecast.distances") == [1, 2, 4, 6, 8, 12, 20, 30]  # defaults not mutated
-    with pytest.raises(Exception, match="analyses.forecast.distances"):
-        with_defaults("analyses", {"forecast": {"distances": [0, 2]}})  # the schema's minimum, naming the key
     with pytest.raises(Exception, match="analyses.typo"):
         with_defaults("analyses", {"typo": 1})
 
@@ -62,3 +60,25 @@ def test_check_models_names_the_key():
     with pytest.raises(ValueError, match="analyses.forecast.models"):
         plan.check_models(an, ["m"])
     assert plan.alternation([]) == "(?!)" and plan.alternation(["a.b"]) == r"a\.b"
+
+
+def test_output_names_are_written_only_in_the_plan_modules():
+    """The rules build the analyses/figures/BrainBench output paths from the plan modules' templates."""
+    import re
+
+    from brainalign.brainbench import plan as bb_plan
+
+    repo = Path(__file__).resolve().parents[2]
+    code = "\n".join(line.split("#")[0] for rules in sorted((repo / "workflow" / "rules").glob("*.smk"))
+                     for line in rules.read_text().splitlines()
+                     if "/logs/" not in line and "/benchmarks/" not in line)  # log names echo the outputs
+    templates = [v for files in plan.FILES.values() for v in files.values()] + list(plan.FIGURE_FILES.values())
+    templates += list(bb_plan.FILES.values()) + list(bb_plan.LORA_FILES.values())
+    for template in templates:
+        # the last literal piece of the file name, e.g. "best_distance.tsv", "_layer_by_layer_all_model_pairs."
+        name = max(re.split(r"\{[^}]*\}", template.rsplit("/", 1)[-1]), key=len)
+        if "." not in name or re.fullmatch(r"\.?\w{1,5}", name):
+            continue  # only an extension ("{method}.tsv") or a stem that also names keys ("brain_score_")
+        assert name not in code, f"{name!r} is written in workflow/rules again; use the plan's template"
+    assert plan.analysis_file("r", "forecast", "best", model="m", modality="fmri") == "r/analyses/forecast/m/fmri/best_distance.tsv"
+    assert plan.figure_file("r", "topomaps", modality="{meeg}", ext="svg") == "r/figures/{model}/{meeg}/topomaps_by_layer.svg"

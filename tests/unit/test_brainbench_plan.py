@@ -11,7 +11,7 @@ from brainalign.errors import ConfigError
 
 def section(values: dict) -> dict:
     """A partial ``brainbench`` section with the schema's defaults, as the workflow validates it."""
-    return with_defaults("brainbench", values, check_values=False)
+    return with_defaults("brainbench", values)
 
 
 def test_runs_and_paths():

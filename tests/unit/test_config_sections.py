@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
-from brainalign.config_sections import defaults, require, section_schema, validated, with_defaults
+from brainalign.config_sections import defaults, require, section_schema, with_defaults
+from brainalign.config_validation import check_values, validated
 from brainalign.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,8 +60,11 @@ def test_a_missing_key_is_an_error_naming_it(key, drop):
 def test_an_unknown_key_or_bad_value_is_an_error_naming_it():
     with pytest.raises(ConfigError, match=r"'figures\.colour'.*unknown key"):
         require({**with_defaults("figures"), "colour": "red"}, "figures")
+    assert require({**with_defaults("figures"), "format": "gif"}, "figures")["format"] == "gif"  # values: not here
     with pytest.raises(ConfigError, match=r"'figures\.format'"):
-        require({**with_defaults("figures"), "format": "gif"}, "figures")
+        check_values({**with_defaults("figures"), "format": "gif"}, "figures")
+    with pytest.raises(ConfigError, match=r"'analyses\.forecast\.distances\.0'.*minimum 1"):
+        validated({"analyses": {"forecast": {"distances": [0, 2]}}}, "analyses")
     with pytest.raises(KeyError, match="no 'nope'"):
         section_schema("analyses.nope")
 

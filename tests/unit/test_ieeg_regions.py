@@ -34,7 +34,7 @@ from brainalign.config_sections import with_defaults
 
 def _regions(values: dict) -> dict:
     """A partial ``analyses.regions`` section with the schema's defaults (as the workflow's validation fills them)."""
-    return with_defaults("analyses.regions", values, check_values=False)
+    return with_defaults("analyses.regions", values)
 
 
 

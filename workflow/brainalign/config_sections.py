@@ -8,8 +8,9 @@ which fails with a :class:`~brainalign.errors.ConfigError` naming the first miss
 instead of inventing a default that could drift from the schema's.
 
 Library callers and tests that build a section outside Snakemake get the schema's defaults from
-:func:`with_defaults` (``with_defaults("analyses.forecast", {"distances": [3]})``), and
-:func:`validated` does both steps for a rule file that must run on its own (``brainbench.smk``).
+:func:`with_defaults` (``with_defaults("analyses.forecast", {"distances": [3]})``);
+:func:`brainalign.config_validation.validated` also checks the values (jsonschema), for a rule file
+that must run on its own (``brainbench.smk``).
 """
 
 from __future__ import annotations
@@ -53,14 +54,15 @@ def defaults(key: str) -> Any:
     return fill_defaults({"value": schema["default"]}, {"properties": {"value": schema}})["value"]
 
 
-def with_defaults(key: str, values: Mapping[str, Any] | None = None, *, check_values: bool = True) -> dict:
+def with_defaults(key: str, values: Mapping[str, Any] | None = None) -> dict:
     """``values`` (a partial ``key`` section) with every left-out key filled from the schema's defaults.
 
     What the workflow's validation does to the section; for library callers and tests that build a
-    config outside Snakemake.  The result is checked with :func:`require`.
+    config outside Snakemake.  The result is checked with :func:`require` (values are not checked:
+    see :func:`brainalign.config_validation.validated`).
     """
     filled = fill_defaults(copy.deepcopy(dict(values or {})), section_schema(key))
-    return require(filled, key, check_values=check_values)
+    return require(filled, key)
 
 
 def _structure(values: Mapping[str, Any], schema: Mapping[str, Any], key: str) -> ConfigError | None:
@@ -86,40 +88,24 @@ def _structure(values: Mapping[str, Any], schema: Mapping[str, Any], key: str) -
     return None
 
 
-def require(values: Mapping[str, Any] | None, key: str, *, check_values: bool = True) -> dict:
-    """Check that ``values`` is a complete, valid ``key`` section of the config; return it as a dict.
+def require(values: Mapping[str, Any] | None, key: str) -> dict:
+    """Check that ``values`` is a complete ``key`` section of the config; return it as a dict.
 
     Complete means every key the schema gives a default is present (as after the workflow's
     validation, which fills them): a missing one is an error naming it, not a silent default.  A key
-    the schema does not know is an error too.  ``check_values=False`` leaves the values' types and
-    ranges to the caller (which checks them with messages of its own).
+    the schema does not know is an error too.  Types and ranges are the workflow's validation's
+    (and the caller's own checks'); :func:`brainalign.config_validation.check_values` checks them
+    against the schema where the rules' Python has jsonschema (this module needs only PyYAML, so
+    that the rule environments can import it).
 
     Raises
     ------
     ConfigError
-        Naming the missing key (``analyses.forecast.distances``) or the key whose value the schema
-        rejects, with what the schema expects.
+        Naming the missing or unknown key (``analyses.forecast.distances``) and what is expected.
     """
-    import jsonschema
-
     if not isinstance(values, Mapping):
         raise ConfigError(key, f"{values!r} is not a mapping", expected="the validated config section")
-    schema = section_schema(key)
-    problem = _structure(values, schema, key)
+    problem = _structure(values, section_schema(key), key)
     if problem is not None:
         raise problem
-    if not check_values:
-        return dict(values)
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(dict(values)))
-    if error is not None:
-        where = ".".join([key, *map(str, error.absolute_path)])
-        raise ConfigError(where, error.message, expected=str(error.schema.get("description") or error.validator))
     return dict(values)
-
-
-def validated(config: Mapping[str, Any], key: str) -> dict:
-    """``config[key]`` with the schema's defaults filled, then checked (:func:`require`).
-
-    For a rule file that must also run without the main Snakefile's validation (``brainbench.smk``).
-    """
-    return with_defaults(key, copy.deepcopy(dict(config.get(key) or {})))

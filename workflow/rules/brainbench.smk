@@ -24,7 +24,7 @@ from pathlib import Path as _BbPath
 # The library: importable from the .venv, and from the repository when run in a conda env.
 _bb_sys.path.insert(0, str(_BbPath(workflow.current_basedir).parent))
 from brainalign.brainbench import plan as _bb
-from brainalign.config_sections import validated as _bb_validated
+from brainalign.config_validation import validated as _bb_validated
 
 # Validated (and defaults filled) at parse time against the main schema's `brainbench` section.
 _BB = _bb_validated(config, "brainbench")

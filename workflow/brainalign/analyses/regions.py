@@ -457,7 +457,7 @@ def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> 
     FileNotFoundError
         An explicit path that does not exist.
     """
-    settings = require(settings, "analyses.regions", check_values=False)
+    settings = require(settings, "analyses.regions")
     root = Path(bids_root) if bids_root else None
     atlas_dir = root / "derivatives" / "atlas" if root else None
     out = {}

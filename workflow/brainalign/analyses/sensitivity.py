@@ -123,7 +123,7 @@ def check_settings(settings: Mapping[str, Any] | None) -> dict:
         Naming the key (``analyses.sensitivity.snrs`` ...) that is missing, unknown, or out of range,
         and what is expected.
     """
-    s = require(settings, KEY, check_values=False)
+    s = require(settings, KEY)
     s = {k: (dict(v) if isinstance(v, dict) else v) for k, v in s.items()}
     depths = [float(d) for d in s["depths"]]
     if not depths or any(not 0.0 <= d <= 1.0 for d in depths):

@@ -49,10 +49,10 @@ def model_entry(models: dict, name: str) -> dict:
 def check_section(section: dict, models: dict) -> None:
     """Cross-key checks the JSON schema cannot express (model names exist, test-set names, corpus).
 
-    ``section`` is the validated ``brainbench`` section (:func:`brainalign.config_sections.validated`);
+    ``section`` is the validated ``brainbench`` section (:func:`brainalign.config_validation.validated`);
     a missing key is a :class:`~brainalign.errors.ConfigError` naming it.
     """
-    section = require(section, "brainbench", check_values=False)
+    section = require(section, "brainbench")
     for name in section["models"]:
         model_entry(models, name)
     for name in section["testsets"]:
