@@ -10,7 +10,8 @@ import pytest
 import xarray as xr
 from conftest import assert_input_error
 
-from brainalign.analyses.sensitivity import check_settings, sensitivity_analysis
+from brainalign.analyses.sensitivity import KEY, check_settings, sensitivity_analysis
+from brainalign.config_sections import with_defaults
 
 TR = 1.5
 
@@ -50,48 +51,49 @@ def _run(features, recordings, scores, modality="fmri", **settings):
     base = {"n_targets": [5], "n_null": 20, "n_repeats": 1, "n_permutations": 0, "host_quantile": 1.0}
     return sensitivity_analysis(features, recordings, scores, modality=modality,
                                 design={"method": "fir", "delays": [1, 2]} if modality == "fmri" else {},
-                                encoding={"alphas": [1.0, 100.0], "inner_folds": 2}, settings={**base, **settings})
+                                encoding={"alphas": [1.0, 100.0], "inner_folds": 2},
+                                settings=with_defaults(KEY, {**base, **settings}))
 
 
 def test_unknown_key():
     """A misspelled analyses.sensitivity key -> ConfigError naming it and the valid keys."""
     with pytest.raises(Exception) as exc:
-        check_settings({"snr": [0.1, 1.0]})
+        check_settings({**with_defaults(KEY), "snr": [0.1, 1.0]})
     assert_input_error(exc, "analyses.sensitivity.snr", "unknown key", "snrs")
 
 
 def test_unknown_nested_key():
     """A misspelled latents key -> ConfigError naming analyses.sensitivity.latents.<key>."""
     with pytest.raises(Exception) as exc:
-        check_settings({"latents": {"n_pc": 4}})
+        check_settings({**with_defaults(KEY), "latents": {**with_defaults(KEY)["latents"], "n_pc": 4}})
     assert_input_error(exc, "analyses.sensitivity.latents.n_pc", "unknown key")
 
 
 def test_single_snr():
     """One SNR cannot make a curve -> ConfigError naming analyses.sensitivity.snrs."""
     with pytest.raises(Exception) as exc:
-        check_settings({"snrs": [1.0]})
+        check_settings(with_defaults(KEY, {"snrs": [1.0]}))
     assert_input_error(exc, "analyses.sensitivity.snrs", "at least 2 distinct SNRs > 0")
 
 
 def test_non_positive_snr():
     """SNR 0 or below -> ConfigError naming analyses.sensitivity.snrs."""
     with pytest.raises(Exception) as exc:
-        check_settings({"snrs": [0.0, 1.0]})
+        check_settings(with_defaults(KEY, {"snrs": [0.0, 1.0]}))
     assert_input_error(exc, "analyses.sensitivity.snrs", "SNRs > 0")
 
 
 def test_depth_outside_unit_interval():
     """A relative depth of 1.5 -> ConfigError naming analyses.sensitivity.depths."""
     with pytest.raises(Exception) as exc:
-        check_settings({"depths": [0.5, 1.5]})
+        check_settings(with_defaults(KEY, {"depths": [0.5, 1.5]}))
     assert_input_error(exc, "analyses.sensitivity.depths", r"relative depths in \[0, 1\]")
 
 
 def test_too_few_unplanted_hosts():
     """n_null below 20 cannot calibrate the test -> ConfigError naming analyses.sensitivity.n_null."""
     with pytest.raises(Exception) as exc:
-        check_settings({"n_null": 5})
+        check_settings(with_defaults(KEY, {"n_null": 5}))
     assert_input_error(exc, "analyses.sensitivity.n_null", "integer >= 20")
 
 
@@ -144,3 +146,12 @@ def test_fmri_run_without_tr():
     with pytest.raises(Exception) as exc:
         _run(features, recordings, scores)
     assert_input_error(exc, "sub-01_task-a_bold.nii.gz", "'tr'", "repetition time")
+
+
+def test_missing_key():
+    """A section without one of its keys (not filled by the workflow's validation) -> ConfigError naming it."""
+    settings = with_defaults(KEY)
+    del settings["latents"]["n_pcs"]
+    with pytest.raises(Exception) as exc:
+        check_settings(settings)
+    assert_input_error(exc, "analyses.sensitivity.latents.n_pcs", "missing")

@@ -12,9 +12,15 @@ import xarray as xr
 from brainalign import analyses as A
 from brainalign.analyses.synthetic import make_scores
 from brainalign.analyses.units import to_units
+from brainalign.config_sections import with_defaults
 
 PLANTED = {"early": {"depth": 0.2}, "middle": {"depth": 0.5}, "late": {"depth": 0.8},
            "noise": {"amplitude": 0.0}}
+
+
+def _regions(values: dict) -> dict:
+    """A partial ``analyses.regions`` section with the schema's defaults (as the workflow's validation fills them)."""
+    return with_defaults("analyses.regions", values)
 
 
 @pytest.fixture(scope="module")
@@ -370,7 +376,7 @@ def test_label_voxels_and_channels(tmp_path, fmri, meg):
     groups = pd.DataFrame({"channel": meg["channel"].values, "group": meg["region"].values})
     groups.to_csv(adir / "m_channelgroups.tsv", sep="\t", index=False)
 
-    sources = find_region_sources(tmp_path, {"atlas": "auto", "atlas_labels": "auto", "channel_groups": "auto"})
+    sources = find_region_sources(tmp_path, _regions({"atlas": "auto", "atlas_labels": "auto", "channel_groups": "auto"}))
     assert sources["atlas_labels"].endswith("x_dseg.tsv")
     labelled = attach_regions(fmri.drop_vars("region"), sources)
     expected = np.array([{"early": "A", "middle": "B", "late": "C"}.get(t, "") for t in truth])
@@ -382,7 +388,7 @@ def test_label_voxels_and_channels(tmp_path, fmri, meg):
     with pytest.raises(ValueError, match="no channel"):
         label_channels(meg, pd.DataFrame({"channel": ["X"], "group": ["g"]}))
     with pytest.raises(FileNotFoundError, match="analyses.regions.atlas"):
-        find_region_sources(tmp_path, {"atlas": "{bids_root}/missing.nii.gz"})
+        find_region_sources(tmp_path, _regions({"atlas": "{bids_root}/missing.nii.gz"}))
     assert label_voxels(fmri, adir / "x_dseg.nii.gz")["region"].values[0] == "1"
 
 

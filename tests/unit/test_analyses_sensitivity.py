@@ -22,6 +22,7 @@ from brainalign.demo.drivers import region_latents
 from brainalign.demo.fmri import hrf_regressors
 from brainalign.encoding import encode_dataset
 from brainalign.errors import ConfigError
+from brainalign.config_sections import defaults, section_schema, with_defaults
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "recordings"
 TR = 1.5
@@ -237,7 +238,7 @@ def test_sensitivity_on_noise_hosts_power_rises_and_recovers_the_planted_snr(pla
     settings = {"depths": [0.6], "snrs": [0.03, 0.1, 0.3, 1.0, 3.0], "n_targets": [10, 20], "n_null": 40,
                 "n_repeats": 2, "n_permutations": 200, "quantiles": [0.5]}
     res = sens.sensitivity_analysis(features, recs, scores, modality="fmri", design=DESIGN, encoding=ENCODING,
-                                    settings=settings, seed=0)
+                                    settings=with_defaults(sens.KEY, settings), seed=0)
     power = res.power[res.power["n_targets"] == 20].sort_values("snr")
     assert list(power["planted_layer"].unique()) == [18]
     np.testing.assert_allclose(res.targets["measured_snr"], res.targets["snr"], rtol=1e-5)
@@ -268,7 +269,7 @@ def test_sensitivity_is_seeded(planted_dataset):
     features, recs, scores = planted_dataset
     settings = {"depths": [0.3], "snrs": [0.1, 1.0], "n_targets": [5], "n_null": 20, "n_repeats": 1,
                 "n_permutations": 50, "n_layers": 3}
-    kw = dict(modality="fmri", design=DESIGN, encoding=ENCODING, settings=settings)
+    kw = dict(modality="fmri", design=DESIGN, encoding=ENCODING, settings=with_defaults(sens.KEY, settings))
     a = sens.sensitivity_analysis(features, recs, scores, seed=1, **kw)
     b = sens.sensitivity_analysis(features, recs, scores, seed=1, **kw)
     c = sens.sensitivity_analysis(features, recs, scores, seed=2, **kw)
@@ -299,7 +300,7 @@ def test_sensitivity_meeg_word_locked_lags():
     settings = {"depths": [0.5], "snrs": [0.003, 0.03, 0.3], "n_targets": [8], "n_null": 40, "n_repeats": 1,
                 "n_permutations": 400, "host_quantile": 1.0, "quantiles": [0.9]}
     res = sens.sensitivity_analysis(features, recs, scores, modality="eeg", design=design, encoding=ENCODING,
-                                    settings=settings, seed=0)
+                                    settings=with_defaults(sens.KEY, settings), seed=0)
     det = res.power.sort_values("snr")["detection_rate"].to_numpy()
     assert det[-1] > 0.8 and det[0] < det[-1]
     assert res.targets["host"].str.startswith("E").all()
@@ -308,34 +309,27 @@ def test_sensitivity_meeg_word_locked_lags():
     np.testing.assert_allclose(res.targets["measured_snr"], res.targets["snr"], rtol=1e-5)
 
 
-def test_schema_defaults_mirror_the_library_defaults():
-    """analyses.sensitivity in the config schema (and its fragment) has the library's defaults."""
-    import yaml
-
+def test_schema_is_the_one_home_of_the_defaults():
+    """analyses.sensitivity's defaults live only in the main schema (no fragment, no library table)."""
     repo = Path(__file__).resolve().parents[2]
-    main = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    fragment = yaml.safe_load((repo / "workflow" / "brainalign" / "analyses" / "config.schema.yaml").read_text())
-    for section in (main["properties"]["analyses"], fragment["analyses"]):
-        props = section["properties"]["sensitivity"]["properties"]
-        assert set(props) == set(sens.DEFAULTS)
-        for key, value in sens.DEFAULTS.items():
-            if isinstance(value, dict):
-                assert {k: v["default"] for k, v in props[key]["properties"].items()} == value, key
-            else:
-                assert props[key]["default"] == value, key
-            assert props[key].get("description"), f"analyses.sensitivity.{key} has no description"
+    assert not (repo / "workflow" / "brainalign" / "analyses" / "config.schema.yaml").exists()
+    assert not hasattr(sens, "DEFAULTS")
+    props = section_schema(sens.KEY)["properties"]
+    for key, sub in props.items():
+        assert sub.get("description"), f"analyses.sensitivity.{key} has no description"
+    # the planting kernel of MEG/EEG without an explicit kernel is the schema's
+    assert defaults("analyses.sensitivity.meeg_kernel") == {"peak": 0.3, "width": 0.08, "length": 0.6}
 
 
 def test_plan_lists_the_sensitivity_outputs_only_when_enabled():
     from brainalign.analyses import plan
-    from brainalign.analyses.settings import merged
 
-    off = merged("analyses", {})
+    off = with_defaults("analyses")
     assert plan.sensitivity_targets("results/d", "m", ["fmri", "eeg"], off) == []
-    on = merged("analyses", {"analyses": {"sensitivity": {"enabled": True, "modalities": ["eeg", "meg"]}}})
+    on = with_defaults("analyses", {"sensitivity": {"enabled": True, "modalities": ["eeg", "meg"]}})
     assert plan.sensitivity_targets("results/d", "m", ["fmri", "eeg"], on) == [
         "results/d/analyses/sensitivity/m/eeg/power.tsv"]
     assert plan.sensitivity_model(on, ["m", "m_random"], "m") == "m"
-    bad = merged("analyses", {"analyses": {"sensitivity": {"enabled": True, "model": "x"}}})
+    bad = with_defaults("analyses", {"sensitivity": {"enabled": True, "model": "x"}})
     with pytest.raises(ValueError, match="analyses.sensitivity.model': 'x'"):
         plan.sensitivity_model(bad, ["m"], "m")

@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from brainalign.analyses import plan
-from brainalign.analyses.settings import merged
+from brainalign.config_sections import with_defaults
 from brainalign.io.tsv import write_bids_tsv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ rule all:
 
 
 def test_plan_draws_ieeg_electrodes_and_scalp_topomaps():
-    fig = merged("figures", {})
+    fig = with_defaults("figures")
     out = plan.figure_targets("r", ["m"], ["meg", "eeg", "ieeg"], fig)
     assert "r/figures/m/ieeg/electrodes_on_brain.png" in out
     assert "r/figures/m/ieeg/time_courses_by_region.png" in out

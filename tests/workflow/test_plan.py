@@ -211,3 +211,40 @@ def test_sharded_encode_plans_shard_jobs_with_their_memory(tmp_path):
     assert max(s.mem_mb for s in plan.shards) <= 4 * 1024
     single = _dry_run_profile(tmp_path / "single", "podcast_ecog", {"dataset": {"bids_root": str(bids)}})
     assert single.returncode == 0 and "encode_shard" not in single.stdout and "encode " in single.stdout
+
+
+# The demo's dry run as planned before the config defaults moved to the schema alone (issue 15:
+# settings.ANALYSES/FIGURES, the analyses and brainbench schema fragments, collect.py's literals):
+# every job, its wildcards, outputs and params (the config sections the scripts receive).  Recorded
+# with tests/workflow/plan_snapshot.py from commit bdb5e75; a change that means to alter the plan
+# regenerates it (python tests/workflow/plan_snapshot.py WORKDIR OUT.json [brainbench]).
+PLAN_SNAPSHOT = REPO / "tests" / "workflow" / "data" / "demo_plan.json"
+
+
+@pytest.mark.parametrize("target", ["default", "brainbench"])
+def test_demo_plan_and_params_are_unchanged(tmp_path, target):
+    import json
+
+    work = tmp_path / "work"
+    (work / "config").mkdir(parents=True)
+    (work / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
+    # paths of the demo config are relative to the repository: its corpus and ../shared test sets
+    (work / "workflow").symlink_to(REPO / "workflow")
+    shared = REPO.parent / "shared"
+    if target == "brainbench" and not shared.is_dir():
+        pytest.skip(f"{shared} (BrainBench test sets of the demo config) is not there")
+    if shared.is_dir():
+        (tmp_path / "shared").symlink_to(shared)
+    out = tmp_path / "plan.json"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    run = subprocess.run([sys.executable, str(REPO / "tests" / "workflow" / "plan_snapshot.py"), str(work), str(out),
+                          *([] if target == "default" else [target])],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=work)
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = json.loads(PLAN_SNAPSHOT.read_text())[target]
+    planned = json.loads(out.read_text())
+    assert [(j["rule"], j["wildcards"]) for j in planned] == [(j["rule"], j["wildcards"]) for j in expected]
+    for got, want in zip(planned, expected):
+        assert got == want, f"{got['rule']} {got['wildcards']}: outputs or params differ"
+    rules = {j["rule"] for j in planned}
+    assert {"encode", "analysis_forecast"} <= rules if target == "default" else {"brainbench_score"} <= rules

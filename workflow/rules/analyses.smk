@@ -8,7 +8,8 @@
 #
 # analysis_targets() lists every enabled output (the foundation figures included) for `rule all`.
 
-ANALYSES_DIR = f"{RESULTS}/analyses"
+from brainalign.brainbench import plan as _bb_plan
+
 _FC = ANALYSES_CFG["forecast"]
 _CMP = ANALYSES_CFG["comparison"]
 _SIM = ANALYSES_CFG["similarity"]
@@ -17,7 +18,7 @@ _an_plan.check_models(ANALYSES_CFG, MODELS)
 _TRAINED_WITH_CONTROL = [m for m in BASE_MODELS if m in CONTROL_OF]
 _SIM_MODELS = list(_SIM["models"] or MODELS)
 _BB_SET = _CMP["brainbench_testset"]
-_BB_CMP_MODELS = [m for m in (config.get("brainbench") or {}).get("models", []) if m in MODELS] if _BB_SET else []
+_BB_CMP_MODELS = [m for m in config["brainbench"]["models"] if m in MODELS] if _BB_SET else []
 
 # Every enabled analysis output plus the foundation figures, for the top-level `all` rule.
 analysis_targets = lambda wildcards=None: _an_plan.analysis_targets(
@@ -30,26 +31,26 @@ rule analysis_hierarchy:
         regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
         scores=lambda wc: [scores_path(m, wc.modality) for m in MODELS],
     output:
-        best=f"{ANALYSES_DIR}/hierarchy/{{modality}}/best_layers.tsv",
-        fraction=f"{ANALYSES_DIR}/hierarchy/{{modality}}/fraction_of_peak.tsv",
-        correlation=f"{ANALYSES_DIR}/hierarchy/{{modality}}/hierarchy_correlation.tsv",
-        electrodes=f"{ANALYSES_DIR}/hierarchy/{{modality}}/electrode_hierarchy.tsv",  # iEEG: distance from A1 per electrode
+        best=_an_plan.analysis_file(RESULTS, "hierarchy", "best"),
+        fraction=_an_plan.analysis_file(RESULTS, "hierarchy", "fraction"),
+        correlation=_an_plan.analysis_file(RESULTS, "hierarchy", "correlation"),
+        electrodes=_an_plan.analysis_file(RESULTS, "hierarchy", "electrodes"),  # iEEG: distance from A1 per electrode
         best_figure=report(
-            f"{ANALYSES_DIR}/hierarchy/{{modality}}/best_depth_by_region_and_model.{FIG_EXT}",
+            _an_plan.analysis_file(RESULTS, "hierarchy", "best_figure", ext=FIG_EXT),
             caption="../report/analyses/hierarchy_best_depth.rst",
             category="2. Layer profiles and hierarchy",
             subcategory="{modality}",
             labels={"modality": "{modality}", "figure": "best depth per region"},
         ),
         fraction_figure=report(
-            f"{ANALYSES_DIR}/hierarchy/{{modality}}/depth_reaching_fraction_of_peak_by_model.{FIG_EXT}",
+            _an_plan.analysis_file(RESULTS, "hierarchy", "fraction_figure", ext=FIG_EXT),
             caption="../report/analyses/hierarchy_fraction_of_peak.rst",
             category="2. Layer profiles and hierarchy",
             subcategory="{modality}",
             labels={"modality": "{modality}", "figure": "depth reaching 95% of peak"},
         ),
         hierarchy_figure=report(
-            f"{ANALYSES_DIR}/hierarchy/{{modality}}/hierarchy_position_vs_best_depth.{FIG_EXT}",
+            _an_plan.analysis_file(RESULTS, "hierarchy", "hierarchy_figure", ext=FIG_EXT),
             caption="../report/analyses/hierarchy_correlation.rst",
             category="2. Layer profiles and hierarchy",
             subcategory="{modality}",
@@ -80,7 +81,7 @@ rule forecast_scores:
         recordings=lambda wc: recordings_of(wc.modality),
         words=lambda wc: subject_words_of(wc.modality),  # per-subject onsets ([] unless per_subject)
     output:
-        directory(f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/scores.zarr"),
+        directory(_an_plan.analysis_file(RESULTS, "forecast", "scores")),
     params:
         stories=STORIES,
         runs=lambda wc: runs_of(wc.modality),
@@ -107,19 +108,19 @@ rule analysis_forecast:
     input:
         regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
         base=lambda wc: scores_path(wc.model, wc.modality),
-        forecast=f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/scores.zarr",
+        forecast=_an_plan.analysis_file(RESULTS, "forecast", "scores"),
     output:
-        table=f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/forecast_gain.tsv",
-        best=f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/best_distance.tsv",
+        table=_an_plan.analysis_file(RESULTS, "forecast", "table"),
+        best=_an_plan.analysis_file(RESULTS, "forecast", "best"),
         figure=report(
-            f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/forecast_gain_by_distance_and_region.{FIG_EXT}",
+            _an_plan.analysis_file(RESULTS, "forecast", "figure", ext=FIG_EXT),
             caption="../report/analyses/forecast_gain.rst",
             category="3. Forecast windows",
             subcategory="{model} · {modality}",
             labels={"model": "{model}", "modality": "{modality}", "figure": "F(d) per region"},
         ),
         map=report(
-            f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/best_distance_map.{FIG_EXT}",
+            _an_plan.analysis_file(RESULTS, "forecast", "map", ext=FIG_EXT),
             caption="../report/analyses/forecast_map.rst",
             category="3. Forecast windows",
             subcategory="{model} · {modality}",
@@ -146,20 +147,20 @@ rule analysis_comparison:
         regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
         scores=lambda wc: [scores_path(m, wc.modality) for m in MODELS],
         features=[path for m in MODELS for path in features_of(m)],  # model-major, story-minor
-        brainbench=[f"results/brainbench/{m}/{_BB_SET}/summary.json" for m in _BB_CMP_MODELS],
+        brainbench=[_bb_plan.paths(m, _BB_SET)["summary"] for m in _BB_CMP_MODELS],
     output:
-        table=f"{ANALYSES_DIR}/comparison/{{modality}}/brain_vs_quality.tsv",
-        correlations=f"{ANALYSES_DIR}/comparison/{{modality}}/quality_correlations.tsv",
-        control=f"{ANALYSES_DIR}/comparison/{{modality}}/trained_vs_control.tsv",
+        table=_an_plan.analysis_file(RESULTS, "comparison", "table"),
+        correlations=_an_plan.analysis_file(RESULTS, "comparison", "correlations"),
+        control=_an_plan.analysis_file(RESULTS, "comparison", "control"),
         perplexity_figure=report(
-            f"{ANALYSES_DIR}/comparison/{{modality}}/brain_score_vs_perplexity.{FIG_EXT}",
+            _an_plan.analysis_file(RESULTS, "comparison", "perplexity_figure", ext=FIG_EXT),
             caption="../report/analyses/comparison_quality.rst",
             category="4. Model comparison",
             subcategory="{modality}",
             labels={"modality": "{modality}", "figure": "brain score vs perplexity"},
         ),
         brainbench_figure=report(
-            f"{ANALYSES_DIR}/comparison/{{modality}}/brain_score_vs_brainbench.{FIG_EXT}",
+            _an_plan.analysis_file(RESULTS, "comparison", "brainbench_figure", ext=FIG_EXT),
             caption="../report/analyses/comparison_quality.rst",
             category="4. Model comparison",
             subcategory="{modality}",
@@ -167,7 +168,7 @@ rule analysis_comparison:
         ),
         control_figures=[
             report(
-                f"{ANALYSES_DIR}/comparison/{{modality}}/trained_vs_random_init_{m}.{FIG_EXT}",
+                _an_plan.analysis_file(RESULTS, "comparison", "control_figure", trained=m, ext=FIG_EXT),
                 caption="../report/analyses/comparison_control.rst",
                 category="4. Model comparison",
                 subcategory="{modality}",
@@ -199,10 +200,10 @@ rule analysis_similarity:
     input:
         features=[path for m in _SIM_MODELS for path in features_of(m)],  # model-major, story-minor
     output:
-        tables=expand(f"{ANALYSES_DIR}/similarity/{{method}}.tsv", method=_SIM["methods"]),
+        tables=expand(_an_plan.analysis_file(RESULTS, "similarity", "table"), method=_SIM["methods"]),
         figures=[
             report(
-                f"{ANALYSES_DIR}/similarity/{method}_layer_by_layer_all_model_pairs.{FIG_EXT}",
+                _an_plan.analysis_file(RESULTS, "similarity", "figure", method=method, ext=FIG_EXT),
                 caption="../report/analyses/similarity.rst",
                 category="5. Model-to-model similarity",
                 labels={"method": method, "figure": "layer-by-layer similarity"},
@@ -231,7 +232,7 @@ rule context_features:
         words=expand(f"{RESULTS}/words/{{story}}.tsv", story=STORIES),
         model=model_files,  # weights given by a path (gguf, local)
     output:
-        [directory(f"{ANALYSES_DIR}/context/{{model}}/features/ctx{{context}}/{story}.zarr") for story in STORIES],
+        [directory(_an_plan.analysis_file(RESULTS, "context", "features", story=story)) for story in STORIES],
     wildcard_constraints:
         context=r"\d+",
     params:
@@ -257,11 +258,11 @@ rule context_features:
 
 rule context_scores:
     input:
-        features=expand(f"{ANALYSES_DIR}/context/{{{{model}}}}/features/ctx{{{{context}}}}/{{story}}.zarr", story=STORIES),
+        features=[_an_plan.analysis_file(RESULTS, "context", "features", story=story) for story in STORIES],
         recordings=lambda wc: recordings_of(wc.modality),
         words=lambda wc: subject_words_of(wc.modality),  # per-subject onsets ([] unless per_subject)
     output:
-        directory(f"{ANALYSES_DIR}/context/{{model}}/{{modality}}/scores_ctx{{context}}.zarr"),
+        directory(_an_plan.analysis_file(RESULTS, "context", "scores")),
     wildcard_constraints:
         context=r"\d+",
     params:
@@ -288,13 +289,12 @@ rule context_scores:
 rule analysis_context:
     input:
         regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
-        scores=expand(f"{ANALYSES_DIR}/context/{{{{model}}}}/{{{{modality}}}}/scores_ctx{{context}}.zarr",
-                      context=_CTX["lengths"]),
+        scores=[_an_plan.analysis_file(RESULTS, "context", "scores", context=length) for length in _CTX["lengths"]],
     output:
-        table=f"{ANALYSES_DIR}/context/{{model}}/{{modality}}/context_profile.tsv",
-        gain=f"{ANALYSES_DIR}/context/{{model}}/{{modality}}/context_gain.tsv",
+        table=_an_plan.analysis_file(RESULTS, "context", "table"),
+        gain=_an_plan.analysis_file(RESULTS, "context", "gain"),
         figure=report(
-            f"{ANALYSES_DIR}/context/{{model}}/{{modality}}/brain_score_vs_context_length.{FIG_EXT}",
+            _an_plan.analysis_file(RESULTS, "context", "figure", ext=FIG_EXT),
             caption="../report/analyses/context.rst",
             category="6. Context length",
             subcategory="{model} · {modality}",

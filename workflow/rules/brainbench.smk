@@ -13,22 +13,21 @@
 #   {model}_lora/{testset}/...             the adapted model, same files
 #   figures/*.png                          accuracy per model / subfield, calibration curves, base vs LoRA
 #
-# Self-contained, so that it also runs when included on its own (tests/workflow): it validates its
-# config section against workflow/brainalign/brainbench/config.schema.yaml (filling defaults), and its
-# bookkeeping (names, paths, runs) lives in brainalign.brainbench.plan. Globals are prefixed _bb/_BB.
+# Self-contained, so that it also runs on its own (snakemake -s workflow/rules/brainbench.smk): it
+# validates its config section against the `brainbench` section of workflow/schemas/config.schema.yaml
+# (filling defaults; a no-op after the main Snakefile's validation), and its bookkeeping (names,
+# paths, runs) lives in brainalign.brainbench.plan. Globals are prefixed _bb/_BB.
 
 import sys as _bb_sys
 from pathlib import Path as _BbPath
 
-from snakemake.utils import validate as _bb_validate
-
 # The library: importable from the .venv, and from the repository when run in a conda env.
 _bb_sys.path.insert(0, str(_BbPath(workflow.current_basedir).parent))
 from brainalign.brainbench import plan as _bb
+from brainalign.config_validation import validated as _bb_validated
 
-# Validated (and defaults filled) at parse time against the section's own schema fragment.
-_BB = dict(config.get("brainbench") or {})
-_bb_validate(_BB, schema="../brainalign/brainbench/config.schema.yaml", set_default=True)
+# Validated (and defaults filled) at parse time against the main schema's `brainbench` section.
+_BB = _bb_validated(config, "brainbench")
 _bb.check_section(_BB, config.get("models", {}))
 _BB_TESTSETS = dict(_BB["testsets"])
 _BB_MODELS = list(_BB["models"])
@@ -48,8 +47,8 @@ rule brainbench:
     input:
         _bb.run_files(_BB_RUNS, "summary"),
         _bb.run_files(_BB_RUNS, "item_table"),
-        expand(f"{_BB_OUT}/figures/{{fig}}.png", fig=_bb.figures(_BB_LORA_ON)) if _BB_MODELS and _BB_TESTSETS else [],
-        [f"{_BB_OUT}/tables/summary.html"] if _BB_MODELS and _BB_TESTSETS else [],  # rule table_brainbench
+        [_bb.figure_path(fig) for fig in _bb.figures(_BB_LORA_ON)] if _BB_MODELS and _BB_TESTSETS else [],
+        [_bb.SUMMARY_TABLE] if _BB_MODELS and _BB_TESTSETS else [],  # rule table_brainbench
 
 
 rule brainbench_score:
@@ -82,13 +81,10 @@ rule brainbench_score:
 
 rule brainbench_lora:
     input:
-        corpus=_BB_LORA.get("corpus", []),
+        corpus=_BB_LORA["corpus"],
         testsets=list(_BB_TESTSETS.values()),
     output:
-        adapter_model=f"{_BB_OUT}/lora/{{bbmodel}}/adapter/adapter_model.safetensors",
-        adapter_config=f"{_BB_OUT}/lora/{{bbmodel}}/adapter/adapter_config.json",
-        history=f"{_BB_OUT}/lora/{{bbmodel}}/training_history.csv",
-        info=f"{_BB_OUT}/lora/{{bbmodel}}/training.json",
+        **_bb.lora_paths("{bbmodel}"),
     wildcard_constraints:
         bbmodel=_bb.alternation(_BB_MODELS),
     params:
@@ -113,7 +109,7 @@ use rule brainbench_score as brainbench_score_lora with:
     input:
         testset=lambda wc: _BB_TESTSETS[wc.testset],
         unseen=_BB["unseen"],
-        adapter=f"{_BB_OUT}/lora/{{bbmodel}}/adapter/adapter_model.safetensors",
+        adapter=_bb.lora_paths("{bbmodel}")["adapter_model"],
     output:
         **_bb.paths("{bbmodel}_lora", "{testset}"),
     params:
@@ -133,7 +129,7 @@ rule brainbench_figures:
     output:
         **{
             fig: report(
-                f"{_BB_OUT}/figures/{fig}.png",
+                _bb.figure_path(fig),
                 caption=f"../report/brainbench/{fig}.rst",
                 category="BrainBench",
             )
@@ -160,7 +156,7 @@ rule table_brainbench:
         _bb.run_files(_BB_RUNS, "summary"),
     output:
         html=report(
-            f"{_BB_OUT}/tables/summary.html",
+            _bb.SUMMARY_TABLE,
             caption="../report/qc/table_brainbench.rst",
             category="BrainBench",
             labels={"table": "BrainBench summary"},

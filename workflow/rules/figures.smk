@@ -11,11 +11,13 @@ from pathlib import Path as _FigPath
 
 _fig_sys.path.insert(0, str(_FigPath(workflow.current_basedir).parent))
 from brainalign.analyses import plan as _an_plan
-from brainalign.analyses.settings import merged as _settings_merged
+from brainalign.config_validation import validated as _fig_validated
 
-ANALYSES_CFG = _settings_merged("analyses", config)
-FIGURES_CFG = _settings_merged("figures", config)
-FIG = f"{RESULTS}/figures"
+# Copies of the validated sections, defaults from workflow/schemas/config.schema.yaml (the main
+# Snakefile's validation has filled them already; filling again keeps this file includable on its
+# own, as tests/unit/test_figure_rules_ieeg.py does). A named atlas below is resolved in the copy only.
+ANALYSES_CFG = _fig_validated(config, "analyses")
+FIGURES_CFG = _fig_validated(config, "figures")
 FIG_EXT = FIGURES_CFG["format"]
 _TRAINED_RE = _an_plan.alternation(BASE_MODELS)
 
@@ -59,21 +61,21 @@ rule figure_layer_profiles:
         control=lambda wc: [scores_path(CONTROL_OF[wc.model], wc.modality)] if wc.model in CONTROL_OF else [],
     output:
         profiles=report(
-            f"{FIG}/{{model}}/{{modality}}/layer_profiles_by_region.{FIG_EXT}",
+            _an_plan.figure_file(RESULTS, "layer_profiles", ext=FIG_EXT),
             caption="../report/figures/layer_profiles.rst",
             category="1. Foundation figures",
             subcategory="{model} · {modality}",
             labels={"model": "{model}", "modality": "{modality}", "figure": "layer profiles"},
         ),
         best=report(
-            f"{FIG}/{{model}}/{{modality}}/best_layer_by_region.{FIG_EXT}",
+            _an_plan.figure_file(RESULTS, "best_layers", ext=FIG_EXT),
             caption="../report/figures/best_layers.rst",
             category="1. Foundation figures",
             subcategory="{model} · {modality}",
             labels={"model": "{model}", "modality": "{modality}", "figure": "best layer per region"},
         ),
-        table=f"{FIG}/{{model}}/{{modality}}/layer_profiles.tsv",
-        best_table=f"{FIG}/{{model}}/{{modality}}/best_layers.tsv",
+        table=_an_plan.figure_file(RESULTS, "layer_profiles_table"),
+        best_table=_an_plan.figure_file(RESULTS, "best_layers_table"),
     wildcard_constraints:
         model=_TRAINED_RE,
     params:
@@ -99,7 +101,7 @@ rule figure_brain_maps:
     output:
         score_maps=[
             report(
-                f"{FIG}/{{model}}/fmri/brain_score_{kind}.{FIG_EXT}",
+                _an_plan.figure_file(RESULTS, "brain_score_map", kind=kind, ext=FIG_EXT),
                 caption="../report/figures/brain_score_map.rst",
                 category="1. Foundation figures",
                 subcategory="{model} · fmri",
@@ -109,7 +111,7 @@ rule figure_brain_maps:
         ],
         depth_maps=[
             report(
-                f"{FIG}/{{model}}/fmri/best_layer_{kind}.{FIG_EXT}",
+                _an_plan.figure_file(RESULTS, "best_layer_map", kind=kind, ext=FIG_EXT),
                 caption="../report/figures/best_layer_map.rst",
                 category="1. Foundation figures",
                 subcategory="{model} · fmri",
@@ -117,8 +119,8 @@ rule figure_brain_maps:
             )
             for kind in FIGURES_CFG["map_kinds"]
         ],
-        score_nifti=f"{FIG}/{{model}}/fmri/brain_score.nii.gz",
-        depth_nifti=f"{FIG}/{{model}}/fmri/best_relative_depth.nii.gz",
+        score_nifti=_an_plan.figure_file(RESULTS, "brain_score_nifti"),
+        depth_nifti=_an_plan.figure_file(RESULTS, "depth_nifti"),
     wildcard_constraints:
         model=_TRAINED_RE,
     params:
@@ -143,13 +145,13 @@ rule figure_sensors:
         scores=lambda wc: scores_path(wc.model, wc.meeg),
     output:
         time_courses=report(
-            f"{FIG}/{{model}}/{{meeg}}/time_courses_by_region.{FIG_EXT}",
+            _an_plan.figure_file(RESULTS, "time_courses", modality="{meeg}", ext=FIG_EXT),
             caption="../report/figures/time_courses.rst",
             category="1. Foundation figures",
             subcategory="{model} · {meeg}",
             labels={"model": "{model}", "modality": "{meeg}", "figure": "score time courses"},
         ),
-        table=f"{FIG}/{{model}}/{{meeg}}/time_courses.tsv",
+        table=_an_plan.figure_file(RESULTS, "time_courses_table", modality="{meeg}"),
     wildcard_constraints:
         model=_TRAINED_RE,
     params:
@@ -174,7 +176,7 @@ rule figure_topomaps:
         scores=lambda wc: scores_path(wc.model, wc.meeg),
     output:
         topomaps=report(
-            f"{FIG}/{{model}}/{{meeg}}/topomaps_by_layer.{FIG_EXT}",
+            _an_plan.figure_file(RESULTS, "topomaps", modality="{meeg}", ext=FIG_EXT),
             caption="../report/figures/topomaps.rst",
             category="1. Foundation figures",
             subcategory="{model} · {meeg}",
@@ -205,7 +207,7 @@ rule figure_electrodes:
         table=f"{RESULTS}/scores/{{model}}/ieeg_electrodes.tsv",
     output:
         electrodes=report(
-            f"{FIG}/{{model}}/ieeg/electrodes_on_brain.{FIG_EXT}",
+            _an_plan.figure_file(RESULTS, "electrodes", ext=FIG_EXT),
             caption="../report/figures/electrodes.rst",
             category="1. Foundation figures",
             subcategory="{model} · ieeg",

@@ -7,7 +7,7 @@
 # and the preprocessing store it wrote: every read file is an input.
 # The BrainBench summary table (rule table_brainbench) lives in brainbench.smk, which runs on its own.
 # Needs from common.smk / figures.smk / analyses.smk: RESULTS, MODALITIES, runs_of, raw_inputs, after_check,
-# FIG, FIG_EXT, _TRAINED_RE, ANALYSES_DIR, analysis_targets().
+# FIG_EXT, _TRAINED_RE, _an_plan, analysis_targets().
 
 from brainalign.qc import plan as _qc_plan
 
@@ -145,7 +145,7 @@ rule table_validation:
 
 rule table_best_layers:
     input:
-        f"{FIG}/{{model}}/{{modality}}/best_layers.tsv",
+        _an_plan.figure_file(RESULTS, "best_layers_table"),
     output:
         html=report(
             f"{TABLES}/best_layers/{{model}}_{{modality}}.html",
@@ -172,7 +172,7 @@ rule table_best_layers:
 
 rule table_best_distance:
     input:
-        f"{ANALYSES_DIR}/forecast/{{model}}/{{modality}}/best_distance.tsv",
+        _an_plan.analysis_file(RESULTS, "forecast", "best"),
     output:
         html=report(
             f"{TABLES}/best_distance/{{model}}_{{modality}}.html",

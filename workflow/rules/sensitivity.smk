@@ -3,7 +3,7 @@
 # (brainalign.analyses.sensitivity): power table, score-vs-SNR curve, the real data's SNR, figure.
 # Off by default (analyses.sensitivity.enabled).
 #
-# Include after analyses.smk (shares ANALYSES_CFG, FIGURES_CFG, FIG_EXT, ANALYSES_DIR, _an_plan). Needs from
+# Include after analyses.smk (shares ANALYSES_CFG, FIGURES_CFG, FIG_EXT, _an_plan). Needs from
 # common.smk: RESULTS, BIDS_ROOT, KIND, SEED, STORIES, MODALITIES, MODELS, BASE_MODELS, scores_path(),
 # features_of(), recordings_of(), runs_of(), subject_words_of().
 
@@ -11,7 +11,6 @@ _SENS = ANALYSES_CFG["sensitivity"]
 _SENS_MODEL = _an_plan.sensitivity_model(
     ANALYSES_CFG, MODELS, config["demo"]["planting_model"] if KIND == "demo" else BASE_MODELS[0]
 )
-_SENS_DIR = f"{ANALYSES_DIR}/sensitivity"
 
 # The sensitivity outputs of every selected modality (none unless analyses.sensitivity.enabled).
 sensitivity_targets = lambda wildcards=None: _an_plan.sensitivity_targets(RESULTS, _SENS_MODEL, MODALITIES, ANALYSES_CFG)
@@ -26,13 +25,13 @@ rule analysis_sensitivity:
         recordings=lambda wc: recordings_of(wc.modality),
         words=lambda wc: subject_words_of(wc.modality),  # per-subject onsets ([] unless per_subject)
     output:
-        power=f"{_SENS_DIR}/{{model}}/{{modality}}/power.tsv",
-        curve=f"{_SENS_DIR}/{{model}}/{{modality}}/curve.tsv",
-        observed=f"{_SENS_DIR}/{{model}}/{{modality}}/observed_snr.tsv",
-        targets=f"{_SENS_DIR}/{{model}}/{{modality}}/targets.tsv",
-        summary=f"{_SENS_DIR}/{{model}}/{{modality}}/summary.json",
+        power=_an_plan.analysis_file(RESULTS, "sensitivity", "power"),
+        curve=_an_plan.analysis_file(RESULTS, "sensitivity", "curve"),
+        observed=_an_plan.analysis_file(RESULTS, "sensitivity", "observed"),
+        targets=_an_plan.analysis_file(RESULTS, "sensitivity", "targets"),
+        summary=_an_plan.analysis_file(RESULTS, "sensitivity", "summary"),
         figure=report(
-            f"{_SENS_DIR}/{{model}}/{{modality}}/power_curve.{FIG_EXT}",
+            _an_plan.analysis_file(RESULTS, "sensitivity", "figure", ext=FIG_EXT),
             caption="../report/analyses/sensitivity.rst",
             category="7. What can this dataset resolve?",
             subcategory="{model} · {modality}",

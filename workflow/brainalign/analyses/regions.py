@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..config_sections import require
 from ..errors import ConfigError, InputError, MissingInputError
 from ..io.tsv import numeric_column, read_bids_tsv
 from .atlases import is_named, named_atlas
@@ -37,11 +38,13 @@ IEEG_MODES = ("auto", "labels", "atlas", "none")
 LABEL_COLUMNS = ("anatomy", "anatomical_label", "label", "region", "roi", "location", "aparc", "destrieux")
 #: Region of an electrode that neither a label nor the atlas (within the radius) places.
 UNKNOWN = "unknown"
-#: Default search radius (mm) around an electrode for the nearest labelled atlas voxel.
+#: Default search radius (mm) around an electrode for the nearest labelled atlas voxel of the plain
+#: library functions; equal to the schema's ``analyses.regions.ieeg_radius_mm`` default
+#: (tests/unit/test_config_sections.py checks it; the workflow passes the config's value).
 DEFAULT_RADIUS_MM = 5.0
-#: Default of ``analyses.regions.atlas_threshold``: a probabilistic (4-D) atlas labels a voxel with its
-#: most probable label when that probability reaches this percentage, as FSL's ``*-maxprob-thr25``
-#: images do.
+#: A probabilistic (4-D) atlas labels a voxel with its most probable label when that probability
+#: reaches this percentage, as FSL's ``*-maxprob-thr25`` images do: the plain library functions'
+#: default, equal to the schema's ``analyses.regions.atlas_threshold`` (checked by the same test).
 PROB_THRESHOLD = 25.0
 
 
@@ -448,16 +451,19 @@ def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> 
     ------
     ConfigError
         A named atlas whose package is not installed, an unknown atlas name, a bad ``ieeg`` mode or
-        radius (naming the key).
+        radius, or a key missing from ``settings`` (the complete section, as the workflow's
+        validation fills it; outside Snakemake use
+        ``brainalign.config_sections.with_defaults("analyses.regions", partial)``), naming the key.
     FileNotFoundError
         An explicit path that does not exist.
     """
+    settings = require(settings, "analyses.regions")
     root = Path(bids_root) if bids_root else None
     atlas_dir = root / "derivatives" / "atlas" if root else None
     out = {}
     named_labels = None
     for key, pattern in (("atlas", "*_dseg.nii.gz"), ("channel_groups", "*_channelgroups.tsv")):
-        value = settings.get(key, AUTO)
+        value = settings[key]
         if value == AUTO:
             hits = sorted(atlas_dir.glob(pattern)) if atlas_dir and atlas_dir.is_dir() else []
             out[key] = str(hits[0]) if hits else None
@@ -469,7 +475,7 @@ def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> 
             out[key] = str(value).format(bids_root=root or "")
         else:
             out[key] = None
-    labels = settings.get("atlas_labels", AUTO)
+    labels = settings["atlas_labels"]
     if labels == AUTO and named_labels is not None:
         out["atlas_labels"] = str(named_labels)
     elif labels == AUTO:
@@ -483,13 +489,13 @@ def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> 
                 named_atlas(out[key])  # a bare word: a misspelt atlas name; the error lists the names
             raise FileNotFoundError(f"config key 'analyses.regions.{key}': {out[key]} does not exist")
     # iEEG electrodes: labels from electrodes.tsv (under the BIDS root) and/or the atlas above.
-    mode = settings.get("ieeg", AUTO) or "none"
+    mode = settings["ieeg"] or "none"
     if mode not in IEEG_MODES:
         raise ConfigError("analyses.regions.ieeg", f"{mode!r} is not supported", expected=" | ".join(IEEG_MODES))
-    radius = float(settings.get("ieeg_radius_mm", DEFAULT_RADIUS_MM))
+    radius = float(settings["ieeg_radius_mm"])
     if radius < 0:
         raise ConfigError("analyses.regions.ieeg_radius_mm", f"{radius} is negative", expected="a distance >= 0 (mm)")
-    threshold = float(settings.get("atlas_threshold", PROB_THRESHOLD))
+    threshold = float(settings["atlas_threshold"])
     if not 0 <= threshold <= 100:
         raise ConfigError("analyses.regions.atlas_threshold", f"{threshold} is not a percentage",
                           expected="a probability in percent, 0 to 100")

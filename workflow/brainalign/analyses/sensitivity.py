@@ -76,14 +76,14 @@ from ..demo.fmri import hrf_regressors
 from ..encoding.pipeline import FMRI, MEEG, encode_dataset
 from ..encoding.stats import fdr_bh
 from ..errors import ConfigError, InputError
-from .settings import ANALYSES, evenly_spaced_layers
+from ..config_sections import defaults as _schema_defaults
+from ..config_sections import require
+from .settings import evenly_spaced_layers
 from .units import reduce_lag, target_dim
 
 log = logging.getLogger(__name__)
 
 KEY = "analyses.sensitivity"
-#: Defaults of ``analyses.sensitivity`` (one home with the other analyses' defaults, mirrored in the schema).
-DEFAULTS: dict[str, Any] = ANALYSES["sensitivity"]
 
 
 @dataclass
@@ -112,25 +112,19 @@ class SensitivityResult:
 
 # ------------------------------------------------------------------------------------ settings
 def check_settings(settings: Mapping[str, Any] | None) -> dict:
-    """``settings`` merged over :data:`DEFAULTS` and checked.
+    """The complete ``analyses.sensitivity`` section ``settings``, checked.
+
+    The section must hold every key (the workflow's validation fills the schema's defaults; outside
+    Snakemake use ``brainalign.config_sections.with_defaults("analyses.sensitivity", partial)``).
 
     Raises
     ------
     ConfigError
-        Naming the key (``analyses.sensitivity.snrs`` ...) and what is expected.
+        Naming the key (``analyses.sensitivity.snrs`` ...) that is missing, unknown, or out of range,
+        and what is expected.
     """
-    s = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
-    for key, value in (settings or {}).items():
-        if key not in DEFAULTS:
-            raise ConfigError(f"{KEY}.{key}", "unknown key", expected=f"one of {sorted(DEFAULTS)}")
-        if isinstance(DEFAULTS[key], dict):
-            unknown = set(value or {}) - set(DEFAULTS[key])
-            if unknown:
-                raise ConfigError(f"{KEY}.{key}.{sorted(unknown)[0]}", "unknown key",
-                                  expected=f"one of {sorted(DEFAULTS[key])}")
-            s[key] = {**DEFAULTS[key], **(value or {})}
-        else:
-            s[key] = value
+    s = require(settings, KEY)
+    s = {k: (dict(v) if isinstance(v, dict) else v) for k, v in s.items()}
     depths = [float(d) for d in s["depths"]]
     if not depths or any(not 0.0 <= d <= 1.0 for d in depths):
         raise ConfigError(f"{KEY}.depths", f"{s['depths']!r}", expected="a non-empty list of relative depths in [0, 1]")
@@ -302,7 +296,8 @@ def planted_time_courses(latents: np.ndarray, onsets: np.ndarray, recording: xr.
         regular ``time`` grid).
     modality
         ``fmri`` (Glover HRF, :func:`brainalign.demo.fmri.hrf_regressors`) or MEG/EEG/iEEG
-        (word-locked Gaussian kernel ``{peak, width, length}`` in s,
+        (word-locked Gaussian kernel ``kernel = {peak, width, length}`` in s, by default the
+        schema's ``analyses.sensitivity.meeg_kernel``;
         :func:`brainalign.demo.eeg.word_locked`).
 
     Returns
@@ -322,7 +317,7 @@ def planted_time_courses(latents: np.ndarray, onsets: np.ndarray, recording: xr.
         return hrf_regressors(latents, onsets - t0, float(tr), 0, times=times - t0)
     sfreq = recording.attrs.get("sfreq")
     sfreq = float(sfreq) if sfreq else 1.0 / float(np.median(np.diff(times)))
-    k = kernel or DEFAULTS["meeg_kernel"]
+    k = kernel if kernel is not None else _schema_defaults(f"{KEY}.meeg_kernel")
     ker = response_kernel(sfreq, float(k["peak"]), float(k["width"]), float(k["length"]))
     return word_locked(latents, onsets - times[0], times.size, ker, sfreq)
 
@@ -721,7 +716,7 @@ def sensitivity_analysis(
         As for :func:`brainalign.encoding.encode_dataset` (the workflow's settings);
         ``n_permutations`` is replaced by the sensitivity's and the ceiling is skipped.
     settings
-        ``analyses.sensitivity`` (merged over :data:`DEFAULTS`; see the module docstring).
+        The complete ``analyses.sensitivity`` section (see :func:`check_settings` and the module docstring).
     seed
         Seed of hosts, latents and mixing weights (``settings["seed"]`` overrides it when set).
     onsets

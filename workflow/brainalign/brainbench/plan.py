@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from ..config_sections import require
+
 OUT = "results/brainbench"
 # Output key -> file name inside results/brainbench/{model}/{testset}/ ("items" is reserved by Snakemake).
 FILES = {
@@ -16,6 +18,13 @@ FILES = {
     "calibration": "calibration.csv",
     "memorization": "memorization.csv",
     "summary": "summary.json",
+}
+# Output key -> file inside results/brainbench/lora/{model}/ (the LoRA adapter and its training record).
+LORA_FILES = {
+    "adapter_model": "adapter/adapter_model.safetensors",
+    "adapter_config": "adapter/adapter_config.json",
+    "history": "training_history.csv",
+    "info": "training.json",
 }
 FIGURES = ("accuracy_per_model", "accuracy_per_subfield", "calibration_curves")
 LORA_FIGURE = "base_vs_lora"
@@ -38,13 +47,18 @@ def model_entry(models: dict, name: str) -> dict:
 
 
 def check_section(section: dict, models: dict) -> None:
-    """Cross-key checks the JSON schema cannot express (model names exist, test-set names, corpus)."""
-    for name in section.get("models", []):
+    """Cross-key checks the JSON schema cannot express (model names exist, test-set names, corpus).
+
+    ``section`` is the validated ``brainbench`` section (:func:`brainalign.config_validation.validated`);
+    a missing key is a :class:`~brainalign.errors.ConfigError` naming it.
+    """
+    section = require(section, "brainbench")
+    for name in section["models"]:
         model_entry(models, name)
-    for name in section.get("testsets", {}):
+    for name in section["testsets"]:
         if not _NAME.fullmatch(name):
             raise ValueError(f"config key 'brainbench.testsets': name '{name}' must be letters, digits and '-'")
-    lora = section.get("lora", {})
+    lora = section["lora"]
     if lora.get("enabled") and not lora.get("corpus"):
         raise ValueError("config key 'brainbench.lora.corpus': LoRA is enabled but no corpus files are listed")
 
@@ -57,6 +71,11 @@ def alternation(names) -> str:
 def paths(label: str, testset: str) -> dict[str, str]:
     """Output files of one scored run."""
     return {key: f"{OUT}/{label}/{testset}/{fname}" for key, fname in FILES.items()}
+
+
+def lora_paths(model: str) -> dict[str, str]:
+    """Output files of one LoRA adaptation (``model`` may be the ``{bbmodel}`` wildcard)."""
+    return {key: f"{OUT}/lora/{model}/{fname}" for key, fname in LORA_FILES.items()}
 
 
 def runs(models, testsets, lora: bool) -> list[dict]:
@@ -78,3 +97,12 @@ def run_files(run_list: list[dict], key: str) -> list[str]:
 def figures(lora: bool) -> list[str]:
     """Figure names the figures rule writes."""
     return list(FIGURES) + ([LORA_FIGURE] if lora else [])
+
+
+def figure_path(name: str) -> str:
+    """File of one figure (a name of :func:`figures`)."""
+    return f"{OUT}/figures/{name}.png"
+
+
+#: The summary of every run as an HTML table (rule table_brainbench, shown inline in the report).
+SUMMARY_TABLE = f"{OUT}/tables/summary.html"

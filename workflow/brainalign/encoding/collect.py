@@ -30,11 +30,12 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import xarray as xr
 
+from ..config_sections import defaults as schema_defaults
 from ..design.meeg import word_locked
 from ..errors import InputError
 from ..io.timings import check_same_words, normalize_word
 from .ridge import DEFAULT_ALPHAS
-from .settings import resolve_subject_fits
+from .settings import encoding_settings, resolve_subject_fits
 from .targets import align_channels, check_recording, drop_words_with_nan
 
 FMRI = ("fmri",)
@@ -152,14 +153,19 @@ def target_block(n_targets: int, block: tuple[int, int] | None) -> slice:
 
 
 def design_params(modality: str, design: dict) -> dict:
-    """Checked design settings with defaults (fMRI: hrf/fir delays; MEG/EEG/iEEG: word-locked lags)."""
-    design = dict(design or {})
+    """Checked design settings (fMRI: hrf/fir delays; MEG/EEG/iEEG: word-locked lags).
+
+    Keys left out take the defaults of ``design.fmri`` / ``design.meeg`` in
+    ``workflow/schemas/config.schema.yaml``, read from the schema (the one place they are written;
+    the workflow passes the validated section, where they are filled already).
+    """
+    section = "design.fmri" if modality in FMRI else "design.meeg"
+    design = {**schema_defaults(section), **dict(design or {})}
     if modality in FMRI:
-        out = {"method": design.pop("method", "hrf"), "delays": [int(d) for d in design.pop("delays", [1, 2, 3, 4])],
-               "hrf_model": design.pop("hrf_model", "spm")}
+        out = {"method": design.pop("method"), "delays": [int(d) for d in design.pop("delays")],
+               "hrf_model": design.pop("hrf_model")}
     else:
-        out = {"method": design.pop("method", "word_locked"), "tmin": float(design.pop("tmin", 0.0)),
-               "tmax": float(design.pop("tmax", 0.8))}
+        out = {"method": design.pop("method"), "tmin": float(design.pop("tmin")), "tmax": float(design.pop("tmax"))}
         if out["method"] != "word_locked":
             raise ValueError(f"design.method={out['method']!r} for {modality}: only 'word_locked' is wired into "
                              "encode_dataset (use brainalign.design.trf_design directly for a TRF)")
@@ -168,22 +174,33 @@ def design_params(modality: str, design: dict) -> dict:
     return out
 
 
+def _encoding_defaults() -> dict:
+    """The solver settings an empty ``encoding`` section validates to (schema defaults, workflow seed)."""
+    solver, _, _ = encoding_settings(schema_defaults("encoding"), schema_defaults("seed"))
+    return solver
+
+
 def encoding_params(encoding: dict, modality: str) -> dict:
-    """Checked encoding settings with defaults; ``subjects`` resolved for ``modality`` (joint/separate)."""
-    encoding = dict(encoding or {})
-    alphas = encoding.pop("alphas", None)
+    """Checked encoding settings; ``subjects`` resolved for ``modality`` (joint/separate).
+
+    ``encoding`` is :func:`brainalign.encoding.settings.encoding_settings`'s solver dict (``alphas``
+    as a list, ``seed``); keys left out take the ``encoding`` defaults of the config schema (and its
+    top-level ``seed``), read from ``workflow/schemas/config.schema.yaml``.
+    """
+    encoding = {**_encoding_defaults(), **dict(encoding or {})}
+    alphas = encoding.pop("alphas")
     out = {
         "alphas": np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64),
-        "inner_folds": int(encoding.pop("inner_folds", 5)),
-        "outer_folds": encoding.pop("outer_folds", None),
-        "backend": encoding.pop("backend", "numpy"),
-        "chunk_size": encoding.pop("chunk_size", None),
-        "n_permutations": int(encoding.pop("n_permutations", 0)),
-        "fdr_q": float(encoding.pop("fdr_q", 0.05)),
-        "ceiling": encoding.pop("ceiling", "intersubject"),
-        "seed": int(encoding.pop("seed", 0)),
-        "channels_across_runs": encoding.pop("channels_across_runs", "drop"),
-        "subjects": resolve_subject_fits(encoding.pop("subjects", "auto"), modality),
+        "inner_folds": int(encoding.pop("inner_folds")),
+        "outer_folds": encoding.pop("outer_folds"),
+        "backend": encoding.pop("backend"),
+        "chunk_size": encoding.pop("chunk_size"),
+        "n_permutations": int(encoding.pop("n_permutations")),
+        "fdr_q": float(encoding.pop("fdr_q")),
+        "ceiling": encoding.pop("ceiling"),
+        "seed": int(encoding.pop("seed")),
+        "channels_across_runs": encoding.pop("channels_across_runs"),
+        "subjects": resolve_subject_fits(encoding.pop("subjects"), modality),
     }
     if out["ceiling"] not in ("intersubject", "none", None):
         raise ValueError(f"encoding.ceiling={out['ceiling']!r}: expected 'intersubject' or 'none'")

@@ -319,13 +319,15 @@ def encode_dataset(
     modality
         ``"fmri"``, or ``"meg"``, ``"eeg"``, ``"ieeg"``.
     design
-        fMRI: ``{"method": "hrf"|"fir", "delays": [1, 2, 3, 4], "hrf_model": "spm"|"glover"}``
-        (default hrf/spm).  MEG/EEG: ``{"tmin": 0.0, "tmax": 0.8}`` (s, word-locked lags).
+        fMRI: ``{"method": "hrf"|"fir", "delays": [...], "hrf_model": "spm"|"glover"}``; MEG/EEG:
+        ``{"tmin": ..., "tmax": ...}`` (s, word-locked lags).  Keys left out take the schema's
+        ``design.fmri`` / ``design.meeg`` defaults (``docs/config.md``; fMRI: ``fir``).
     encoding
-        ``{"alphas": [...], "inner_folds": 5, "outer_folds": None (leave one story out),
-        "backend": "numpy"|"torch"|..., "chunk_size": None, "n_permutations": 0 (circular-shift
-        p-values if > 0), "fdr_q": 0.05, "ceiling": "intersubject"|"none", "seed": 0,
-        "channels_across_runs": "drop"|"error", "subjects": "auto"|"joint"|"separate"}``
+        ``{"alphas": [...], "inner_folds", "outer_folds" (None: leave one story out),
+        "backend": "numpy"|"torch"|..., "chunk_size", "n_permutations" (circular-shift
+        p-values if > 0), "fdr_q", "ceiling": "intersubject"|"none", "seed",
+        "channels_across_runs": "drop"|"error", "subjects": "auto"|"joint"|"separate"}``; keys
+        left out take the schema's ``encoding`` defaults (and its top-level ``seed``)
         (MEG/EEG/iEEG runs of one subject with different channels,
         :func:`brainalign.encoding.targets.align_channels`; ``subjects``: whether subjects share one
         target axis, :func:`brainalign.encoding.settings.resolve_subject_fits`: ``auto`` fits iEEG
