@@ -16,6 +16,8 @@ from typing import Mapping
 
 import xarray as xr
 
+from brainalign.io.atomic import atomic_write_bytes, atomic_write_text  # noqa: F401  (part of this module's API)
+
 
 def _clean_attrs(attrs: Mapping) -> dict:
     """Return attrs with values Zarr/JSON can store (tuples -> lists, numpy scalars -> python)."""
@@ -119,38 +121,6 @@ def read_zarr(path: str | os.PathLike, load: bool = False) -> xr.Dataset:
     return ds.load() if load else ds
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write a text file atomically (temporary sibling, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        # mkstemp creates 0600 files; give the result the permissions an ordinary open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write a binary file atomically (temporary sibling, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def target_chunks(obj: xr.Dataset | xr.DataArray, target_dims: tuple[str, ...] = ("voxel", "channel"),

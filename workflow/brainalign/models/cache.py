@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from brainalign.io.atomic import atomic_write_text
+
 COMPLETE = "COMPLETE.json"
 _BLOCK = 1 << 22
 
@@ -55,21 +57,9 @@ def file_sha256(path: str | os.PathLike) -> str:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     sha = sha256_file(path)
-    _atomic_text(record, json.dumps(
+    atomic_write_text(record, json.dumps(
         {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha}))
     return sha
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def is_complete(directory: Path) -> bool:
