@@ -106,7 +106,7 @@ else:
     from brainalign.errors import InputError
     from brainalign.io.bids import hf5_spec, plan_runs
 
-    _profile = config["dataset"].get("profile", {})
+    _profile = config["dataset"]["profile"]
     # Stories that share a run (dataset.story_runs, e.g. Narratives' slumlordreach) are looked up by
     # their run's task, then each becomes its own unit (same files, its own preprocessing job).
     STORY_RUNS = config["dataset"].get("story_runs") or {}
@@ -118,9 +118,9 @@ else:
         _spec = {"modality": _mod, "subjects": SUBJECTS,
                  "derivatives_root": config["dataset"].get("derivatives_root"), "space": _profile.get("space"),
                  "sessions": list(_profile.get("sessions") or [])[:1] or None,
-                 "use_derivatives": _profile.get("use_derivatives", True), **hf5_spec(_profile, BIDS_ROOT)}
+                 "use_derivatives": _profile["use_derivatives"], **hf5_spec(_profile, BIDS_ROOT)}
         if _mod == "ieeg":  # the electrodes.tsv (and coordsystem.json) of this space are the job's inputs
-            _spec["electrodes_space"] = (config["preprocess"].get("ieeg") or {}).get("electrodes_space", "auto")
+            _spec["electrodes_space"] = config["preprocess"]["ieeg"]["electrodes_space"]
         try:
             _runs = plan_runs(BIDS_ROOT, config["dataset"], spec=_spec, subjects=SUBJECTS, stories=STORIES)
         except InputError as _err:  # repeated runs, mixed conditions ...: the message names key and files
@@ -154,7 +154,7 @@ from brainalign.encoding.settings import check_shared_grid, resolve_subject_fits
 from brainalign.errors import ConfigError as _ConfigError
 
 try:
-    SUBJECT_FITS = {_mod: resolve_subject_fits(config["encoding"].get("subjects", "auto"), _mod) for _mod in MODALITIES}
+    SUBJECT_FITS = {_mod: resolve_subject_fits(config["encoding"]["subjects"], _mod) for _mod in MODALITIES}
     if "fmri" in MODALITIES and KIND != "demo":
         check_shared_grid(RUNS["fmri"], (config.get("preprocess") or {}).get("fmri") or {})
 except _ConfigError as _err:
@@ -330,7 +330,7 @@ def recordings_of(modality):
 # Word onsets per subject (dataset.timings.per_subject, e.g. MEG-MASC, whose stories are split into
 # sound files with gaps): rule words_subject writes one table per run; the demo's subjects all heard
 # the stimulus on one clock.
-PER_SUBJECT = KIND != "demo" and bool((config["dataset"].get("timings") or {}).get("per_subject", False))
+PER_SUBJECT = KIND != "demo" and bool(config["dataset"]["timings"]["per_subject"])
 
 
 def subject_words_of(modality):
@@ -342,7 +342,7 @@ def subject_words_of(modality):
 
 # Word onsets outside a recording (dataset.timings.on_beyond_end), checked by every job that runs the
 # encoder (encode, forecast_scores, context_scores); the story's word table is named in its messages.
-ON_BEYOND_END = (config["dataset"].get("timings") or {}).get("on_beyond_end", "error")
+ON_BEYOND_END = config["dataset"]["timings"]["on_beyond_end"]
 WORD_TABLES = {story: f"{RESULTS}/words/{story}.tsv" for story in STORIES}
 
 

@@ -21,8 +21,8 @@ checkpoint check_inputs:
         story_runs=STORY_RUNS,
         missing=config["dataset"]["missing_run"],
         dataset=config["dataset"],
-        timings=config["dataset"].get("timings", {}),
-        profile=config["dataset"].get("profile", {}),
+        timings=config["dataset"]["timings"],
+        profile=config["dataset"]["profile"],
         first_subject={t: first_subject_of(t) for t in STORIES},
     threads: 1
     resources:

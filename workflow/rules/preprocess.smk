@@ -11,7 +11,7 @@ rule preprocess_fmri:
         kind=KIND,
         bids_root=BIDS_ROOT,
         derivatives_root=config["dataset"].get("derivatives_root"),
-        profile=config["dataset"].get("profile", {}),
+        profile=config["dataset"]["profile"],
         options=config["preprocess"]["fmri"],
         story_run=lambda wc: STORY_RUNS.get(wc.story),
         words=lambda wc: story_run_inputs(wc)[0] if wc.story in STORY_RUNS else None,
@@ -39,7 +39,7 @@ rule preprocess_meeg:
     params:
         kind=KIND,
         bids_root=BIDS_ROOT,
-        profile=config["dataset"].get("profile", {}),
+        profile=config["dataset"]["profile"],
         options=lambda wc: config["preprocess"]["ieeg" if wc.meeg == "ieeg" else "meeg"],
         run=lambda wc: run_info(wc.meeg, wc.subject, wc.story),  # task, session, run label, condition
     threads: 1

@@ -39,7 +39,7 @@ rule qc_fmri:
     params:
         bids_root=BIDS_ROOT,
         derivatives_root=config["dataset"].get("derivatives_root"),
-        profile=config["dataset"].get("profile", {}),
+        profile=config["dataset"]["profile"],
         options=config["preprocess"]["fmri"],
         run=lambda wc: run_info("fmri", wc.subject, wc.story),
         story_run=lambda wc: STORY_RUNS.get(wc.story),
@@ -76,7 +76,7 @@ rule qc_meeg:
         ),
         summary=f"{QC}/{{meeg}}/sub-{{subject}}/{{story}}_qc.tsv",
     params:
-        profile=config["dataset"].get("profile", {}),
+        profile=config["dataset"]["profile"],
         bids_root=BIDS_ROOT,
         options=lambda wc: config["preprocess"]["ieeg" if wc.meeg == "ieeg" else "meeg"],
         run=lambda wc: run_info(wc.meeg, wc.subject, wc.story),

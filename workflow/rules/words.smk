@@ -14,7 +14,7 @@ rule words:
     params:
         kind=KIND,
         bids_root=BIDS_ROOT,
-        timings=config["dataset"].get("timings", {}),
+        timings=config["dataset"]["timings"],
         story_run=lambda wc: timing_entry(wc.story),
         timing_files=lambda wc: timing_files_of(wc.story),
     threads: 1
@@ -42,7 +42,7 @@ rule words_subject:
     params:
         kind=KIND,
         bids_root=BIDS_ROOT,
-        timings=config["dataset"].get("timings", {}),
+        timings=config["dataset"]["timings"],
         story_run=None,
     threads: 1
     resources:
