@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 from brainalign.analyses import sensitivity as sens
+from brainalign.config_sections import with_defaults
 from brainalign.errors import ConfigError
 
 
@@ -23,8 +24,8 @@ def test_draw_hosts_planted_distinct_and_null_copies_without_repeats():
 
 
 def _plan(shift: bool, n_copies: int = 1) -> sens._Plan:
-    s = sens.check_settings({"depths": [0.3, 0.6], "snrs": [0.1, 2.0], "n_targets": [3], "n_null": 20,
-                             "shift_hosts": shift})
+    s = sens.check_settings(with_defaults("analyses.sensitivity", {
+        "depths": [0.3, 0.6], "snrs": [0.1, 2.0], "n_targets": [3], "n_null": 20, "shift_hosts": shift}))
     labels = np.arange(12)
     return sens._Plan(s=s, seed=0, modality="fmri", stories=["a"], subjects=["01"], layers=[0, 1], n_blocks=1,
                       depth_layers=[0, 1], dim="voxel", peaks=pd.DataFrame({"target": labels}), labels=labels,
@@ -70,7 +71,8 @@ def test_plant_run_layout_snr_and_shifts(shift):
 def test_checked_pool_counts_copies_and_names_the_setting():
     peaks = pd.DataFrame({"target": np.arange(10), "peak_score": np.linspace(0, 1, 10)})
     usable = np.ones(10, bool)
-    s = sens.check_settings({"n_targets": [4], "n_null": 25, "hosts": "random", "shift_hosts": True})
+    s = sens.check_settings(with_defaults("analyses.sensitivity", {"n_targets": [4], "n_null": 25, "hosts": "random",
+                                                                 "shift_hosts": True}))
     pool, n_copies = sens._checked_pool(peaks, usable, s)
     assert pool.size == 10 and n_copies == 3
     with pytest.raises(ConfigError, match="n_null"):
