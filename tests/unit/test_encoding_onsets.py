@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from synthetic_features import random_features
 
 from brainalign.design import apply_operator, fmri_operator
 from brainalign.encoding import check_same_words, encode_dataset, read_subject_onsets, subject_onsets
@@ -17,16 +18,7 @@ SFREQ = 50.0
 
 
 def _features(rng, n_layers=3, p=8, n_words=200, stories=("s1", "s2")):
-    feats = {}
-    for s in stories:
-        onset = np.cumsum(rng.uniform(0.3, 0.5, n_words)) + 2.0
-        h = rng.standard_normal((n_words, n_layers, p)).astype(np.float32)
-        feats[s] = xr.Dataset({"hidden": (("word", "layer", "feature"), h)},
-                              coords={"word": np.arange(n_words), "onset": ("word", onset),
-                                      "text": ("word", [f"W{i}," for i in range(n_words)]),
-                                      "layer": np.arange(n_layers),
-                                      "relative_depth": ("layer", np.arange(n_layers) / (n_layers - 1))})
-    return feats
+    return random_features(rng, n_layers, p, n_words, stories, text=True)
 
 
 def _shifted(onset: np.ndarray) -> np.ndarray:

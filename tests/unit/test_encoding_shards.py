@@ -4,6 +4,7 @@ chunked stores, and a gather that gives exactly the single job's scores."""
 import numpy as np
 import pytest
 import xarray as xr
+from synthetic_features import random_features
 
 from brainalign.design.fmri import apply_operator, fmri_operator
 from brainalign.encoding import encode_dataset
@@ -18,15 +19,7 @@ ENC = {"alphas": np.logspace(-1, 5, 7).tolist(), "inner_folds": 3, "n_permutatio
 
 
 def _features(rng, n_layers=4, p=10, n_words=150, stories=("s1", "s2")):
-    feats = {}
-    for s in stories:
-        onset = np.cumsum(rng.uniform(0.3, 0.5, n_words)) + 2.0
-        h = rng.standard_normal((n_words, n_layers, p)).astype(np.float32)
-        feats[s] = xr.Dataset({"hidden": (("word", "layer", "feature"), h)},
-                              coords={"word": np.arange(n_words), "onset": ("word", onset),
-                                      "layer": np.arange(n_layers),
-                                      "relative_depth": ("layer", np.arange(n_layers) / (n_layers - 1))})
-    return feats
+    return random_features(rng, n_layers, p, n_words, stories)
 
 
 def _fmri(rng, feats, subjects=("01", "02", "03"), n_vox=53):

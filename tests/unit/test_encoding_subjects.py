@@ -4,6 +4,7 @@ pooled on one channel axis; the phases of encode_dataset (collect targets, fit a
 import numpy as np
 import pytest
 import xarray as xr
+from synthetic_features import random_features
 
 from brainalign.encoding import encode_dataset, scores_to_frame
 from brainalign.encoding.assemble import is_pooled, own_channels, qualified_channel
@@ -18,15 +19,7 @@ DESIGN = {"tmin": 0.0, "tmax": 0.4}
 
 
 def _features(rng, n_layers=3, p=8, n_words=220, stories=("s1", "s2")):
-    feats = {}
-    for s in stories:
-        onset = np.cumsum(rng.uniform(0.3, 0.5, n_words)) + 2.0
-        h = rng.standard_normal((n_words, n_layers, p)).astype(np.float32)
-        feats[s] = xr.Dataset({"hidden": (("word", "layer", "feature"), h)},
-                              coords={"word": np.arange(n_words), "onset": ("word", onset),
-                                      "layer": np.arange(n_layers),
-                                      "relative_depth": ("layer", np.arange(n_layers) / (n_layers - 1))})
-    return feats
+    return random_features(rng, n_layers, p, n_words, stories)
 
 
 def _patient(rng, feats, n_channels, planted=(), sfreq=SFREQ, prefix="G", seed_weights=0):

@@ -77,9 +77,8 @@ def _dry_run_profile(tmp_path: Path, profile: str, override: dict) -> subprocess
                      "--quiet", "rules", cwd=work)
 
 
-def test_ieeg_patients_are_planned_per_subject_with_electrode_tables(tmp_path):
-    """Two iEEG patients: the plan fits them separately (no late 'share the target space' error) and
-    adds each model's electrode table and group statistics."""
+def patients_tree(tmp_path: Path) -> Path:
+    """Two iEEG patients of the Podcast layout (empty recordings and channel tables) and its transcript."""
     bids = tmp_path / "bids"
     for sub in ("01", "02"):
         d = bids / f"sub-{sub}" / "ieeg"
@@ -88,6 +87,13 @@ def test_ieeg_patients_are_planned_per_subject_with_electrode_tables(tmp_path):
         (d / f"sub-{sub}_task-podcast_channels.tsv").touch()
     (bids / "stimuli").mkdir()
     (bids / "stimuli" / "podcast_transcript.csv").write_text("word,start,end\nAct,3.71,3.95\nso,4.3,4.5\n")
+    return bids
+
+
+def test_ieeg_patients_are_planned_per_subject_with_electrode_tables(tmp_path):
+    """Two iEEG patients: the plan fits them separately (no late 'share the target space' error) and
+    adds each model's electrode table and group statistics."""
+    bids = patients_tree(tmp_path)
     out = _dry_run_profile(tmp_path, "podcast_ecog", {"dataset": {"bids_root": str(bids)}})
     assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-2000:]
     counts = dict(line.split() for line in out.stdout.splitlines() if len(line.split()) == 2
@@ -158,18 +164,6 @@ def test_lebel_profile_plans_hf5_responses_of_one_subject(tmp_path):
     assert "config key 'dataset.profile.responses'" in two.stdout + two.stderr, two.stderr[-2000:]
 
 
-def _patients_tree(tmp_path: Path) -> Path:
-    bids = tmp_path / "bids"
-    for sub in ("01", "02"):
-        d = bids / f"sub-{sub}" / "ieeg"
-        d.mkdir(parents=True)
-        (d / f"sub-{sub}_task-podcast_ieeg.edf").touch()
-        (d / f"sub-{sub}_task-podcast_channels.tsv").touch()
-    (bids / "stimuli").mkdir()
-    (bids / "stimuli" / "podcast_transcript.csv").write_text("word,start,end\nAct,3.71,3.95\nso,4.3,4.5\n")
-    return bids
-
-
 def test_sharded_encode_plans_shard_jobs_with_their_memory(tmp_path):
     """encoding.max_job_memory_gb: once the input check has recorded the sizes (inputs.tsv), the plan has
     one encode_shard job per (patient, channel block) of each model, each asking for the planned mem_mb,
@@ -177,7 +171,7 @@ def test_sharded_encode_plans_shard_jobs_with_their_memory(tmp_path):
     from brainalign.encoding.shards import plan_from_config
     from brainalign.io.inputs import COLUMNS
 
-    bids = _patients_tree(tmp_path)
+    bids = patients_tree(tmp_path)
     table = tmp_path / "work" / "results" / "podcast_ecog" / "inputs.tsv"
     table.parent.mkdir(parents=True)
     rows = [dict.fromkeys(COLUMNS, "n/a") | {"subject": s, "story": "podcast", "modality": "ieeg", "status": "ok",

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from test_plan import patients_tree
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,14 +46,7 @@ def test_fmri_only_config_plans_no_meeg_qc(tmp_path):
 
 
 def test_ieeg_patients_get_qc(tmp_path):
-    bids = tmp_path / "bids"
-    for sub in ("01", "02"):
-        d = bids / f"sub-{sub}" / "ieeg"
-        d.mkdir(parents=True)
-        (d / f"sub-{sub}_task-podcast_ieeg.edf").touch()
-        (d / f"sub-{sub}_task-podcast_channels.tsv").touch()
-    (bids / "stimuli").mkdir()
-    (bids / "stimuli" / "podcast_transcript.csv").write_text("word,start,end\nAct,3.71,3.95\nso,4.3,4.5\n")
+    bids = patients_tree(tmp_path)
     override = tmp_path / "override.yaml"
     override.write_text(yaml.safe_dump({"dataset": {"bids_root": str(bids)}}))
     counts = _dry_run(tmp_path / "work", REPO / "config" / "datasets" / "podcast_ecog.yaml", override)
