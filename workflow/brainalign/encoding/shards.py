@@ -355,7 +355,7 @@ def fit_shard(
 
 def write_shard(result: ShardResult, path: str | Path) -> Path:
     """Write a shard's result (a pickle: a transient file between two jobs of one workflow run)."""
-    from ..io.store import atomic_write_bytes
+    from ..io.atomic import atomic_write_bytes
 
     return atomic_write_bytes(Path(path), pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -365,13 +365,23 @@ def read_shard(path: str | Path) -> ShardResult:
 
     Raises
     ------
-    ValueError
-        A file of another layout version (written by another version of brainalign), naming it.
+    InputError
+        A damaged file (truncated, not a pickle) or one of another layout version (written by another
+        version of brainalign), naming it.
     """
-    with open(path, "rb") as fh:
-        result = pickle.load(fh)
+    from ..errors import InputError
+
+    try:
+        with open(path, "rb") as fh:
+            result = pickle.load(fh)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as err:
+        raise InputError(path, f"cannot be read as a shard result ({type(err).__name__}: {err})",
+                         expected="the pickle its encode_shard job wrote",
+                         hint="delete it and re-run its encode_shard job") from err
     if not isinstance(result, ShardResult) or getattr(result, "format", None) != SHARD_FORMAT:
-        raise ValueError(f"{path}: not a shard result of format {SHARD_FORMAT} (re-run its encode_shard job)")
+        raise InputError(path, f"not a shard result of format {SHARD_FORMAT}",
+                         expected="the file its encode_shard job wrote with this version of brainalign",
+                         hint="re-run its encode_shard job")
     return result
 
 
