@@ -5,7 +5,7 @@ DC), both ``electrodes.tsv`` (``space-MNI152NLin2009aSym`` and ``space-Other``, 
 space) and their ``coordsystem.json`` are copied from ``../shared/data/podcast-ecog-metadata``; the
 recording is a few seconds of noise at the real 512 Hz written by ``mne_bids.write_raw_bids``
 (BrainVision), with channel names and types from that ``channels.tsv``.  Importable from every test
-folder (``tests/`` is on ``sys.path`` through ``tests/conftest.py``).
+folder as ``tests.podcast_ieeg_tree`` (``tests/`` is a package and pytest puts the repository root on ``sys.path``).
 
 Also a whole multi-patient tree (:func:`write_podcast_tree`) in the image of the release, for the
 end-to-end test of the Podcast profile: every patient's real metadata (channels, both electrode

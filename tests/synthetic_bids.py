@@ -5,8 +5,8 @@ fMRIPrep-style confounds table under ``derivatives/fmriprep``.  EEG: BrainVision
 ``mne_bids.write_raw_bids`` from a ``RawArray`` (``.vhdr/.eeg/.vmrk``, ``eeg.json`` with
 ``RecordingDuration``, ``channels.tsv``, ``events.tsv`` with a ``word`` column, ``electrodes.tsv`` +
 ``coordsystem.json``, ``scans.tsv``) and a ``participants.tsv``.  Everything is a few seconds long
-and written in well under a second per run.  Importable from every test folder (``tests/`` is on
-``sys.path`` through ``tests/conftest.py``).
+and written in well under a second per run.  Importable from every test
+folder as ``tests.synthetic_bids`` (``tests/`` is a package and pytest puts the repository root on ``sys.path``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Random word features in the Features contract (``hidden``: word x layer x feature, with onsets),
-for the encoder tests.  Importable from every test folder (``tests/`` is on ``sys.path`` through
-``tests/conftest.py``)."""
+for the encoder tests.  Importable from every test
+folder as ``tests.synthetic_features`` (``tests/`` is a package and pytest puts the repository root on ``sys.path``)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ the argument or parameter at fault and what was expected.
 
 Values scikit-learn validates itself (NaN/inf, empty or 1-D ``X``, sparse or complex input, a
 wrong number of features at predict) raise scikit-learn's own ``ValueError`` messages; they are
-covered by ``check_estimator`` in ``tests/unit/test_estimator.py`` and, for NaN, below.
+covered by ``check_estimator`` in ``tests/unit/encoding/test_estimator.py`` and, for NaN, below.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from podcast_ieeg_tree import MNI, write_podcast_run
+from tests.podcast_ieeg_tree import MNI, write_podcast_run
 from reliability_helpers import assert_input_error
 
 from brainalign.errors import InputError, MissingInputError

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import synthetic_bids as synth
+from tests import synthetic_bids as synth
 from reliability_helpers import SHARED, assert_input_error
 
 from brainalign.errors import InputError, MissingInputError

@@ -4,8 +4,8 @@ Each test configures a model the way a user would (one entry of ``config["models
 missing, damaged or unreachable source, and checks the error names the model's config key
 (``models.<name>.<key>``), the source and the path or id, and says what was expected.
 
-(Named ``test_model_loading.py``, not ``test_models.py``: the test directories have no
-``__init__.py``, so two test modules with the same basename cannot be collected in one session.)
+(Named ``test_model_loading.py``, not ``test_models.py``: tests/reliability and tests/workflow have
+no ``__init__.py``, so two test modules there with the same basename cannot be collected in one session.)
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Library level, deterministic: each test runs the writer in a fresh interpreter t
 with SIGKILL at a planted point (half of the bytes written, between two renames, ...), the way a
 scheduler's OOM killer or time limit would, then inspects what is left at the output path.
 ``tests/workflow/test_resume.py`` covers the workflow level (a killed run resumes to identical
-results); ``tests/unit/test_store.py`` races a kill against a large ``write_zarr``.
+results); ``tests/unit/io/test_store.py`` races a kill against a large ``write_zarr``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import assert_input_error
+from reliability_helpers import assert_input_error
 
 from brainalign.analyses.sensitivity import KEY, check_settings, sensitivity_analysis
 from brainalign.config_sections import with_defaults

@@ -3,7 +3,7 @@
 A scratch Snakefile defines the few names of common.smk the rules use and includes the real
 workflow/rules/figures.smk and analyses.smk; the inputs are synthetic Scores and Features stores
 with planted layer profiles.  Forecast and context re-run the encoder and are covered by the
-library tests (test_analyses.py) and the end-to-end workflow tests.
+library tests (tests/unit/analyses/) and the end-to-end workflow tests.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import synthetic_bids as synth
+from tests import synthetic_bids as synth
 import yaml
 
 from brainalign.io.inputs import COLUMNS

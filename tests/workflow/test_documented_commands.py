@@ -22,8 +22,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "unit"))
-from test_profiles import TREES  # noqa: E402  (the fake trees of each profile's published layout)
+from tests.unit.test_profiles import TREES  # noqa: E402  (the fake trees of each profile's published layout)
 
 PROFILES = sorted(p.stem for p in (REPO / "config" / "datasets").glob("*.yaml"))
 #: Snakemake's own check of a --config key (snakemake.cli.parse_config): no dots, no brackets.

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import synthetic_bids as synth
+from tests import synthetic_bids as synth
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from brainalign.config_validation import validated as _fig_validated
 
 # Copies of the validated sections, defaults from workflow/schemas/config.schema.yaml (the main
 # Snakefile's validation has filled them already; filling again keeps this file includable on its
-# own, as tests/unit/test_figure_rules_ieeg.py does). A named atlas below is resolved in the copy only.
+# own, as tests/unit/test_rules_figures_ieeg.py does). A named atlas below is resolved in the copy only.
 ANALYSES_CFG = _fig_validated(config, "analyses")
 FIGURES_CFG = _fig_validated(config, "figures")
 FIG_EXT = FIGURES_CFG["format"]

@@ -10,7 +10,7 @@ from brainalign.analyses import plan
 from brainalign.analyses.settings import evenly_spaced_layers
 from brainalign.config_sections import defaults, with_defaults
 
-FRAGMENT = Path(__file__).resolve().parents[2] / "workflow" / "brainalign" / "analyses" / "config.schema.yaml"
+FRAGMENT = Path(__file__).resolve().parents[3] / "workflow" / "brainalign" / "analyses" / "config.schema.yaml"
 
 
 def test_no_schema_fragment_or_defaults_table_is_left():
@@ -68,7 +68,7 @@ def test_output_names_are_written_only_in_the_plan_modules():
 
     from brainalign.brainbench import plan as bb_plan
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     code = "\n".join(line.split("#")[0] for rules in sorted((repo / "workflow" / "rules").glob("*.smk"))
                      for line in rules.read_text().splitlines()
                      if "/logs/" not in line and "/benchmarks/" not in line)  # log names echo the outputs

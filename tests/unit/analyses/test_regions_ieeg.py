@@ -26,7 +26,7 @@ from brainalign.analyses.regions import (DEFAULT_RADIUS_MM, UNKNOWN, atlas_label
                                          label_electrodes)
 from brainalign.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ECOG = REPO.parent / "shared" / "data" / "podcast-ecog-metadata"
 MNI = "space-MNI152NLin2009aSym"
 LOBES = {1: "L temporal", 2: "R temporal", 3: "L frontal", 4: "R frontal", 5: "other"}
@@ -35,7 +35,6 @@ from brainalign.config_sections import with_defaults
 def _regions(values: dict) -> dict:
     """A partial ``analyses.regions`` section with the schema's defaults (as the workflow's validation fills them)."""
     return with_defaults("analyses.regions", values)
-
 
 
 def _electrodes(sub: str) -> pd.DataFrame:
@@ -443,7 +442,7 @@ def test_dry_run_lists_the_named_atlas_as_job_input(tmp_path):
 
     import yaml
 
-    from test_figure_rules_ieeg import SNAKEFILE
+    from tests.unit.test_rules_figures_ieeg import SNAKEFILE
 
     src = find_region_sources(None, _regions({"atlas": "harvard_oxford"}))
     (tmp_path / "bids").mkdir()

@@ -3,7 +3,7 @@ analysis recovering the SNR of a dataset planted at a known SNR.
 
 The "real" dataset of the end-to-end tests is synthetic: AR(1) noise in every target, and in a block
 of targets a signal planted at a known SNR from a fake residual stream (31 layers, adjacent layers
-correlated ~0.95, as in tests/unit/test_demo_simulator.py) with the demo's planting code.
+correlated ~0.95, as in tests/unit/demo/test_generate.py) with the demo's planting code.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from brainalign.encoding import encode_dataset
 from brainalign.errors import ConfigError
 from brainalign.config_sections import defaults, section_schema, with_defaults
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "recordings"
+SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "recordings"
 TR = 1.5
 N_LAYERS = 31
 
@@ -311,7 +311,7 @@ def test_sensitivity_meeg_word_locked_lags():
 
 def test_schema_is_the_one_home_of_the_defaults():
     """analyses.sensitivity's defaults live only in the main schema (no fragment, no library table)."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     assert not (repo / "workflow" / "brainalign" / "analyses" / "config.schema.yaml").exists()
     assert not hasattr(sens, "DEFAULTS")
     props = section_schema(sens.KEY)["properties"]

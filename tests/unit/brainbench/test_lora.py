@@ -14,7 +14,7 @@ from brainalign.brainbench.parsing import parse_testset, read_testset
 from brainalign.brainbench.scoring import sequence_nll
 from brainalign.brainbench.testing import tiny_gpt2, tiny_tokenizer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO.parent / "shared" / "data" / "brainbench" / "BrainBench_GPT-4_v0.1.csv"
 ABSTRACT = ("We recorded place cells in the dorsal hippocampus while rats learned a new maze, and found that "
             "remapping cells were recruited into sharp wave ripples more often than stable cells were.")

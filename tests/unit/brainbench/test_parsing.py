@@ -9,7 +9,7 @@ import pytest
 from brainalign.brainbench.parsing import (BrainBenchFormatError, isolated_sentences, parse_testset,
                                            read_testset, reference_parse, split_sentences)
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "brainbench" / "BrainBench_GPT-4_v0.1.csv"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "brainbench" / "BrainBench_GPT-4_v0.1.csv"
 
 
 def _sub(combined, which):

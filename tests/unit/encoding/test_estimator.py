@@ -32,7 +32,7 @@ from brainalign.encoding import RidgeCV, cross_validate, fit_ridge_cv
 from brainalign.encoding.cv import standardize
 from brainalign.encoding.ridge import DEFAULT_ALPHAS, kfold_blocks
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ESTIMATORS = [
     RidgeCV(),
     RidgeCV(fit_intercept=False),

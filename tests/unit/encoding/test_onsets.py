@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from synthetic_features import random_features
+from tests.synthetic_features import random_features
 
 from brainalign.design import apply_operator, fmri_operator
 from brainalign.encoding import check_same_words, encode_dataset, read_subject_onsets, subject_onsets

@@ -4,7 +4,7 @@ pooled on one channel axis; the phases of encode_dataset (collect targets, fit a
 import numpy as np
 import pytest
 import xarray as xr
-from synthetic_features import random_features
+from tests.synthetic_features import random_features
 
 from brainalign.encoding import encode_dataset, scores_to_frame
 from brainalign.encoding.assemble import is_pooled, own_channels, qualified_channel

@@ -4,7 +4,7 @@ chunked stores, and a gather that gives exactly the single job's scores."""
 import numpy as np
 import pytest
 import xarray as xr
-from synthetic_features import random_features
+from tests.synthetic_features import random_features
 
 from brainalign.design.fmri import apply_operator, fmri_operator
 from brainalign.encoding import encode_dataset

@@ -12,7 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
-from podcast_ieeg_tree import MNI, electrode_table, write_podcast_run
+from tests.podcast_ieeg_tree import MNI, electrode_table, write_podcast_run
 
 from brainalign.io.bids import choose_electrodes, electrode_spaces, find_runs
 from brainalign.preprocess.ieeg import preprocess_ieeg

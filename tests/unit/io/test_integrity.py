@@ -12,7 +12,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-import synthetic_bids as synth
+from tests import synthetic_bids as synth
 
 from brainalign.errors import InputError
 from brainalign.io.bids import meeg_bids_path, meeg_sidecars, recording_files, run_files
@@ -21,7 +21,7 @@ from brainalign.io.integrity import (bold_sidecar, brainvision_files, check_nift
                                      duration_tolerance, fif_parts, load_nifti, nifti_reading, read_json,
                                      read_meeg_header)
 
-RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "recordings"
+RECORDINGS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "recordings"
 
 
 def test_read_json_object(tmp_path):

@@ -20,7 +20,7 @@ from brainalign.io.timings import cut_window, read_timings, read_word_table
 from brainalign.preprocess.fmri import (N_FSAVERAGE5, crop_story, preprocess_fmri, preprocess_hf5,
                                         read_hf5_responses)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 # ------------------------------------------------------------------ fsaverage nesting

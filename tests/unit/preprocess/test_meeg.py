@@ -15,7 +15,7 @@ import pytest
 from brainalign.io.timings import read_timings
 from brainalign.preprocess.meeg import check_same_sfreq, preprocess_meeg
 
-RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "recordings"
+RECORDINGS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "recordings"
 if not RECORDINGS.exists():
     RECORDINGS = Path("/work/shared/data/recordings")
 

@@ -21,7 +21,7 @@ from brainalign.preprocess.common import zscore_time
 from brainalign.preprocess.resources import (FACTOR, FALLBACK_MB, MARGIN, image_shape, memory_mb,
                                              preprocess_resources, recording_shape, runtime_minutes)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 _spec = importlib.util.spec_from_file_location("preprocess_memory", REPO / "benchmarks" / "preprocess_memory.py")
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)

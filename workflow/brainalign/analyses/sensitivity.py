@@ -366,7 +366,7 @@ def null_calibrated_p(r: np.ndarray, null: np.ndarray) -> np.ndarray:
         story's r while the shifted null averages two independent ones.  Measured on AR(1) noise
         (2 stories x 300 words, FIR ridge): the circular-shift p falls at or below 0.01 for 4.5-5.6 %
         and at or below 0.05 for 11-14 % of noise targets; this z-test gives 1 % and 5 %
-        (tests/unit/test_analyses_sensitivity.py).
+        (tests/unit/analyses/test_sensitivity.py).
     """
     from scipy.stats import norm
 

@@ -4,7 +4,7 @@
 rule runs) the way himalaya's ``RidgeCV`` wraps its solvers: ``fit`` / ``predict`` / ``score``,
 ``get_params`` / ``set_params``, so it works with ``clone``, ``Pipeline``, ``GridSearchCV`` and
 ``cross_val_score``, and passes ``sklearn.utils.estimator_checks.check_estimator`` (see
-``tests/unit/test_estimator.py`` for the checks and the one that does not apply).
+``tests/unit/encoding/test_estimator.py`` for the checks and the one that does not apply).
 
 Conventions follow himalaya rather than scikit-learn's ``Ridge`` where the two differ, because
 encoding models have many targets: ``coef_`` is ``(n_features, n_targets)`` and ``best_alphas_``

@@ -295,8 +295,8 @@ def _load_surface(paths: Sequence[PathLike]) -> tuple[np.ndarray, dict]:
 FSAVERAGE_SIZES = {10242: "fsaverage5", 40962: "fsaverage6", 163842: "fsaverage"}
 #: The fsaverage meshes are nested: icosahedral subdivision appends the new vertices after the old
 #: ones, so the first 10242 vertices of fsaverage6/fsaverage of a hemisphere are fsaverage5's vertices
-#: (A. M. Winkler, "Downsampling (decimating) a brain surface", brainder.org, 2016; checked on
-#: nilearn's fsaverage5 by tests/unit/test_preprocess_fmri.py::test_fsaverage5_is_nested_icosahedron).
+#: (A. M. Winkler, "Downsampling (decimating) a brain surface", brainder.org, 2016; checked on nilearn's
+#: fsaverage5 by test_fsaverage5_is_nested_icosahedron in tests/unit/preprocess/test_fmri_real_datasets.py).
 N_FSAVERAGE5 = 10242
 
 

@@ -13,7 +13,7 @@ fMRI
 
 The request is ``(base + factor x input) x margin x attempt`` MB, with the factor measured on
 synthetic recordings of realistic shape (``benchmarks/preprocess_memory.py``,
-``tests/unit/test_preprocess_memory.py``): the job's peak resident memory over its input's float64
+``tests/unit/preprocess/test_resources.py``): the job's peak resident memory over its input's float64
 size.  ``attempt`` (Snakemake's retry counter) scales the request of a retried job, as every rule
 of the workflow does.  When no size can be read (the demo plans its jobs before its files exist), the
 request falls back to :data:`FALLBACK_MB`.

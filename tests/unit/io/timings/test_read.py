@@ -370,7 +370,7 @@ def test_untimed_words_round_trip_through_the_word_table(tmp_path):
     np.testing.assert_array_equal(back["onset"], [0.0, np.nan, 0.9])
 
 
-SHARED_TRANSCRIPT = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "podcast-ecog-metadata"
+SHARED_TRANSCRIPT = (Path(__file__).resolve().parents[4].parent / "shared" / "data" / "podcast-ecog-metadata"
                      / "stimuli" / "gpt2-xl" / "transcript.tsv")
 
 
@@ -390,7 +390,7 @@ def test_podcast_transcript_keeps_every_word(tmp_path, caplog, mode):
     first = tokens.groupby("word_idx", sort=True).first()
     path = tmp_path / "podcast_transcript.csv"
     first[["word", "start", "end"]].to_csv(path, index=False)
-    profile = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "datasets" / "podcast_ecog.yaml")
+    profile = yaml.safe_load((Path(__file__).resolve().parents[4] / "config" / "datasets" / "podcast_ecog.yaml")
                              .read_text())["dataset"]["timings"]
     options = {k: v for k, v in profile.items() if k not in ("path", "format", "shift", "on_overlap")}
     with caplog.at_level(logging.WARNING):
