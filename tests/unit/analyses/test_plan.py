@@ -1,4 +1,4 @@
-"""Bookkeeping of the figure/analysis rules and the config defaults (brainalign.analyses.plan, settings)."""
+"""Bookkeeping of the figure/analysis rules and the config defaults (brainalign.analyses.plan)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,7 @@ from pathlib import Path
 import pytest
 
 from brainalign.analyses import plan
-from brainalign.analyses.settings import evenly_spaced_layers
 from brainalign.config_sections import defaults, with_defaults
-
-FRAGMENT = Path(__file__).resolve().parents[3] / "workflow" / "brainalign" / "analyses" / "config.schema.yaml"
-
-
-def test_no_schema_fragment_or_defaults_table_is_left():
-    """The main schema is the one place for the analyses/figures defaults (issue 15)."""
-    import brainalign.analyses.settings as settings
-
-    assert not FRAGMENT.exists()
-    assert not hasattr(settings, "ANALYSES") and not hasattr(settings, "FIGURES") and not hasattr(settings, "merged")
 
 
 def test_with_defaults_overrides_nested_keys_only():
@@ -30,12 +19,6 @@ def test_with_defaults_overrides_nested_keys_only():
     assert defaults("analyses.forecast.distances") == [1, 2, 4, 6, 8, 12, 20, 30]  # defaults not mutated
     with pytest.raises(Exception, match="analyses.typo"):
         with_defaults("analyses", {"typo": 1})
-
-
-def test_evenly_spaced_layers():
-    assert evenly_spaced_layers(range(31), 6) == [0, 6, 12, 18, 24, 30]
-    assert evenly_spaced_layers([0, 3, 6], 10) == [0, 3, 6]
-    assert evenly_spaced_layers(range(5), None) == [0, 1, 2, 3, 4]
 
 
 def test_targets_follow_modalities_and_switches():
