@@ -1,4 +1,5 @@
-"""Feature extraction: alignment, and each context mode against fresh forward passes."""
+"""Feature extraction: each context mode (fixed, strided, story) against fresh forward passes, the output
+contract, perplexity (brainalign.features.extract)."""
 
 from __future__ import annotations
 
@@ -10,27 +11,9 @@ import pytest
 import torch
 import xarray as xr
 
-from brainalign.features import align_words, assign_tokens, extract_features, story_perplexity
-from brainalign.features.windows import strided_plan
+from brainalign.features import align_words, extract_features, story_perplexity
 from brainalign.models import from_objects
 from brainalign.models.tiny import tiny_model, tiny_tokenizer
-
-TEXT = ("Once upon a time there was a small village by the sea. The fishermen went out every "
-        "morning, and the children played on the beach while their mothers sold bread at the "
-        "market. Über naïve café! A stranger arrived with a box; nobody knew what it held.")
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return tiny_model(n_layer=3, n_embd=32, n_positions=256)
-
-
-@pytest.fixture(scope="module")
-def words():
-    seq = TEXT.split()
-    n = len(seq)
-    return pd.DataFrame({"story": "s1", "word_index": np.arange(n), "word": seq,
-                         "onset": np.arange(n) * 0.4, "offset": np.arange(n) * 0.4 + 0.3, "flags": ""})
 
 
 def fresh_pass(loaded, ids: np.ndarray) -> np.ndarray:
@@ -44,70 +27,8 @@ def pool(hs: np.ndarray, positions: np.ndarray, pooling: str) -> np.ndarray:
     return hs[:, positions[-1]] if pooling == "last" else hs[:, positions].mean(axis=1)
 
 
-# --------------------------------------------------------------------------- alignment
-
-def test_assign_tokens_leading_space_and_merged_token():
-    # text "ab cd ef": words at 0-2, 3-5, 6-8.  Tokens: "ab" | " c" | "d e" (spans two words) | "f"
-    words = np.array([[0, 2], [3, 5], [6, 8]])
-    tokens = np.array([[0, 2], [2, 4], [4, 7], [7, 8]])
-    start, stop = assign_tokens(words, tokens)
-    # " c" belongs to "cd" (the space is nobody's); "d e" goes to the later word "ef".
-    assert start.tolist() == [0, 1, 2] and stop.tolist() == [1, 2, 4]
-
-
-def test_assign_tokens_word_whose_only_token_is_merged_shares_it():
-    words = np.array([[0, 1], [2, 3]])            # "a b" tokenised as one token
-    tokens = np.array([[0, 3]])
-    start, stop = assign_tokens(words, tokens)
-    assert start.tolist() == [0, 0] and stop.tolist() == [1, 1]
-
-
-def test_merged_tokens_with_a_real_tokenizer():
-    from tokenizers import Tokenizer, models, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    # BPE without a whitespace pre-tokenizer learns tokens that cross word boundaries.
-    tok = Tokenizer(models.BPE())
-    tok.train_from_iterator(["of the of the of the cat"] * 50,
-                            trainers.BpeTrainer(vocab_size=60, show_progress=False))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok)
-    al = align_words(fast, ["of", "the", "cat"])
-    enc = fast(al.text, add_special_tokens=False, return_offsets_mapping=True)
-    crossing = [i for i, (a, b) in enumerate(enc["offset_mapping"]) if a < 2 < b]
-    assert crossing, "the test tokenizer should merge across the space"
-    assert al.word_start[1] <= crossing[0] < al.word_stop[1]     # assigned to the later word
-    assert (al.n_tokens >= 1).all()
-
-
-def test_alignment_non_ascii_and_leading_space(tiny):
-    al = align_words(tiny.tokenizer, ["Über", "naïve", "café!", "sea"])
-    enc = tiny.tokenizer(al.text, add_special_tokens=False, return_offsets_mapping=True)
-    ids = enc["input_ids"]
-    decoded = [tiny.tokenizer.decode(ids[s:e]) for s, e in zip(al.word_start, al.word_stop)]
-    assert [d.strip() for d in decoded] == ["Über", "naïve", "café!", "sea"]
-    # tokens between words (a lone space token, if the vocabulary has no " n...") are whitespace
-    for prev, nxt in zip(al.word_stop[:-1], al.word_start[1:]):
-        assert tiny.tokenizer.decode(ids[prev:nxt]).strip() == ""
-    assert decoded[-1] == " sea"                                  # leading-space marker kept
-    assert al.word_stop[-1] == len(enc["input_ids"])
-
-
-def test_alignment_errors(tiny):
-    with pytest.raises(ValueError, match="empty story"):
-        align_words(tiny.tokenizer, pd.DataFrame({"word": []}))
-    with pytest.raises(ValueError, match="row 1"):
-        align_words(tiny.tokenizer, ["a", " ", "b"])
-    with pytest.raises(ValueError, match="missing column 'word'"):
-        align_words(tiny.tokenizer, pd.DataFrame({"token": ["a"]}))
-
-    class Slow:
-        is_fast = False
-
-    with pytest.raises(ValueError, match="offsets"):
-        align_words(Slow(), ["a"])
-
-
 # --------------------------------------------------------------------------- exactness
+
 
 @pytest.mark.parametrize("context", [0, 1, 4, 17])
 @pytest.mark.parametrize("pooling", ["last", "mean"])
@@ -215,20 +136,8 @@ def test_batch_size_does_not_change_results(tiny, words):
     np.testing.assert_allclose(a.hidden.values, b.hidden.values, atol=1e-5, rtol=0)
 
 
-def test_strided_plan_reads_each_word_from_its_earliest_full_window():
-    start = np.array([0, 3, 7, 9, 15])
-    stop = np.array([3, 7, 9, 15, 20])
-    plan = strided_plan(start, stop, 20, length=10, stride=5)
-    assert plan.starts.tolist()[:3] == [0, 5, 10]
-    # word 1 [3,7) fits window 0; word 3 [9,15) fits window 1 ([5,15)); word 4 [15,20) window 2
-    assert plan.word_window.tolist()[:5] == [0, 0, 0, 1, 2]
-    # S = L: word [9,15) straddles windows [0,10) and [10,20) -> an extra window ending with it
-    plan = strided_plan(start, stop, 20, length=10, stride=10)
-    extra = plan.word_window[3]
-    assert (plan.starts[extra], plan.stops[extra]) == (5, 15)
-
-
 # --------------------------------------------------------------------------- contract
+
 
 def test_output_contract_and_zarr_roundtrip(tiny, words, tmp_path):
     from brainalign.features import zarr_encoding
@@ -275,15 +184,3 @@ def test_story_perplexity_function(tiny, words):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ppl > 1
-
-
-def test_fixed_plan_shares_one_pass_among_words_at_story_start():
-    from brainalign.features.windows import fixed_plan
-
-    start = np.array([0, 2, 3, 6, 9])
-    stop = np.array([2, 3, 6, 9, 10])
-    plan = fixed_plan(start, stop, context=4)
-    # words 0-2 have fewer than 4 tokens before them: windows [0,2), [0,3), [0,6) -> one pass [0,6)
-    windows = [(plan.starts[k], plan.stops[k]) for k in plan.word_window]
-    assert windows == [(0, 6), (0, 6), (0, 6), (2, 9), (5, 10)]
-    assert len(plan.starts) == 3
