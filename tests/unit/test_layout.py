@@ -38,7 +38,6 @@ UNTESTED = {
     "brainbench/evaluate.py": "tests/workflow/test_brainbench_workflow.py",
     "brainbench/figures.py": "tests/workflow/test_brainbench_workflow.py",
     "brainbench/loading.py": "tests/workflow/test_brainbench_workflow.py",
-    "brainbench/testing.py": "tiny_gpt: the fixture of the scoring and LoRA tests",
     "demo/drivers.py": "region_latents: tests/unit/demo/test_generate.py",
     "demo/eeg.py": "tests/unit/demo/test_generate.py",
     "demo/fmri.py": "hrf_regressors: tests/unit/demo/test_generate.py",
@@ -48,10 +47,7 @@ UNTESTED = {
     "encoding/backends.py": "get_backend: tests/unit/encoding/test_ridge_phases.py",
     "encoding/collect.py": "tests/unit/encoding/test_pipeline_subjects.py, test_shards.py",
     "encoding/electrodes.py": "tests/unit/encoding/test_pipeline_subjects.py",
-    "io/inputs.py": "tests/unit/io/test_integrity.py",
-    "models/tiny.py": "tiny_model: the fixture of the features and models tests",
     "plotting/sensitivity.py": "tests/unit/analyses/test_sensitivity.py",
-    "qc/plan.py": "tests/workflow/test_qc_plan.py",
 }
 
 
