@@ -34,7 +34,6 @@ PROJECT_WIDE = {
 # today.  Remove a line when its test module is added (the test below says so); add none for new code.
 UNTESTED = {
     "analyses/atlases.py": "named atlases: tests/unit/analyses/test_regions_ieeg.py",
-    "analyses/synthetic.py": "make_scores: the fixture of every analyses and plotting test",
     "brainbench/evaluate.py": "tests/workflow/test_brainbench_workflow.py",
     "brainbench/figures.py": "tests/workflow/test_brainbench_workflow.py",
     "brainbench/loading.py": "tests/workflow/test_brainbench_workflow.py",
@@ -44,7 +43,6 @@ UNTESTED = {
     "demo/params.py": "resolve_params: tests/unit/demo/test_generate.py",
     "design/meeg.py": "word_locked, trf_design: tests/unit/design/test_fmri.py",
     "encoding/assemble.py": "tests/unit/encoding/test_pipeline_subjects.py",
-    "encoding/backends.py": "get_backend: tests/unit/encoding/test_ridge_phases.py",
     "encoding/collect.py": "tests/unit/encoding/test_pipeline_subjects.py, test_shards.py",
     "encoding/electrodes.py": "tests/unit/encoding/test_pipeline_subjects.py",
     "plotting/sensitivity.py": "tests/unit/analyses/test_sensitivity.py",
