@@ -34,18 +34,17 @@ PROJECT_WIDE = {
 # today.  Remove a line when its test module is added (the test below says so); add none for new code.
 UNTESTED = {
     "analyses/atlases.py": "named atlases: tests/unit/analyses/test_regions_ieeg.py",
-    "brainbench/evaluate.py": "tests/workflow/test_brainbench_workflow.py",
-    "brainbench/figures.py": "tests/workflow/test_brainbench_workflow.py",
-    "brainbench/loading.py": "tests/workflow/test_brainbench_workflow.py",
+    "brainbench/evaluate.py": "evaluate_model: tests/reliability/test_brainbench.py, the brainbench workflow test",
+    "brainbench/figures.py": "tests/workflow/test_brainbench_workflow.py (rule brainbench_figures)",
+    "brainbench/loading.py": "tests/workflow/test_brainbench_workflow.py (the scoring and LoRA rules)",
     "demo/drivers.py": "region_latents: tests/unit/demo/test_generate.py",
-    "demo/eeg.py": "tests/unit/demo/test_generate.py",
+    "demo/eeg.py": "through generate_demo: tests/unit/demo/test_generate.py",
     "demo/fmri.py": "hrf_regressors: tests/unit/demo/test_generate.py",
     "demo/params.py": "resolve_params: tests/unit/demo/test_generate.py",
-    "design/meeg.py": "word_locked, trf_design: tests/unit/design/test_fmri.py",
-    "encoding/assemble.py": "tests/unit/encoding/test_pipeline_subjects.py",
+    "encoding/assemble.py": "assemble_scores, own_channels: tests/unit/encoding/test_pipeline_subjects.py",
     "encoding/collect.py": "tests/unit/encoding/test_pipeline_subjects.py, test_shards.py",
     "encoding/electrodes.py": "tests/unit/encoding/test_pipeline_subjects.py",
-    "plotting/sensitivity.py": "tests/unit/analyses/test_sensitivity.py",
+    "plotting/sensitivity.py": "plot_power: tests/workflow/test_sensitivity_workflow.py",
 }
 
 
