@@ -6,7 +6,9 @@
 (rules, Conda envs, dataset profiles, the schema, the documentation) test no single module: they stay
 flat in ``tests/unit/`` under the names listed in :data:`PROJECT_WIDE`.  Every test folder is a package
 (an empty ``__init__.py``), so ``tests/unit/io`` imports as ``tests.unit.io`` and never shadows the
-standard library's ``io``.
+standard library's ``io``.  Fixtures shared by one package's tests live in its ``conftest.py``; builders
+shared across folders are modules of ``tests/`` imported by package path (``from tests import
+synthetic_bids``, ``from tests.qc_runs import bold_run``).
 """
 
 from __future__ import annotations
