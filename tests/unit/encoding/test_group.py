@@ -146,3 +146,45 @@ def test_group_maps_leave_targets_missing_in_a_subject_untested():
     r[2, 0, 1] = np.nan
     p = group_maps(_scores(r))["p_group"].values[0]
     assert np.isnan(p[1]) and np.isfinite(p[[0, 2]]).all()
+
+
+def test_repeat_ceilings_from_runs_groups_encoded_runs_with_their_repetitions():
+    """Rule repeat_ceiling's inputs: encoded runs keyed (subject, story), repetitions (subject, story, label)."""
+    rng = np.random.default_rng(6)
+    s = np.array([0.5, 2.0])
+    labels = ["v0", "v1"]
+    (a0, a1, a2), _ = _repeated_runs(rng, 3, 8000, s)
+    enc = {("01", "a"): _run(a0, labels).assign_coords(x=("voxel", [3.0, 9.0])),
+           ("02", "a"): _run(rng.standard_normal((8000, 2)), labels)}
+    reps = {("01", "a", "run-2"): _run(a1, labels), ("01", "a", "run-3"): _run(a2, labels)}
+    from brainalign.encoding.group import repeat_ceilings_from_runs
+
+    out = repeat_ceilings_from_runs(enc, reps)
+    assert list(out["subject"].values) == ["01"] and list(out["voxel"].values) == labels
+    assert list(out["x"].values) == [3.0, 9.0]
+    np.testing.assert_allclose(out["ceiling"].values[0], np.sqrt(s / (s + 1)), atol=0.03)
+    with pytest.raises(ValueError, match="without its encoded run"):
+        repeat_ceilings_from_runs(enc, {("03", "a", "run-2"): _run(a1, labels)})
+
+
+def test_finish_scores_applies_the_config_and_leaves_separate_fits_alone():
+    from brainalign.config_sections import with_defaults
+    from brainalign.encoding.group import finish_scores
+
+    enc = with_defaults("encoding", {})
+    assert enc["repeat_ceiling"] is True and enc["group_test"]["method"] == "signflip"
+    rng = np.random.default_rng(7)
+    # 8 subjects: exact sign flips reach p = 1/256, under BH's 5/50 x 0.05 (6 subjects, 1/64, would not)
+    r = rng.normal(0, 0.03, (8, 2, 50))
+    r[:, 0, :5] += 0.2
+    rep = xr.Dataset({"ceiling": (("subject", "voxel"), np.full((1, 50), 0.5))},
+                     coords={"subject": ["01"], "voxel": np.arange(50)})
+    out = finish_scores(_scores(r), enc, ceilings=rep)
+    assert out["significant_group"].sel(layer=0).values[:5].all()
+    np.testing.assert_allclose(out["r_normalized"].sel(subject="01").values, r[0] / 0.5, rtol=1e-5)
+    off = finish_scores(_scores(r), {**enc, "repeat_ceiling": False, "group_test": {**enc["group_test"],
+                                                                                    "method": "none"}}, ceilings=rep)
+    assert "p_group" not in off and "r_normalized" not in off
+    separate = _scores(r)
+    separate.attrs["subject_fits"] = "separate"
+    assert set(finish_scores(separate, enc, ceilings=rep).data_vars) == {"r"}

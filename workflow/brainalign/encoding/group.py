@@ -19,13 +19,16 @@ Two statistics of :mod:`.ceiling` and :mod:`.stats` that need more than one subj
 from __future__ import annotations
 
 import json
-from typing import Mapping, Sequence
+import logging
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
 
 from .scores import pearson_r
 from .stats import fdr_bh, group_test
+
+log = logging.getLogger(__name__)
 
 #: Ceilings below this leave the normalised score undefined (as the inter-subject path does).
 MIN_CEILING = 0.05
@@ -64,10 +67,11 @@ def _aligned(runs: Sequence[xr.DataArray], dim: str, labels: np.ndarray) -> np.n
     arrays = []
     for run in runs:
         run = run.transpose("time", dim)
-        arrays.append(np.asarray(run.sel({dim: labels}).values if dim in run.coords else run.values, np.float64))
+        arrays.append(np.asarray(run.reindex({dim: labels}).values if dim in run.coords else run.values, np.float64))
     n = min(a.shape[0] for a in arrays)
     stack = np.stack([a[:n] for a in arrays])
-    return stack[:, np.isfinite(stack).all(axis=(0, 2))]
+    present = np.isfinite(stack).any(axis=(0, 1))  # targets a run lacks stay NaN, not every row dropped
+    return stack[:, np.isfinite(stack[:, :, present]).all(axis=(0, 2))]
 
 
 def repeat_ceilings(repetitions: Mapping[str, Mapping[str, Sequence[xr.DataArray]]], labels: Sequence,
@@ -114,6 +118,34 @@ def repeat_ceilings(repetitions: Mapping[str, Mapping[str, Sequence[xr.DataArray
     return xr.Dataset({"ceiling": (("subject", dim), np.stack(ceil).astype(np.float32)),
                        "reliability": (("subject", dim), np.stack(rel).astype(np.float32))},
                       coords=coords, attrs={"runs_per_story": json.dumps(sources, sort_keys=True)})
+
+
+def repeat_ceilings_from_runs(encoded: Mapping[tuple[str, str], xr.DataArray],
+                              repeats: Mapping[tuple[str, str, str], xr.DataArray]) -> xr.Dataset:
+    """:func:`repeat_ceilings` of the encoded runs ``{(subject, story): run}`` and their left-out
+    repetitions ``{(subject, story, repeat): run}`` (rule ``repeat_ceiling``).
+
+    The targets are those of the encoded runs, in order of first appearance (a target missing from a
+    run is NaN there), with the first run's target coordinates (x/y/z, region).
+    """
+    if not encoded:
+        raise ValueError("repeat_ceilings_from_runs: no encoded run")
+    first = next(iter(encoded.values()))
+    dim = "voxel" if "voxel" in first.dims else "channel"
+    labels = list(dict.fromkeys(v for run in encoded.values() for v in run[dim].values.tolist()))
+    runs: dict[str, dict[str, list[xr.DataArray]]] = {}
+    for (sub, story), run in encoded.items():
+        runs.setdefault(str(sub), {})[str(story)] = [run]
+    for (sub, story, _), run in sorted(repeats.items()):
+        if (sub, story) not in encoded:
+            raise ValueError(f"repetition of sub-{sub} {story} without its encoded run")
+        runs[str(sub)][str(story)].append(run)
+    out = repeat_ceilings(runs, np.asarray(labels), dim)
+    # the targets' placement (x/y/z, region) travels with the ceilings, as with the scores
+    for name, coord in first.coords.items():
+        if coord.dims == (dim,) and name != dim:
+            out = out.assign_coords({name: (dim, coord.to_series().reindex(labels).values)})
+    return out
 
 
 def attach_repeat_ceiling(scores: xr.Dataset, ceilings: xr.Dataset, min_ceiling: float = MIN_CEILING) -> xr.Dataset:
@@ -195,3 +227,32 @@ def group_maps(scores: xr.Dataset, *, var: str = "r", method: str = "signflip", 
     out.attrs["group_test"] = json.dumps({"method": method, "n_permutations": int(n_permutations), "fdr_q": fdr_q,
                                           "var": var, "family": "targets (and lags) of each layer"})
     return out
+
+
+def finish_scores(scores: xr.Dataset, encoding: Mapping[str, Any], *, seed: int = 0,
+                  ceilings: xr.Dataset | None = None) -> xr.Dataset:
+    """The statistics the encode rules add to the scores: repeat ceilings, then group-level maps.
+
+    Parameters
+    ----------
+    scores
+        Output of :func:`brainalign.encoding.encode_dataset` (or of the shards' gather).
+    encoding
+        The validated ``encoding`` config section (``group_test``, ``repeat_ceiling``).
+    seed
+        Seed of the random sign flips.
+    ceilings
+        Rule ``repeat_ceiling``'s output, or None (no repetitions).
+    """
+    separate = scores.attrs.get("subject_fits") == "separate"
+    if ceilings is not None and encoding["repeat_ceiling"]:
+        if separate:
+            # subjects on their own channels: the ids in the scores are subject-qualified
+            log.warning("repeat ceilings are not attached to scores of subjects fitted separately")
+        else:
+            scores = attach_repeat_ceiling(scores, ceilings)
+    test = encoding["group_test"]
+    if not separate and scores.sizes.get("subject", 0) >= 2 and test["method"] != "none":
+        scores = group_maps(scores, method=test["method"], n_permutations=int(test["n_permutations"]),
+                            fdr_q=float(test["fdr_q"]), seed=seed)
+    return scores

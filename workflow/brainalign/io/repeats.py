@@ -16,8 +16,8 @@ import pandas as pd
 
 from .bids import find_runs, split_story_runs, story_tasks
 
-#: Columns of :func:`plan_repeats`: the run (as :func:`find_runs`) and its repetition label.
-REPEAT_COLUMNS = ("subject", "story", "repeat", "task", "session", "run", "files")
+#: Columns of :func:`plan_repeats`: the run (as :func:`find_runs`) and its repetition label (``events``: its events.tsv or None).
+REPEAT_COLUMNS = ("subject", "story", "repeat", "task", "session", "run", "events", "files")
 
 
 def run_label(session: object, run: object) -> str:
@@ -63,6 +63,7 @@ def plan_repeats(bids_root: str | os.PathLike, dataset: Mapping, *, spec: Mappin
                 labels.discard(label)
                 rows.append({"subject": pick.subject, "story": pick.story, "repeat": label, "task": r.task,
                              "session": r.session if isinstance(r.session, str) else None,
-                             "run": r.run if isinstance(r.run, str) else None, "files": list(r.files)})
+                             "run": r.run if isinstance(r.run, str) else None,
+                             "events": r.events if isinstance(r.events, str) else None, "files": list(r.files)})
     out = pd.DataFrame(rows, columns=REPEAT_COLUMNS)
     return out.sort_values(["subject", "story", "repeat"]).reset_index(drop=True)
