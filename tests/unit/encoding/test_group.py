@@ -188,3 +188,4 @@ def test_finish_scores_applies_the_config_and_leaves_separate_fits_alone():
     separate = _scores(r)
     separate.attrs["subject_fits"] = "separate"
     assert set(finish_scores(separate, enc, ceilings=rep).data_vars) == {"r"}
+

@@ -256,3 +256,4 @@ def finish_scores(scores: xr.Dataset, encoding: Mapping[str, Any], *, seed: int 
         scores = group_maps(scores, method=test["method"], n_permutations=int(test["n_permutations"]),
                             fdr_q=float(test["fdr_q"]), seed=seed)
     return scores
+
