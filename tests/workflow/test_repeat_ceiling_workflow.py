@@ -4,11 +4,13 @@ Two subjects heard story ``a`` twice (``run-1`` / ``run-2``; ``dataset.repeated_
 encodes run-1) and story ``b`` once.  In both runs of ``a`` the voxels of the first half of the
 4x4x4 grid carry the same signal with the variance of the noise (single-run ceiling
 ``sqrt(1 / 2) = 0.71``), the other half noise only (ceiling ~0).  The real rules preprocess run-2
-(preprocess_fmri_repeat) and compute the ceilings (repeat_ceiling); the encode job lists them as input.
+(preprocess_fmri_repeat) and compute the ceilings (repeat_ceiling); the encode job writes them into the
+scores (ceiling, r_normalized) with the group maps (p_group, significant_group).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,6 +79,8 @@ def test_repeated_runs_give_each_subject_its_repeat_ceiling(tmp_path):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(synth.bids_config(root, name="repeats", modalities=("fmri",)))
     config["dataset"]["repeated_runs"] = "first"
+    config["models"] = {"smollm2": {**config["models"]["smollm2"], "random_control": False}}
+    config["encoding"] = {"layers": [0, 15, 30], "alphas": {"start": 0, "stop": 6, "num": 4}, "inner_folds": 3}
     config["dataset"]["timings"]["path"] = "{root}/sub-01/func/sub-01_task-b_events.tsv"
     # runs of 600 s: no fMRIPrep cosine regressors in these confounds, so no high-pass through them
     config["preprocess"] = {"fmri": {"mask": str(synth.mask_path(root)),
@@ -100,7 +104,19 @@ def test_repeated_runs_give_each_subject_its_repeat_ceiling(tmp_path):
     np.testing.assert_allclose(np.median(values[:, planted], axis=1), np.sqrt(0.5), atol=0.08)
     assert (np.median(values[:, ~planted], axis=1) < 0.2).all()
 
-    # the encode job reads the ceilings; the demo-free plan has no repeat jobs without repetitions
+    # the encode job reads the ceilings and writes them into the scores, with the group maps
     dry = _snakemake(tmp_path, "-n", "results/repeats/scores/smollm2/fmri.csv")
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "results/repeats/ceilings/fmri.zarr" in dry.stdout.split("rule encode:")[1].split("output:")[0]
+    out = _snakemake(tmp_path, "results/repeats/scores/smollm2/fmri.csv")
+    assert out.returncode == 0, out.stderr[-5000:]
+    scores = read_zarr(tmp_path / "results/repeats/scores/smollm2/fmri.zarr", load=True)
+    methods = json.loads(scores.attrs["ceiling_method"])
+    assert set(methods) == {"01", "02"} and all(m.startswith("repeat") for m in methods.values())
+    stored = scores["ceiling"].transpose("subject", "voxel").sel(subject=list(ceil["subject"].values))
+    np.testing.assert_allclose(stored.values, values, rtol=1e-6)
+    ok = scores["ceiling"] >= 0.05
+    np.testing.assert_allclose(scores["r_normalized"].where(ok).values, (scores["r"] / scores["ceiling"]).where(ok).values,
+                               rtol=1e-5)
+    assert scores["p_group"].dims == ("layer", "voxel") and "significant_group" in scores
+    assert np.nanmin(scores["p_group"].values) >= 0.25  # 2 subjects: exact sign flips cannot go below 1/4
