@@ -70,6 +70,17 @@ def test_sensitivity_rule_on_a_small_demo(tmp_path):
     assert power["detection_rate"].iloc[-1] > 0.5
     observed = pd.read_csv(res / "observed_snr.tsv", sep="\t")
     assert {"unit", "score", "snr", "snr_bound", "detection_rate_at_snr"} <= set(observed.columns)
+    # Known answer: the demo planted its region (a parcel of the atlas) at SNR 2.5 over the unstructured
+    # noise of the raw BOLD, on top of drifts, motion and physiology (total noise variance 3.28, so 0.76
+    # in raw terms); preprocessing removes the drifts, motion and most of the physiology (up to ~2.1).
+    # On the curve, whose SNR is defined on the preprocessed data, its median score must land in that
+    # bracket (measured: 0.99), and the median voxel (noise) far below.
+    truth = json.loads((tmp_path / "results/demo/bids/derivatives/groundtruth/truth.json").read_text())
+    parcel = next(r["atlas_name"] for r in truth["regions"] if r["name"] == "middle")
+    planted = observed.set_index("unit").loc[parcel]
+    assert planted["snr_bound"] != planted["snr_bound"] and 0.5 <= planted["snr"] <= 2.5, planted  # NaN: no bound
+    median = observed.set_index("unit").loc["all targets, quantile 0.5"]
+    assert median["snr_bound"] == "<0.1" or median["snr"] < planted["snr"] / 5
     assert len(pd.read_csv(res / "targets.tsv", sep="\t")) == 3 * 10
     summary = json.loads((res / "summary.json").read_text())
     assert summary["layers"] == [0, 15, 30] and summary["seconds"]["total"] > 0

@@ -102,6 +102,7 @@ if KIND == "demo":
     RUNS = {mod: {(s, t): [] for s in SUBJECTS for t in STORIES} for mod in MODALITIES}
     RUN_SPECS = {mod: {"modality": mod} for mod in MODALITIES}
     RUN_INFO = {mod: {} for mod in MODALITIES}
+    REPEAT_RUNS = {mod: {} for mod in MODALITIES}  # (subject, story, repeat label) -> files, run
 else:
     from brainalign.errors import InputError
     from brainalign.io.bids import hf5_spec, plan_runs
@@ -114,6 +115,7 @@ else:
     # milkyway original/vodka/synonyms): one unit per version, its subjects' runs of the task.
     STORY_UNITS = (config["dataset"].get("conditions") or {}).get("units") or {}
     RUNS, RUN_INFO, RUN_SPECS = {}, {}, {}
+    REPEAT_RUNS = {mod: {} for mod in MODALITIES}
     for _mod in MODALITIES:
         _spec = {"modality": _mod, "subjects": SUBJECTS,
                  "derivatives_root": config["dataset"].get("derivatives_root"), "space": _profile.get("space"),
@@ -145,6 +147,17 @@ else:
                                                  "condition": r.condition if isinstance(r.condition, str) else None,
                                                  "repeats": r.repeats or ""}
                           for r in _runs.itertuples()}
+        # the repetitions dataset.repeated_runs left out: preprocessed for the repeat ceiling (repeats.smk)
+        if config["encoding"]["repeat_ceiling"]:
+            from brainalign.io.repeats import plan_repeats
+
+            for r in plan_repeats(BIDS_ROOT, config["dataset"], spec=_spec, chosen=_runs).itertuples():
+                _events = [r.events] if r.events and (_mod != "fmri" or r.story in STORY_RUNS
+                                                      or stimulus_reads_events(r.story)) else []
+                REPEAT_RUNS[_mod][(r.subject, r.story, r.repeat)] = {
+                    "files": list(dict.fromkeys([*r.files, *_events, *_extra])),
+                    "run": {"task": r.task, "session": r.session, "run": r.run,
+                            "condition": RUN_INFO[_mod][(r.subject, r.story)]["condition"], "repeats": ""}}
 
 
 # Whether each modality's subjects share one target axis (encoding.subjects): 'separate' fits each
@@ -161,9 +174,22 @@ except _ConfigError as _err:
     raise WorkflowError(str(_err)) from None
 
 
-def run_info(modality, subject, story):
-    """The planned run of a job: task, session, run label, condition (empty for the demo)."""
+def run_info(modality, subject, story, repeat=None):
+    """The planned run of a job: task, session, run label, condition (empty for the demo); with
+    `repeat`, that left-out repetition (REPEAT_RUNS)."""
+    if repeat is not None:
+        return REPEAT_RUNS[modality][(subject, story, repeat)]["run"]
     return RUN_INFO[modality].get((subject, story), {})
+
+
+def repeat_runs_of(modality):
+    """(subject, story, repeat) of a modality's left-out repetitions, in a fixed order ([] without)."""
+    return sorted(REPEAT_RUNS[modality])
+
+
+def repeat_ceiling_of(modality):
+    """The repeat ceilings of a modality ([] when no subject has a repetition): input of the encode rules."""
+    return [f"{RESULTS}/ceilings/{modality}.zarr"] if REPEAT_RUNS[modality] else []
 
 
 def stimulus_spec_of(story):

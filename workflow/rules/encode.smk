@@ -7,6 +7,7 @@ rule encode:
         features=lambda wc: features_of(wc.model),
         recordings=lambda wc: recordings_of(wc.modality),
         words=lambda wc: subject_words_of(wc.modality),  # per-subject onsets, runs_of order; [] if not per_subject
+        ceiling=lambda wc: repeat_ceiling_of(wc.modality),  # repeat ceilings (repeats.smk); [] without repetitions
     output:
         scores=directory(f"{RESULTS}/scores/{{model}}/{{modality}}.zarr"),
         table=f"{RESULTS}/scores/{{model}}/{{modality}}.csv",
@@ -81,6 +82,7 @@ rule encode_gather:
     input:
         shards=lambda wc: shard_files(wc.model, wc.modality),
         features=lambda wc: features_of(wc.model),
+        ceiling=lambda wc: repeat_ceiling_of(wc.modality),  # repeat ceilings (repeats.smk); [] without repetitions
     output:
         scores=directory(f"{RESULTS}/scores/{{model}}/{{modality}}.zarr"),
         table=f"{RESULTS}/scores/{{model}}/{{modality}}.csv",
@@ -88,6 +90,7 @@ rule encode_gather:
         subjects=lambda wc: subjects_of(wc.modality),
         design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
         encoding=ENCODING,
+        seed=SEED,
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda 
 
 from brainalign.encoding import encode_dataset, read_subject_onsets, scores_to_frame  # noqa: E402
 from brainalign.encoding.settings import encoding_settings, select_layers  # noqa: E402
+from brainalign.encoding.group import finish_scores  # noqa: E402
 from brainalign.io.store import atomic_write_table, read_zarr, write_zarr  # noqa: E402
 from brainalign.runtime import provenance, setup_logging  # noqa: E402
 
@@ -30,6 +31,9 @@ if onsets is not None:
 scores = encode_dataset(features, recordings, modality=smk.wildcards.modality, design=smk.params.design,
                         encoding=encoding, layers=layers, progress=True, onsets=onsets,
                         on_beyond_end=smk.params.on_beyond_end, word_sources=smk.params.word_tables)
+# repeat ceilings (subjects with repeated runs) and group-level maps (brainalign.encoding.group)
+ceilings = read_zarr(smk.input.ceiling[0], load=True) if smk.input.ceiling else None
+scores = finish_scores(scores, smk.params.encoding, seed=smk.params.seed, ceilings=ceilings)
 first = next(iter(features.values()))
 scores.attrs.update(provenance({"design": smk.params.design, "encoding": smk.params.encoding},
                                model=smk.wildcards.model, weights_sha256=first.attrs.get("weights_sha256", "")))

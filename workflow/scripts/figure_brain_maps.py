@@ -6,6 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
 from brainalign.analyses import best_layer_map  # noqa: E402
+from brainalign.analyses.group_maps import group_significant_at  # noqa: E402
 from brainalign.io.store import read_zarr  # noqa: E402
 from brainalign.plotting import (is_surface, plot_brain_map, plot_surface_map, save_nifti,  # noqa: E402
                                  values_to_nifti, values_to_surface_nifti)
@@ -21,13 +22,20 @@ unit = "Pearson r" if an["score"] == "r" else "R²"
 
 score = best["peak_score"]
 score.attrs.update(best.attrs)
-# Best layer: only targets with a score worth the name; depth + 1e-3 keeps layer 0 off the background.
-depth = (best["best_relative_depth"] + 1e-3).where(best["peak_score"] >= fig["min_score"], 0.0)
+# Best layer: only targets with a score worth the name, and, with group maps in the scores (>= 2
+# subjects, encoding.group_test), significant across subjects at that layer (BH-FDR);
+# depth + 1e-3 keeps layer 0 off the background.
+shown = best["peak_score"] >= fig["min_score"]
+group = group_significant_at(scores, best["best_layer"])
+if group is not None:
+    shown = shown & group.values
+depth = (best["best_relative_depth"] + 1e-3).where(shown, 0.0)
 depth.attrs.update(best.attrs)
-n_shown = int((best["peak_score"] >= fig["min_score"]).sum())
-log.info("%s: %d of %d targets reach peak %s >= %.2f", model, n_shown, best.sizes["voxel"], an["score"], fig["min_score"])
-depth_style = dict(cmap="viridis", vmin=0.0, vmax=1.0, symmetric=False,
-                   title=f"{model}: best layer (peak {an['score']} ≥ {fig['min_score']})", cbar_label="relative depth")
+log.info("%s: %d of %d targets reach peak %s >= %.2f%s", model, int(shown.sum()), best.sizes["voxel"], an["score"],
+         fig["min_score"], "" if group is None else f" and are significant across subjects ({scores.attrs['group_test']})")
+depth_style = dict(cmap="viridis", vmin=0.0, vmax=1.0, symmetric=False, cbar_label="relative depth",
+                   title=f"{model}: best layer (peak {an['score']} ≥ {fig['min_score']}"
+                         + (", group FDR" if group is not None else "") + ")")
 
 if is_surface(score):
     # Surface targets (e.g. Narratives' fsaverage6): vertex values as (n, 1, 1) NIfTI, and every map

@@ -76,6 +76,9 @@ def encoding_settings(section: Mapping[str, Any], seed: int = 0) -> tuple[dict, 
     layers = encoding.pop("layers", None)
     stride = int(encoding.pop("layer_stride", 1))
     encoding.pop("max_job_memory_gb", None)  # how the work is split into jobs (encoding.shards), not a solver setting
+    # statistics added to the scores after the encoders (brainalign.encoding.group), not solver settings
+    encoding.pop("group_test", None)
+    encoding.pop("repeat_ceiling", None)
     encoding["seed"] = seed
     return encoding, layers, stride
 
