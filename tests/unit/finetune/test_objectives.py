@@ -52,7 +52,8 @@ def test_plan_names_models_and_paths():
     assert plan.base_model(_section(model="gpt2"), ["smollm2", "gpt2"]) == "gpt2"
     assert plan.base_model(_section(), ["smollm2", "gpt2"], default="gpt2") == "gpt2"
     with pytest.raises(ConfigError, match="analyses.finetune.model"):
-        plan.base_model(_section(model="nope"), ["smollm2"])
+        plan.base_model(_section(enabled=True, model="nope"), ["smollm2"])
+    assert plan.base_model(_section(model="nope"), ["smollm2"]) == "nope"  # disabled: nothing planned
     targets = plan.targets("results/demo", section, ["smollm2"], ["fmri", "eeg"], "png")
     assert targets == ["results/demo/analyses/finetune/smollm2/fmri/finetune_comparison.tsv",
                        "results/demo/analyses/finetune/smollm2/fmri/finetune_delta_by_region.png"]

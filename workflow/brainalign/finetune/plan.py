@@ -28,10 +28,11 @@ def base_model(section: Mapping, models: Sequence[str], default: str | None = No
     Raises
     ------
     ConfigError
-        Naming ``analyses.finetune.model`` when it is not a key of ``models``.
+        Naming ``analyses.finetune.model`` when it is not a key of ``models`` (only when the analysis
+        is enabled: a disabled section plans nothing).
     """
     name = section.get("model") or default or (models[0] if models else None)
-    if name not in models:
+    if section.get("enabled") and name not in models:
         raise ConfigError("analyses.finetune.model", f"{name!r} is not a model",
                           expected=f"a key of 'models' ({', '.join(models)})")
     return name
