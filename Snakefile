@@ -37,6 +37,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/analyses.smk"
 include: "workflow/rules/sensitivity.smk"
+include: "workflow/rules/finetune.smk"
 include: "workflow/rules/brainbench.smk"
 include: "workflow/rules/qc.smk"
 
@@ -47,4 +48,5 @@ rule all:
         all_targets(),
         analysis_targets(),
         sensitivity_targets(),
+        finetune_targets(),
         qc_targets(),

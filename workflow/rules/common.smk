@@ -204,9 +204,24 @@ BASE_MODELS = list(config["models"])
 CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e.get("random_control", True)}
 MODELS = BASE_MODELS + list(CONTROL_OF.values())
 
+# Fine-tuned models (analyses.finetune, workflow/rules/finetune.smk): '<base>-ft-<objective>' names the
+# merged model directory rule finetune writes; the features rule loads it as a local model.
+from brainalign.errors import ConfigError as _FtConfigError
+from brainalign.finetune.plan import base_model as _ft_base, finetuned_models as _finetuned_models
+
+try:
+    FT_BASE = _ft_base(config["analyses"]["finetune"], BASE_MODELS,
+                       config["demo"]["planting_model"] if KIND == "demo" else None)
+    FINETUNED = _finetuned_models(RESULTS, config["analyses"]["finetune"], BASE_MODELS, FT_BASE)
+except _FtConfigError as _err:
+    raise WorkflowError(str(_err)) from None
+
 
 def model_entry(name):
-    """The config entry of a model name; '<base>_random' is the random-init control of <base>."""
+    """The config entry of a model name; '<base>_random' is the random-init control of <base>;
+    '<base>-ft-<objective>' a fine-tuned model (FINETUNED)."""
+    if name in FINETUNED:
+        return {"name": name, "entry": {"source": "local", "id": FINETUNED[name]["dir"]}, "random_init": False}
     base, random_init = (name[: -len("_random")], True) if name.endswith("_random") else (name, False)
     if base not in config["models"]:
         raise WorkflowError(f"model '{name}': no such key under 'models' in the config")
@@ -218,6 +233,8 @@ def model_files(wildcards):
     .gguf files of its folder; local: every file of its folder), so that features are recomputed when they
     change. Packages (pypi) and hub snapshots are pinned software (version, revision). A path that does not
     exist is left to the job, whose error names the model key."""
+    if wildcards.model in FINETUNED:  # the directory rule finetune writes
+        return [FINETUNED[wildcards.model]["dir"]]
     entry = model_entry(wildcards.model)["entry"]
     if entry.get("source") not in ("gguf", "local") or not entry.get("id"):
         return []

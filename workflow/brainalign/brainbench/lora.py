@@ -20,7 +20,7 @@ import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -192,6 +192,61 @@ def token_blocks(tokenizer, docs: Sequence[Document], max_length: int) -> np.nda
     return np.asarray(stream[: n_blocks * max_length], dtype=np.int64).reshape(n_blocks, max_length)
 
 
+def lora_model(model, settings: LoraSettings):
+    """Wrap ``model`` with fresh LoRA adapters (its own weights frozen), seeded by ``settings.seed``.
+
+    Raises
+    ------
+    ValueError
+        If ``settings.target_modules`` match no layer of the model.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(settings.seed)
+    config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                        target_modules=list(settings.target_modules) if settings.target_modules else None,
+                        task_type="CAUSAL_LM", bias="none")
+    model.requires_grad_(False)
+    peft_model = get_peft_model(model, config)
+    if not any(p.requires_grad for p in peft_model.parameters()):
+        raise ValueError(f"LoRA target modules {settings.target_modules} matched no layer of the model")
+    return peft_model
+
+
+def optimiser(params, settings: LoraSettings):
+    """AdamW with linear warm-up (at most a tenth of the steps) and cosine decay over ``max_steps``."""
+    import torch
+    from transformers import get_cosine_schedule_with_warmup
+
+    optimizer = torch.optim.AdamW(list(params), lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, min(settings.warmup_steps, settings.max_steps // 10),
+                                                settings.max_steps)
+    return optimizer, scheduler
+
+
+def batch_indices(n_blocks: int, settings: LoraSettings) -> Iterator[tuple[np.ndarray, int]]:
+    """Block indices of each of ``max_steps`` batches and their epoch: seeded shuffled epochs, cycled.
+
+    Yields
+    ------
+    idx : numpy.ndarray
+        ``min(batch_size, n_blocks)`` block indices.
+    epoch : int
+        Epoch of the batch's last block (0-based).
+    """
+    rng = np.random.default_rng(settings.seed)
+    order, cursor, epoch = rng.permutation(n_blocks), 0, 0
+    for _ in range(settings.max_steps):
+        idx = []
+        while len(idx) < min(settings.batch_size, n_blocks):
+            if cursor == len(order):  # next epoch: reshuffle
+                order, cursor, epoch = rng.permutation(n_blocks), 0, epoch + 1
+            idx.append(order[cursor])
+            cursor += 1
+        yield np.asarray(idx), epoch
+
+
 def train_lora(model, tokenizer, docs: Sequence[Document], settings: LoraSettings):
     """Fine-tune LoRA adapters on the corpus.
 
@@ -214,34 +269,17 @@ def train_lora(model, tokenizer, docs: Sequence[Document], settings: LoraSetting
         One row per step: ``step, epoch, loss, lr``.
     """
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import get_cosine_schedule_with_warmup
 
-    torch.manual_seed(settings.seed)
-    rng = np.random.default_rng(settings.seed)
     blocks = token_blocks(tokenizer, docs, settings.max_length)
     log.info("LoRA corpus: %d documents, %d blocks of %d tokens", len(docs), len(blocks), settings.max_length)
-    config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
-                        target_modules=list(settings.target_modules) if settings.target_modules else None,
-                        task_type="CAUSAL_LM", bias="none")
-    model.requires_grad_(False)
-    peft_model = get_peft_model(model, config)
-    params = [p for p in peft_model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError(f"LoRA target modules {settings.target_modules} matched no layer of the model")
-    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
-    scheduler = get_cosine_schedule_with_warmup(optimizer, min(settings.warmup_steps, settings.max_steps // 10),
-                                                settings.max_steps)
+    peft_model = lora_model(model, settings)
+    optimizer, scheduler = optimiser([p for p in peft_model.parameters() if p.requires_grad], settings)
     device = next(peft_model.parameters()).device
     peft_model.train()
-    history, order, cursor, epoch = [], rng.permutation(len(blocks)), 0, 0
+    history = []
+    batches = batch_indices(len(blocks), settings)
     for step in progress(range(1, settings.max_steps + 1), desc="LoRA training", unit="step"):
-        idx = []
-        while len(idx) < min(settings.batch_size, len(blocks)):
-            if cursor == len(order):  # next epoch: reshuffle
-                order, cursor, epoch = rng.permutation(len(blocks)), 0, epoch + 1
-            idx.append(order[cursor])
-            cursor += 1
+        idx, epoch = next(batches)
         batch = torch.from_numpy(blocks[idx]).to(device)
         loss = peft_model(input_ids=batch, labels=batch).loss
         if not torch.isfinite(loss):
