@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import synthetic_bids as synth
+from tests import synthetic_bids as synth
 import yaml
 
 from brainalign.io.store import read_zarr
