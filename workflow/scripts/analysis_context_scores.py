@@ -1,15 +1,9 @@
 """Rule `context_scores`: encoder scores of the features extracted with one context length."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-
-from brainalign.encoding import encode_dataset, read_subject_onsets  # noqa: E402
-from brainalign.encoding.settings import encoding_settings  # noqa: E402
-from brainalign.io.store import read_zarr, write_zarr  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.encoding import encode_dataset, read_subject_onsets
+from brainalign.encoding.settings import encoding_settings
+from brainalign.io.store import read_zarr, write_zarr
+from brainalign.runtime import provenance, setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

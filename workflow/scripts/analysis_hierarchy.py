@@ -5,20 +5,15 @@ else (iEEG) each electrode's distance from primary auditory cortex, correlated w
 across electrodes and within each region (one row per scope; the electrodes in electrode_hierarchy.tsv).
 """
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-import pandas as pd  # noqa: E402
-
-from brainalign.analyses import (best_layers, electrode_hierarchy, fraction_of_peak_table,  # noqa: E402
+from brainalign.analyses import (best_layers, electrode_hierarchy, fraction_of_peak_table,
                                  hierarchy_correlation, peak_latency, top_units)
-from brainalign.analyses.regions import attach_regions, find_region_sources, is_ieeg  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
-from brainalign.plotting import (new_figure, plot_best_depths, plot_electrode_hierarchy,  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources, is_ieeg
+from brainalign.io.store import atomic_write_table, read_zarr
+from brainalign.plotting import (new_figure, plot_best_depths, plot_electrode_hierarchy,
                                  plot_fraction_of_peak, plot_hierarchy, save_figure)
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,15 +1,10 @@
 """Rule `encode`: cross-validated ridge encoders of every layer, all subjects of a modality in one job
 (jointly on one target axis, or each on its own channels: encoding.subjects, params.subject_fits)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.encoding import encode_dataset, read_subject_onsets, scores_to_frame  # noqa: E402
-from brainalign.encoding.settings import encoding_settings, select_layers  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr, write_zarr  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.encoding import encode_dataset, read_subject_onsets, scores_to_frame
+from brainalign.encoding.settings import encoding_settings, select_layers
+from brainalign.io.store import atomic_write_table, read_zarr, write_zarr
+from brainalign.runtime import provenance, setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,16 +1,11 @@
 """Rule `encode_shard`: one shard of a sharded encode (encoding.max_job_memory_gb): its subjects, its block of
 targets (read from the voxel-chunked stores alone) and layers; a partial result for encode_gather."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.encoding import read_subject_onsets  # noqa: E402
-from brainalign.encoding.settings import encoding_settings, select_layers  # noqa: E402
-from brainalign.encoding.shards import Shard, fit_shard, write_shard  # noqa: E402
-from brainalign.io.store import read_zarr  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.encoding import read_subject_onsets
+from brainalign.encoding.settings import encoding_settings, select_layers
+from brainalign.encoding.shards import Shard, fit_shard, write_shard
+from brainalign.io.store import read_zarr
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
