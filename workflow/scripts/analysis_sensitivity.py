@@ -5,7 +5,7 @@ import json
 
 from brainalign.analyses.regions import attach_regions, find_region_sources
 from brainalign.analyses.sensitivity import sensitivity_analysis
-from brainalign.encoding import read_subject_onsets
+from brainalign.encoding import read_encoding_inputs
 from brainalign.encoding.settings import encoding_settings
 from brainalign.io.store import atomic_write_table, atomic_write_text, read_zarr
 from brainalign.plotting.sensitivity import plot_power
@@ -15,11 +15,9 @@ log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 an = smk.params.analyses
 encoding, _, _ = encoding_settings(smk.params.encoding, smk.params.seed)
-features = {story: read_zarr(path) for story, path in zip(smk.params.stories, smk.input.features)}
-recordings = {}
-for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
-    recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
-onsets = read_subject_onsets(smk.params.runs, smk.input.words)
+# opened lazily; onsets: each run's own word onsets (dataset.timings.per_subject), else None
+features, recordings, onsets = read_encoding_inputs(smk.params.stories, smk.input.features, smk.params.runs,
+                                                    smk.input.recordings, smk.input.words)
 scores = attach_regions(read_zarr(smk.input.scores, load=True), find_region_sources(smk.input.bids, an["regions"]))
 
 result = sensitivity_analysis(features, recordings, scores, modality=smk.wildcards.modality, design=smk.params.design,
