@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from brainalign.design import apply_operator, fmri_design, fmri_operator, hrf, trf_design, word_locked
+from brainalign.design import apply_operator, fmri_design, fmri_operator, hrf, word_locked
 
 TR = 1.5
 
@@ -125,18 +125,6 @@ def test_word_locked_recovers_a_known_evoked_response():
     assert np.abs(beta[25:]).max() < 0.15
 
 
-def test_trf_design_impulse():
-    rec = _meg(np.zeros((100, 1)))
-    words = _words([0.1, 0.5], [[1.0, 2.0], [3.0, 4.0]])
-    d = trf_design(words, rec, tmin=0.0, tmax=0.03)
-    assert d.sizes["feature"] == 8
-    X = d.values
-    np.testing.assert_array_equal(X[10, :2], [1.0, 2.0])     # lag 0 at the onset sample
-    np.testing.assert_array_equal(X[13, 6:], [1.0, 2.0])     # lag 0.03 s three samples later
-    np.testing.assert_array_equal(X[52, 4:6], [3.0, 4.0])    # second word, lag 0.02
-    assert np.count_nonzero(X) == 16
-
-
 def test_words_without_onset_are_left_out_with_a_warning():
     times = (np.arange(20) + 0.5) * TR
     with pytest.warns(UserWarning, match="1 of 2 words have no finite onset"):
@@ -157,9 +145,6 @@ def test_designs_place_words_by_onset_not_by_order():
     ep, ep_sorted = word_locked(rec, onsets, 0.0, 0.3), word_locked(rec, onsets[order], 0.0, 0.3)
     np.testing.assert_array_equal(ep.word.values, np.arange(5))  # text order kept for matching features
     np.testing.assert_array_equal(ep.values[order], ep_sorted.values)
-    trf = trf_design(_words(onsets, values), rec, 0.0, 0.1).values
-    np.testing.assert_array_equal(trf, trf_design(_words(onsets[order], values[order]), rec, 0.0, 0.1).values)
-    assert trf[90, 0] == 3.0 and trf[195, 0] == 5.0  # the words that went backwards, at their onset samples
     times = (np.arange(10) + 0.5) * TR
     for method in ("hrf", "fir"):
         d = fmri_design(_words(onsets, values), _bold(times), method=method, delays=[0, 1])
