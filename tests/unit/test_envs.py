@@ -8,9 +8,11 @@ and that it pins exactly the versions the ``.venv`` is tested with:
   and ``resources:`` with ``mem_mb`` and ``runtime``;
 * the rule's script is parsed (``ast``) and its imports are followed **through the library**:
   ``brainalign.*`` modules (including parent packages, whose ``__init__`` runs on import, and
-  imports inside functions, which run when the code path is taken) are read in turn. The scripts put
-  the repository's ``workflow/`` folder on ``sys.path``, so the library itself is not installed in
-  the environment, but everything it imports must be;
+  imports inside functions, which run when the code path is taken) are read in turn. The library
+  itself is installed by the environment's ``<env>.post-deploy.sh`` (``pip install --no-deps
+  --editable "$BRAINALIGN_ROOT"``, brainalign.checkout), so everything it imports must be in the env;
+* every environment of a rule whose script imports the library lists ``pip`` and installs the
+  library in its post-deploy script, and no script or rule file patches ``sys.path``;
 * every third-party top-level module reached is mapped to its distribution
   (``importlib.metadata.packages_distributions`` of the interpreter running the tests, i.e. the
   ``.venv``) and must be provided by the rule's environment: a conda-forge entry, a ``pip:`` entry,
@@ -470,6 +472,31 @@ def test_env_lists_nothing_unexplained(env: Path):
     extra = [p.text for p in pins if p.name not in needed | {"python", "pip"} and not p.runtime_note]
     assert not extra, (f"{env.relative_to(REPO)}: {extra} are imported by none of "
                        f"{[r.name for r in users]}; remove them or justify with '# runtime: <why>'")
+
+
+LIBRARY_INSTALL = re.compile(r'pip install --no-deps --editable "\$\{BRAINALIGN_ROOT[:?}]')
+
+
+@pytest.mark.parametrize("env", ENV_FILES, ids=lambda p: p.name)
+def test_env_installs_the_library(env: Path):
+    users = [r for r in env_rules().get(env.resolve(), []) if r.path_of("script") is not None
+             and "brainalign" in import_closure(r.path_of("script")).library]
+    if not users:
+        pytest.skip(f"{env.name}: no rule script imports brainalign")
+    _, pins = read_env(env)
+    post = env.with_name(env.name.removesuffix(".yaml") + ".post-deploy.sh")
+    code = [line.partition("#")[0] for line in post.read_text().splitlines()] if post.exists() else []
+    assert "pip" in {p.name for p in pins}, f"{env.name}: list 'pip' (the post-deploy script installs brainalign)"
+    assert any(LIBRARY_INSTALL.search(line) for line in code), (
+        f"{post.relative_to(REPO)} must install the library for {[r.name for r in users]}: "
+        'python -m pip install --no-deps --editable "${BRAINALIGN_ROOT:?...}"')
+
+
+def test_nothing_patches_sys_path():
+    files = [*sorted((REPO / "workflow" / "scripts").glob("*.py")), *sorted((REPO / "workflow" / "rules").glob("*.smk")),
+             REPO / "Snakefile"]
+    patched = [_rel(f) for f in files if "sys.path" in f.read_text()]
+    assert not patched, f"{patched} patch sys.path; import the installed brainalign instead"
 
 
 # ---- the checker itself, on planted inputs ---------------------------------------------------------

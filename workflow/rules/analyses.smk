@@ -2,7 +2,7 @@
 # (4) model-to-model similarity, (5) context length.  Tables under results/{ds}/analyses/<analysis>/,
 # figures flagged for `snakemake --report` (captions in workflow/report/analyses/).
 #
-# Include after figures.smk (shares ANALYSES_CFG, FIGURES_CFG, FIG_EXT).  Needs from common.smk:
+# Needs from common.smk: ANALYSES_CFG, FIGURES_CFG, FIG_EXT, _an_plan, region_inputs(), design_of(),
 # RESULTS, BIDS_ROOT, SEED, STORIES, MODALITIES, MODELS, BASE_MODELS, CONTROL_OF, scores_path(), features_of(),
 # recordings_of(), runs_of(), subject_words_of(), model_entry().
 #
@@ -86,7 +86,7 @@ rule forecast_scores:
         stories=STORIES,
         runs=lambda wc: runs_of(wc.modality),
         forecast=_FC,
-        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        design=design_of,
         encoding=config["encoding"],
         on_beyond_end=ON_BEYOND_END,
         word_tables=WORD_TABLES,
@@ -268,7 +268,7 @@ rule context_scores:
     params:
         stories=STORIES,
         runs=lambda wc: runs_of(wc.modality),
-        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        design=design_of,
         encoding=config["encoding"],
         on_beyond_end=ON_BEYOND_END,
         word_tables=WORD_TABLES,

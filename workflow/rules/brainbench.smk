@@ -18,14 +18,14 @@
 # (filling defaults; a no-op after the main Snakefile's validation), and its bookkeeping (names,
 # paths, runs) lives in brainalign.brainbench.plan. Globals are prefixed _bb/_BB.
 
-import sys as _bb_sys
 from pathlib import Path as _BbPath
 
-# The library: importable from the .venv, and from the repository when run in a conda env.
-_bb_sys.path.insert(0, str(_BbPath(workflow.current_basedir).parent))
 from brainalign.brainbench import plan as _bb
+from brainalign.checkout import use_checkout as _bb_use_checkout
 from brainalign.config_validation import validated as _bb_validated
 
+# The installed library must be this checkout's; its root is exported for the env's post-deploy script.
+_bb_use_checkout(_BbPath(workflow.current_basedir).parents[1])
 # Validated (and defaults filled) at parse time against the main schema's `brainbench` section.
 _BB = _bb_validated(config, "brainbench")
 _bb.check_section(_BB, config.get("models", {}))

@@ -1,15 +1,16 @@
 # Shared set-up: config validation, the names every rule expands over, path helpers.
 # Pure bookkeeping: no science here.
 
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 from snakemake.utils import validate
 
-# The library is importable from the .venv (editable install) and, under --sdm conda, from the
-# repository itself: put workflow/ on the path for parse-time helpers.
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+from brainalign.checkout import use_checkout
+
+# brainalign is an installed package (editable in the .venv; each conda env's post-deploy script
+# installs it from BRAINALIGN_ROOT, exported here): it must be this checkout's.
+use_checkout(Path(workflow.current_basedir).parents[1])
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -215,6 +216,29 @@ try:
     FINETUNED = _finetuned_models(RESULTS, config["analyses"]["finetune"], BASE_MODELS, FT_BASE)
 except _FtConfigError as _err:
     raise WorkflowError(str(_err)) from None
+
+# The analyses and figures settings (validated copies: a named atlas is resolved in the copy only), the
+# region files each modality's figures, analyses and electrode tables read, the figure format and the
+# analyses' path plan: shared by figures.smk, analyses.smk, encode.smk, sensitivity.smk and qc.smk.
+from brainalign.analyses import plan as _an_plan
+from brainalign.analyses.regions import region_input_files
+from brainalign.config_validation import validated
+
+ANALYSES_CFG = validated(config, "analyses")
+FIGURES_CFG = validated(config, "figures")
+FIG_EXT = FIGURES_CFG["format"]
+_TRAINED_RE = _an_plan.alternation(BASE_MODELS)
+_REGION_FILES, ANALYSES_CFG["regions"] = region_input_files(BIDS_ROOT, ANALYSES_CFG["regions"], demo=KIND == "demo")
+
+
+def region_inputs(modality):
+    """Files the region labelling of a modality reads (analyses.regions): rule inputs."""
+    return _REGION_FILES[modality]
+
+
+def design_of(wildcards):
+    """The design section of a job's modality: design.fmri, or design.meeg for MEG/EEG/iEEG."""
+    return config["design"]["fmri" if wildcards.modality == "fmri" else "meeg"]
 
 
 def model_entry(name):

@@ -14,7 +14,7 @@ rule encode:
     params:
         stories=STORIES,
         runs=lambda wc: runs_of(wc.modality),
-        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        design=design_of,
         encoding=ENCODING,
         seed=SEED,
         on_beyond_end=ON_BEYOND_END,
@@ -59,7 +59,7 @@ rule encode_shard:
         stories=STORIES,
         runs=lambda wc: shard_runs(wc.modality, wc.shard),
         shard=lambda wc: shard_of(wc.modality, wc.shard),
-        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        design=design_of,
         encoding=ENCODING,
         seed=SEED,
         on_beyond_end=ON_BEYOND_END,
@@ -88,7 +88,7 @@ rule encode_gather:
         table=f"{RESULTS}/scores/{{model}}/{{modality}}.csv",
     params:
         subjects=lambda wc: subjects_of(wc.modality),
-        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        design=design_of,
         encoding=ENCODING,
         seed=SEED,
     threads: 1
@@ -116,8 +116,7 @@ rule electrodes:
         stats=f"{RESULTS}/scores/{{model}}/{{modality}}_electrode_stats.tsv",
     params:
         bids_root=BIDS_ROOT,  # analyses.regions paths may hold {bids_root}
-        # lazily: figures.smk, included after this file, resolves the analyses settings (named atlases)
-        analyses=lambda wc: ANALYSES_CFG,
+        analyses=ANALYSES_CFG,
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,

@@ -4,51 +4,8 @@
 # contacts), score time courses of MEG/EEG/iEEG channel groups.
 # Each figure is flagged for `snakemake --report` with a caption under workflow/report/figures/.
 #
-# Needs from common.smk: RESULTS, BIDS_ROOT, BASE_MODELS, CONTROL_OF, MODALITIES, scores_path().
-
-import sys as _fig_sys
-from pathlib import Path as _FigPath
-
-_fig_sys.path.insert(0, str(_FigPath(workflow.current_basedir).parent))
-from brainalign.analyses import plan as _an_plan
-from brainalign.config_validation import validated as _fig_validated
-
-# Copies of the validated sections, defaults from workflow/schemas/config.schema.yaml (the main
-# Snakefile's validation has filled them already; filling again keeps this file includable on its
-# own, as tests/unit/test_rules_figures_ieeg.py does). A named atlas below is resolved in the copy only.
-ANALYSES_CFG = _fig_validated(config, "analyses")
-FIGURES_CFG = _fig_validated(config, "figures")
-FIG_EXT = FIGURES_CFG["format"]
-_TRAINED_RE = _an_plan.alternation(BASE_MODELS)
-
-# Files the region labelling reads (analyses.regions): the demo's generated tree, or, for a BIDS dataset,
-# the atlas and its label table (fMRI) or the channel-group table (MEG/EEG/iEEG) found at parse time, so an
-# edit of one re-runs exactly the figures and analyses of that modality.
-if KIND == "demo":
-    _REGION_FILES = {mod: [BIDS_ROOT] for mod in ("fmri", "meg", "eeg", "ieeg")}
-else:
-    from brainalign.analyses.regions import find_region_sources as _find_region_sources
-
-    _REGION_SOURCES = _find_region_sources(BIDS_ROOT, ANALYSES_CFG["regions"])
-    # A named atlas (analyses.regions.atlas: harvard_oxford, ...) resolves to an installed package's file:
-    # the jobs get that path, so that what they read is exactly their declared input.
-    from brainalign.analyses.atlases import is_named as _is_named_atlas
-
-    if _is_named_atlas(ANALYSES_CFG["regions"].get("atlas")):
-        ANALYSES_CFG["regions"] = {**ANALYSES_CFG["regions"], "atlas": _REGION_SOURCES["atlas"],
-                                   "atlas_labels": _REGION_SOURCES["atlas_labels"]}
-    # iEEG electrodes may also take the atlas label at their MNI position (analyses.regions.ieeg).
-    _IEEG_ATLAS = ("atlas", "atlas_labels") if _REGION_SOURCES["ieeg"] != "none" else ()
-    _REGION_KEYS = {"fmri": ("atlas", "atlas_labels"), "meg": ("channel_groups",), "eeg": ("channel_groups",),
-                    "ieeg": ("channel_groups",) + _IEEG_ATLAS}
-    _REGION_FILES = {mod: [_REGION_SOURCES[k] for k in keys if _REGION_SOURCES[k]]
-                     for mod, keys in _REGION_KEYS.items()}
-    # ... and the anatomical labels of the subjects' electrodes.tsv, where they have a label column.
-    from brainalign.analyses.regions import electrode_label_files as _electrode_label_files
-
-    _REGION_FILES["ieeg"] += _electrode_label_files(BIDS_ROOT, _REGION_SOURCES["ieeg"])
-region_inputs = lambda modality: _REGION_FILES[modality]
-
+# Needs from common.smk: RESULTS, BIDS_ROOT, BASE_MODELS, CONTROL_OF, MODALITIES, scores_path(), ANALYSES_CFG,
+# FIGURES_CFG, FIG_EXT, _TRAINED_RE, _an_plan, region_inputs().
 
 # Every foundation figure of every trained model and modality.
 figure_targets = lambda wildcards=None: _an_plan.figure_targets(RESULTS, BASE_MODELS, MODALITIES, FIGURES_CFG)

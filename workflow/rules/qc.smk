@@ -6,8 +6,8 @@
 # The QC jobs read the files their run's preprocessing job read (raw_inputs, through the same input check)
 # and the preprocessing store it wrote: every read file is an input.
 # The BrainBench summary table (rule table_brainbench) lives in brainbench.smk, which runs on its own.
-# Needs from common.smk / figures.smk / analyses.smk: RESULTS, MODALITIES, runs_of, raw_inputs, after_check,
-# FIG_EXT, _TRAINED_RE, _an_plan, analysis_targets().
+# Needs from common.smk: RESULTS, MODALITIES, runs_of, raw_inputs, after_check, FIG_EXT, _TRAINED_RE, _an_plan;
+# qc_targets() calls analysis_targets() (analyses.smk) when `rule all` is built, after every include.
 
 from brainalign.qc import plan as _qc_plan
 

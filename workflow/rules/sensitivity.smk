@@ -3,9 +3,9 @@
 # (brainalign.analyses.sensitivity): power table, score-vs-SNR curve, the real data's SNR, figure.
 # Off by default (analyses.sensitivity.enabled).
 #
-# Include after analyses.smk (shares ANALYSES_CFG, FIGURES_CFG, FIG_EXT, _an_plan). Needs from
-# common.smk: RESULTS, BIDS_ROOT, KIND, SEED, STORIES, MODALITIES, MODELS, BASE_MODELS, scores_path(),
-# features_of(), recordings_of(), runs_of(), subject_words_of().
+# Needs from common.smk: ANALYSES_CFG, FIGURES_CFG, FIG_EXT, _an_plan, region_inputs(), design_of(), RESULTS,
+# BIDS_ROOT, KIND, SEED, STORIES, MODALITIES, MODELS, BASE_MODELS, scores_path(), features_of(), recordings_of(),
+# runs_of(), subject_words_of().
 
 _SENS = ANALYSES_CFG["sensitivity"]
 _SENS_MODEL = _an_plan.sensitivity_model(
@@ -41,7 +41,7 @@ rule analysis_sensitivity:
         stories=STORIES,
         runs=lambda wc: runs_of(wc.modality),
         sensitivity=_SENS,
-        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        design=design_of,
         encoding=config["encoding"],
         analyses=ANALYSES_CFG,
         figures=FIGURES_CFG,

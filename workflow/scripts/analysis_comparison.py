@@ -1,18 +1,13 @@
 """Rule `analysis_comparison`: brain score vs model quality across models; trained vs random-init control."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-import pandas as pd  # noqa: E402
-
-from brainalign.analyses import (brain_vs_quality, compare_to_control, model_perplexity, peak_scores,  # noqa: E402
+from brainalign.analyses import (brain_vs_quality, compare_to_control, model_perplexity, peak_scores,
                                  quality_table, read_brainbench_summary)
-from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
-from brainalign.plotting import plot_control_comparison, plot_quality  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources
+from brainalign.io.store import atomic_write_table, read_zarr
+from brainalign.plotting import plot_control_comparison, plot_quality
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

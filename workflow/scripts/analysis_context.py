@@ -1,15 +1,10 @@
 """Rule `analysis_context`: brain score per region as a function of context length."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.analyses import context_gain, context_profile, context_scores, top_units  # noqa: E402
-from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
-from brainalign.plotting import plot_context  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses import context_gain, context_profile, context_scores, top_units
+from brainalign.analyses.regions import attach_regions, find_region_sources
+from brainalign.io.store import atomic_write_table, read_zarr
+from brainalign.plotting import plot_context
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,18 +1,13 @@
 """Rule `context_features`: one model's features of every story with a fixed context of c tokens."""
 
-import sys
-from pathlib import Path
+import numpy as np
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-import numpy as np  # noqa: E402
-
-from brainalign.config_checks import check_layers  # noqa: E402
-from brainalign.features import extract_features  # noqa: E402
-from brainalign.io.store import write_zarr  # noqa: E402
-from brainalign.io.timings import read_word_table  # noqa: E402
-from brainalign.models import ModelSpec, load_model  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.config_checks import check_layers
+from brainalign.features import extract_features
+from brainalign.io.store import write_zarr
+from brainalign.io.timings import read_word_table
+from brainalign.models import ModelSpec, load_model
+from brainalign.runtime import provenance, setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,14 +1,9 @@
 """Rule `analysis_finetune`: brain scores of the fine-tuned models vs the base model, per region."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
-from brainalign.finetune.compare import compare_finetuned, plot_comparison  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources
+from brainalign.finetune.compare import compare_finetuned, plot_comparison
+from brainalign.io.store import atomic_write_table, read_zarr
+from brainalign.runtime import setup_logging
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])

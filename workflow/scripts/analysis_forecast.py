@@ -1,17 +1,12 @@
 """Rule `analysis_forecast`: F(d) per region, the best distance d* and its map."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.analyses import (base_unit_scores, best_distance, distance_map, forecast_gain,  # noqa: E402
+from brainalign.analyses import (base_unit_scores, best_distance, distance_map, forecast_gain,
                                  forecast_table, top_units)
-from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
-from brainalign.config_checks import check_layers  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
-from brainalign.plotting import plot_brain_map, plot_forecast, plot_topomaps, values_to_nifti  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources
+from brainalign.config_checks import check_layers
+from brainalign.io.store import atomic_write_table, read_zarr
+from brainalign.plotting import plot_brain_map, plot_forecast, plot_topomaps, values_to_nifti
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,20 +1,15 @@
 """Rule `forecast_scores`: encoder scores of features + a forecast window, for every distance d."""
 
-import sys
-from pathlib import Path
+import numpy as np
+import xarray as xr
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from brainalign.analyses.settings import evenly_spaced_layers  # noqa: E402
-from brainalign.config_checks import check_layers  # noqa: E402
-from brainalign.encoding import encode_dataset, read_subject_onsets  # noqa: E402
-from brainalign.encoding.settings import encoding_settings  # noqa: E402
-from brainalign.features import forecast_features  # noqa: E402
-from brainalign.io.store import read_zarr, write_zarr  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.analyses.settings import evenly_spaced_layers
+from brainalign.config_checks import check_layers
+from brainalign.encoding import encode_dataset, read_subject_onsets
+from brainalign.encoding.settings import encoding_settings
+from brainalign.features import forecast_features
+from brainalign.io.store import read_zarr, write_zarr
+from brainalign.runtime import provenance, setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,28 +1,23 @@
 """Rule `analysis_sensitivity`: planted signals in the real recordings -> power table, curve, real SNR, figure."""
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
-from brainalign.analyses.sensitivity import sensitivity_analysis  # noqa: E402
-from brainalign.encoding import read_subject_onsets  # noqa: E402
-from brainalign.encoding.settings import encoding_settings  # noqa: E402
-from brainalign.io.store import atomic_write_table, atomic_write_text, read_zarr  # noqa: E402
-from brainalign.plotting.sensitivity import plot_power  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources
+from brainalign.analyses.sensitivity import sensitivity_analysis
+from brainalign.encoding import read_encoding_inputs
+from brainalign.encoding.settings import encoding_settings
+from brainalign.io.store import atomic_write_table, atomic_write_text, read_zarr
+from brainalign.plotting.sensitivity import plot_power
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 an = smk.params.analyses
 encoding, _, _ = encoding_settings(smk.params.encoding, smk.params.seed)
-features = {story: read_zarr(path) for story, path in zip(smk.params.stories, smk.input.features)}
-recordings = {}
-for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
-    recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
-onsets = read_subject_onsets(smk.params.runs, smk.input.words)
+# opened lazily; onsets: each run's own word onsets (dataset.timings.per_subject), else None
+features, recordings, onsets = read_encoding_inputs(smk.params.stories, smk.input.features, smk.params.runs,
+                                                    smk.input.recordings, smk.input.words)
 scores = attach_regions(read_zarr(smk.input.scores, load=True), find_region_sources(smk.input.bids, an["regions"]))
 
 result = sensitivity_analysis(features, recordings, scores, modality=smk.wildcards.modality, design=smk.params.design,

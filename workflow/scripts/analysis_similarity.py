@@ -1,14 +1,9 @@
 """Rule `analysis_similarity`: CKA / RSA between every pair of layers of every pair of models."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.analyses import similarity_table, stack_features  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
-from brainalign.plotting import plot_similarity  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses import similarity_table, stack_features
+from brainalign.io.store import atomic_write_table, read_zarr
+from brainalign.plotting import plot_similarity
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,15 +1,13 @@
 """Rule `brainbench_figures`: accuracy per model, per subfield, calibration curves, base vs LoRA."""
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from brainalign.brainbench import figures  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.brainbench import figures
+from brainalign.runtime import setup_logging
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])

@@ -1,19 +1,17 @@
 """Rule `brainbench_lora`: fine-tune LoRA adapters on the corpus, refusing test-set leaks."""
 
 import json
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-from brainalign.brainbench.lora import (LoraSettings, check_leaks, read_corpus, save_adapter,  # noqa: E402
+from brainalign.brainbench.lora import (LoraSettings, check_leaks, read_corpus, save_adapter,
                                         settings_dict, train_lora)
-from brainalign.brainbench.loading import load_for_brainbench  # noqa: E402
-from brainalign.brainbench.parsing import read_testset  # noqa: E402
-from brainalign.io.store import atomic_write_table, atomic_write_text  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.brainbench.loading import load_for_brainbench
+from brainalign.brainbench.parsing import read_testset
+from brainalign.io.store import atomic_write_table, atomic_write_text
+from brainalign.runtime import provenance, setup_logging
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])

@@ -1,19 +1,17 @@
 """Rule `brainbench_score`: one model (optionally + its LoRA adapter) on one BrainBench test set."""
 
 import json
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-from brainalign.brainbench.evaluate import evaluate_model  # noqa: E402
-from brainalign.brainbench.lora import read_corpus  # noqa: E402
-from brainalign.brainbench.loading import load_for_brainbench  # noqa: E402
-from brainalign.brainbench.parsing import read_testset  # noqa: E402
-from brainalign.io.store import atomic_write_table, atomic_write_text  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.brainbench.evaluate import evaluate_model
+from brainalign.brainbench.lora import read_corpus
+from brainalign.brainbench.loading import load_for_brainbench
+from brainalign.brainbench.parsing import read_testset
+from brainalign.io.store import atomic_write_table, atomic_write_text
+from brainalign.runtime import provenance, setup_logging
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])

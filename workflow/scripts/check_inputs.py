@@ -1,15 +1,10 @@
 """Rule `check_inputs`: every run's metadata and timings -> results/{ds}/inputs.tsv, or one error listing
 every blocking problem (brainalign.io.inputs)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.errors import InputError  # noqa: E402
-from brainalign.io.inputs import check_dataset, raise_blocking, select_dataset_runs  # noqa: E402
-from brainalign.io.tsv import write_bids_tsv  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.errors import InputError
+from brainalign.io.inputs import check_dataset, raise_blocking, select_dataset_runs
+from brainalign.io.tsv import write_bids_tsv
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -4,15 +4,13 @@ The planted responses are driven by the planting model's own features (story con
 is written to derivatives/groundtruth/truth.json, which only `validate_demo` reads.
 """
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-from brainalign.demo import generate_demo, load_stories, story_words  # noqa: E402
-from brainalign.features import extract_features  # noqa: E402
-from brainalign.models import ModelSpec, load_model  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.demo import generate_demo, load_stories, story_words
+from brainalign.features import extract_features
+from brainalign.models import ModelSpec, load_model
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,17 +1,12 @@
 """Rule `electrodes`: one row per electrode across patients (scores per layer, best layer and lag, MNI
 position, region, distance from primary auditory cortex), and group statistics (subjects fitted separately)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.analyses.hierarchy import distance_to_a1  # noqa: E402
-from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
-from brainalign.encoding.electrodes import electrode_stats, electrode_table  # noqa: E402
-from brainalign.io.store import read_zarr  # noqa: E402
-from brainalign.io.tsv import write_bids_tsv  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses.hierarchy import distance_to_a1
+from brainalign.analyses.regions import attach_regions, find_region_sources
+from brainalign.encoding.electrodes import electrode_stats, electrode_table
+from brainalign.io.store import read_zarr
+from brainalign.io.tsv import write_bids_tsv
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

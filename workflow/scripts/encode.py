@@ -1,29 +1,21 @@
 """Rule `encode`: cross-validated ridge encoders of every layer, all subjects of a modality in one job
 (jointly on one target axis, or each on its own channels: encoding.subjects, params.subject_fits)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.encoding import encode_dataset, read_subject_onsets, scores_to_frame  # noqa: E402
-from brainalign.encoding.settings import encoding_settings, select_layers  # noqa: E402
-from brainalign.encoding.group import finish_scores  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr, write_zarr  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.encoding import encode_dataset, read_encoding_inputs, scores_to_frame
+from brainalign.encoding.group import finish_scores
+from brainalign.encoding.settings import encoding_settings, select_layers
+from brainalign.io.store import atomic_write_table, read_zarr, write_zarr
+from brainalign.runtime import provenance, setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 stories = smk.params.stories
 encoding, layers, stride = encoding_settings(smk.params.encoding, smk.params.seed)
 
-features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
+# opened lazily; onsets: each run's own word onsets (dataset.timings.per_subject), else None
+features, recordings, onsets = read_encoding_inputs(stories, smk.input.features, smk.params.runs,
+                                                    smk.input.recordings, smk.input.words)
 layers = select_layers(next(iter(features.values()))["layer"].values, layers, stride, store=smk.input.features[0])
-recordings = {}
-for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
-    recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
-# dataset.timings.per_subject: each run's own word onsets (None: the features' onsets for everyone)
-onsets = read_subject_onsets(smk.params.runs, smk.input.words)
 log.info("encoding %s / %s: %d subjects (%s), %d runs", smk.wildcards.model, smk.wildcards.modality,
          len(recordings), smk.params.subject_fits, len(smk.params.runs))
 if onsets is not None:

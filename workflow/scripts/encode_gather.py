@@ -1,16 +1,11 @@
 """Rule `encode_gather`: the shards of a sharded encode joined into the scores the single `encode` job
 writes (brainalign.encoding.shards.gather_shards: FDR over every target, channel-level p over every layer)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.encoding import scores_to_frame  # noqa: E402
-from brainalign.encoding.shards import gather_shards, read_shard  # noqa: E402
-from brainalign.encoding.group import finish_scores  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr, write_zarr  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.encoding import scores_to_frame
+from brainalign.encoding.group import finish_scores
+from brainalign.encoding.shards import gather_shards, read_shard
+from brainalign.io.store import atomic_write_table, read_zarr, write_zarr
+from brainalign.runtime import provenance, setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,16 +1,11 @@
 """Rule `features`: every layer's hidden state per word for one model and one story."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.config_checks import check_layers  # noqa: E402
-from brainalign.features import extract_features  # noqa: E402
-from brainalign.io.store import write_zarr  # noqa: E402
-from brainalign.io.timings import read_word_table  # noqa: E402
-from brainalign.models import ModelSpec, load_model  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.config_checks import check_layers
+from brainalign.features import extract_features
+from brainalign.io.store import write_zarr
+from brainalign.io.timings import read_word_table
+from brainalign.models import ModelSpec, load_model
+from brainalign.runtime import provenance, setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 params = snakemake.params  # noqa: F821

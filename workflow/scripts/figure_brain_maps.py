@@ -1,16 +1,11 @@
 """Rule `figure_brain_maps`: fMRI maps of the peak brain score and of the best layer (nilearn)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.analyses import best_layer_map  # noqa: E402
-from brainalign.analyses.group_maps import group_significant_at  # noqa: E402
-from brainalign.io.store import read_zarr  # noqa: E402
-from brainalign.plotting import (is_surface, plot_brain_map, plot_surface_map, save_nifti,  # noqa: E402
+from brainalign.analyses import best_layer_map
+from brainalign.analyses.group_maps import group_significant_at
+from brainalign.io.store import read_zarr
+from brainalign.plotting import (is_surface, plot_brain_map, plot_surface_map, save_nifti,
                                  values_to_nifti, values_to_surface_nifti)
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

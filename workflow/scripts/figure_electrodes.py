@@ -1,13 +1,8 @@
 """Rule `figure_electrodes`: iEEG electrodes on a glass brain, coloured by brain score, best layer and lag (nilearn)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.io.tsv import read_bids_tsv  # noqa: E402
-from brainalign.plotting.electrodes import REQUIRED, plot_electrodes  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.io.tsv import read_bids_tsv
+from brainalign.plotting.electrodes import REQUIRED, plot_electrodes
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

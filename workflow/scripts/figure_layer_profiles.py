@@ -1,17 +1,12 @@
 """Rule `figure_layer_profiles`: layer profile per region (with the random-init control) and best layers."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-import pandas as pd  # noqa: E402
-
-from brainalign.analyses import best_layers, layer_profiles, top_units  # noqa: E402
-from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
-from brainalign.plotting import plot_best_depths, plot_layer_profiles  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses import best_layers, layer_profiles, top_units
+from brainalign.analyses.regions import attach_regions, find_region_sources
+from brainalign.io.store import atomic_write_table, read_zarr
+from brainalign.plotting import plot_best_depths, plot_layer_profiles
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,15 +1,10 @@
 """Rule `figure_sensors`: MEG/EEG/iEEG score time courses per channel group (the topomaps: figure_topomaps)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.analyses import best_layers, top_units  # noqa: E402
-from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
-from brainalign.plotting import plot_time_courses, time_course_table  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses import best_layers, top_units
+from brainalign.analyses.regions import attach_regions, find_region_sources
+from brainalign.io.store import atomic_write_table, read_zarr
+from brainalign.plotting import plot_time_courses, time_course_table
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

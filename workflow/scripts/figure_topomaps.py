@@ -1,15 +1,10 @@
 """Rule `figure_topomaps`: MEG/EEG topomaps of the brain score per layer (MNE)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.analyses import reduce_lag  # noqa: E402
-from brainalign.config_checks import check_layers  # noqa: E402
-from brainalign.io.store import read_zarr  # noqa: E402
-from brainalign.plotting import plot_topomaps  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses import reduce_lag
+from brainalign.config_checks import check_layers
+from brainalign.io.store import read_zarr
+from brainalign.plotting import plot_topomaps
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

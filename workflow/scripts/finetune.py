@@ -1,17 +1,12 @@
 """Rule `finetune`: LoRA fine-tuning of one model with one objective, saved with the adapters merged."""
 
-import sys
-from pathlib import Path
-
 import torch
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.finetune.objectives import FinetuneSettings  # noqa: E402
-from brainalign.finetune.train import finetune, provenance, save_merged, training_documents  # noqa: E402
-from brainalign.io.store import atomic_write_table  # noqa: E402
-from brainalign.models import ModelSpec, load_model  # noqa: E402
-from brainalign.runtime import provenance as run_provenance, setup_logging  # noqa: E402
+from brainalign.finetune.objectives import FinetuneSettings
+from brainalign.finetune.train import finetune, provenance, save_merged, training_documents
+from brainalign.io.store import atomic_write_table
+from brainalign.models import ModelSpec, load_model
+from brainalign.runtime import provenance as run_provenance, setup_logging
 
 sm = snakemake  # noqa: F821
 log = setup_logging(sm.log[0])

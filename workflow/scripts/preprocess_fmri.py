@@ -4,16 +4,11 @@ The cases (BOLD run, LeBel et al. 2023's preprocessed .hf5 responses, a story sh
 another through ``dataset.story_runs``) are handled by brainalign.preprocess.fmri.preprocess_run.
 """
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.io.bids import locate_run  # noqa: E402
-from brainalign.io.store import target_chunks, write_zarr  # noqa: E402
-from brainalign.io.timings import read_word_table  # noqa: E402
-from brainalign.preprocess.fmri import preprocess_run  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.io.bids import locate_run
+from brainalign.io.store import target_chunks, write_zarr
+from brainalign.io.timings import read_word_table
+from brainalign.preprocess.fmri import preprocess_run
+from brainalign.runtime import provenance, setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -1,15 +1,10 @@
 """Rule `preprocess_meeg`: one subject's MEG/EEG/iEEG run of one story -> time x channel."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.io.bids import locate_run  # noqa: E402
-from brainalign.io.store import write_zarr  # noqa: E402
-from brainalign.preprocess.ieeg import preprocess_ieeg  # noqa: E402
-from brainalign.preprocess.meeg import preprocess_meeg  # noqa: E402
-from brainalign.runtime import provenance, setup_logging  # noqa: E402
+from brainalign.io.bids import locate_run
+from brainalign.io.store import write_zarr
+from brainalign.preprocess.ieeg import preprocess_ieeg
+from brainalign.preprocess.meeg import preprocess_meeg
+from brainalign.runtime import provenance, setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

@@ -4,18 +4,13 @@ The run is located as rule `preprocess_fmri` located it (same options and planne
 computed by brainalign.qc.fmri, the figures drawn by brainalign.plotting.qc.
 """
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-import pandas as pd  # noqa: E402
-
-from brainalign.io.bids import locate_run  # noqa: E402
-from brainalign.io.store import read_zarr  # noqa: E402
-from brainalign.plotting.qc import plot_carpet, plot_motion_confounds, plot_tsnr  # noqa: E402
-from brainalign.qc.fmri import fmri_qc  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.io.bids import locate_run
+from brainalign.io.store import read_zarr
+from brainalign.plotting.qc import plot_carpet, plot_motion_confounds, plot_tsnr
+from brainalign.qc.fmri import fmri_qc
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

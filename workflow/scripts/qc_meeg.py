@@ -5,19 +5,14 @@ The recording is read as rule `preprocess_meeg` read it (brainalign.preprocess.m
 planned run); the measures are computed by brainalign.qc.meeg, the figures drawn by brainalign.plotting.qc.
 """
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-import pandas as pd  # noqa: E402
-
-from brainalign.io.bids import locate_run  # noqa: E402
-from brainalign.io.store import read_zarr  # noqa: E402
-from brainalign.plotting.qc import plot_bads, plot_psd  # noqa: E402
-from brainalign.preprocess.meeg import read_raw  # noqa: E402
-from brainalign.qc.meeg import meeg_qc  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.io.bids import locate_run
+from brainalign.io.store import read_zarr
+from brainalign.plotting.qc import plot_bads, plot_psd
+from brainalign.preprocess.meeg import read_raw
+from brainalign.qc.meeg import meeg_qc
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

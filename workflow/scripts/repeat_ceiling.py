@@ -1,14 +1,9 @@
 """Rule `repeat_ceiling`: each repeated subject's runs of a story (the encoded run and the repetitions
 dataset.repeated_runs left out) -> a single-run noise ceiling per target (brainalign.encoding.group)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.encoding.group import repeat_ceilings_from_runs  # noqa: E402
-from brainalign.io.store import read_zarr, write_zarr  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.encoding.group import repeat_ceilings_from_runs
+from brainalign.io.store import read_zarr, write_zarr
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

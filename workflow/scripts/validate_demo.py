@@ -4,14 +4,12 @@ The only rule that reads derivatives/groundtruth/truth.json.
 """
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-from brainalign.demo import validate_demo  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.demo import validate_demo
+from brainalign.io.store import atomic_write_table, read_zarr
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

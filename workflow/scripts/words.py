@@ -9,20 +9,15 @@ and checks that it lists the story's words at the same onsets (check_subject_tim
 clock (brainalign.io.timings.cut_window).
 """
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.errors import ConfigError  # noqa: E402
-from brainalign.io.timings import (  # noqa: E402
+from brainalign.errors import ConfigError
+from brainalign.io.timings import (
     check_same_words,
     check_subject_timings,
     read_timings,
     read_word_table,
     write_word_table,
 )
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

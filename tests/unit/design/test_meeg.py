@@ -4,7 +4,7 @@ response recovered, TRF impulses (brainalign.design.meeg)."""
 import numpy as np
 import pytest
 
-from brainalign.design import trf_design, word_locked
+from brainalign.design import word_locked
 from tests.design_inputs import meg_recording, word_features
 
 
@@ -44,15 +44,3 @@ def test_word_locked_recovers_a_known_evoked_response():
     beta = np.linalg.lstsq(amp[:, None], ep.values[:, 0, :], rcond=None)[0][0]
     np.testing.assert_allclose(beta[:21], kernel, atol=0.15)
     assert np.abs(beta[25:]).max() < 0.15
-
-
-def test_trf_design_impulse():
-    rec = meg_recording(np.zeros((100, 1)))
-    words = word_features([0.1, 0.5], [[1.0, 2.0], [3.0, 4.0]])
-    d = trf_design(words, rec, tmin=0.0, tmax=0.03)
-    assert d.sizes["feature"] == 8
-    X = d.values
-    np.testing.assert_array_equal(X[10, :2], [1.0, 2.0])     # lag 0 at the onset sample
-    np.testing.assert_array_equal(X[13, 6:], [1.0, 2.0])     # lag 0.03 s three samples later
-    np.testing.assert_array_equal(X[52, 4:6], [3.0, 4.0])    # second word, lag 0.02
-    assert np.count_nonzero(X) == 16

@@ -503,6 +503,50 @@ def find_region_sources(bids_root: str | os.PathLike | None, settings: dict) -> 
     return out
 
 
+# The region files each modality's jobs read: fMRI the atlas and its labels, MEG/EEG the channel groups,
+# iEEG the channel groups and (when electrodes may take an atlas label) the atlas.
+_REGION_KEYS = {"fmri": ("atlas", "atlas_labels"), "meg": ("channel_groups",), "eeg": ("channel_groups",),
+                "ieeg": ("channel_groups",)}
+_MODALITIES = ("fmri", "meg", "eeg", "ieeg")
+
+
+def region_input_files(bids_root: str, settings: dict, *, demo: bool) -> tuple[dict[str, list[str]], dict]:
+    """The files the region labelling reads per modality (rule inputs) and the settings the jobs get.
+
+    Found at parse time so that an edit of one file re-runs exactly the figures and analyses of its
+    modality: the demo's generated tree (its files appear only when it is made), or, for a BIDS dataset,
+    :func:`find_region_sources`' atlas and label table (fMRI), channel-group table (MEG/EEG/iEEG) and,
+    for iEEG, the atlas when electrodes may take its label plus the labelled ``electrodes.tsv`` files
+    (:func:`electrode_label_files`).
+
+    Parameters
+    ----------
+    bids_root
+        The dataset's BIDS root (the demo's: where it is generated).
+    settings
+        The validated ``analyses.regions`` section.
+    demo
+        The demo dataset (``dataset.kind: demo``).
+
+    Returns
+    -------
+    files, settings
+        ``{modality: [path, ...]}`` and ``settings`` with a named atlas (``harvard_oxford``, ...)
+        replaced by the installed package's files, so that what the jobs read is exactly their input.
+    """
+    if demo:
+        return {mod: [bids_root] for mod in _MODALITIES}, settings
+    sources = find_region_sources(bids_root, settings)
+    if is_named(settings.get("atlas")):
+        settings = {**settings, "atlas": sources["atlas"], "atlas_labels": sources["atlas_labels"]}
+    keys = dict(_REGION_KEYS)
+    if sources["ieeg"] != "none":
+        keys["ieeg"] = ("channel_groups", "atlas", "atlas_labels")
+    files = {mod: [sources[k] for k in keys[mod] if sources[k]] for mod in _MODALITIES}
+    files["ieeg"] += electrode_label_files(bids_root, sources["ieeg"])
+    return files, settings
+
+
 def _subjects_of(scores: xr.Dataset) -> list[str]:
     if "channel_subject" in scores.coords:
         return sorted({str(s) for s in np.asarray(scores["channel_subject"].values).ravel() if str(s)})

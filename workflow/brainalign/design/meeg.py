@@ -1,13 +1,10 @@
-"""Word features and MEG/EEG/iEEG recordings on a common footing.
+"""Word features and MEG/EEG/iEEG recordings on a common footing: word-locked lags.
 
-Two designs:
-
-* **word-locked lags** (default): the samples are the words.  For each word the response is read
-  at lags ``tmin..tmax`` after its onset, giving ``word x channel x lag`` targets; the encoder then
-  predicts every (channel, lag) from the word's features.  A lag is an exact sample of the
-  recording (onset rounded to the nearest sample), so no interpolation smooths the signal.
-* **TRF** (temporal response function, for continuous targets): the samples are the recording's
-  time points and the design holds each feature at every lag, ``time x (lag, feature)``.
+The samples are the words.  For each word the response is read at lags ``tmin..tmax`` after its
+onset, giving ``word x channel x lag`` targets; the encoder then predicts every (channel, lag) from
+the word's features.  A lag is an exact sample of the recording (onset rounded to the nearest
+sample), so no interpolation smooths the signal.  (A TRF design, continuous targets with each
+feature at every lag, was removed unused: no rule or ``design.meeg.method`` reached it.)
 """
 
 from __future__ import annotations
@@ -15,7 +12,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 import xarray as xr
 
 
@@ -80,38 +76,3 @@ def word_locked(recording: xr.DataArray, onsets: np.ndarray, tmin: float = 0.0, 
             coords[name] = c
     return xr.DataArray(np.moveaxis(out, 1, 2), dims=("word", channel_dim, "lag"), coords=coords,
                         attrs={"sfreq": sfreq, "tmin": float(tmin), "tmax": float(tmax)})
-
-
-def trf_design(words: xr.DataArray, recording: xr.DataArray, tmin: float = 0.0, tmax: float = 0.8,
-               ) -> xr.DataArray:
-    """Time-lagged (TRF) design for continuous targets: ``time x feature`` with (lag, feature) stacked.
-
-    Each word is an impulse at its onset sample carrying its features; the design at time ``t`` and
-    lag ``l`` holds the features of words whose onset sample is ``t - l``.
-
-    Returns
-    -------
-    xr.DataArray
-        dims ``(time, feature)``; coords ``lag`` (s) and ``source_feature`` on ``feature``, lag-major.
-    """
-    if "onset" not in words.coords:
-        raise ValueError("word features need an 'onset' coordinate (s) on the word dimension")
-    times, sfreq = _sampling(recording)
-    lags = lag_samples(tmin, tmax, sfreq)
-    f = words.transpose("word", ...).values.reshape(words.sizes["word"], -1).astype(np.float32)
-    onsets = np.asarray(words.onset.values, dtype=np.float64)
-    timed = np.isfinite(onsets)
-    start = np.rint((np.where(timed, onsets, times[0]) - times[0]) * sfreq).astype(np.int64)
-    blocks = []
-    for lag in lags:
-        rows = start + lag
-        ok = timed & (rows >= 0) & (rows < times.size)
-        op = sp.csr_matrix((np.ones(ok.sum(), np.float32), (rows[ok], np.flatnonzero(ok))),
-                           shape=(times.size, f.shape[0]))
-        blocks.append(op @ f)
-    out = np.concatenate(blocks, axis=1)
-    return xr.DataArray(out, dims=("time", "feature"), coords={
-        "time": times,
-        "lag": ("feature", np.repeat(lags / sfreq, f.shape[1])),
-        "source_feature": ("feature", np.tile(np.arange(f.shape[1]), lags.size)),
-    })

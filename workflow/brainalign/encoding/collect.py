@@ -168,7 +168,7 @@ def design_params(modality: str, design: dict) -> dict:
         out = {"method": design.pop("method"), "tmin": float(design.pop("tmin")), "tmax": float(design.pop("tmax"))}
         if out["method"] != "word_locked":
             raise ValueError(f"design.method={out['method']!r} for {modality}: only 'word_locked' is wired into "
-                             "encode_dataset (use brainalign.design.trf_design directly for a TRF)")
+                             "encode_dataset")
     if design:
         raise ValueError(f"unknown design keys for {modality}: {sorted(design)}")
     return out
