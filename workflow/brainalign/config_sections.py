@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from .configdoc import SCHEMA, fill_defaults, load_schema
+from .configdoc import SCHEMA, entry_schemas, fill_defaults, load_schema
 from .errors import ConfigError
 
 
@@ -66,25 +66,29 @@ def with_defaults(key: str, values: Mapping[str, Any] | None = None) -> dict:
 
 
 def _structure(values: Mapping[str, Any], schema: Mapping[str, Any], key: str) -> ConfigError | None:
-    """The first key that has a schema default but is absent from ``values``, or that the schema lacks."""
+    """The first key that has a schema default but is absent from ``values``, or that the schema lacks.
+
+    Nested objects are checked in turn: named keys and the entries of free-form mappings
+    (``models.<name>``, whose schema is ``additionalProperties`` or ``patternProperties``) alike.
+    """
     properties = schema.get("properties") or {}
-    if schema.get("additionalProperties") is False:
-        for name in values:
-            if name not in properties:
-                return ConfigError(f"{key}.{name}", "unknown key", expected=f"one of {sorted(properties)}")
     for name, sub in properties.items():
-        if name not in values:
-            if "default" in sub:
-                return ConfigError(f"{key}.{name}", "missing",
-                                   expected=f"the validated config section '{key}' (its default is in "
-                                   "workflow/schemas/config.schema.yaml)",
-                                   hint="outside Snakemake, fill the defaults with "
-                                   "brainalign.config_sections.with_defaults")
-            continue
-        if isinstance(values[name], Mapping) and sub.get("properties"):
-            found = _structure(values[name], sub, f"{key}.{name}")
-            if found:
-                return found
+        if name not in values and "default" in sub:
+            return ConfigError(f"{key}.{name}", "missing",
+                               expected=f"the validated config section '{key}' (its default is in "
+                               "workflow/schemas/config.schema.yaml)",
+                               hint="outside Snakemake, fill the defaults with "
+                               "brainalign.config_sections.with_defaults")
+    for name, value in values.items():
+        subs = entry_schemas(schema, name)
+        if not subs and schema.get("additionalProperties") is False:
+            return ConfigError(f"{key}.{name}", "unknown key", expected=f"one of {sorted(properties)}")
+        for sub in subs:
+            if isinstance(value, Mapping) and (sub.get("properties") or sub.get("additionalProperties")
+                                               or sub.get("patternProperties")):
+                found = _structure(value, sub, f"{key}.{name}")
+                if found:
+                    return found
     return None
 
 

@@ -175,7 +175,7 @@ def stimulus_spec_of(story):
     return stimulus_spec(config["dataset"], story)
 
 BASE_MODELS = list(config["models"])
-CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e.get("random_control", True)}
+CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e["random_control"]}
 MODELS = BASE_MODELS + list(CONTROL_OF.values())
 
 
