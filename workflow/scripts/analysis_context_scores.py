@@ -14,7 +14,7 @@ from brainalign.runtime import provenance, setup_logging  # noqa: E402
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 stories = smk.params.stories
-encoding, _, _ = encoding_settings(smk.params.encoding)  # layers: chosen below / by the context rule
+encoding, _, _ = encoding_settings(smk.params.encoding, smk.params.seed)  # layers: chosen below / by the context rule
 features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
 recordings = {}
 for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
