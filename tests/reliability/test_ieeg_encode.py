@@ -13,7 +13,7 @@ from brainalign.encoding.settings import check_shared_grid, design_settings, res
 from reliability_helpers import assert_input_error
 
 ENC = solver_settings(alphas=[0.1, 10.0, 1000.0], inner_folds=3, ceiling="none")
-MEEG = {"tmin": 0.0, "tmax": 0.2}
+MEEG = design_settings("ieeg", tmin=0.0, tmax=0.2)
 TR = 1.5
 
 
