@@ -81,3 +81,15 @@ def test_encoding_settings_requires_the_section_and_the_seed():
     assert inspect.signature(encoding_settings).parameters["seed"].default is inspect.Parameter.empty
     solver, layers, stride = encoding_settings(with_defaults("encoding"), seed=5)
     assert solver["seed"] == 5 and layers is None and stride == defaults("encoding.layer_stride")
+
+
+def test_encoding_settings_takes_the_encode_rules_params():
+    """The encode rules leave encoding.max_job_memory_gb out of their params (common.smk's ENCODING:
+    how the work is split into jobs changes no job); every other key is still required."""
+    section = with_defaults("encoding")
+    del section["max_job_memory_gb"]
+    solver, _, _ = encoding_settings(section, seed=1)
+    assert sorted(solver) == solver_keys()
+    del section["inner_folds"]
+    with pytest.raises(ConfigError, match=r"'encoding\.inner_folds'.*missing"):
+        encoding_settings(section, seed=1)

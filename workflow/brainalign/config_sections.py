@@ -65,7 +65,8 @@ def with_defaults(key: str, values: Mapping[str, Any] | None = None) -> dict:
     return require(filled, key)
 
 
-def _structure(values: Mapping[str, Any], schema: Mapping[str, Any], key: str) -> ConfigError | None:
+def _structure(values: Mapping[str, Any], schema: Mapping[str, Any], key: str,
+               absent: tuple[str, ...] = ()) -> ConfigError | None:
     """The first key that has a schema default but is absent from ``values``, or that the schema lacks.
 
     Nested objects are checked in turn: named keys and the entries of free-form mappings
@@ -73,7 +74,7 @@ def _structure(values: Mapping[str, Any], schema: Mapping[str, Any], key: str) -
     """
     properties = schema.get("properties") or {}
     for name, sub in properties.items():
-        if name not in values and "default" in sub:
+        if name not in values and "default" in sub and name not in absent:
             return ConfigError(f"{key}.{name}", "missing",
                                expected=f"the validated config section '{key}' (its default is in "
                                "workflow/schemas/config.schema.yaml)",
@@ -92,7 +93,7 @@ def _structure(values: Mapping[str, Any], schema: Mapping[str, Any], key: str) -
     return None
 
 
-def require(values: Mapping[str, Any] | None, key: str) -> dict:
+def require(values: Mapping[str, Any] | None, key: str, absent: tuple[str, ...] = ()) -> dict:
     """Check that ``values`` is a complete ``key`` section of the config; return it as a dict.
 
     Complete means every key the schema gives a default is present (as after the workflow's
@@ -102,6 +103,10 @@ def require(values: Mapping[str, Any] | None, key: str) -> dict:
     against the schema where the rules' Python has jsonschema (this module needs only PyYAML, so
     that the rule environments can import it).
 
+    ``absent`` names top-level keys of the section that may be left out (a rule that keeps a key
+    out of a job's params on purpose: ``encoding.max_job_memory_gb`` splits the work into jobs and
+    is no setting of theirs).
+
     Raises
     ------
     ConfigError
@@ -109,7 +114,7 @@ def require(values: Mapping[str, Any] | None, key: str) -> dict:
     """
     if not isinstance(values, Mapping):
         raise ConfigError(key, f"{values!r} is not a mapping", expected="the validated config section")
-    problem = _structure(values, section_schema(key), key)
+    problem = _structure(values, section_schema(key), key, tuple(absent))
     if problem is not None:
         raise problem
     return dict(values)

@@ -350,7 +350,7 @@ WORD_TABLES = {story: f"{RESULTS}/words/{story}.tsv" for story in STORIES}
 # encode_shard jobs (a block of targets of the subjects sharing them, each job within the budget and
 # asking for its estimated peak as mem_mb) and one encode_gather job writing the same scores. The plan
 # comes from the sizes the input check records (inputs.tsv), so it is made once that checkpoint has run.
-SHARDED = config["encoding"].get("max_job_memory_gb") is not None
+SHARDED = config["encoding"]["max_job_memory_gb"] is not None
 # the solver settings: how the work is split into jobs changes neither the scores nor their config hash
 ENCODING = {k: v for k, v in config["encoding"].items() if k != "max_job_memory_gb"}
 _SHARD_PLANS = {}

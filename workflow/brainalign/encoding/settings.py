@@ -17,8 +17,10 @@ SUBJECT_FITS = ("auto", "joint", "separate")
 OWN_TARGETS = ("ieeg", "ecog", "seeg")
 #: Modalities whose targets are positions on a shared grid: always fitted jointly.
 SHARED_GRID = ("fmri",)
+#: Keys of the ``encoding`` section that split the work into jobs; the jobs' params leave them out.
+JOB_KEYS = ("max_job_memory_gb",)
 #: Keys of the ``encoding`` section that choose the layers and the jobs, not the solver.
-NOT_SOLVER = ("layers", "layer_stride", "max_job_memory_gb")
+NOT_SOLVER = ("layers", "layer_stride", *JOB_KEYS)
 
 
 def resolve_subject_fits(setting: str | Mapping[str, str] | None, modality: str) -> str:
@@ -79,12 +81,13 @@ def encoding_settings(section: Mapping[str, Any], seed: int) -> tuple[dict, list
     ConfigError
         A key of the section missing (naming it) or unknown.
     """
-    encoding = require(section, "encoding")
+    # max_job_memory_gb splits the work into jobs (encoding.shards), not a solver setting: the rules
+    # keep it out of the jobs' params (common.smk's ENCODING), so that it changes no job
+    encoding = {k: v for k, v in require(section, "encoding", absent=JOB_KEYS).items() if k not in JOB_KEYS}
     grid = encoding.pop("alphas")
     encoding["alphas"] = np.logspace(grid["start"], grid["stop"], grid["num"]).tolist()
     layers = encoding.pop("layers")
     stride = int(encoding.pop("layer_stride"))
-    encoding.pop("max_job_memory_gb")  # how the work is split into jobs (encoding.shards), not a solver setting
     encoding["seed"] = int(seed)
     return encoding, layers, stride
 
