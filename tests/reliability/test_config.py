@@ -19,6 +19,7 @@ import yaml
 
 from brainalign.brainbench.loading import load_for_brainbench
 from brainalign.config_checks import check_layers
+from brainalign.config_sections import with_defaults
 from brainalign.encoding.settings import encoding_settings, select_layers
 from brainalign.errors import ConfigError
 from brainalign.io.store import read_zarr, write_zarr
@@ -101,7 +102,7 @@ def test_encoding_layers_not_extracted(tmp_path):
     """encoding.layers: [0, 6] on features extracted with features.layers [0, 4, 8, 12] -> ConfigError listing 0, 4, 8, 12."""
     path = _features_store(tmp_path / "story.zarr", [0, 4, 8, 12])
     section = {"alphas": {"start": 0, "stop": 3, "num": 4}, "layers": [0, 6], "layer_stride": 1}
-    _, layers, stride = encoding_settings(section)
+    _, layers, stride = encoding_settings(with_defaults("encoding", section), seed=0)
     with pytest.raises(ConfigError) as err:
         select_layers(read_zarr(path)["layer"].values, layers, stride, store=path)
     assert_input_error(err, "encoding.layers", r"layer\(s\) \[6\] are not in .*story.zarr",

@@ -9,11 +9,11 @@ import xarray as xr
 
 from brainalign.encoding import encode_dataset
 from brainalign.encoding.electrodes import electrode_table
-from brainalign.encoding.settings import check_shared_grid, resolve_subject_fits
+from brainalign.encoding.settings import check_shared_grid, design_settings, resolve_subject_fits, solver_settings
 from reliability_helpers import assert_input_error
 
-ENC = {"alphas": [0.1, 10.0, 1000.0], "inner_folds": 3, "ceiling": "none"}
-MEEG = {"tmin": 0.0, "tmax": 0.2}
+ENC = solver_settings(alphas=[0.1, 10.0, 1000.0], inner_folds=3, ceiling="none")
+MEEG = design_settings("ieeg", tmin=0.0, tmax=0.2)
 TR = 1.5
 
 
@@ -70,7 +70,7 @@ def test_joint_fmri_voxel_counts_differ():
     feats = _features()
     recs = {"01": _voxels(feats, np.arange(6)), "02": _voxels(feats, np.arange(5), subject="02")}
     with pytest.raises(Exception) as excinfo:
-        encode_dataset(feats, recs, modality="fmri", design={"method": "fir", "delays": [1, 2]}, encoding=ENC)
+        encode_dataset(feats, recs, modality="fmri", design=design_settings("fmri", method="fir", delays=[1, 2]), encoding=ENC)
     assert_input_error(excinfo, "sub-02_task-s1_bold.nii.gz", r"5 voxels but subject 01 has 6",
                        r"share the target space", r"preprocess\.fmri\.mask")
 
@@ -80,7 +80,7 @@ def test_joint_fmri_voxel_positions_differ():
     feats = _features()
     recs = {"01": _voxels(feats, np.arange(6)), "02": _voxels(feats, np.arange(6) + [0, 0, 0, 4, 4, 4], "02")}
     with pytest.raises(Exception) as excinfo:
-        encode_dataset(feats, recs, modality="fmri", design={"method": "fir", "delays": [1, 2]}, encoding=ENC)
+        encode_dataset(feats, recs, modality="fmri", design=design_settings("fmri", method="fir", delays=[1, 2]), encoding=ENC)
     assert_input_error(excinfo, "sub-02_task-s1_bold.nii.gz", r"coordinate 'x'", r"voxel 3 is at x=7\.0 but at x=3\.0")
 
 

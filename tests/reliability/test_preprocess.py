@@ -27,6 +27,7 @@ from brainalign.errors import ConfigError, InputError, MissingInputError
 from brainalign.io.bids import locate_run
 from brainalign.io.tsv import write_bids_tsv
 from brainalign.preprocess.fmri import preprocess_fmri, preprocess_hf5, preprocess_run
+from brainalign.encoding.settings import design_settings, solver_settings
 
 from reliability_helpers import REPO, SHARED, assert_input_error
 
@@ -288,8 +289,8 @@ def test_nan_eeg_samples_marked_bad(tmp_path):
                            coords={"word": np.arange(onsets.size), "onset": ("word", onsets), "layer": [0, 1]})
              for s in ("a", "b")}
     scores = encode_dataset(feats, {"01": {"a": marked, "b": clean}}, modality="eeg",
-                            design={"tmin": 0.0, "tmax": 0.2}, encoding={"alphas": [1.0, 10.0], "inner_folds": 2,
-                                                                         "ceiling": "none"})
+                            design=design_settings("eeg", tmin=0.0, tmax=0.2), encoding=solver_settings(alphas=[1.0, 10.0], inner_folds=2,
+                                                                                        ceiling="none"))
     left_out = json.loads(scores.attrs["words_left_out_bad_samples"])
     assert set(left_out) == {"01"} and set(left_out["01"]) == {"a"} and 1 <= left_out["01"]["a"] <= 3
     assert np.isfinite(scores.r.values).all()
@@ -373,8 +374,8 @@ def _scores(recordings, **encoding):
     feats = {s: xr.Dataset({"hidden": (("word", "layer", "feature"), rng.standard_normal((onsets.size, 2, 4)))},
                            coords={"word": np.arange(onsets.size), "onset": ("word", onsets), "layer": [0, 1]})
              for s in ("a", "b")}
-    return encode_dataset(feats, recordings, modality="eeg", design={"tmin": 0.0, "tmax": 0.2},
-                          encoding={"alphas": [1.0, 10.0], "inner_folds": 2, "ceiling": "none", **encoding})
+    return encode_dataset(feats, recordings, modality="eeg", design=design_settings("eeg", tmin=0.0, tmax=0.2),
+                          encoding=solver_settings(**{"alphas": [1.0, 10.0], "inner_folds": 2, "ceiling": "none", **encoding}))
 
 
 @needs_shared

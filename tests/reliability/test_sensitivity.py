@@ -12,6 +12,7 @@ from reliability_helpers import assert_input_error
 
 from brainalign.analyses.sensitivity import KEY, check_settings, sensitivity_analysis
 from brainalign.config_sections import with_defaults
+from brainalign.encoding.settings import design_settings, solver_settings
 
 TR = 1.5
 
@@ -50,8 +51,9 @@ def _inputs(n_targets: int = 60, n_words: int = 80, eeg: bool = False):
 def _run(features, recordings, scores, modality="fmri", **settings):
     base = {"n_targets": [5], "n_null": 20, "n_repeats": 1, "n_permutations": 0, "host_quantile": 1.0}
     return sensitivity_analysis(features, recordings, scores, modality=modality,
-                                design={"method": "fir", "delays": [1, 2]} if modality == "fmri" else {},
-                                encoding={"alphas": [1.0, 100.0], "inner_folds": 2},
+                                design=design_settings(modality, **({"method": "fir", "delays": [1, 2]}
+                                                                    if modality == "fmri" else {})),
+                                encoding=solver_settings(alphas=[1.0, 100.0], inner_folds=2),
                                 settings=with_defaults(KEY, {**base, **settings}))
 
 

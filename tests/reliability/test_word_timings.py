@@ -28,6 +28,7 @@ from brainalign.errors import InputError, MissingInputError
 from brainalign.io.timings import check_subject_timings, read_timings, read_word_table, write_word_table
 from brainalign.io.tsv import write_bids_tsv
 from brainalign.preprocess.common import read_region_table
+from brainalign.encoding.settings import design_settings, solver_settings
 
 from reliability_helpers import REPO, assert_input_error
 
@@ -174,7 +175,7 @@ def _eeg(duration: float) -> dict[str, dict[str, xr.DataArray]]:
                    for s in ("s1", "s2")}}
 
 
-ENC = {"alphas": [1.0, 100.0], "inner_folds": 2, "ceiling": "none"}
+ENC = solver_settings(alphas=[1.0, 100.0], inner_folds=2, ceiling="none")
 SOURCES = {"s1": "results/x/words/s1.tsv", "s2": "results/x/words/s2.tsv"}
 
 
@@ -183,7 +184,7 @@ def test_onsets_shifted_beyond_recording(modality):
     """Every word onset shifted by +300 s: an InputError with the count, word file, recording, subject, story, first word."""
     feats = _features(shift=300.0)
     recs = _fmri(80.0) if modality == "fmri" else _eeg(40.0)
-    design = {"method": "fir", "delays": [1, 2]} if modality == "fmri" else {"tmin": 0.0, "tmax": 0.4}
+    design = design_settings("fmri", method="fir", delays=[1, 2]) if modality == "fmri" else design_settings("eeg", tmin=0.0, tmax=0.4)
     with pytest.raises(InputError) as exc:
         encode_dataset(feats, recs, modality=modality, design=design, encoding=ENC, word_sources=SOURCES)
     assert_input_error(exc, "results/x/words/s1.tsv", r"subject 01, story s1: 60 of 60 word onsets lie outside the "
@@ -194,7 +195,7 @@ def test_onsets_shifted_beyond_recording(modality):
 def test_onsets_before_recording_start():
     """Onsets shifted by -300 s (before the recording starts): an InputError, as for late onsets."""
     with pytest.raises(InputError) as exc:
-        encode_dataset(_features(shift=-300.0), _eeg(40.0), modality="eeg", design={"tmin": 0.0, "tmax": 0.4},
+        encode_dataset(_features(shift=-300.0), _eeg(40.0), modality="eeg", design=design_settings("eeg", tmin=0.0, tmax=0.4),
                        encoding=ENC, word_sources=SOURCES)
     assert_input_error(exc, "s1.tsv", "60 of 60 word onsets lie outside", r"at -296\.000 s")
 
@@ -205,13 +206,13 @@ def test_truncated_recording_words_dropped_when_configured(caplog):
     recs = _fmri(80.0)
     recs["01"]["s1"] = recs["01"]["s1"].isel(time=slice(0, 9))  # volumes 3..11: the recording ends at 24 s
     with pytest.raises(InputError) as exc:
-        encode_dataset(feats, recs, modality="fmri", design={"method": "fir", "delays": [1, 2]}, encoding=ENC,
+        encode_dataset(feats, recs, modality="fmri", design=design_settings("fmri", method="fir", delays=[1, 2]), encoding=ENC,
                        word_sources=SOURCES)
     assert_input_error(exc, "s1.tsv", r"20 of 60 word onsets lie outside the recording \(0\.000 to 24\.000 s",
                        r"first: word 40 \('w40'\) at 24\.000 s")
     with caplog.at_level(logging.WARNING, logger="brainalign.encoding.pipeline"), \
             pytest.warns(UserWarning, match="no finite onset"):
-        scores = encode_dataset(feats, recs, modality="fmri", design={"method": "fir", "delays": [1, 2]},
+        scores = encode_dataset(feats, recs, modality="fmri", design=design_settings("fmri", method="fir", delays=[1, 2]),
                                 encoding=ENC, word_sources=SOURCES, on_beyond_end="drop")
     assert json.loads(scores.attrs["words_outside_recording"]) == {"01": {"s1": 20}}
     assert scores.attrs["on_beyond_end"] == "drop"
@@ -224,10 +225,10 @@ def test_lag_window_past_end_is_not_outside():
     feats = _features()  # last onset 33.5 s
     eeg = _eeg(33.8)     # ends 0.3 s after the last onset; the 0.8 s window runs past it
     with pytest.warns(UserWarning, match="window"):
-        scores = encode_dataset(feats, eeg, modality="eeg", design={"tmin": 0.0, "tmax": 0.8}, encoding=ENC)
+        scores = encode_dataset(feats, eeg, modality="eeg", design=design_settings("eeg", tmin=0.0, tmax=0.8), encoding=ENC)
     assert "words_outside_recording" not in scores.attrs
     fmri = _fmri(36.0)   # volumes end at 36 s: FIR delays of the last words run past it
-    scores = encode_dataset(feats, fmri, modality="fmri", design={"method": "fir", "delays": [1, 2, 3, 4]}, encoding=ENC)
+    scores = encode_dataset(feats, fmri, modality="fmri", design=design_settings("fmri", method="fir", delays=[1, 2, 3, 4]), encoding=ENC)
     assert "words_outside_recording" not in scores.attrs
 
 

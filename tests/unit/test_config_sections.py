@@ -96,11 +96,14 @@ def test_library_keyword_defaults_equal_the_schema():
     assert regions.PROB_THRESHOLD == defaults("analyses.regions.atlas_threshold")
     grid = defaults("encoding.alphas")
     np.testing.assert_allclose(DEFAULT_ALPHAS, np.logspace(grid["start"], grid["stop"], grid["num"]))
-    # encode_dataset's design/encoding: what is left out comes from the schema (fMRI: fir, not hrf)
-    assert design_params("fmri", {}) == {**defaults("design.fmri"), "delays": defaults("design.fmri.delays")}
-    assert design_params("fmri", {})["method"] == "fir"
-    assert design_params("eeg", {}) == defaults("design.meeg")
-    enc = encoding_params({}, "fmri")
+    # encode_dataset's design/encoding: complete settings built from the schema (fMRI: fir, not hrf);
+    # the library itself fills nothing (tests/unit/test_encoding_settings_required.py)
+    from brainalign.encoding.settings import design_settings, solver_settings
+
+    assert design_params("fmri", design_settings("fmri")) == defaults("design.fmri")
+    assert design_params("fmri", design_settings("fmri"))["method"] == "fir"
+    assert design_params("eeg", design_settings("eeg")) == defaults("design.meeg")
+    enc = encoding_params(solver_settings(), "fmri")
     for key in ("inner_folds", "outer_folds", "backend", "chunk_size", "n_permutations", "fdr_q", "ceiling",
                 "channels_across_runs"):
         assert enc[key] == defaults(f"encoding.{key}"), key

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from .configdoc import SCHEMA, fill_defaults, load_schema
+from .configdoc import SCHEMA, entry_schemas, fill_defaults, load_schema
 from .errors import ConfigError
 
 
@@ -65,30 +65,35 @@ def with_defaults(key: str, values: Mapping[str, Any] | None = None) -> dict:
     return require(filled, key)
 
 
-def _structure(values: Mapping[str, Any], schema: Mapping[str, Any], key: str) -> ConfigError | None:
-    """The first key that has a schema default but is absent from ``values``, or that the schema lacks."""
+def _structure(values: Mapping[str, Any], schema: Mapping[str, Any], key: str,
+               absent: tuple[str, ...] = ()) -> ConfigError | None:
+    """The first key that has a schema default but is absent from ``values``, or that the schema lacks.
+
+    Nested objects are checked in turn: named keys and the entries of free-form mappings
+    (``models.<name>``, whose schema is ``additionalProperties`` or ``patternProperties``) alike.
+    """
     properties = schema.get("properties") or {}
-    if schema.get("additionalProperties") is False:
-        for name in values:
-            if name not in properties:
-                return ConfigError(f"{key}.{name}", "unknown key", expected=f"one of {sorted(properties)}")
     for name, sub in properties.items():
-        if name not in values:
-            if "default" in sub:
-                return ConfigError(f"{key}.{name}", "missing",
-                                   expected=f"the validated config section '{key}' (its default is in "
-                                   "workflow/schemas/config.schema.yaml)",
-                                   hint="outside Snakemake, fill the defaults with "
-                                   "brainalign.config_sections.with_defaults")
-            continue
-        if isinstance(values[name], Mapping) and sub.get("properties"):
-            found = _structure(values[name], sub, f"{key}.{name}")
-            if found:
-                return found
+        if name not in values and "default" in sub and name not in absent:
+            return ConfigError(f"{key}.{name}", "missing",
+                               expected=f"the validated config section '{key}' (its default is in "
+                               "workflow/schemas/config.schema.yaml)",
+                               hint="outside Snakemake, fill the defaults with "
+                               "brainalign.config_sections.with_defaults")
+    for name, value in values.items():
+        subs = entry_schemas(schema, name)
+        if not subs and schema.get("additionalProperties") is False:
+            return ConfigError(f"{key}.{name}", "unknown key", expected=f"one of {sorted(properties)}")
+        for sub in subs:
+            if isinstance(value, Mapping) and (sub.get("properties") or sub.get("additionalProperties")
+                                               or sub.get("patternProperties")):
+                found = _structure(value, sub, f"{key}.{name}")
+                if found:
+                    return found
     return None
 
 
-def require(values: Mapping[str, Any] | None, key: str) -> dict:
+def require(values: Mapping[str, Any] | None, key: str, absent: tuple[str, ...] = ()) -> dict:
     """Check that ``values`` is a complete ``key`` section of the config; return it as a dict.
 
     Complete means every key the schema gives a default is present (as after the workflow's
@@ -98,6 +103,10 @@ def require(values: Mapping[str, Any] | None, key: str) -> dict:
     against the schema where the rules' Python has jsonschema (this module needs only PyYAML, so
     that the rule environments can import it).
 
+    ``absent`` names top-level keys of the section that may be left out (a rule that keeps a key
+    out of a job's params on purpose: ``encoding.max_job_memory_gb`` splits the work into jobs and
+    is no setting of theirs).
+
     Raises
     ------
     ConfigError
@@ -105,7 +114,7 @@ def require(values: Mapping[str, Any] | None, key: str) -> dict:
     """
     if not isinstance(values, Mapping):
         raise ConfigError(key, f"{values!r} is not a mapping", expected="the validated config section")
-    problem = _structure(values, section_schema(key), key)
+    problem = _structure(values, section_schema(key), key, tuple(absent))
     if problem is not None:
         raise problem
     return dict(values)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -116,7 +117,9 @@ def fill_defaults(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict:
     The semantics of ``snakemake.utils.validate(config, schema, set_default=True)``: a missing key
     with a ``default`` gets that default, and the objects present (given or just defaulted) are filled
     in turn, including the values of free-form mappings (``models.<name>``); an object left out that
-    has no ``default`` of its own stays out (its keys' defaults are not filled).
+    has no ``default`` of its own stays out (its keys' defaults are not filled).  The entries of a
+    mapping whose values have a schema (``additionalProperties`` or ``patternProperties``) are filled
+    from it: ``models.<name>.random_control`` gets its default in every model entry.
     """
     out = copy.deepcopy(dict(config))
     _fill(out, schema)
@@ -134,13 +137,27 @@ def _fill(instance: Any, schema: Mapping[str, Any]) -> None:
         if name not in instance and "default" in sub:
             instance[name] = copy.deepcopy(sub["default"])
     for name, value in instance.items():
-        if name in properties:
-            _fill(value, properties[name])
+        for sub in entry_schemas(schema, name):
+            _fill(value, sub)
             for combinator in ("oneOf", "anyOf"):
-                for branch in properties[name].get(combinator) or ():
+                for branch in sub.get(combinator) or ():
                     _fill(value, branch)
-        elif isinstance(schema.get("additionalProperties"), Mapping):
-            _fill(value, schema["additionalProperties"])
+
+
+def entry_schemas(schema: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    """The sub-schemas that apply to the value of key ``name`` of an object ``schema`` (JSON Schema's
+    rules): its ``properties`` entry and every ``patternProperties`` entry whose pattern matches;
+    ``additionalProperties`` (a schema) only when neither does.  A free-form mapping's entries
+    (``models.<name>``) are filled and checked by the same rules as a named key's value.
+    """
+    found = [sub for pattern, sub in (schema.get("patternProperties") or {}).items()
+             if isinstance(sub, Mapping) and re.search(pattern, name)]
+    properties = _object_properties(schema)
+    if name in properties:
+        found.insert(0, properties[name])
+    elif not found and isinstance(schema.get("additionalProperties"), Mapping):
+        found.append(schema["additionalProperties"])
+    return found
 
 
 def defaults(schema: Mapping[str, Any] | None = None) -> dict:

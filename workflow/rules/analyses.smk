@@ -88,6 +88,7 @@ rule forecast_scores:
         forecast=_FC,
         design=design_of,
         encoding=config["encoding"],
+        seed=SEED,  # circular-shift nulls (encoding.n_permutations), as the encode rule's
         on_beyond_end=ON_BEYOND_END,
         word_tables=WORD_TABLES,
     threads: 2
@@ -270,6 +271,7 @@ rule context_scores:
         runs=lambda wc: runs_of(wc.modality),
         design=design_of,
         encoding=config["encoding"],
+        seed=SEED,  # circular-shift nulls (encoding.n_permutations), as the encode rule's
         on_beyond_end=ON_BEYOND_END,
         word_tables=WORD_TABLES,
     threads: 2

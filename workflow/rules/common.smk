@@ -202,7 +202,7 @@ def stimulus_spec_of(story):
     return stimulus_spec(config["dataset"], story)
 
 BASE_MODELS = list(config["models"])
-CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e.get("random_control", True)}
+CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e["random_control"]}
 MODELS = BASE_MODELS + list(CONTROL_OF.values())
 
 # Fine-tuned models (analyses.finetune, workflow/rules/finetune.smk): '<base>-ft-<objective>' names the
@@ -417,7 +417,7 @@ WORD_TABLES = {story: f"{RESULTS}/words/{story}.tsv" for story in STORIES}
 # encode_shard jobs (a block of targets of the subjects sharing them, each job within the budget and
 # asking for its estimated peak as mem_mb) and one encode_gather job writing the same scores. The plan
 # comes from the sizes the input check records (inputs.tsv), so it is made once that checkpoint has run.
-SHARDED = config["encoding"].get("max_job_memory_gb") is not None
+SHARDED = config["encoding"]["max_job_memory_gb"] is not None
 # the solver settings: how the work is split into jobs changes neither the scores nor their config hash
 ENCODING = {k: v for k, v in config["encoding"].items() if k != "max_job_memory_gb"}
 _SHARD_PLANS = {}

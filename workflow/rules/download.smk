@@ -4,46 +4,49 @@
 #
 # (-s: the main Snakefile stops at parse time while dataset.bids_root does not exist yet.)
 #
-# One rule per profile.  The rule of the active profile (dataset.name) takes its settings from
-# `dataset.profile.download` and its destination from `dataset.bids_root`; the others use the
-# defaults below.  Tools: openneuro-py (OpenNeuro), datalad (OpenNeuro's git mirrors), osfclient
+# One rule per profile that has a `dataset.profile.download` section.  Its settings are the
+# profile file's (config/datasets/<name>.yaml: the one place they are written), or the active
+# config's when it is that profile (dataset.name), with the schema's defaults filled in
+# (workflow/schemas/config.schema.yaml: tag, include, url); the destination is the profile's
+# `dataset.bids_root`.  Tools: openneuro-py (OpenNeuro), datalad (OpenNeuro's git mirrors), osfclient
 # (OSF).  Downloads resume when re-run.  Later rules read any local copy: the download is never an
 # input of them.
 
-DOWNLOADS = {
-    "narratives": {"tool": "openneuro", "accession": "ds002345", "tag": "1.0.3", "target": "data/ds002345",
-                   "include": ["stimuli/gentle", "sub-001", "derivatives/fmriprep/sub-001"]},
-    "megmasc": {"tool": "osf", "project": "ag3kj", "target": "data/megmasc"},
-    "lebel2023": {"tool": "openneuro", "accession": "ds003020", "tag": "2.2.0", "target": "data/ds003020",
-                  "include": ["derivative/TextGrids", "derivative/preprocessed_data/UTS01"]},  # the hf5 run
-    "podcast_ecog": {"tool": "openneuro", "accession": "ds005574", "target": "data/ds005574",
-                     "include": ["stimuli/podcast_transcript.csv", "sub-01"]},
-}
+import sys as _dl_sys
+from pathlib import Path as _DlPath
+
+import yaml as _dl_yaml
+
+# The library: importable from the .venv, and from the repository when run on its own (-s).
+_dl_sys.path.insert(0, str(_DlPath(workflow.current_basedir).parent))
+from brainalign.config_sections import with_defaults as _dl_with_defaults
+
+_DL_PROFILES = _DlPath(workflow.current_basedir).parents[1] / "config" / "datasets"
 
 
 def download_settings(name):
-    """Defaults of one profile, overridden by the active config when it is that profile."""
-    settings = dict(DOWNLOADS[name])
-    dataset = config.get("dataset", {}) or {}
-    if dataset.get("name") == name:
-        settings.update((dataset.get("profile", {}) or {}).get("download", {}) or {})
-        settings["target"] = dataset.get("bids_root", settings["target"])
-    return settings
+    """``(settings, target)`` of profile ``name``: its download section, schema defaults filled in."""
+    dataset = _dl_yaml.safe_load((_DL_PROFILES / f"{name}.yaml").read_text())["dataset"]
+    active = config.get("dataset")  # the config is not validated when this file runs on its own
+    if isinstance(active, dict) and active.get("name") == name:
+        dataset = active  # the profile merged with the command line's overrides
+    settings = _dl_with_defaults("dataset.profile.download", dataset["profile"]["download"])
+    return settings, dataset["bids_root"]
 
 
-def download_command(settings):
-    """The shell command that fetches one dataset (quoted for the shell)."""
+def download_command(settings, target):
+    """The shell command that fetches one dataset into ``target`` (quoted for the shell)."""
     import shlex
 
-    tool, target = settings["tool"], shlex.quote(str(settings["target"]))
-    paths = [shlex.quote(str(i)) for i in settings.get("include", []) or []]
+    tool, target = settings["tool"], shlex.quote(str(target))
+    paths = [shlex.quote(str(i)) for i in settings["include"]]
     if tool == "openneuro":
         cmd = f"openneuro-py download --dataset={settings['accession']} --target-dir={target}"
-        if settings.get("tag"):
+        if settings["tag"] is not None:
             cmd += f" --tag={settings['tag']}"
         return cmd + "".join(f" --include={i}" for i in paths)
     if tool == "datalad":
-        url = settings.get("url", f"https://github.com/OpenNeuroDatasets/{settings['accession']}.git")
+        url = settings["url"] or f"https://github.com/OpenNeuroDatasets/{settings['accession']}.git"
         return (f"(test -d {target}/.datalad || datalad clone {shlex.quote(url)} {target}) && "
                 f"datalad get -d {target} " + " ".join(f"{target}/{i}" for i in paths or ["."]))
     if tool == "osf":
@@ -51,6 +54,9 @@ def download_command(settings):
                 f"cp -rl {target}/.osf/osfstorage/. {target}/ && rm -rf {target}/.osf")
     raise ValueError(f"dataset.profile.download.tool={tool!r}: expected openneuro, datalad or osf")
 
+
+DOWNLOADS = sorted(p.stem for p in _DL_PROFILES.glob("*.yaml")
+                   if "download" in (_dl_yaml.safe_load(p.read_text())["dataset"].get("profile") or {}))
 
 for _name in DOWNLOADS:
 
@@ -60,7 +66,7 @@ for _name in DOWNLOADS:
         output:
             touch(f"results/downloads/{_name}.done"),
         params:
-            command=download_command(download_settings(_name)),
+            command=download_command(*download_settings(_name)),
         log:
             f"results/logs/download/{_name}.log",
         localrule: True

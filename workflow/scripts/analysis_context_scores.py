@@ -8,7 +8,7 @@ from brainalign.runtime import provenance, setup_logging
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 stories = smk.params.stories
-encoding, _, _ = encoding_settings(smk.params.encoding)  # layers: chosen below / by the context rule
+encoding, _, _ = encoding_settings(smk.params.encoding, smk.params.seed)  # layers: chosen below / by the context rule
 # opened lazily; onsets: each run's own word onsets (dataset.timings.per_subject), else None
 features, recordings, onsets = read_encoding_inputs(stories, smk.input.features, smk.params.runs,
                                                     smk.input.recordings, smk.input.words)

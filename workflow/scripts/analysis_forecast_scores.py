@@ -15,7 +15,7 @@ log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 fc = smk.params.forecast
 stories = smk.params.stories
-encoding, _, _ = encoding_settings(smk.params.encoding)  # layers: chosen below / by the context rule
+encoding, _, _ = encoding_settings(smk.params.encoding, smk.params.seed)  # layers: chosen below / by the context rule
 
 features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
 first = next(iter(features.values()))

@@ -23,6 +23,7 @@ from brainalign.demo.fmri import hrf_regressors
 from brainalign.encoding import encode_dataset
 from brainalign.errors import ConfigError
 from brainalign.config_sections import defaults, section_schema, with_defaults
+from brainalign.encoding.settings import design_settings, solver_settings
 
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "data" / "recordings"
 TR = 1.5
@@ -217,8 +218,8 @@ def _dataset(features, *, n_subjects: int, n_targets: int, planted: int, snr: fl
     return recs
 
 
-DESIGN = {"method": "fir", "delays": [1, 2, 3, 4]}
-ENCODING = {"alphas": list(np.logspace(-1, 5, 7)), "inner_folds": 3}
+DESIGN = design_settings("fmri", method="fir", delays=[1, 2, 3, 4])
+ENCODING = solver_settings(alphas=list(np.logspace(-1, 5, 7)), inner_folds=3)
 LAYERS = [0, 6, 12, 18, 24, 30]
 
 
@@ -292,7 +293,7 @@ def test_sensitivity_meeg_word_locked_lags():
                 (data - data.mean(0)) / data.std(0), dims=("time", "channel"),
                 coords={"time": np.arange(n) / sfreq, "channel": [f"E{i}" for i in range(30)]},
                 attrs={"sfreq": sfreq})
-    design = {"tmin": 0.0, "tmax": 0.5}
+    design = design_settings("eeg", tmin=0.0, tmax=0.5)
     scores = encode_dataset(features, recs, modality="eeg", design=design, encoding=ENCODING, layers=LAYERS)
     # 400 shifts: Simes over 6 layers x 13 lags, of which the kernel fills a third, needs p-values of
     # a few 1e-3 to pass BH in a family of 18

@@ -11,9 +11,10 @@ from brainalign.design import apply_operator, fmri_operator
 from brainalign.encoding import check_same_words, encode_dataset, read_subject_onsets, subject_onsets
 from brainalign.encoding import pipeline
 from brainalign.io.timings import write_word_table
+from brainalign.encoding.settings import design_settings, solver_settings
 
 TR = 1.5
-SMALL = {"alphas": np.logspace(-1, 5, 7).tolist(), "inner_folds": 3, "ceiling": "none"}
+SMALL = solver_settings(alphas=np.logspace(-1, 5, 7).tolist(), inner_folds=3, ceiling="none")
 SFREQ = 50.0
 
 
@@ -69,7 +70,7 @@ def test_meg_per_subject_onsets_fitted_jointly_and_equal_to_a_separate_fit(spy_g
     recs = {sub: _meg(rng, feats, own[sub]) for sub in own}
     onsets = {"02": {s: subject_onsets(_table(feats, s, own["02"][s]), subject="02", story=s)
                      for s in feats}}
-    design = {"tmin": 0.0, "tmax": 0.4}
+    design = design_settings("eeg", tmin=0.0, tmax=0.4)
     joint = encode_dataset(feats, recs, modality="meg", design=design, encoding=SMALL, onsets=onsets)
     # one design for both subjects: the same words keep a complete window on either clock
     assert spy_groups[-1] == [["01", "02"]]
@@ -104,7 +105,7 @@ def test_fmri_subjects_with_different_onsets_are_not_grouped(spy_groups):
                                         coords={"time": times}, attrs={"tr": TR})
     onsets = {sub: {s: subject_onsets(_table(feats, s, clock[sub][s]), subject=sub, story=s) for s in feats}
               for sub in ("02", "03")}
-    design = {"method": "hrf"}
+    design = design_settings("fmri", method="hrf")
     ds = encode_dataset(feats, recs, modality="fmri", design=design, encoding=dict(SMALL, ceiling="intersubject"),
                         onsets=onsets)
     assert sorted(sorted(g) for g in spy_groups[-1]) == [["01", "03"], ["02"]]
@@ -132,22 +133,22 @@ def test_mismatched_words_name_file_subject_story_index_and_words(tmp_path):
                                  [tmp_path / "words" / "s1" / "sub-01.tsv", path])
     assert onsets["01"]["s2"].attrs["source"] == str(path)
     with pytest.raises(ValueError, match=r"sub-01\.tsv: subject 01, story s2.*word 7: story 'w7', subject 'oops'"):
-        encode_dataset(feats, recs, modality="meg", design={"tmax": 0.2}, encoding=SMALL, onsets=onsets)
+        encode_dataset(feats, recs, modality="meg", design=design_settings("eeg", tmax=0.2), encoding=SMALL, onsets=onsets)
     # a table that stops early: the count differs, the first missing word is named
     short = {"01": {"s1": subject_onsets(_table(feats, "s1", feats["s1"].onset.values,
                                                  [str(w) for w in feats["s1"].text.values][:100]),
                                          subject="01", story="s1", source="short.tsv")}}
     with pytest.raises(ValueError, match=r"short\.tsv: subject 01, story s1: .*100 vs 120.*word 100: "
                                          r"story 'w100', subject <end of table>"):
-        encode_dataset(feats, recs, modality="meg", design={"tmax": 0.2}, encoding=SMALL, onsets=short)
+        encode_dataset(feats, recs, modality="meg", design=design_settings("eeg", tmax=0.2), encoding=SMALL, onsets=short)
     with pytest.raises(ValueError, match="subject 01, story s1: 99 onsets for the story's 120 words"):
-        encode_dataset(feats, recs, modality="meg", design={"tmax": 0.2}, encoding=SMALL,
+        encode_dataset(feats, recs, modality="meg", design=design_settings("eeg", tmax=0.2), encoding=SMALL,
                        onsets={"01": {"s1": feats["s1"].onset.values[:99]}})
     with pytest.raises(ValueError, match=r"onsets given for subjects \['09'\]"):
-        encode_dataset(feats, recs, modality="meg", design={"tmax": 0.2}, encoding=SMALL,
+        encode_dataset(feats, recs, modality="meg", design=design_settings("eeg", tmax=0.2), encoding=SMALL,
                        onsets={"09": {"s1": feats["s1"].onset.values}})
     with pytest.raises(ValueError, match=r"stories \['s9'\]"):
-        encode_dataset(feats, recs, modality="meg", design={"tmax": 0.2}, encoding=SMALL,
+        encode_dataset(feats, recs, modality="meg", design=design_settings("eeg", tmax=0.2), encoding=SMALL,
                        onsets={"01": {"s9": feats["s1"].onset.values}})
 
 

@@ -7,9 +7,12 @@ import xarray as xr
 
 from brainalign.design import apply_operator, fmri_operator
 from brainalign.encoding import encode_dataset, scores_to_frame
+from brainalign.encoding.settings import design_settings, solver_settings
 
 TR = 1.5
 SMALL = {"alphas": np.logspace(-1, 5, 7).tolist(), "inner_folds": 3}
+# encode_dataset takes complete solver settings: the schema's defaults with SMALL's
+SOLVER = solver_settings(**SMALL)
 
 
 def _features(rng, n_layers=4, p=12, n_words=150, stories=("s1", "s2")):
@@ -45,7 +48,7 @@ def test_encode_fmri_recovers_planted_layer_and_contract():
     rng = np.random.default_rng(0)
     feats = _features(rng)
     recs = _fmri(rng, feats)
-    ds = encode_dataset(feats, recs, modality="fmri", design={"method": "hrf"}, encoding=SMALL)
+    ds = encode_dataset(feats, recs, modality="fmri", design=design_settings("fmri", method="hrf"), encoding=SOLVER)
     assert ds.r.dims == ("subject", "layer", "voxel")
     assert set(ds.data_vars) >= {"r", "r2", "alpha", "ceiling", "r_normalized"}
     assert list(ds.subject.values) == ["01", "02", "03"]
@@ -67,10 +70,10 @@ def test_joint_fit_equals_one_subject_at_a_time():
     rng = np.random.default_rng(1)
     feats = _features(rng, n_layers=2)
     recs = _fmri(rng, feats, planted_layer=1, n_vox=10)
-    enc = dict(SMALL, ceiling="none")
-    joint = encode_dataset(feats, recs, modality="fmri", design={"method": "fir", "delays": [1, 2, 3]}, encoding=enc)
+    enc = dict(SOLVER, ceiling="none")
+    joint = encode_dataset(feats, recs, modality="fmri", design=design_settings("fmri", method="fir", delays=[1, 2, 3]), encoding=enc)
     for sub in recs:
-        alone = encode_dataset(feats, {sub: recs[sub]}, modality="fmri", design={"method": "fir", "delays": [1, 2, 3]},
+        alone = encode_dataset(feats, {sub: recs[sub]}, modality="fmri", design=design_settings("fmri", method="fir", delays=[1, 2, 3]),
                                encoding=enc)
         np.testing.assert_allclose(joint.r.sel(subject=sub).values, alone.r.sel(subject=sub).values, atol=1e-5)
         np.testing.assert_array_equal(joint.alpha.sel(subject=sub).values, alone.alpha.sel(subject=sub).values)
@@ -92,8 +95,8 @@ def test_encode_meg_word_locked_finds_planted_lag_and_layer():
             recs[sub][s] = xr.DataArray(data.astype(np.float32), dims=("time", "channel"), coords={
                 "time": np.arange(n) / sfreq, "channel": [f"EEG{i}" for i in range(5)],
                 "pos_x": ("channel", np.arange(5.0))}, attrs={"sfreq": sfreq})
-    ds = encode_dataset(feats, recs, modality="eeg", design={"tmin": 0.0, "tmax": 0.4},
-                        encoding=dict(SMALL, n_permutations=5000))  # BH over 105 targets: p <= 0.05 / 105 with
+    ds = encode_dataset(feats, recs, modality="eeg", design=design_settings("eeg", tmin=0.0, tmax=0.4),
+                        encoding=dict(SOLVER, n_permutations=5000))  # BH over 105 targets: p <= 0.05 / 105 with
     # one planted target; the fold-combined circular-shift p floors at 2 / (1 + n_permutations)
     assert ds.r.dims == ("subject", "layer", "channel", "lag")
     assert ds.sizes["lag"] == 21
@@ -117,19 +120,19 @@ def test_encode_bad_input():
     vals[4, 2] = np.nan
     bad["02"]["s2"] = bad["02"]["s2"].copy(data=vals)
     with pytest.raises(ValueError, match="subject 02, story s2.*row 4, target 2"):
-        encode_dataset(feats, bad, modality="fmri", design={}, encoding=SMALL)
+        encode_dataset(feats, bad, modality="fmri", design=design_settings("fmri"), encoding=SOLVER)
     other = {"01": recs["01"], "02": {s: r.isel(voxel=slice(0, 5)) for s, r in recs["02"].items()}}
     with pytest.raises(ValueError, match="share the target space"):
-        encode_dataset(feats, other, modality="fmri", design={}, encoding=SMALL)
-    with pytest.raises(ValueError, match="unknown design keys"):
-        encode_dataset(feats, recs, modality="fmri", design={"lags": [1]}, encoding=SMALL)
+        encode_dataset(feats, other, modality="fmri", design=design_settings("fmri"), encoding=SOLVER)
+    with pytest.raises(ValueError, match=r"'design\.fmri\.lags'.*unknown key"):
+        encode_dataset(feats, recs, modality="fmri", design={**design_settings("fmri"), "lags": [1]}, encoding=SOLVER)
     with pytest.raises(ValueError, match="layers"):
-        encode_dataset(feats, recs, modality="fmri", design={}, encoding=SMALL, layers=[7])
+        encode_dataset(feats, recs, modality="fmri", design=design_settings("fmri"), encoding=SOLVER, layers=[7])
     with pytest.raises(ValueError, match="modality"):
-        encode_dataset(feats, recs, modality="pet", design={}, encoding=SMALL)
+        encode_dataset(feats, recs, modality="pet", design=design_settings("fmri"), encoding=SOLVER)
     missing = {"01": {"s3": recs["01"]["s1"]}}
     with pytest.raises(ValueError, match="no features"):
-        encode_dataset(feats, missing, modality="fmri", design={}, encoding=SMALL)
+        encode_dataset(feats, missing, modality="fmri", design=design_settings("fmri"), encoding=SOLVER)
 
 
 def test_recording_span_counts_dropped_and_trimmed_volumes():

@@ -10,12 +10,12 @@ from brainalign.encoding import encode_dataset, scores_to_frame
 from brainalign.encoding.assemble import is_pooled, own_channels, qualified_channel
 from brainalign.encoding.collect import collect_targets
 from brainalign.encoding.pipeline import assemble_scores, fit_group, group_ceiling, group_problem, subject_groups
-from brainalign.encoding.settings import resolve_subject_fits
+from brainalign.encoding.settings import design_settings, resolve_subject_fits, solver_settings
 from brainalign.errors import ConfigError, InputError
 
 SFREQ = 50.0
-SMALL = {"alphas": np.logspace(-1, 5, 7).tolist(), "inner_folds": 3}
-DESIGN = {"tmin": 0.0, "tmax": 0.4}
+SMALL = solver_settings(alphas=np.logspace(-1, 5, 7).tolist(), inner_folds=3)
+DESIGN = design_settings("eeg", tmin=0.0, tmax=0.4)
 
 
 def _features(rng, n_layers=3, p=8, n_words=220, stories=("s1", "s2")):

@@ -3,12 +3,14 @@
 import numpy as np
 import pytest
 
+from brainalign.config_sections import with_defaults
 from brainalign.encoding.settings import encoding_settings, select_layers
 
 
 def test_alpha_grid_and_layer_keys_are_split_off():
-    enc, layers, stride = encoding_settings(
-        {"alphas": {"start": -1, "stop": 2, "num": 4}, "inner_folds": 5, "layers": None, "layer_stride": 3}, seed=7)
+    enc, layers, stride = encoding_settings(with_defaults(
+        "encoding", {"alphas": {"start": -1, "stop": 2, "num": 4}, "inner_folds": 5, "layers": None, "layer_stride": 3}),
+        seed=7)
     np.testing.assert_allclose(enc["alphas"], [0.1, 1.0, 10.0, 100.0])
     assert enc["seed"] == 7 and enc["inner_folds"] == 5
     assert "layers" not in enc and "layer_stride" not in enc

@@ -13,9 +13,10 @@ from brainalign.encoding.shards import (Shard, estimate_mb, fit_shard, gather_sh
                                         read_shard, write_shard)
 from brainalign.errors import ConfigError
 from brainalign.io.store import read_zarr, target_chunks, write_zarr
+from brainalign.encoding.settings import design_settings, solver_settings
 
 TR = 2.0
-ENC = {"alphas": np.logspace(-1, 5, 7).tolist(), "inner_folds": 3, "n_permutations": 30, "seed": 3}
+ENC = solver_settings(alphas=np.logspace(-1, 5, 7).tolist(), inner_folds=3, n_permutations=30, seed=3)
 
 
 def _features(rng, n_layers=4, p=10, n_words=150, stories=("s1", "s2")):
@@ -96,12 +97,12 @@ def test_fmri_joint_shards_give_the_single_jobs_scores(tmp_path):
     rng = np.random.default_rng(16)
     feats = _features(rng)
     recs = _fmri(rng, feats)
-    whole = encode_dataset(feats, recs, modality="fmri", design={"method": "hrf"}, encoding=ENC)
+    whole = encode_dataset(feats, recs, modality="fmri", design=design_settings("fmri", method="hrf"), encoding=ENC)
     lazy = _as_stores(recs, tmp_path, chunk_mb=0.001)  # a few voxels per chunk
     assert lazy["01"]["s1"].encoding["chunks"][1] < 53  # stored in voxel chunks
     parts = []
     for shard in _shards(list(recs), 2, 4):
-        path = write_shard(fit_shard(feats, lazy, shard, modality="fmri", design={"method": "hrf"}, encoding=ENC),
+        path = write_shard(fit_shard(feats, lazy, shard, modality="fmri", design=design_settings("fmri", method="hrf"), encoding=ENC),
                            tmp_path / "shards" / f"{shard.id}.pkl")
         parts.append(read_shard(path))
     assert {len(p.targets.subjects["01"].coords["x"][1]) for p in parts} == {13, 14}
@@ -117,7 +118,7 @@ def test_ieeg_separate_shards_give_the_single_jobs_scores():
     rng = np.random.default_rng(7)
     feats = _features(rng, n_layers=3, p=6, n_words=200)
     recs = {"01": _ieeg(rng, feats, 11, bad=(400, 440, 9)), "02": _ieeg(rng, feats, 7)}
-    design = {"tmin": 0.0, "tmax": 0.3}
+    design = design_settings("eeg", tmin=0.0, tmax=0.3)
     whole = encode_dataset(feats, recs, modality="ieeg", design=design, encoding=ENC)
     assert "words_left_out_bad_samples" in whole.attrs
     shards = _shards(None, 3, 3, groups=[("01",), ("02",)])
@@ -131,7 +132,7 @@ def test_gather_refuses_blocks_that_miss_targets():
     rng = np.random.default_rng(1)
     feats = _features(rng, n_layers=3)
     recs = _fmri(rng, feats, subjects=("01", "02"), n_vox=12)
-    parts = [fit_shard(feats, recs, s, modality="fmri", design={}, encoding={"inner_folds": 3})
+    parts = [fit_shard(feats, recs, s, modality="fmri", design=design_settings("fmri"), encoding=solver_settings(inner_folds=3))
              for s in _shards(list(recs), 1, 3)]
     with pytest.raises(ValueError, match="do not cover its 12 targets"):
         gather_shards(parts[:2])
@@ -193,8 +194,11 @@ def test_sizes_from_the_input_check(tmp_path):
     assert run_sizes(table, "meg", [("01", "a")]) == {"01": {"rows": 900, "targets": 208}}
     with pytest.raises(InputError, match=r"inputs\.tsv.*sub-02 b \(fmri\)"):
         run_sizes(table, "fmri", runs + [("02", "b")])
-    config = {"encoding": {"max_job_memory_gb": 1.0, "alphas": {"num": 11}, "subjects": "auto"},
-              "design": {"meeg": {"tmin": 0.0, "tmax": 0.5}}, "preprocess": {"meeg": {"resample": None}}}
+    from brainalign.config_sections import with_defaults
+
+    config = {"encoding": with_defaults("encoding", {"max_job_memory_gb": 1.0, "alphas": {"num": 11}}),
+              "design": with_defaults("design", {"meeg": {"tmin": 0.0, "tmax": 0.5}}),
+              "preprocess": with_defaults("preprocess", {"meeg": {"resample": None}})}
     plan = plan_from_config(table, "meg", [("01", "a")], config)  # 51 lags at the recording's 100 Hz
     width = 4096
     assert plan.shards[0].mem_mb == estimate_mb(900, -(-208 // plan.shards[0].n_target_blocks) * 51,
@@ -210,8 +214,8 @@ def test_a_shard_reads_only_its_chunks(tmp_path):
     lazy = _as_stores(recs, tmp_path, chunk_mb=0.001)
     per_chunk = lazy["01"]["s1"].encoding["chunks"][1]
     first, last = _shards(list(recs), 1, 4)[0], _shards(list(recs), 1, 4)[-1]
-    enc = {"inner_folds": 3}
-    before = fit_shard(feats, lazy, first, modality="fmri", design={}, encoding=enc)
+    enc = solver_settings(inner_folds=3)
+    before = fit_shard(feats, lazy, first, modality="fmri", design=design_settings("fmri"), encoding=enc)
     keep = -(-10 // per_chunk)  # block 0 of 4 is voxels 0-9
     removed = 0
     for store in tmp_path.glob("*.zarr"):
@@ -221,8 +225,8 @@ def test_a_shard_reads_only_its_chunks(tmp_path):
                 removed += 1
     assert removed
     lazy = {s: {t: read_zarr(tmp_path / f"{s}_{t}.zarr")["data"] for t in runs} for s, runs in recs.items()}
-    after = fit_shard(feats, lazy, first, modality="fmri", design={}, encoding=enc)
+    after = fit_shard(feats, lazy, first, modality="fmri", design=design_settings("fmri"), encoding=enc)
     for a, b in zip(before.fits, after.fits):
         np.testing.assert_array_equal(a.scores["01"]["r"], b.scores["01"]["r"])
     with pytest.raises(ValueError, match="NaN"):  # deleted chunks read as the store's fill value
-        fit_shard(feats, lazy, last, modality="fmri", design={}, encoding=enc)
+        fit_shard(feats, lazy, last, modality="fmri", design=design_settings("fmri"), encoding=enc)

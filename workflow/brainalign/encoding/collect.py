@@ -30,12 +30,12 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import xarray as xr
 
-from ..config_sections import defaults as schema_defaults
+from ..config_sections import require
 from ..design.meeg import word_locked
 from ..errors import InputError
 from ..io.timings import check_same_words, normalize_word
-from .ridge import DEFAULT_ALPHAS
-from .settings import encoding_settings, resolve_subject_fits
+from ..errors import ConfigError
+from .settings import design_section, resolve_subject_fits, solver_keys
 from .targets import align_channels, check_recording, drop_words_with_nan
 
 FMRI = ("fmri",)
@@ -152,15 +152,15 @@ def target_block(n_targets: int, block: tuple[int, int] | None) -> slice:
     return slice(start, stop)
 
 
-def design_params(modality: str, design: dict) -> dict:
+def design_params(modality: str, design: Mapping[str, Any]) -> dict:
     """Checked design settings (fMRI: hrf/fir delays; MEG/EEG/iEEG: word-locked lags).
 
-    Keys left out take the defaults of ``design.fmri`` / ``design.meeg`` in
-    ``workflow/schemas/config.schema.yaml``, read from the schema (the one place they are written;
-    the workflow passes the validated section, where they are filled already).
+    ``design`` is the complete ``design.fmri`` / ``design.meeg`` section (the workflow's validated
+    config, or :func:`brainalign.encoding.settings.design_settings`); a missing or unknown key is a
+    :class:`~brainalign.errors.ConfigError` naming it: the schema is the only place of the defaults.
     """
-    section = "design.fmri" if modality in FMRI else "design.meeg"
-    design = {**schema_defaults(section), **dict(design or {})}
+    section = design_section(modality)
+    design = require(design, section)
     if modality in FMRI:
         out = {"method": design.pop("method"), "delays": [int(d) for d in design.pop("delays")],
                "hrf_model": design.pop("hrf_model")}
@@ -169,43 +169,43 @@ def design_params(modality: str, design: dict) -> dict:
         if out["method"] != "word_locked":
             raise ValueError(f"design.method={out['method']!r} for {modality}: only 'word_locked' is wired into "
                              "encode_dataset")
-    if design:
-        raise ValueError(f"unknown design keys for {modality}: {sorted(design)}")
     return out
 
 
-def _encoding_defaults() -> dict:
-    """The solver settings an empty ``encoding`` section validates to (schema defaults, workflow seed)."""
-    solver, _, _ = encoding_settings(schema_defaults("encoding"), schema_defaults("seed"))
-    return solver
-
-
-def encoding_params(encoding: dict, modality: str) -> dict:
+def encoding_params(encoding: Mapping[str, Any], modality: str) -> dict:
     """Checked encoding settings; ``subjects`` resolved for ``modality`` (joint/separate).
 
-    ``encoding`` is :func:`brainalign.encoding.settings.encoding_settings`'s solver dict (``alphas``
-    as a list, ``seed``); keys left out take the ``encoding`` defaults of the config schema (and its
-    top-level ``seed``), read from ``workflow/schemas/config.schema.yaml``.
+    ``encoding`` is the complete solver dict of :func:`brainalign.encoding.settings.encoding_settings`
+    (``alphas`` as a list, ``seed``), or of :func:`~brainalign.encoding.settings.solver_settings`
+    outside Snakemake; a missing or unknown key is a :class:`~brainalign.errors.ConfigError` naming it.
     """
-    encoding = {**_encoding_defaults(), **dict(encoding or {})}
-    alphas = encoding.pop("alphas")
+    if not isinstance(encoding, Mapping):
+        raise ConfigError("encoding", f"{encoding!r} is not a mapping", expected="the solver settings")
+    keys = solver_keys()
+    for key in keys:
+        if key not in encoding:
+            raise ConfigError(key if key == "seed" else f"encoding.{key}", "missing",
+                              expected="complete solver settings (encoding_settings of the validated section)",
+                              hint="outside Snakemake, build them with brainalign.encoding.settings.solver_settings")
+    unknown = sorted(set(encoding) - set(keys))
+    if unknown:
+        raise ConfigError(f"encoding.{unknown[0]}", "unknown key", expected=f"one of {keys}")
+    encoding = dict(encoding)
     out = {
-        "alphas": np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64),
-        "inner_folds": int(encoding.pop("inner_folds")),
-        "outer_folds": encoding.pop("outer_folds"),
-        "backend": encoding.pop("backend"),
-        "chunk_size": encoding.pop("chunk_size"),
-        "n_permutations": int(encoding.pop("n_permutations")),
-        "fdr_q": float(encoding.pop("fdr_q")),
-        "ceiling": encoding.pop("ceiling"),
-        "seed": int(encoding.pop("seed")),
-        "channels_across_runs": encoding.pop("channels_across_runs"),
-        "subjects": resolve_subject_fits(encoding.pop("subjects"), modality),
+        "alphas": np.asarray(encoding["alphas"], dtype=np.float64),
+        "inner_folds": int(encoding["inner_folds"]),
+        "outer_folds": encoding["outer_folds"],
+        "backend": encoding["backend"],
+        "chunk_size": encoding["chunk_size"],
+        "n_permutations": int(encoding["n_permutations"]),
+        "fdr_q": float(encoding["fdr_q"]),
+        "ceiling": encoding["ceiling"],
+        "seed": int(encoding["seed"]),
+        "channels_across_runs": encoding["channels_across_runs"],
+        "subjects": resolve_subject_fits(encoding["subjects"], modality),
     }
     if out["ceiling"] not in ("intersubject", "none", None):
         raise ValueError(f"encoding.ceiling={out['ceiling']!r}: expected 'intersubject' or 'none'")
-    if encoding:
-        raise ValueError(f"unknown encoding keys: {sorted(encoding)}")
     return out
 
 

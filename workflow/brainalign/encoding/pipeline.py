@@ -320,14 +320,18 @@ def encode_dataset(
         ``"fmri"``, or ``"meg"``, ``"eeg"``, ``"ieeg"``.
     design
         fMRI: ``{"method": "hrf"|"fir", "delays": [...], "hrf_model": "spm"|"glover"}``; MEG/EEG:
-        ``{"tmin": ..., "tmax": ...}`` (s, word-locked lags).  Keys left out take the schema's
-        ``design.fmri`` / ``design.meeg`` defaults (``docs/config.md``; fMRI: ``fir``).
+        ``{"method": "word_locked", "tmin": ..., "tmax": ...}`` (s, word-locked lags).  The complete
+        ``design.fmri`` / ``design.meeg`` section (the workflow's validated config; outside
+        Snakemake :func:`brainalign.encoding.settings.design_settings`, the schema's defaults, fMRI
+        ``fir``): a missing key is a :class:`~brainalign.errors.ConfigError` naming it.
     encoding
         ``{"alphas": [...], "inner_folds", "outer_folds" (None: leave one story out),
         "backend": "numpy"|"torch"|..., "chunk_size", "n_permutations" (circular-shift
         p-values if > 0), "fdr_q", "ceiling": "intersubject"|"none", "seed",
-        "channels_across_runs": "drop"|"error", "subjects": "auto"|"joint"|"separate"}``; keys
-        left out take the schema's ``encoding`` defaults (and its top-level ``seed``)
+        "channels_across_runs": "drop"|"error", "subjects": "auto"|"joint"|"separate"}``, complete
+        (:func:`brainalign.encoding.settings.encoding_settings` of the validated section, or
+        :func:`~brainalign.encoding.settings.solver_settings` outside Snakemake; a missing key is a
+        :class:`~brainalign.errors.ConfigError` naming it)
         (MEG/EEG/iEEG runs of one subject with different channels,
         :func:`brainalign.encoding.targets.align_channels`; ``subjects``: whether subjects share one
         target axis, :func:`brainalign.encoding.settings.resolve_subject_fits`: ``auto`` fits iEEG

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from brainalign.config_checks import check_layers
+from brainalign.config_sections import defaults, require, with_defaults
 from brainalign.errors import ConfigError
 
 #: Values of ``encoding.subjects`` (alone, or per modality).
@@ -16,6 +17,12 @@ SUBJECT_FITS = ("auto", "joint", "separate")
 OWN_TARGETS = ("ieeg", "ecog", "seeg")
 #: Modalities whose targets are positions on a shared grid: always fitted jointly.
 SHARED_GRID = ("fmri",)
+#: Keys of the ``encoding`` section that split the work into jobs; the jobs' params leave them out.
+JOB_KEYS = ("max_job_memory_gb",)
+#: Keys of the ``encoding`` section that choose the layers and the jobs, not the solver.
+# statistics added to the scores after the encoders (brainalign.encoding.group), not solver settings
+SCORE_STATS = ("group_test", "repeat_ceiling")
+NOT_SOLVER = ("layers", "layer_stride", *JOB_KEYS, *SCORE_STATS)
 
 
 def resolve_subject_fits(setting: str | Mapping[str, str] | None, modality: str) -> str:
@@ -53,34 +60,75 @@ def resolve_subject_fits(setting: str | Mapping[str, str] | None, modality: str)
     return value
 
 
-def encoding_settings(section: Mapping[str, Any], seed: int = 0) -> tuple[dict, list[int] | None, int]:
+def encoding_settings(section: Mapping[str, Any], seed: int) -> tuple[dict, list[int] | None, int]:
     """Split the validated `encoding` config section into solver settings and the layer selection.
 
     Parameters
     ----------
     section
-        ``config["encoding"]`` (defaults filled by the schema): ``alphas`` as a log10 grid
+        ``config["encoding"]``, complete (defaults filled by the workflow's validation, or by
+        :func:`brainalign.config_sections.with_defaults`): ``alphas`` as a log10 grid
         ``{start, stop, num}``, ``layers``, ``layer_stride`` and the solver options.
     seed
-        The workflow seed (circular-shift nulls).
+        The workflow seed (``config["seed"]``: circular-shift nulls).
 
     Returns
     -------
     encoding, layers, stride
         The ``encoding`` dict for :func:`brainalign.encoding.encode_dataset` (alphas as a list),
         the explicit layer list (or None) and the layer stride.
+
+    Raises
+    ------
+    ConfigError
+        A key of the section missing (naming it) or unknown.
     """
-    encoding = dict(section)
+    # max_job_memory_gb splits the work into jobs (encoding.shards), not a solver setting: the rules
+    # keep it out of the jobs' params (common.smk's ENCODING), so that it changes no job
+    encoding = {k: v for k, v in require(section, "encoding", absent=JOB_KEYS).items() if k not in JOB_KEYS}
     grid = encoding.pop("alphas")
     encoding["alphas"] = np.logspace(grid["start"], grid["stop"], grid["num"]).tolist()
-    layers = encoding.pop("layers", None)
-    stride = int(encoding.pop("layer_stride", 1))
-    encoding.pop("max_job_memory_gb", None)  # how the work is split into jobs (encoding.shards), not a solver setting
-    # statistics added to the scores after the encoders (brainalign.encoding.group), not solver settings
-    encoding.pop("group_test", None)
-    encoding.pop("repeat_ceiling", None)
-    encoding["seed"] = seed
+    layers = encoding.pop("layers")
+    stride = int(encoding.pop("layer_stride"))
+    for key in SCORE_STATS:
+        encoding.pop(key)
+    encoding["seed"] = int(seed)
     return encoding, layers, stride
+
+
+def solver_keys() -> list[str]:
+    """The keys of a complete solver dict (:func:`encoding_settings`'s first value), from the schema."""
+    return sorted([k for k in with_defaults("encoding") if k not in NOT_SOLVER] + ["seed"])
+
+
+def solver_settings(seed: int | None = None, **overrides: Any) -> dict:
+    """A complete solver dict for :func:`brainalign.encoding.encode_dataset` outside Snakemake.
+
+    The schema's ``encoding`` defaults (and its top-level ``seed`` unless ``seed`` is given),
+    as :func:`encoding_settings` turns the validated section into solver settings, with
+    ``overrides`` (solver form: ``alphas`` a list of penalties) replacing keys.
+
+    Raises
+    ------
+    ConfigError
+        An override that is not a solver key.
+    """
+    solver, _, _ = encoding_settings(with_defaults("encoding"), defaults("seed") if seed is None else seed)
+    unknown = sorted(set(overrides) - set(solver))
+    if unknown:
+        raise ConfigError(f"encoding.{unknown[0]}", "not a solver setting", expected=f"one of {sorted(solver)}")
+    return {**solver, **overrides}
+
+
+def design_settings(modality: str, **overrides: Any) -> dict:
+    """A complete ``design.fmri`` (fMRI) or ``design.meeg`` (MEG/EEG/iEEG) section: the schema's
+    defaults with ``overrides``; for :func:`brainalign.encoding.encode_dataset` outside Snakemake."""
+    return with_defaults(design_section(modality), overrides)
+
+
+def design_section(modality: str) -> str:
+    """The config section holding ``modality``'s design settings."""
+    return "design.fmri" if modality.lower() in SHARED_GRID else "design.meeg"
 
 
 def select_layers(available: Sequence[int], layers: Sequence[int] | None, stride: int,

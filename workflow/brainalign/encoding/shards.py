@@ -134,9 +134,13 @@ def estimate_mb(n_rows: int, n_columns: int, *, design_width: int, n_alphas: int
 
 
 def design_width(modality: str, design: Mapping, n_features: int = DESIGN_FEATURES_BOUND) -> int:
-    """Design columns of one layer: the features (HRF, word-locked), times the delays (FIR)."""
-    if modality in FMRI and (design or {}).get("method", "hrf") == "fir":
-        return n_features * len((design or {}).get("delays", [1, 2, 3, 4]))
+    """Design columns of one layer: the features (HRF, word-locked), times the delays (FIR).
+
+    ``design`` is the validated ``design.fmri`` (fMRI: ``method``, ``delays``) or ``design.meeg``
+    section: nothing is defaulted here (the schema's default method is ``fir``).
+    """
+    if modality in FMRI and design["method"] == "fir":
+        return n_features * len(design["delays"])
     return n_features
 
 
@@ -276,11 +280,10 @@ def plan_from_config(table, modality: str, runs: Sequence[tuple[str, str]], conf
     sizes = run_sizes(table, modality, runs)
     n_lags = 1
     if modality in FMRI:
-        design = (config.get("design") or {}).get("fmri") or {}
+        design = config["design"]["fmri"]
     else:
-        design = (config.get("design") or {}).get("meeg") or {}
-        pre = (config.get("preprocess") or {}).get("ieeg" if modality == "ieeg" else "meeg") or {}
-        sfreq = pre.get("resample")
+        design = config["design"]["meeg"]
+        sfreq = config["preprocess"]["ieeg" if modality == "ieeg" else "meeg"]["resample"]
         if not sfreq:
             import pandas as pd
 
@@ -288,11 +291,11 @@ def plan_from_config(table, modality: str, runs: Sequence[tuple[str, str]], conf
 
             t = read_bids_tsv(table) if not isinstance(table, pd.DataFrame) else table
             sfreq = max(_number(v) or 0.0 for v in t.loc[t["modality"] == modality, "sfreq_hz"])
-        n_lags = int(round((float(design.get("tmax", 0.8)) - float(design.get("tmin", 0.0))) * float(sfreq))) + 1
-    return plan_shards(sizes, subject_fits=resolve_subject_fits(enc.get("subjects", "auto"), modality),
+        n_lags = int(round((float(design["tmax"]) - float(design["tmin"])) * float(sfreq))) + 1
+    return plan_shards(sizes, subject_fits=resolve_subject_fits(enc["subjects"], modality),
                        max_job_memory_gb=float(enc["max_job_memory_gb"]),
                        design_width=design_width(modality, design), n_alphas=int(enc["alphas"]["num"]),
-                       n_permutations=int(enc.get("n_permutations", 0)), n_lags=n_lags)
+                       n_permutations=int(enc["n_permutations"]), n_lags=n_lags)
 
 
 @dataclass

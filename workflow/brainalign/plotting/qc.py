@@ -206,7 +206,7 @@ def plot_bads(qc: MeegQC, path: str | os.PathLike, title: str = "") -> Path:
         ax.axvspan(seg["onset"], seg["onset"] + max(seg["duration"], qc.duration / 2000), color="crimson", alpha=0.6)
     total = float(qc.segments["duration"].sum()) if len(qc.segments) else 0.0
     if not len(qc.segments):
-        ax.text(0.5, 0.5, "no BAD segment in events.tsv", ha="center", va="center", color="0.4", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no BAD segment (events.tsv or detected)", ha="center", va="center", color="0.4", transform=ax.transAxes)
     ax.set_xlim(0, qc.duration), ax.set_yticks([]), ax.set_xlabel("time (s)")
     ax.set_title(f"{len(qc.segments)} BAD segments, {total:.1f} s of {qc.duration:.1f} s "
                  f"({qc.n_bad_samples} output samples set to NaN)", fontsize=9)

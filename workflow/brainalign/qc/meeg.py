@@ -10,8 +10,10 @@ records the ICA components and SSP projectors that were removed.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -139,6 +141,61 @@ class MeegQC:
         }
 
 
+def _raw_positions(raw, names: list[str]) -> dict[str, tuple[float, float, float]]:
+    """The recording's own channel positions (MEG/EEG montages); channels without one are left out."""
+    pos = {}
+    for ch in raw.info["chs"]:
+        loc = np.asarray(ch["loc"][:3], dtype=float)
+        if ch["ch_name"] in names and np.isfinite(loc).all() and np.abs(loc).sum() > 0:
+            pos[ch["ch_name"]] = tuple(float(v) for v in loc)
+    return pos
+
+
+def electrode_positions(preproc: xr.DataArray) -> dict[str, tuple[float, float, float]]:
+    """iEEG contact positions (mm) of the run: every contact of the electrodes.tsv the preprocessing
+    read (attr ``electrodes_file``; the bad ones included, which the store itself drops), else the
+    store's ``pos_x/pos_y/pos_z`` coords.  A recording read from EDF/BrainVision has no montage, so
+    without these the bad-channel panel would have nothing to place."""
+    pos: dict[str, tuple[float, float, float]] = {}
+    if {"pos_x", "pos_y", "pos_z"} <= set(preproc.coords):
+        xyz = np.stack([np.asarray(preproc[c].values, dtype=float) for c in ("pos_x", "pos_y", "pos_z")], axis=1)
+        pos.update({str(n): tuple(v) for n, v in zip(preproc["channel"].values, xyz) if np.isfinite(v).all()})
+    source = preproc.attrs.get("electrodes_file")
+    if source and Path(str(source)).is_file():
+        table = pd.read_csv(source, sep="\t", na_values=["n/a"])
+        if {"name", "x", "y", "z"} <= set(table.columns):
+            for row in table.itertuples():
+                xyz = np.array([row.x, row.y, row.z], dtype=float)
+                if np.isfinite(xyz).all():
+                    pos[str(row.name)] = tuple(xyz)
+    return pos
+
+
+def artifact_segments(attrs: Mapping) -> pd.DataFrame:
+    """The artefacts the iEEG preprocessing detected (attr ``artifact_segments``: ``[start, end]`` s),
+    as :func:`bad_segments` rows (``BAD_artifact (detected)``)."""
+    raw = attrs.get("artifact_segments")
+    spans = json.loads(raw) if isinstance(raw, str) else list(raw if raw is not None else [])
+    rows = [{"onset": float(a), "duration": float(b) - float(a), "description": "BAD_artifact (detected)"}
+            for a, b in spans]
+    return pd.DataFrame(rows, columns=["onset", "duration", "description"])
+
+
+def ieeg_steps(attrs: Mapping) -> list[str]:
+    """What the iEEG preprocessing did, from its store's attributes (it records no ``steps`` list)."""
+    steps = []
+    if attrs.get("reference") is not None:
+        steps.append(f"reference:{attrs['reference']}")
+    if attrs.get("notch") is not None:
+        steps.append(f"notch:{attrs['notch']}")
+    if attrs.get("band") is not None:
+        steps.append(f"high-gamma envelope:{attrs['band']} Hz" + (f" ({attrs['n_bands']} bands)"
+                                                                 if attrs.get("n_bands") is not None else ""))
+    if attrs.get("sfreq") is not None:
+        steps.append(f"resample:{attrs['sfreq']}")
+    return steps
+
+
 def meeg_qc(raw, preproc: xr.DataArray, options: Mapping, modality: str) -> MeegQC:
     """QC measures of one MEG/EEG/iEEG run.
 
@@ -176,15 +233,18 @@ def meeg_qc(raw, preproc: xr.DataArray, options: Mapping, modality: str) -> Meeg
         notch_freqs = [f for f in notch_freqs if band[0] - 5 <= f <= band[1] + 5]
     marks = {"l_freq": None if modality == "ieeg" else options.get("l_freq"), "h_freq": h_freq,
              "notch": notch_freqs, "band": list(band) if band is not None else None}
-    pos = {}
-    for ch in raw.info["chs"]:
-        if ch["ch_name"] in names:
-            loc = np.asarray(ch["loc"][:3], dtype=float)
-            pos[ch["ch_name"]] = tuple(np.where(np.isfinite(loc), loc, np.nan))
-    steps = [str(s) for s in np.atleast_1d(preproc.attrs.get("steps", []))]
+    # every data channel, placed where the recording or (iEEG) the electrodes.tsv places it
+    known = {**electrode_positions(preproc), **_raw_positions(raw, names)}
+    pos = {n: known.get(n, (np.nan, np.nan, np.nan)) for n in names}
+    if modality == "ieeg":
+        steps = ieeg_steps(preproc.attrs)
+        segments = pd.concat([bad_segments(raw.annotations), artifact_segments(preproc.attrs)], ignore_index=True)
+    else:
+        steps = [str(s) for s in np.atleast_1d(preproc.attrs.get("steps", []))]
+        segments = bad_segments(raw.annotations)
     return MeegQC(freqs_before=freqs_b, psd_before=psd_b, freqs_after=freqs_a, psd_after=psd_a,
                   channels_before=good, channels_after=[str(c) for c in preproc["channel"].values],
-                  bads=[str(b) for b in raw.info["bads"]], segments=bad_segments(raw.annotations),
+                  bads=[str(b) for b in raw.info["bads"]], segments=segments,
                   duration=float(raw.n_times / raw.info["sfreq"]), removed=removed_components(steps),
                   positions=pos, marks=marks, modality=modality,
                   n_bad_samples=int(preproc.attrs.get("n_bad_samples", 0)), steps=steps)
