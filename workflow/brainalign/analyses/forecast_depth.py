@@ -12,6 +12,8 @@ per ``k``).  Each unit's best cell of the (d, k) map gives its forecast distance
 ``k*``; across units both are correlated with the hierarchy position, as
 :func:`brainalign.analyses.hierarchy.hierarchy_correlation` does for the best layer.
 
+* :func:`depth_grid` - the analysis' (present layer, k, d) grid (whether it runs:
+  :func:`brainalign.analyses.plan.depth_enabled`).
 * :func:`depth_window_features` - one story's present features joined with a window from layer ``k``.
 * :func:`depth_scores` - the encoder scores over the (d, k) grid (the encoder is passed in).
 * :func:`depth_gain` / :func:`depth_gain_table` - the gain map F(d, k), per subject and tidy.
@@ -27,15 +29,43 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from brainalign.config_checks import check_layers
 from brainalign.features import forecast_features
 
 from .forecast import forecast_gain
 from .hierarchy import hierarchy_correlation
+from .settings import evenly_spaced_layers
 from .units import LagReduce, subject_stats
 
 #: Dimension of the window's source layer ``k`` in the scores grid and the gain map (``layer`` stays
 #: the present features' layer, as in every Scores dataset).
 DEPTH_DIM = "depth_layer"
+
+
+def depth_grid(forecast: Mapping, feature_layers: Sequence[int], base_layers: Sequence[int], *,
+               features_store: str = "the features", base_store: str = "the base scores"
+               ) -> tuple[list[int], list[int], list[int]]:
+    """The present layers, window layers ``k`` and distances ``d`` of the forecast-depth grid.
+
+    Present layers are those of the forecast analysis (``layers``, else ``n_layers`` evenly spaced
+    among the layers the base scores and the features share), so that F(d, k) compares like with
+    like; window layers are ``depth_layers``, else ``n_depth_layers`` evenly spaced among all the
+    features' layers (first and last included); distances are ``depth_distances``, else ``distances``.
+
+    Raises
+    ------
+    brainalign.errors.ConfigError
+        A requested layer that is missing, naming the key, the store and the layers present.
+    """
+    common = sorted(set(int(v) for v in base_layers) & set(int(v) for v in feature_layers))
+    present = (check_layers(forecast["layers"], common, "analyses.forecast.layers",
+                            f"both {base_store} and {features_store}")
+               if forecast["layers"] else evenly_spaced_layers(common, forecast["n_layers"]))
+    available = sorted(int(v) for v in feature_layers)
+    ks = (check_layers(forecast["depth_layers"], available, "analyses.forecast.depth_layers", features_store)
+          if forecast["depth_layers"] else evenly_spaced_layers(available, forecast["n_depth_layers"]))
+    distances = [int(d) for d in (forecast["depth_distances"] or forecast["distances"])]
+    return present, ks, distances
 
 
 def depth_window_features(ds: xr.Dataset, present_layers: Sequence[int], depth_layer: int, distance: int,
