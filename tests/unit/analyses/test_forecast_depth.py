@@ -12,7 +12,7 @@ import xarray as xr
 from synthetic_features import random_features
 
 from brainalign.analyses.forecast_depth import (DEPTH_DIM, best_forecast_depth, depth_gain, depth_gain_table,
-                                                depth_scores, depth_window_features,
+                                                depth_grid, depth_scores, depth_window_features,
                                                 forecast_hierarchy_correlation)
 from brainalign.design.fmri import apply_operator, fmri_operator
 from brainalign.encoding import encode_dataset
@@ -170,3 +170,32 @@ def test_single_subject_uses_min_gain_only():
     assert best.loc["a1", "k_star"] == 4 and np.isnan(best.loc["a1", "p"])
     assert best.loc["flat", "k_star"] == -1
     assert isinstance(depth_gain_table(gain), pd.DataFrame)
+
+
+def _section(**over) -> dict:
+    from brainalign.config_sections import with_defaults
+
+    return with_defaults("analyses", {"forecast": over})["forecast"]
+
+
+def test_grid_defaults_span_the_depth_and_explicit_layers_are_checked():
+    from brainalign.errors import ConfigError
+
+    present, ks, distances = depth_grid(_section(), range(31), [0, 6, 12, 18, 24, 30])
+    assert present == [0, 6, 12, 24, 30]  # the forecast analysis' own n_layers (5) among the base layers
+    assert ks == [0, 10, 20, 30] and distances == [1, 2, 4, 6, 8, 12, 20, 30]  # schema defaults: 4 layers
+    present, ks, distances = depth_grid(_section(layers=[6], depth_layers=[6, 24], depth_distances=[20]),
+                                        range(31), [6, 24])
+    assert (present, ks, distances) == ([6], [6, 24], [20])
+    with pytest.raises(ConfigError, match="analyses.forecast.depth_layers"):
+        depth_grid(_section(depth_layers=[40]), range(31), [0, 30], features_store="feats.zarr")
+
+
+def test_enabled_by_depth_layers_or_their_number():
+    from brainalign.analyses.plan import depth_enabled
+
+    assert depth_enabled(_section())                                   # real data: 4 window layers
+    assert not depth_enabled(_section(depth_layers=[]))                # [] skips it (the demo config)
+    assert not depth_enabled(_section(n_depth_layers=0))
+    assert not depth_enabled(_section(enabled=False, depth_layers=[3]))
+    assert depth_enabled(_section(depth_layers=[3], n_depth_layers=0))
