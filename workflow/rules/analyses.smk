@@ -1,4 +1,4 @@
-# The seed analyses: (1) layer profiles and hierarchy, (2) forecast windows, (3) model comparison,
+# The seed analyses: (1) layer profiles and hierarchy, (2) forecast windows (and forecast depth), (3) model comparison,
 # (4) model-to-model similarity, (5) context length.  Tables under results/{ds}/analyses/<analysis>/,
 # figures flagged for `snakemake --report` (captions in workflow/report/analyses/).
 #
@@ -141,6 +141,68 @@ rule analysis_forecast:
         "../../envs/analyses.yaml"
     script:
         "../scripts/analysis_forecast.py"
+
+
+rule forecast_depth_scores:
+    input:
+        base=lambda wc: scores_path(wc.model, wc.modality),  # its layers: F(d, k) compares the same present layers
+        features=lambda wc: features_of(wc.model),
+        recordings=lambda wc: recordings_of(wc.modality),
+        words=lambda wc: subject_words_of(wc.modality),  # per-subject onsets ([] unless per_subject)
+    output:
+        directory(_an_plan.analysis_file(RESULTS, "forecast_depth", "scores")),
+    params:
+        stories=STORIES,
+        runs=lambda wc: runs_of(wc.modality),
+        forecast=_FC,
+        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        encoding=config["encoding"],
+        on_beyond_end=ON_BEYOND_END,
+        word_tables=WORD_TABLES,
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    log:
+        f"{RESULTS}/logs/analyses/forecast_depth/{{model}}/{{modality}}_scores.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/forecast_depth_scores/{{model}}/{{modality}}.tsv",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_forecast_depth_scores.py"
+
+
+rule analysis_forecast_depth:
+    input:
+        regions=lambda wc: region_inputs(wc.modality),  # atlas / channel groups (analyses.regions)
+        base=lambda wc: scores_path(wc.model, wc.modality),
+        scores=_an_plan.analysis_file(RESULTS, "forecast_depth", "scores"),
+    output:
+        table=_an_plan.analysis_file(RESULTS, "forecast_depth", "table"),
+        best=_an_plan.analysis_file(RESULTS, "forecast_depth", "best"),
+        correlation=_an_plan.analysis_file(RESULTS, "forecast_depth", "correlation"),
+        figure=report(
+            _an_plan.analysis_file(RESULTS, "forecast_depth", "figure", ext=FIG_EXT),
+            caption="../report/analyses/forecast_depth.rst",
+            category="3. Forecast windows",
+            subcategory="{model} · {modality}",
+            labels={"model": "{model}", "modality": "{modality}", "figure": "F(d, k) per region"},
+        ),
+    params:
+        bids_root=BIDS_ROOT,  # analyses.regions paths may hold {bids_root}
+        analyses=ANALYSES_CFG,
+        figures=FIGURES_CFG,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    log:
+        f"{RESULTS}/logs/analyses/forecast_depth/{{model}}/{{modality}}.log",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_forecast_depth.py"
 
 
 rule analysis_comparison:

@@ -27,6 +27,13 @@ FILES: dict[str, dict[str, str]] = {
         "figure": "{model}/{modality}/forecast_gain_by_distance_and_region.{ext}",
         "map": "{model}/{modality}/best_distance_map.{ext}",
     },
+    "forecast_depth": {
+        "scores": "{model}/{modality}/scores.zarr",
+        "table": "{model}/{modality}/gain_by_distance_and_depth.tsv",
+        "best": "{model}/{modality}/best_distance_and_depth.tsv",
+        "correlation": "{model}/{modality}/hierarchy_correlation.tsv",
+        "figure": "{model}/{modality}/gain_by_distance_and_depth_per_region.{ext}",
+    },
     "comparison": {
         "table": "{modality}/brain_vs_quality.tsv",
         "correlations": "{modality}/quality_correlations.tsv",
@@ -139,6 +146,9 @@ def analysis_targets(results: str, base_models: Sequence[str], models: Sequence[
     if fc["enabled"]:
         out += [analysis_file(results, "forecast", "best", model=model, modality=m)
                 for model in (fc["models"] or base_models) for m in selected_modalities(fc, modalities)]
+    if depth_enabled(fc):
+        out += [analysis_file(results, "forecast_depth", "best", model=model, modality=m)
+                for model in (fc["models"] or base_models) for m in selected_modalities(fc, modalities)]
     if analyses["comparison"]["enabled"]:
         out += [analysis_file(results, "comparison", "table", modality=m) for m in modalities]
     sim = analyses["similarity"]
@@ -149,6 +159,16 @@ def analysis_targets(results: str, base_models: Sequence[str], models: Sequence[
         out += [analysis_file(results, "context", "table", model=model, modality=m)
                 for model in (ctx["models"] or base_models) for m in selected_modalities(ctx, modalities)]
     return out
+
+
+def depth_enabled(forecast: Mapping) -> bool:
+    """Whether ``analyses.forecast`` asks for the forecast-depth analysis: on, with some window layer
+    (``depth_layers`` non-empty, or null with ``n_depth_layers > 0``)."""
+    if not forecast["enabled"]:
+        return False
+    if forecast["depth_layers"] is not None:
+        return len(forecast["depth_layers"]) > 0
+    return int(forecast["n_depth_layers"]) > 0
 
 
 def selected_modalities(section: Mapping, modalities: Sequence[str]) -> list[str]:

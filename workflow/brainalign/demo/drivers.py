@@ -17,6 +17,8 @@ A forecast region (``forecast_distance = d``, ``forecast_weight = w``) gets, at 
 (zeros past the end): like the regions of Caucheteux et al. (2023), it reflects the present word and
 a forecast of a later one, so its layer profile peaks at the planted layer and adding a forecast
 window at distance ``d`` helps (when ``d`` words reach further ahead than the encoder's delays).
+With ``forecast_layer`` the word ahead's latents come from another layer (its forecast depth ``k``),
+so that the window helps most when built from that layer's features.
 """
 
 from __future__ import annotations
@@ -65,9 +67,27 @@ def _top_pcs(x: np.ndarray, m: int) -> np.ndarray:
     return scores / np.maximum(scores.std(axis=0), 1e-12)
 
 
+def _layer_latents(features: dict[str, xr.Dataset], stories: list[str], layer: int, n_layers: int, *,
+                   n_latents: int, n_pcs: int, specificity: float, specificity_distance: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Latents of one layer (all stories stacked, unit variance): projected top PCs, made specific."""
+    pcs = _top_pcs(_layer_matrix(features, stories, layer), n_pcs)
+    latents = pcs @ rng.standard_normal((pcs.shape[1], n_latents))
+    if specificity > 0 and specificity_distance > 0:
+        neighbours = [l for l in (layer - specificity_distance, layer + specificity_distance) if 0 <= l < n_layers]
+        if neighbours:
+            basis = np.concatenate([_top_pcs(_layer_matrix(features, stories, l), n_pcs) for l in neighbours], axis=1)
+            coef, *_ = np.linalg.lstsq(basis, latents, rcond=None)
+            latents = latents - specificity * (basis @ coef)
+    latents -= latents.mean(axis=0)
+    latents /= np.maximum(latents.std(axis=0), 1e-12)
+    return latents
+
+
 def region_latents(features: dict[str, xr.Dataset], layer: int, *, n_latents: int, n_pcs: int,
                    specificity: float, specificity_distance: int, forecast_distance: int,
-                   rng: np.random.Generator, forecast_weight: float = 0.5) -> dict[str, np.ndarray]:
+                   rng: np.random.Generator, forecast_weight: float = 0.5,
+                   forecast_layer: int | None = None) -> dict[str, np.ndarray]:
     """Per-word latents of a region planted at ``layer``.
 
     Parameters
@@ -87,6 +107,10 @@ def region_latents(features: dict[str, xr.Dataset], layer: int, *, n_latents: in
     forecast_weight
         Weight ``w`` in (0, 1) of word t + d's latents (word t's get ``sqrt(1 - w^2)``, so that
         the mix keeps unit variance); unused when ``forecast_distance`` is 0.
+    forecast_layer
+        Position of the layer whose latents of word t + d drive the region (its forecast depth,
+        Caucheteux et al. 2023); None: ``layer`` itself.  A different layer gets its own latents,
+        drawn from ``rng`` after the present layer's.
 
     Returns
     -------
@@ -96,26 +120,24 @@ def region_latents(features: dict[str, xr.Dataset], layer: int, *, n_latents: in
     stories, n_layers = _check_features(features)
     if forecast_distance and not 0.0 < forecast_weight < 1.0:
         raise ValueError(f"demo drivers: forecast_weight must be in (0, 1), got {forecast_weight!r}")
-    if not 0 <= layer < n_layers:
-        raise ValueError(f"demo drivers: layer {layer} outside 0..{n_layers - 1}")
-    pcs = _top_pcs(_layer_matrix(features, stories, layer), n_pcs)
-    latents = pcs @ rng.standard_normal((pcs.shape[1], n_latents))
-    if specificity > 0 and specificity_distance > 0:
-        neighbours = [l for l in (layer - specificity_distance, layer + specificity_distance) if 0 <= l < n_layers]
-        if neighbours:
-            basis = np.concatenate([_top_pcs(_layer_matrix(features, stories, l), n_pcs) for l in neighbours], axis=1)
-            coef, *_ = np.linalg.lstsq(basis, latents, rcond=None)
-            latents = latents - specificity * (basis @ coef)
-    latents -= latents.mean(axis=0)
-    latents /= np.maximum(latents.std(axis=0), 1e-12)
+    for name, pos in (("layer", layer), ("forecast_layer", layer if forecast_layer is None else forecast_layer)):
+        if not 0 <= pos < n_layers:
+            raise ValueError(f"demo drivers: {name} {pos} outside 0..{n_layers - 1}")
+    opts = dict(n_latents=n_latents, n_pcs=n_pcs, specificity=specificity, specificity_distance=specificity_distance,
+                rng=rng)
+    latents = _layer_latents(features, stories, layer, n_layers, **opts)
+    future = latents
+    if forecast_distance and forecast_layer is not None and forecast_layer != layer:
+        future = _layer_latents(features, stories, forecast_layer, n_layers, **opts)
     out, start = {}, 0
     for story in stories:
         n = features[story].sizes["word"]
         lat = latents[start:start + n]
+        fut = future[start:start + n]
         start += n
         if forecast_distance:
             d = int(forecast_distance)
-            ahead = np.concatenate([lat[d:], np.zeros((min(d, n), n_latents))])[:n]
+            ahead = np.concatenate([fut[d:], np.zeros((min(d, n), n_latents))])[:n]
             # present word + word d ahead (Caucheteux et al. 2023: responses reflect the current word
             # and a forecast): the layer profile peaks at the planted layer and F(d) > 0 at d.
             w = float(forecast_weight)

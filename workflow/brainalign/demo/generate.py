@@ -80,6 +80,14 @@ def _planted_layers(features: dict[str, xr.Dataset], stories: list[str], regions
     return n_blocks, planted
 
 
+def forecast_layer(features: dict[str, xr.Dataset], stories: list[str], region: dict) -> int | None:
+    """The layer (coordinate value) whose representation of the word ahead drives ``region``: the layer
+    nearest ``forecast_depth`` x the number of blocks, as for the planted layer; None without one."""
+    if region.get("forecast_depth") is None:
+        return None
+    return _planted_layers(features, stories, [{"relative_depth": region["forecast_depth"]}])[1][0]
+
+
 def _assign_parcels(table: pd.DataFrame, regions: list[dict]) -> dict[str, int]:
     """Planted parcel per fMRI region: nearest centroid to the region's seed, all distinct."""
     taken: dict[str, int] = {}
@@ -181,7 +189,7 @@ def generate_demo(root: Path, features: dict[str, xr.Dataset], words: dict[str, 
     try:
         sim = _Sim(tmp=tmp, words=words, stories=stories, subjects=subjects, regions=regions,
                    planted_layers=planted_layers, n_blocks=n_blocks, k=int(p["n_latents"]), latents=latents,
-                   seed=seed)
+                   seed=seed, forecast_layers={r["name"]: forecast_layer(features, stories, r) for r in regions})
         if do_fmri:
             truth_regions += _write_fmri(sim, p["fmri"])
         if do_eeg:
@@ -211,6 +219,7 @@ class _Sim:
     k: int
     latents: dict[str, dict[str, np.ndarray]]
     seed: int
+    forecast_layers: dict[str, int | None]  # region -> layer driving its word ahead (None: its own layer)
 
 
 def _region_latents(features: dict[str, xr.Dataset], stories: list[str], regions: list[dict],
@@ -219,11 +228,13 @@ def _region_latents(features: dict[str, xr.Dataset], stories: list[str], regions
     layer_pos = {int(v): i for i, v in enumerate(features[stories[0]]["layer"].values)}
     latents = {}
     for i, (region, layer) in enumerate(zip(regions, planted_layers)):
+        ahead = forecast_layer(features, stories, region)
         latents[region["name"]] = region_latents(
             {s: features[s] for s in stories}, layer_pos[layer], n_latents=int(p["n_latents"]), n_pcs=int(p["n_pcs"]),
             specificity=float(p["specificity"]), specificity_distance=int(p["specificity_distance"]),
             forecast_distance=int(region["forecast_distance"]), rng=np.random.default_rng([seed, 1, i]),
-            forecast_weight=float(region["forecast_weight"]))
+            forecast_weight=float(region["forecast_weight"]),
+            forecast_layer=None if ahead is None else layer_pos[ahead])
     return latents
 
 
@@ -270,7 +281,8 @@ def _write_fmri(sim: _Sim, fp: dict) -> list[dict]:
             continue
         idx = region_idx[region["name"]]
         lab = parcels[region["name"]]
-        entries.append(_truth_entry(region, layer, sim.n_blocks, "fmri", float(fp["snr"]), sim.k) | {
+        entries.append(_truth_entry(region, layer, sim.n_blocks, "fmri", float(fp["snr"]), sim.k,
+                                   sim.forecast_layers[region["name"]]) | {
             "atlas_label": lab,
             "atlas_name": str(atlas_table.loc[atlas_table["index"] == lab, "name"].iloc[0]),
             "n_targets": int(len(idx)),
@@ -328,7 +340,8 @@ def _write_eeg_runs(sim: _Sim, ep: dict) -> tuple[list[dict], list[str]]:
         if "eeg" not in region["modalities"]:
             continue
         idx = chan_idx[region["name"]]
-        entries.append(_truth_entry(region, layer, sim.n_blocks, "eeg", float(ep["snr"]), sim.k) | {
+        entries.append(_truth_entry(region, layer, sim.n_blocks, "eeg", float(ep["snr"]), sim.k,
+                                   sim.forecast_layers[region["name"]]) | {
             "channel_group": group_of[region["name"]],
             "n_targets": int(len(idx)),
             "channels": [names[i] for i in idx],
@@ -394,13 +407,17 @@ def _write_truth(tmp: Path, truth: dict) -> None:
         "DatasetType": "derivative", "GeneratedBy": [{"Name": "brainalign.demo"}]})
 
 
-def _truth_entry(region: dict, layer: int, n_blocks: int, modality: str, snr: float, k: int) -> dict:
-    return {"name": region["name"], "modality": modality, "planted_layer": int(layer), "n_layers": int(n_blocks),
+def _truth_entry(region: dict, layer: int, n_blocks: int, modality: str, snr: float, k: int,
+                 ahead_layer: int | None = None) -> dict:
+    entry = {"name": region["name"], "modality": modality, "planted_layer": int(layer), "n_layers": int(n_blocks),
             "relative_depth": float(region["relative_depth"]),
             "planted_relative_depth": round(layer / n_blocks, 6) if n_blocks else 0.0,
             "forecast_distance": int(region["forecast_distance"]),
             "forecast_weight": float(region["forecast_weight"]) if region["forecast_distance"] else 0.0,
             "snr": snr, "n_latents": k}
+    if ahead_layer is not None:  # the word ahead from another layer: its planted forecast depth k
+        entry["forecast_layer"] = int(ahead_layer)
+    return entry
 
 
 def _write_eeg(root: Path, sub: str, story: str, data: np.ndarray, names: list[str], ep: dict,

@@ -41,7 +41,9 @@ regions : list of mappings
     Planted regions: ``name``, ``relative_depth`` (planted layer = round(depth * n_layers)),
     ``forecast_distance`` (0 = driven by the current word; d > 0 = also by the word d positions
     ahead), ``forecast_weight`` (share w of a forecast region's latents that comes from the word
-    ahead: present word weighted sqrt(1 - w^2), word ahead w; 0.5),
+    ahead: present word weighted sqrt(1 - w^2), word ahead w; 0.5), ``forecast_depth`` (relative
+    depth of the layer whose representation of the word ahead drives the region, its forecast depth
+    k; null, the default: the planted layer itself; its truth entry then has no ``forecast_layer``),
     ``modalities`` (subset of ``["fmri", "eeg"]``), ``fmri_seed`` (MNI mm: the planted parcel is
     the one nearest to it), ``eeg_seed`` (a channel name: the planted group is the one holding it).
 """
@@ -111,8 +113,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     ],
 }
 
-_REGION_KEYS = {"name", "relative_depth", "forecast_distance", "forecast_weight", "modalities", "fmri_seed",
-                "eeg_seed"}
+_REGION_KEYS = {"name", "relative_depth", "forecast_distance", "forecast_weight", "forecast_depth", "modalities",
+                "fmri_seed", "eeg_seed"}
 MODALITIES = ("fmri", "eeg")
 
 
@@ -166,6 +168,7 @@ def resolve_params(params: Mapping | None) -> dict:
         unknown = set(region) - _REGION_KEYS
         if unknown:
             raise ValueError(f"demo params: unknown key '{where}.{sorted(unknown)[0]}' (expected {sorted(_REGION_KEYS)})")
+        # forecast_depth is not filled in: a default region resolves (and is echoed in truth.json) as before
         full = {"forecast_distance": 0, "forecast_weight": 0.5, "modalities": list(MODALITIES), "fmri_seed": None,
                 "eeg_seed": None}
         full.update(region)
@@ -179,6 +182,10 @@ def resolve_params(params: Mapping | None) -> dict:
             raise ValueError(f"demo params: '{where}.relative_depth' must be in [0, 1], got {full['relative_depth']!r}")
         if int(full["forecast_distance"]) < 0:
             raise ValueError(f"demo params: '{where}.forecast_distance' must be >= 0, got {full['forecast_distance']!r}")
+        depth = full.get("forecast_depth")
+        if depth is not None and not (0.0 <= float(depth) <= 1.0 and int(full["forecast_distance"]) > 0):
+            raise ValueError(f"demo params: '{where}.forecast_depth' must be null or in [0, 1] with forecast_distance "
+                             f"> 0, got {depth!r} (forecast_distance {full['forecast_distance']!r})")
         if not 0.0 < float(full["forecast_weight"]) < 1.0:
             raise ValueError(f"demo params: '{where}.forecast_weight' must be in (0, 1), got {full['forecast_weight']!r}")
         bad = set(full["modalities"]) - set(MODALITIES)
