@@ -155,8 +155,9 @@ rule forecast_depth_scores:
         stories=STORIES,
         runs=lambda wc: runs_of(wc.modality),
         forecast=_FC,
-        design=lambda wc: config["design"]["fmri" if wc.modality == "fmri" else "meeg"],
+        design=design_of,
         encoding=config["encoding"],
+        seed=SEED,  # circular-shift nulls (encoding.n_permutations), as the encode rule's
         on_beyond_end=ON_BEYOND_END,
         word_tables=WORD_TABLES,
     threads: 2

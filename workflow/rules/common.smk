@@ -526,3 +526,20 @@ def after_check(inputs):
 
     wrapped.__name__ = getattr(inputs, "__name__", "inputs")
     return wrapped
+
+
+# Repetitions of a story (dataset.repeated_runs; workflow/rules/repeats.smk, the encode rules' ceilings)
+def repeat_raw_inputs(wildcards):
+    """Files the preprocessing of one left-out repetition reads (its recording, sidecars, events)."""
+    modality = getattr(wildcards, "meeg", None) or "fmri"
+    return REPEAT_RUNS[modality][(wildcards.subject, wildcards.story, wildcards.repeat)]["files"]
+
+
+def repeat_recordings_of(modality):
+    """Preprocessed repetitions of a modality, in repeat_runs_of order."""
+    return [f"{RESULTS}/preproc_repeats/{modality}/sub-{s}/{t}/{r}.zarr" for s, t, r in repeat_runs_of(modality)]
+
+
+def repeated_encoded_runs(modality):
+    """The encoded (subject, story) runs that have repetitions, in a fixed order."""
+    return sorted({(s, t) for s, t, _ in repeat_runs_of(modality)})

@@ -12,13 +12,11 @@
 # (OSF).  Downloads resume when re-run.  Later rules read any local copy: the download is never an
 # input of them.
 
-import sys as _dl_sys
 from pathlib import Path as _DlPath
 
 import yaml as _dl_yaml
 
-# The library: importable from the .venv, and from the repository when run on its own (-s).
-_dl_sys.path.insert(0, str(_DlPath(workflow.current_basedir).parent))
+# The library: the installed brainalign (the .venv of `make venv`, as for the main Snakefile).
 from brainalign.config_sections import with_defaults as _dl_with_defaults
 
 _DL_PROFILES = _DlPath(workflow.current_basedir).parents[1] / "config" / "datasets"

@@ -2,23 +2,7 @@
 # dataset.repeated_runs leaves out (REPEAT_RUNS, common.smk) are preprocessed by the same scripts as
 # the encoded run, and rule repeat_ceiling turns each repeated subject's runs of a story into a ceiling
 # per target (brainalign.encoding.group) that the encode rules write into the scores. Nothing here is
-# planned for data without repetitions (the demo, datasets heard once).
-
-
-def repeat_raw_inputs(wildcards):
-    """Files the preprocessing of one left-out repetition reads (its recording, sidecars, events)."""
-    modality = getattr(wildcards, "meeg", None) or "fmri"
-    return REPEAT_RUNS[modality][(wildcards.subject, wildcards.story, wildcards.repeat)]["files"]
-
-
-def repeat_recordings_of(modality):
-    """Preprocessed repetitions of a modality, in repeat_runs_of order."""
-    return [f"{RESULTS}/preproc_repeats/{modality}/sub-{s}/{t}/{r}.zarr" for s, t, r in repeat_runs_of(modality)]
-
-
-def repeated_encoded_runs(modality):
-    """The encoded (subject, story) runs that have repetitions, in a fixed order."""
-    return sorted({(s, t) for s, t, _ in repeat_runs_of(modality)})
+# planned for data without repetitions (the demo, datasets heard once). Helpers: common.smk.
 
 
 rule preprocess_fmri_repeat:

@@ -1,19 +1,14 @@
 """Rule `analysis_forecast_depth`: the gain map F(d, k) per region, d* and k*, and their correlation with
 the hierarchy position (analyses.hierarchy.positions, else each region's best relative depth)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
-
-from brainalign.analyses import base_unit_scores, best_layers, top_units  # noqa: E402
-from brainalign.analyses.forecast_depth import (best_forecast_depth, depth_gain, depth_gain_table,  # noqa: E402
+from brainalign.analyses import base_unit_scores, best_layers, top_units
+from brainalign.analyses.forecast_depth import (best_forecast_depth, depth_gain, depth_gain_table,
                                                 forecast_hierarchy_correlation)
-from brainalign.analyses.regions import attach_regions, find_region_sources  # noqa: E402
-from brainalign.config_checks import check_layers  # noqa: E402
-from brainalign.io.store import atomic_write_table, read_zarr  # noqa: E402
-from brainalign.plotting.forecast_depth import plot_forecast_depth  # noqa: E402
-from brainalign.runtime import setup_logging  # noqa: E402
+from brainalign.analyses.regions import attach_regions, find_region_sources
+from brainalign.config_checks import check_layers
+from brainalign.io.store import atomic_write_table, read_zarr
+from brainalign.plotting.forecast_depth import plot_forecast_depth
+from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821

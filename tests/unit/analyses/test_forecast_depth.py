@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from synthetic_features import random_features
+from brainalign.encoding.settings import design_settings, solver_settings
+from tests.synthetic_features import random_features
 
 from brainalign.analyses.forecast_depth import (DEPTH_DIM, best_forecast_depth, depth_gain, depth_gain_table,
                                                 depth_grid, depth_scores, depth_window_features,
@@ -18,8 +19,8 @@ from brainalign.design.fmri import apply_operator, fmri_operator
 from brainalign.encoding import encode_dataset
 
 TR = 2.0
-DESIGN = {"method": "fir", "delays": [1, 2, 3]}
-ENC = {"alphas": np.logspace(-1, 5, 7).tolist(), "inner_folds": 3, "seed": 0}
+DESIGN = design_settings("fmri", method="fir", delays=[1, 2, 3])  # complete: the library fills nothing
+ENC = solver_settings(seed=0, alphas=np.logspace(-1, 5, 7).tolist(), inner_folds=3)
 PRESENT, DEEP, D = 1, 3, 12       # the "ahead" region: present word from layer 1, word t + 12 from layer 3
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from synthetic_features import random_features
+from tests.synthetic_features import random_features
 
 from brainalign.demo.drivers import region_latents
 from brainalign.demo.params import DEFAULT_PARAMS, resolve_params
