@@ -5,46 +5,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  (conda envs: library from the repo)
 
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from brainalign.analyses.settings import evenly_spaced_layers  # noqa: E402
-from brainalign.config_checks import check_layers  # noqa: E402
-from brainalign.encoding import encode_dataset, read_subject_onsets  # noqa: E402
+from brainalign.analyses.forecast_fit import forecast_layers, forecast_scores  # noqa: E402
+from brainalign.encoding import read_subject_onsets  # noqa: E402
 from brainalign.encoding.settings import encoding_settings  # noqa: E402
-from brainalign.features import forecast_features  # noqa: E402
 from brainalign.io.store import read_zarr, write_zarr  # noqa: E402
 from brainalign.runtime import provenance, setup_logging  # noqa: E402
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 fc = smk.params.forecast
-stories = smk.params.stories
 encoding, _, _ = encoding_settings(smk.params.encoding)  # layers: chosen below / by the context rule
 
-features = {story: read_zarr(path) for story, path in zip(stories, smk.input.features)}
-first = next(iter(features.values()))
-# Evenly spaced among the layers the base scores have, so that F(d) compares like with like.
-base_layers = read_zarr(smk.input.base)["layer"].values
-common = np.intersect1d(base_layers, first["layer"].values)
-layers = (check_layers(fc["layers"], common, "analyses.forecast.layers", f"both {smk.input.base} and {smk.input.features[0]}")
-          if fc["layers"] else evenly_spaced_layers(common, fc["n_layers"]))
+features = {story: read_zarr(path) for story, path in zip(smk.params.stories, smk.input.features)}
+layers = forecast_layers(read_zarr(smk.input.base)["layer"].values, next(iter(features.values()))["layer"].values,
+                         fc, sources=f"both {smk.input.base} and {smk.input.features[0]}")
+log.info("layers %s, distances %s, width %d (%s), %s penalty", layers, fc["distances"], fc["width"], fc["combine"],
+         fc["penalty"])
 recordings = {}
 for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # same order (common.smk)
     recordings.setdefault(subject, {})[story] = read_zarr(path)["data"]
-onsets = read_subject_onsets(smk.params.runs, smk.input.words)  # None unless dataset.timings.per_subject
 
-per_distance = []
-for d in fc["distances"]:
-    log.info("distance %d: layers %s, width %d (%s)", d, layers, fc["width"], fc["combine"])
-    derived = {story: forecast_features(ds.sel(layer=layers).load(), [d], fc["width"], fc["combine"])
-               .isel(distance=0, drop=True) for story, ds in features.items()}
-    per_distance.append(encode_dataset(derived, recordings, modality=smk.wildcards.modality,
-                                       design=smk.params.design, encoding=encoding, layers=None,
-                                       onsets=onsets, on_beyond_end=smk.params.on_beyond_end,
-                                       word_sources=smk.params.word_tables))
-scores = xr.concat(per_distance, dim=xr.DataArray(list(fc["distances"]), dims="distance", name="distance"),
-                   coords="minimal", compat="override")
+scores = forecast_scores({story: ds.sel(layer=layers).load() for story, ds in features.items()}, recordings,
+                         distances=fc["distances"], width=fc["width"], combine=fc["combine"], penalty=fc["penalty"],
+                         scalings=fc["window_scalings"], modality=smk.wildcards.modality, design=smk.params.design,
+                         encoding=encoding, onsets=read_subject_onsets(smk.params.runs, smk.input.words),
+                         on_beyond_end=smk.params.on_beyond_end, word_sources=smk.params.word_tables)
 scores.attrs.update(provenance({"forecast": fc, "design": smk.params.design, "encoding": smk.params.encoding},
                                model=smk.wildcards.model))
 write_zarr(scores, smk.output[0])

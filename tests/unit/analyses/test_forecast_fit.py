@@ -10,9 +10,10 @@ import xarray as xr
 from tests.synthetic_features import random_features
 
 from brainalign.analyses.forecast import band_partition, band_table, forecast_gain
-from brainalign.analyses.forecast_fit import forecast_scores, forecast_window, window_scores
+from brainalign.analyses.forecast_fit import forecast_layers, forecast_scores, forecast_window, window_scores
 from brainalign.design.fmri import apply_operator, fmri_operator
 from brainalign.encoding import encode_dataset
+from brainalign.errors import ConfigError
 
 TR = 2.0
 AHEAD = 15
@@ -115,3 +116,10 @@ def test_a_single_window_layer_joins_every_present_layer_and_bad_windows_are_nam
     short = {s: w.isel(word=slice(0, 10)) for s, w in window.items()}
     with pytest.raises(ValueError, match="words"):
         window_scores(feats, short, recs, modality="fmri", design=DESIGN, encoding=ENC)
+
+
+def test_forecast_layers_are_common_to_base_and_features():
+    assert forecast_layers([0, 2, 4, 6, 8], range(9), {"layers": None, "n_layers": 3}) == [0, 4, 8]
+    assert forecast_layers([0, 2, 4], range(9), {"layers": [2], "n_layers": 3}) == [2]
+    with pytest.raises(ConfigError, match="analyses.forecast.layers"):
+        forecast_layers([0, 2, 4], range(9), {"layers": [3], "n_layers": 3})

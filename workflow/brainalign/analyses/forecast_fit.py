@@ -63,8 +63,8 @@ def _window_like(features: Mapping[str, xr.Dataset], window: Mapping[str, xr.Dat
     return out
 
 
-def _group_fits(features, window, targets, group, scalings) -> tuple[GroupFit, GroupFit, GroupFit]:
-    """Joint banded fit, window-alone fit and the window's scaling of one group, every layer."""
+def _group_fits(features, window, targets, group, scalings, alone_too) -> tuple[GroupFit, GroupFit, GroupFit]:
+    """Joint banded fit, window-alone fit (NaN unless ``alone_too``) and the window's scaling of one group."""
     enc = targets.encoding
     present, ahead = group_problem(features, targets, group), group_problem(window, targets, group)
     keys = ("r", "r2", "alpha")
@@ -78,8 +78,9 @@ def _group_fits(features, window, targets, group, scalings) -> tuple[GroupFit, G
         res = cross_validate_banded_grid({"present": Xp, "window": Xw}, present.Y, present.rows_story,
                                          scalings=scalings, **opts)
         joint["r"][i], joint["r2"][i], joint["alpha"][i], scale[i] = res.r, res.r2, res.alpha, res.scalings[0]
-        win = cross_validate(Xw, present.Y, present.rows_story, **opts)
-        alone["r"][i], alone["r2"][i], alone["alpha"][i] = win.r, win.r2, win.alpha
+        if alone_too:
+            win = cross_validate(Xw, present.Y, present.rows_story, **opts)
+            alone["r"][i], alone["r2"][i], alone["alpha"][i] = win.r, win.r2, win.alpha
 
     def per_subject(arrays):
         return GroupFit(subjects=list(group), layers=list(targets.layers),
@@ -101,6 +102,7 @@ def window_scores(
     onsets: Mapping | None = None,
     on_beyond_end: str = "error",
     word_sources: Mapping[str, str] | None = None,
+    window_alone: bool = True,
 ) -> xr.Dataset:
     """Scores of the present features plus one window block (any feature block), and of the window alone.
 
@@ -120,6 +122,9 @@ def window_scores(
         present's, or left out); ``"shared"``: one penalty over the concatenated features.
     scalings
         Design scalings of the window tried besides 0 (banded only).
+    window_alone
+        Also score the window alone (``r_window``, ``r2_window``: the variance partition needs them;
+        False leaves them NaN and saves one fit per layer).
 
     Returns
     -------
@@ -138,11 +143,12 @@ def window_scores(
         joined = {s: _with_hidden(ds, np.concatenate([ds["hidden"].values, window[s]["hidden"].values], axis=-1))
                   for s, ds in features.items()}
         joint = encode_dataset(joined, recordings, **common)
-        alone = encode_dataset(window, recordings, **common)
+        alone = encode_dataset(window, recordings, **common) if window_alone else xr.full_like(joint, np.nan)
         joint["window_scaling"] = xr.ones_like(joint["r"])
     else:
         targets = collect_targets(features, recordings, **common)
-        fits = [_group_fits(features, window, targets, group, scalings) for group in subject_groups(targets)]
+        fits = [_group_fits(features, window, targets, group, scalings, window_alone)
+                for group in subject_groups(targets)]
         joint = assemble_scores(targets, [f[0] for f in fits])
         alone = assemble_scores(targets, [f[1] for f in fits])
         joint["window_scaling"] = assemble_scores(targets, [f[2] for f in fits])["r"]
