@@ -103,10 +103,14 @@ def main() -> None:
     ap.add_argument("--distances", type=int, nargs="+", default=[5, 10, 20, 30])
     ap.add_argument("--null-at", type=int, nargs="*", default=[20], help="distances of the null-window conditions")
     ap.add_argument("--trim-at", type=int, nargs="*", default=[20, 30], help="distances of the trimmed condition")
+    ap.add_argument("--min-improvement", type=float, default=None, help="banded: default of the library if not given")
+    ap.add_argument("--scalings", type=float, nargs="+", default=None, help="banded: default of the library if not given")
     ap.add_argument("--conditions", nargs="+", default=["shared", "banded", "shared_null", "banded_null",
                                                          "shared_trimmed"])
     args = ap.parse_args()
     features, recordings, opts, names = _inputs(args.results, args.model, args.config)
+    opts_banded = {k: v for k, v in (("min_improvement", args.min_improvement), ("scalings", args.scalings))
+                   if v is not None}
     base = encode_dataset(features, recordings, **opts)
     rows = []
 
@@ -118,13 +122,15 @@ def main() -> None:
     for d in args.distances:
         window = forecast_window(features, d)
         for penalty in (c for c in ("shared", "banded") if c in args.conditions):
-            joint = window_scores(features, window, recordings, penalty=penalty, window_alone=False, **opts)
+            extra = opts_banded if penalty == "banded" else {}
+            joint = window_scores(features, window, recordings, penalty=penalty, window_alone=False, **extra, **opts)
             add(penalty, d, _gain(base, joint))
         if d in args.null_at:
             null = _shuffled(window)
             for penalty in (c for c in ("shared", "banded") if f"{c}_null" in args.conditions):
+                extra = opts_banded if penalty == "banded" else {}
                 add(f"{penalty}_null", d, _gain(base, window_scores(features, null, recordings, penalty=penalty,
-                                                                   window_alone=False, **opts)))
+                                                                   window_alone=False, **extra, **opts)))
         if d not in args.trim_at or "shared_trimmed" not in args.conditions:
             continue
         feats_t, recs_t = _trim(features, recordings, d)

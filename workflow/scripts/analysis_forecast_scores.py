@@ -27,8 +27,9 @@ for (subject, story), path in zip(smk.params.runs, smk.input.recordings):  # sam
 
 scores = forecast_scores({story: ds.sel(layer=layers).load() for story, ds in features.items()}, recordings,
                          distances=fc["distances"], width=fc["width"], combine=fc["combine"], penalty=fc["penalty"],
-                         scalings=fc["window_scalings"], modality=smk.wildcards.modality, design=smk.params.design,
-                         encoding=encoding, onsets=read_subject_onsets(smk.params.runs, smk.input.words),
+                         scalings=fc["window_scalings"], min_improvement=fc["window_min_improvement"],
+                         modality=smk.wildcards.modality, design=smk.params.design, encoding=encoding,
+                         onsets=read_subject_onsets(smk.params.runs, smk.input.words),
                          on_beyond_end=smk.params.on_beyond_end, word_sources=smk.params.word_tables)
 scores.attrs.update(provenance({"forecast": fc, "design": smk.params.design, "encoding": smk.params.encoding},
                                model=smk.wildcards.model))

@@ -12,7 +12,7 @@ from brainalign.encoding.cv import cross_validate
 ALPHAS = np.logspace(-1, 4, 6)
 
 
-def _planted(seed: int = 0, n: int = 180, p: int = 20, q: int = 40, n_noise: int = 4):
+def _planted(seed: int = 0, n: int = 240, p: int = 30, q: int = 60, n_noise: int = 4):
     """Targets 0-7 driven by the first space only; targets 8-15 by both spaces; the rest noise."""
     rng = np.random.default_rng(seed)
     Xp, Xw = rng.standard_normal((n, p)), rng.standard_normal((n, q))
@@ -27,18 +27,22 @@ def test_useless_band_is_left_out_and_the_joint_fit_nests_the_first_space():
     Xp, Xw, Y, groups = _planted()
     rng = np.random.default_rng(1)
     noise_band = rng.standard_normal(Xw.shape)                # carries nothing about Y
-    res = cross_validate_banded_grid({"present": Xp, "window": noise_band}, Y, groups, alphas=ALPHAS, inner_folds=4)
+    spaces = {"present": Xp, "window": noise_band}
+    res = cross_validate_banded_grid(spaces, Y, groups, alphas=ALPHAS, inner_folds=4)
+    greedy = cross_validate_banded_grid(spaces, Y, groups, alphas=ALPHAS, inner_folds=4, min_improvement=0.0)
     alone = cross_validate(Xp, Y, groups, alphas=ALPHAS, inner_folds=4)
-    # the useless band is left out in most fits (chance alone picks a small scaling now and then) ...
-    assert (res.scalings_folds[:, 0, :16] == 0).mean() > 0.5
-    # ... and where it is left out in every fold the joint model is the first space's model exactly
-    left_out = res.scalings[0] == 0
-    assert left_out.sum() >= 4
-    np.testing.assert_allclose(res.r[left_out], alone.r[left_out], atol=1e-5)
-    # where chance picked a scaling, the loss stays small: never the shared penalty's systematic drop
-    assert np.mean(res.r[:16] - alone.r[:16]) > -0.005
+    # the useless band is left out in most fits (chance alone lowers the inner-CV error now and then),
+    # more often with the margin than when the least inner-CV error decides alone
+    left = (res.scalings_folds[:, 0, :16] == 0).mean()
+    assert left > 0.5 and left > (greedy.scalings_folds[:, 0, :16] == 0).mean()
+    # where it is left out in every fold the joint model is the first space's model exactly
+    out = res.scalings[0] == 0
+    assert out.sum() >= 4
+    np.testing.assert_allclose(res.r[out], alone.r[out], atol=1e-5)
+    # the loss stays small: never the shared penalty's systematic drop
+    assert np.mean(res.r[:16] - alone.r[:16]) > -0.01
     shared = cross_validate(np.concatenate([Xp, noise_band], 1), Y, groups, alphas=ALPHAS, inner_folds=4)
-    assert np.mean(shared.r[:16] - alone.r[:16]) < np.mean(res.r[:16] - alone.r[:16]) - 0.01
+    assert np.mean(shared.r[:16] - alone.r[:16]) < np.mean(res.r[:16] - alone.r[:16]) - 0.03
 
 
 def test_informative_band_gets_a_penalty_and_raises_the_score():

@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from ..config_checks import check_layers
-from ..encoding.banded import DEFAULT_SCALINGS, cross_validate_banded_grid
+from ..encoding.banded import DEFAULT_MIN_IMPROVEMENT, DEFAULT_SCALINGS, cross_validate_banded_grid
 from ..encoding.cv import cross_validate
 from ..encoding.pipeline import (GroupFit, assemble_scores, collect_targets, encode_dataset, group_problem,
                                  subject_groups)
@@ -63,7 +63,7 @@ def _window_like(features: Mapping[str, xr.Dataset], window: Mapping[str, xr.Dat
     return out
 
 
-def _group_fits(features, window, targets, group, scalings, alone_too) -> tuple[GroupFit, GroupFit, GroupFit]:
+def _group_fits(features, window, targets, group, grid: dict, alone_too) -> tuple[GroupFit, GroupFit, GroupFit]:
     """Joint banded fit, window-alone fit (NaN unless ``alone_too``) and the window's scaling of one group."""
     enc = targets.encoding
     present, ahead = group_problem(features, targets, group), group_problem(window, targets, group)
@@ -76,7 +76,7 @@ def _group_fits(features, window, targets, group, scalings, alone_too) -> tuple[
     for i, layer in enumerate(targets.layers):
         Xp, Xw = present.design_of_layer(layer), ahead.design_of_layer(layer)
         res = cross_validate_banded_grid({"present": Xp, "window": Xw}, present.Y, present.rows_story,
-                                         scalings=scalings, **opts)
+                                         **grid, **opts)
         joint["r"][i], joint["r2"][i], joint["alpha"][i], scale[i] = res.r, res.r2, res.alpha, res.scalings[0]
         if alone_too:
             win = cross_validate(Xw, present.Y, present.rows_story, **opts)
@@ -103,6 +103,7 @@ def window_scores(
     on_beyond_end: str = "error",
     word_sources: Mapping[str, str] | None = None,
     window_alone: bool = True,
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
 ) -> xr.Dataset:
     """Scores of the present features plus one window block (any feature block), and of the window alone.
 
@@ -122,6 +123,9 @@ def window_scores(
         present's, or left out); ``"shared"``: one penalty over the concatenated features.
     scalings
         Design scalings of the window tried besides 0 (banded only).
+    min_improvement
+        Relative inner-CV error reduction the window must bring to enter a target's model (banded
+        only; :func:`brainalign.encoding.banded.fit_banded_grid`).
     window_alone
         Also score the window alone (``r_window``, ``r2_window``: the variance partition needs them;
         False leaves them NaN and saves one fit per layer).
@@ -147,7 +151,8 @@ def window_scores(
         joint["window_scaling"] = xr.ones_like(joint["r"])
     else:
         targets = collect_targets(features, recordings, **common)
-        fits = [_group_fits(features, window, targets, group, scalings, window_alone)
+        grid = {"scalings": scalings, "min_improvement": min_improvement}
+        fits = [_group_fits(features, window, targets, group, grid, window_alone)
                 for group in subject_groups(targets)]
         joint = assemble_scores(targets, [f[0] for f in fits])
         alone = assemble_scores(targets, [f[1] for f in fits])
@@ -196,6 +201,7 @@ def forecast_scores(
     combine: str = "concat",
     penalty: str = "banded",
     scalings: Sequence[float] = DEFAULT_SCALINGS,
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
     **encode_options,
 ) -> xr.Dataset:
     """:func:`window_scores` of the forecast window at every distance, stacked along ``distance``.
@@ -206,7 +212,7 @@ def forecast_scores(
         ``{story: Dataset}`` with the layers to encode already selected.
     distances, width, combine
         The windows (:func:`brainalign.features.forecast_features`).
-    penalty, scalings
+    penalty, scalings, min_improvement
         See :func:`window_scores`.
     **encode_options
         ``recordings`` are positional; ``modality``, ``design``, ``encoding``, ``onsets``,
@@ -217,7 +223,7 @@ def forecast_scores(
         log.info("distance %d: width %d (%s), %s penalty", d, width, combine, penalty)
         window = forecast_window(features, int(d), width, combine)
         per_distance.append(window_scores(features, window, recordings, penalty=penalty, scalings=scalings,
-                                          **encode_options))
+                                          min_improvement=min_improvement, **encode_options))
     out = xr.concat(per_distance, dim=xr.DataArray([int(d) for d in distances], dims="distance", name="distance"),
                     coords="minimal", compat="override")
     out.attrs.update(forecast_width=int(width), forecast_combine=combine)
