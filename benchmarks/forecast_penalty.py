@@ -104,7 +104,8 @@ def main() -> None:
     ap.add_argument("--null-at", type=int, nargs="*", default=[20], help="distances of the null-window conditions")
     ap.add_argument("--trim-at", type=int, nargs="*", default=[20, 30], help="distances of the trimmed condition")
     ap.add_argument("--min-improvement", type=float, default=None, help="banded: default of the library if not given")
-    ap.add_argument("--scalings", type=float, nargs="+", default=None, help="banded: default of the library if not given")
+    ap.add_argument("--scalings", type=float, nargs="+", default=None,
+                    help="banded: default of the library if not given")
     ap.add_argument("--conditions", nargs="+", default=["shared", "banded", "shared_null", "banded_null",
                                                          "shared_trimmed"])
     args = ap.parse_args()
