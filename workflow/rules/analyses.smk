@@ -127,6 +127,14 @@ rule analysis_forecast:
             subcategory="{model} · {modality}",
             labels={"model": "{model}", "modality": "{modality}", "figure": "map of d*"},
         ),
+        bands=_an_plan.analysis_file(RESULTS, "forecast", "bands"),
+        bands_figure=report(
+            _an_plan.analysis_file(RESULTS, "forecast", "bands_figure", ext=FIG_EXT),
+            caption="../report/analyses/forecast_bands.rst",
+            category="3. Forecast windows",
+            subcategory="{model} · {modality}",
+            labels={"model": "{model}", "modality": "{modality}", "figure": "F(d) per band"},
+        ),
     params:
         bids_root=BIDS_ROOT,  # analyses.regions paths may hold {bids_root}
         analyses=ANALYSES_CFG,

@@ -1,11 +1,12 @@
 """Rule `analysis_forecast`: F(d) per region, the best distance d* and its map."""
 
-from brainalign.analyses import (base_unit_scores, best_distance, distance_map, forecast_gain,
-                                 forecast_table, top_units)
+from brainalign.analyses import (band_partition, band_table, base_unit_scores, best_distance,
+                                 distance_map, forecast_gain, forecast_table, top_units)
 from brainalign.analyses.regions import attach_regions, find_region_sources
 from brainalign.config_checks import check_layers
 from brainalign.io.store import atomic_write_table, read_zarr
-from brainalign.plotting import plot_brain_map, plot_forecast, plot_topomaps, values_to_nifti
+from brainalign.plotting import (plot_brain_map, plot_forecast, plot_forecast_bands, plot_topomaps,
+                                 values_to_nifti)
 from brainalign.runtime import setup_logging
 
 log = setup_logging(snakemake.log[0])  # noqa: F821
@@ -36,8 +37,14 @@ log.info("\n%s", best.to_string(index=False))
 ahead = tuple(best.loc[best["d_star"] > 0, "region"].astype(str))
 units = top_units(best, fig["max_regions"], column="base_score", always=tuple(fig["regions"]) + ahead)
 plot_forecast(table, best, smk.output.figure, units=units,
-              title=f"{model}: forecast score F(d) ({modality}, width {fc['width']})",
+              title=f"{model}: forecast score F(d) ({modality}, width {fc['width']}, "
+                    f"{stack.attrs.get('penalty', 'shared')} penalty)",
               ylabel=f"F(d) (Δ {'Pearson r' if an['score'] == 'r' else 'R²'})")
+# the gain per band: R² unique to the window (F(d) in R²), unique to the present words, shared
+bands = band_table(band_partition(base, by_d, layer=layer, lag_reduce=an["lag_reduce"]), an["confidence"])
+atomic_write_table(bands, smk.output.bands)
+plot_forecast_bands(bands, smk.output.bands_figure, units=units,
+                    title=f"{model}: variance partition of present features and forecast window ({modality})")
 
 # Each region's tested d* (a per-voxel d* has no test, and a glass brain shows the maximum along each
 # projection); without regions, each target's own d*.

@@ -88,6 +88,82 @@ def forecast_gain(base: xr.Dataset, by_distance: Mapping[int, xr.Dataset], *, va
     return gain.transpose("subject", ..., "distance")
 
 
+BANDS = ("unique_present", "unique_window", "shared")
+
+
+def _pick_layer(parts: dict[str, xr.DataArray], layer: int | str) -> dict[str, xr.DataArray]:
+    """Reduce every component over layers alike: 'peak' takes the layer where the joint model peaks."""
+    if layer == "peak":
+        best = parts["joint"].fillna(-np.inf).argmax("layer")
+        return {k: v.isel(layer=best).drop_vars(["layer", "relative_depth"], errors="ignore")
+                for k, v in parts.items()}
+    return {k: _layer_reduce(v, layer) for k, v in parts.items()}
+
+
+def band_partition(base: xr.Dataset, by_distance: Mapping[int, xr.Dataset], *, by: str | None = "region",
+                   layer: int | str = "peak", lag_reduce: LagReduce = "mean") -> xr.Dataset:
+    """Variance partition (R²) of the present features and the forecast window, per distance.
+
+    With ``P`` = R² of the present features (``base``), ``W`` = R² of the window alone
+    (``r2_window``) and ``J`` = R² of the joint model (``r2``, from
+    :func:`brainalign.analyses.forecast_fit.window_scores`): ``unique_window = J − P`` (the forecast
+    gain in R²), ``unique_present = J − W`` and ``shared = P + W − J`` (de Heer et al. 2017).
+
+    Parameters
+    ----------
+    base, by_distance
+        As in :func:`forecast_gain`; the forecast scores must hold ``r2`` and ``r2_window``.
+    by, layer, lag_reduce
+        As in :func:`forecast_gain`; with ``layer="peak"`` every component is read at the layer where
+        the joint model peaks (per subject, unit and distance), so that the three add up.
+
+    Returns
+    -------
+    xr.Dataset
+        ``unique_present``, ``unique_window``, ``shared`` and ``joint``, each ``subject × <unit> ×
+        distance``.
+    """
+    if not by_distance:
+        raise ValueError("band_partition needs at least one distance")
+    distances = sorted(int(d) for d in by_distance)
+    present = reduce_lag(check_scores(base, "r2"), lag_reduce)
+    per_d = []
+    for d in distances:
+        other = by_distance[d]
+        _check_same_targets(base, other, f"d={d}")
+        joint = reduce_lag(check_scores(other, "r2"), lag_reduce)
+        if "r2_window" not in other:
+            raise ValueError(f"forecast scores at d={d} have no 'r2_window' (the window alone): re-run forecast_scores")
+        alone = reduce_lag(other["r2_window"], lag_reduce)
+        common = np.intersect1d(present["layer"].values, joint["layer"].values)
+        if common.size == 0:
+            raise ValueError(f"forecast scores at d={d} share no layer with the base scores")
+        P, J, W = (to_units(v.sel(layer=common), by) for v in (present, joint, alone))
+        picked = _pick_layer({"joint": J, "unique_window": J - P, "unique_present": J - W, "shared": P + W - J}, layer)
+        per_d.append(xr.Dataset(picked))
+    out = xr.concat(per_d, dim=xr.DataArray(distances, dims="distance", name="distance"), coords="minimal",
+                    compat="override")
+    out.attrs = {"score_variable": "r2", "layer": str(layer)}
+    return out.transpose("subject", ..., "distance")
+
+
+def band_table(partition: xr.Dataset, confidence: float = 0.95) -> pd.DataFrame:
+    """Tidy variance partition: one row per unit, distance and band with the across-subject statistics.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``<unit>, distance, band, mean, sem, ci_low, ci_high, t, p, n_subjects`` (bands
+        ``unique_present``, ``unique_window``, ``shared``; R²).
+    """
+    frames = []
+    for band in BANDS:
+        df = forecast_table(partition[band].rename("forecast_gain"), confidence)
+        df.insert(2, "band", band)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
 def _gain_unit(gain: xr.DataArray) -> str:
     rest = [d for d in gain.dims if d not in ("subject", "distance")]
     if len(rest) != 1:

@@ -26,6 +26,8 @@ FILES: dict[str, dict[str, str]] = {
         "best": "{model}/{modality}/best_distance.tsv",
         "figure": "{model}/{modality}/forecast_gain_by_distance_and_region.{ext}",
         "map": "{model}/{modality}/best_distance_map.{ext}",
+        "bands": "{model}/{modality}/forecast_gain_by_band.tsv",
+        "bands_figure": "{model}/{modality}/forecast_gain_by_band.{ext}",
     },
     "forecast_depth": {
         "scores": "{model}/{modality}/scores.zarr",

@@ -6,7 +6,7 @@ figure atomically to the path it is given (PNG/SVG/PDF by suffix) and returns th
 from .figure_io import new_figure, save_figure
 from .brainmaps import (is_surface, plot_brain_map, plot_surface_map, plot_voxel_map, save_nifti, surface_textures,
                         values_to_nifti, values_to_surface_nifti)
-from .curves import (plot_best_depths, plot_context, plot_control_comparison, plot_forecast,
+from .curves import (plot_best_depths, plot_context, plot_control_comparison, plot_forecast, plot_forecast_bands,
                      plot_electrode_hierarchy, plot_fraction_of_peak, plot_hierarchy, plot_layer_profiles,
                      plot_quality)
 from .heatmaps import plot_similarity
@@ -16,7 +16,7 @@ __all__ = [
     "new_figure", "save_figure", "save_nifti", "values_to_nifti", "plot_brain_map", "plot_voxel_map",
     "is_surface", "surface_textures", "plot_surface_map", "values_to_surface_nifti",
     "plot_layer_profiles", "plot_best_depths", "plot_hierarchy", "plot_electrode_hierarchy", "plot_forecast",
-    "plot_context",
+    "plot_forecast_bands", "plot_context",
     "plot_control_comparison", "plot_quality", "plot_fraction_of_peak", "plot_similarity",
     "sensor_info", "plot_topomaps", "plot_time_courses", "time_course_table",
 ]

@@ -211,6 +211,43 @@ def plot_forecast(table: pd.DataFrame, best: pd.DataFrame, path: str | os.PathLi
     return save_figure(fig, path)
 
 
+BAND_LABELS = {"unique_window": "unique to the window (gain)", "unique_present": "unique to the present word",
+               "shared": "shared"}
+
+
+def plot_forecast_bands(bands: pd.DataFrame, path: str | os.PathLike, *, units: list[str] | None = None,
+                        title: str = "Variance partition of present features and forecast window") -> Path:
+    """One panel per region: R² unique to the window, unique to the present and shared, against d.
+
+    ``bands`` is :func:`brainalign.analyses.forecast.band_table` (``<unit>, distance, band, mean,
+    ci_low, ci_high, ...``); the window's unique share is the forecast gain F(d) in R².
+    """
+    unit = bands.columns[0]
+    units = list(units) if units is not None else list(dict.fromkeys(bands[unit]))
+    rows, cols = grid_shape(len(units))
+    fig = new_figure(3.2 * cols, 2.6 * rows + 0.8)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    for k, name in enumerate(units):
+        ax = axes.flat[k]
+        ax.axhline(0, color="0.7", lw=0.8)
+        for j, (band, label) in enumerate(BAND_LABELS.items()):
+            d = bands[(bands[unit] == name) & (bands["band"] == band)].sort_values("distance")
+            ax.plot(d["distance"], d["mean"], marker="o", ms=3, color=COLORS[j], label=label)
+            if d["ci_low"].notna().any():
+                ax.fill_between(d["distance"], d["ci_low"], d["ci_high"], color=COLORS[j], alpha=0.15, lw=0)
+        ax.set_title(str(name), fontsize=10)
+        if k % cols == 0:
+            ax.set_ylabel("R²")
+        if k // cols == rows - 1:
+            ax.set_xlabel("forecast distance d (words)")
+    for ax in list(axes.flat)[len(units):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7, frameon=False)
+    n = int(bands["n_subjects"].iloc[0]) if "n_subjects" in bands else 0
+    fig.suptitle(f"{title}\nmean ± 95% CI across {n} subjects", fontsize=10, y=1.0 + 0.1 / rows)
+    return save_figure(fig, path)
+
+
 def plot_context(profile: pd.DataFrame, path: str | os.PathLike, *, title: str = "Brain score vs context length",
                  ylabel: str = "brain score (Pearson r)", units: list[str] | None = None) -> Path:
     """Score at the best layer vs context length (tokens), one line per region, with bands."""
