@@ -3,8 +3,6 @@ and its correlation with the hierarchy, on synthetic recordings with a planted k
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +11,7 @@ from brainalign.encoding.settings import design_settings, solver_settings
 from tests.synthetic_features import random_features
 
 from brainalign.analyses.forecast_depth import (DEPTH_DIM, best_forecast_depth, depth_gain, depth_gain_table,
-                                                depth_grid, depth_scores, depth_window_features,
+                                                depth_grid, depth_scores, depth_window,
                                                 forecast_hierarchy_correlation)
 from brainalign.design.fmri import apply_operator, fmri_operator
 from brainalign.encoding import encode_dataset
@@ -56,52 +54,66 @@ def _recordings(rng: np.random.Generator, feats: dict, subjects=("01", "02", "03
     return recs
 
 
+def _grid(feats: dict, recs: dict, penalty: str) -> xr.Dataset:
+    """The (d, k) grid with the schema's forecast settings (window scalings, min improvement) and ``penalty``."""
+    fc = _section(penalty=penalty)
+    return depth_scores(feats, recs, present_layers=[PRESENT], depth_layers=[1, 2, DEEP], distances=[2, D],
+                        width=fc["width"], combine=fc["combine"], penalty=fc["penalty"],
+                        scalings=fc["window_scalings"], min_improvement=fc["window_min_improvement"],
+                        modality="fmri", design=DESIGN, encoding=ENC)
+
+
 @pytest.fixture(scope="module")
 def planted():
-    """Base scores, the (d, k) grid and the gain map of the synthetic study (one encode per cell)."""
+    """Base scores, the (d, k) grid and the gain map of the synthetic study (banded penalty, the default)."""
     rng = np.random.default_rng(7)
-    feats = random_features(rng, 4, 6, 360)
+    # 720 words per story: with 360 the held-out noise alone moves a 5-voxel region's F by up to ~0.015
+    feats = random_features(rng, 4, 6, 720)
     recs = _recordings(rng, feats)
-    encode = functools.partial(encode_dataset, recordings=recs, modality="fmri", design=DESIGN, encoding=ENC)
-    base = encode({s: f.sel(layer=[PRESENT]) for s, f in feats.items()})
-    grid = depth_scores(feats, lambda derived: encode(derived), present_layers=[PRESENT], depth_layers=[1, 2, DEEP],
-                        distances=[2, D])
-    return feats, base, grid, depth_gain(base, grid)
+    base = encode_dataset({s: f.sel(layer=[PRESENT]) for s, f in feats.items()}, recs, modality="fmri",
+                          design=DESIGN, encoding=ENC)
+    grid = _grid(feats, recs, "banded")
+    return feats, recs, base, grid, depth_gain(base, grid)
 
 
-def test_window_joins_present_layers_with_the_chosen_layers_future_words():
+def test_window_holds_the_chosen_layers_future_words():
     rng = np.random.default_rng(0)
-    ds = random_features(rng, 4, 3, 20)["s1"]
-    out = depth_window_features(ds, [0, 2], depth_layer=3, distance=4, width=2)
-    assert out.hidden.dims == ("word", "layer", "feature") and out.hidden.shape == (20, 2, 9)
-    assert out.block.values.tolist() == [0] * 3 + [1] * 3 + [2] * 3
-    x = ds.hidden.values
-    for li, layer in enumerate([0, 2]):
-        np.testing.assert_array_equal(out.hidden.values[:, li, :3], x[:, layer])
-        for t in range(20):  # both present layers get the same window: layer 3's words t+4, t+5
-            for j in range(2):
-                want = x[t + 4 + j, 3] if t + 4 + j < 20 else np.zeros(3)
-                np.testing.assert_allclose(out.hidden.values[t, li, 3 * (j + 1):3 * (j + 2)], want)
-    assert out.valid.values.tolist() == [t + 5 < 20 for t in range(20)]
-    assert out.layer.values.tolist() == [0, 2] and out.attrs["forecast_depth_layer"] == 3
-    np.testing.assert_allclose(out.relative_depth.values, ds.relative_depth.sel(layer=[0, 2]).values)
+    feats = random_features(rng, 4, 3, 20)
+    window = depth_window(feats, depth_layer=3, distance=4, width=2)
+    assert set(window) == set(feats)
+    out = window["s1"]
+    assert out.hidden.dims == ("word", "layer", "feature") and out.hidden.shape == (20, 1, 6)
+    assert out.layer.values.tolist() == [3]
+    x = feats["s1"].hidden.values
+    for t in range(20):  # layer 3's words t+4, t+5, zeros past the story's end
+        for j in range(2):
+            want = x[t + 4 + j, 3] if t + 4 + j < 20 else np.zeros(3)
+            np.testing.assert_allclose(out.hidden.values[t, 0, 3 * j:3 * (j + 1)], want)
 
 
 def test_window_of_a_missing_layer_names_it():
-    ds = random_features(np.random.default_rng(0), 3, 2, 10)["s1"]
-    with pytest.raises(ValueError, match="layer 7 is not in the features"):
-        depth_window_features(ds, [0], depth_layer=7, distance=1)
+    feats = random_features(np.random.default_rng(0), 3, 2, 10)
+    with pytest.raises(ValueError, match="layer 7 is not in the features of story 's1'"):
+        depth_window(feats, depth_layer=7, distance=1)
+
+
+def test_missing_present_layer_names_it(planted):
+    feats, recs, _, _, _ = planted
+    with pytest.raises(ValueError, match=r"present layers \[9\] are not in the features"):
+        depth_scores(feats, recs, present_layers=[9], depth_layers=[1], distances=[2], width=1, combine="concat",
+                     penalty="banded", scalings=[1.0], min_improvement=0.03, modality="fmri", design=DESIGN,
+                     encoding=ENC)
 
 
 def test_grid_has_distance_and_depth_dims(planted):
-    feats, base, grid, gain = planted
+    feats, _, base, grid, gain = planted
     assert grid.r.sizes["distance"] == 2 and grid.r.sizes[DEPTH_DIM] == 3
     np.testing.assert_allclose(grid.depth_relative_depth.values, [1 / 3, 2 / 3, 1.0])
     assert gain.dims == ("subject", "region", "distance", DEPTH_DIM)
 
 
 def test_planted_forecast_depth_is_recovered(planted):
-    _, _, _, gain = planted
+    _, _, _, _, gain = planted
     best = best_forecast_depth(gain, min_gain=0.01, alpha=0.05).set_index("region")
     mean = gain.mean("subject")
     # the planted cell wins for the forecast region, by a margin over the present layer's window
@@ -114,10 +126,25 @@ def test_planted_forecast_depth_is_recovered(planted):
     for name in ("present", "noise"):
         assert not best.loc[name, "significant"] and best.loc[name, "k_star"] == -1 and best.loc[name, "d_star"] == 0
     assert float(mean.sel(region="present").max()) < 0.02
+    # banded penalty: a useless window costs ~0, so no cell of a region without look-ahead is biased down
+    for name in ("present", "noise"):
+        assert float(abs(mean.sel(region=name)).max()) <= 0.01, (name, mean.sel(region=name).values)
+
+
+def test_shared_penalty_biases_the_gain_down_where_banded_does_not(planted):
+    feats, recs, base, grid, gain = planted
+    shared = _grid(feats, recs, "shared")
+    assert grid.attrs["penalty"] == "banded" and shared.attrs["penalty"] == "shared"
+    assert float(shared.window_scaling.min()) == 1.0 and float(grid.window_scaling.min()) == 0.0  # window left out
+    g_shared = depth_gain(base, shared).mean("subject").sel(region="present")
+    g_banded = gain.mean("subject").sel(region="present")
+    # one penalty over present + window: the window's columns cost the joint model in every cell
+    assert float(g_shared.mean()) < float(g_banded.mean()) - 0.01
+    assert float(g_shared.max()) < 0
 
 
 def test_gain_table_rows_and_statistics(planted):
-    _, _, _, gain = planted
+    _, _, _, _, gain = planted
     table = depth_gain_table(gain)
     assert len(table) == 3 * 2 * 3
     assert list(table.columns[:4]) == ["region", DEPTH_DIM, "depth_relative_depth", "distance"]
@@ -160,7 +187,7 @@ def test_hierarchy_correlation_needs_three_significant_units():
 
 
 def test_gain_without_grid_dims_is_an_error(planted):
-    _, base, grid, _ = planted
+    _, _, base, grid, _ = planted
     with pytest.raises(ValueError, match="'depth_layer'"):
         depth_gain(base, grid.isel({DEPTH_DIM: 0}, drop=True))
 

@@ -14,8 +14,10 @@ per ``k``).  Each unit's best cell of the (d, k) map gives its forecast distance
 
 * :func:`depth_grid` - the analysis' (present layer, k, d) grid (whether it runs:
   :func:`brainalign.analyses.plan.depth_enabled`).
-* :func:`depth_window_features` - one story's present features joined with a window from layer ``k``.
-* :func:`depth_scores` - the encoder scores over the (d, k) grid (the encoder is passed in).
+* :func:`depth_window` - the forecast window from layer ``k`` (the forecast analysis' own windows).
+* :func:`depth_scores` - the scores over the (d, k) grid, each cell fitted as the forecast analysis
+  fits F(d) (:func:`brainalign.analyses.forecast_fit.window_scores`: present and window as separate
+  bands, banded penalty by default).
 * :func:`depth_gain` / :func:`depth_gain_table` - the gain map F(d, k), per subject and tidy.
 * :func:`best_forecast_depth` - ``d*`` and ``k*`` per unit, with the across-subject test.
 * :func:`forecast_hierarchy_correlation` - ``d*`` and ``k*`` against the hierarchy position.
@@ -30,9 +32,9 @@ import pandas as pd
 import xarray as xr
 
 from brainalign.config_checks import check_layers
-from brainalign.features import forecast_features
 
 from .forecast import forecast_gain
+from .forecast_fit import forecast_window, window_scores
 from .hierarchy import hierarchy_correlation
 from .settings import evenly_spaced_layers
 from .units import LagReduce, subject_stats
@@ -68,106 +70,110 @@ def depth_grid(forecast: Mapping, feature_layers: Sequence[int], base_layers: Se
     return present, ks, distances
 
 
-def depth_window_features(ds: xr.Dataset, present_layers: Sequence[int], depth_layer: int, distance: int,
-                          width: int = 1, combine: str = "concat") -> xr.Dataset:
-    """Present features of ``present_layers`` joined with a forecast window from ``depth_layer``.
+def depth_window(features: Mapping[str, xr.Dataset], depth_layer: int, distance: int, width: int = 1,
+                 combine: str = "concat") -> dict[str, xr.Dataset]:
+    """The forecast window from layer ``k``: layer ``k``'s features of the words ahead, per story.
+
+    Built by :func:`brainalign.analyses.forecast_fit.forecast_window` (the ordinary forecast
+    analysis' own windows) on layer ``k`` alone, so the two analyses share one window definition;
+    its single layer joins every present layer in :func:`~brainalign.analyses.forecast_fit.window_scores`.
 
     Parameters
     ----------
-    ds
-        One story's features (``hidden``: ``word × layer × feature``, the Features contract).
-    present_layers
-        Layers (coordinate values) of the present word's features; each keeps its own layer entry.
+    features
+        ``{story: Features dataset}`` (``hidden``: ``word × layer × feature``).
     depth_layer
-        Layer ``k`` whose features of words ``t + d … t + d + w − 1`` form the window of every
-        present layer.
+        Layer ``k`` whose features of words ``t + d … t + d + w − 1`` form the window.
     distance, width, combine
         As in :func:`brainalign.features.forecast_features` (``d >= 1``, ``w >= 1``, ``concat``
         or ``sum``).
 
     Returns
     -------
-    xr.Dataset
-        ``hidden`` (``word × layer × feature``, float32) with coordinate ``block`` on ``feature``
-        (0 = present word), ``valid`` (``word``, bool: the window lies inside the story) and
-        attributes ``forecast_distance`` and ``forecast_depth_layer`` added to the features'.
+    dict[str, xr.Dataset]
+        ``{story: Dataset}`` with ``hidden`` (``word × layer × feature``, one layer: ``k``); rows
+        whose window passes the story's end hold zeros there.
 
     Raises
     ------
     ValueError
-        A layer that the features lack (naming it and the layers present).
+        A story whose features lack layer ``k`` (naming it and the layers present).
     """
-    have = [int(v) for v in ds["layer"].values]
-    for layer in [*present_layers, depth_layer]:
-        if int(layer) not in have:
-            raise ValueError(f"forecast depth: layer {layer} is not in the features (layers {have})")
-    # the window of layer k, built by the same function as the ordinary forecast windows
-    win = forecast_features(ds.sel(layer=[int(depth_layer)]), [int(distance)], width, combine).isel(distance=0)
-    future = win["hidden"].isel(layer=0, drop=True).isel(feature=win["block"].values > 0)
-    present = ds["hidden"].sel(layer=[int(v) for v in present_layers]).astype(np.float32)
-    h = present.sizes["feature"]
-    n_future = future.sizes["feature"]
-    joined = np.concatenate(
-        [present.values, np.broadcast_to(future.values[:, None, :], (present.sizes["word"], present.sizes["layer"],
-                                                                     n_future))], axis=2)
-    coords = {name: c for name, c in present.coords.items() if name != "feature"}
-    out = xr.Dataset({"hidden": (("word", "layer", "feature"), joined),
-                      "valid": ("word", win["valid"].values)}, coords=coords)
-    out = out.assign_coords(feature=np.arange(h + n_future), block=("feature", win["block"].values))
-    for name in ds.data_vars:  # per-story scalars (perplexity...) travel with the features
-        if name != "hidden" and "word" not in ds[name].dims and "layer" not in ds[name].dims:
-            out[name] = ds[name]
-    out.attrs = {**dict(ds.attrs), **dict(win.attrs), "forecast_distance": int(distance),
-                 "forecast_depth_layer": int(depth_layer)}
-    return out
+    for story, ds in features.items():
+        have = [int(v) for v in ds["layer"].values]
+        if int(depth_layer) not in have:
+            raise ValueError(f"forecast depth: layer {depth_layer} is not in the features of story {story!r} "
+                             f"(layers {have})")
+    return forecast_window({story: ds.sel(layer=[int(depth_layer)]) for story, ds in features.items()},
+                           int(distance), width, combine)
 
 
-def depth_scores(features: Mapping[str, xr.Dataset], encode: Callable[[dict[str, xr.Dataset]], xr.Dataset], *,
+def depth_scores(features: Mapping[str, xr.Dataset], recordings: Mapping[str, Mapping[str, xr.DataArray]], *,
                  present_layers: Sequence[int], depth_layers: Sequence[int], distances: Sequence[int],
-                 width: int = 1, combine: str = "concat",
-                 log: Callable[[str], None] | None = None) -> xr.Dataset:
-    """Encoder scores of present features + a window from layer ``k`` at distance ``d``, over the grid.
+                 width: int, combine: str, penalty: str, scalings: Sequence[float], min_improvement: float,
+                 log: Callable[[str], None] | None = None, **encode_options) -> xr.Dataset:
+    """Scores of the present layers + a window from layer ``k`` at distance ``d``, over the (d, k) grid.
+
+    Each cell is one :func:`brainalign.analyses.forecast_fit.window_scores` fit, present features
+    and window as separate bands, with the forecast analysis' penalty choice: with ``"banded"`` the
+    window has its own penalty (or is left out), so a window that carries nothing costs ~0 and
+    F(d, k) is not biased down by the window's extra columns, as it is with one ``"shared"`` penalty.
 
     Parameters
     ----------
     features
-        ``{story: Features dataset}``.
-    encode
-        Called with ``{story: derived features}`` (present layers + window); returns a Scores
-        dataset (e.g. :func:`brainalign.encoding.encode_dataset` with the recordings bound).
+        ``{story: Features dataset}`` holding the present layers and every window layer.
+    recordings
+        As in :func:`brainalign.encoding.encode_dataset`.
     present_layers, depth_layers, distances
         The present layers, the window's source layers ``k`` and the distances ``d``.
     width, combine
-        The window (see :func:`depth_window_features`).
+        The window (see :func:`depth_window`).
+    penalty, scalings, min_improvement
+        The joint model's penalty (``analyses.forecast.penalty``, ``window_scalings``,
+        ``window_min_improvement``; see :func:`~brainalign.analyses.forecast_fit.window_scores`).
     log
         Progress messages (one per grid cell), e.g. a logger's ``info``.
+    **encode_options
+        ``modality``, ``design``, ``encoding`` (complete settings), ``onsets``, ``on_beyond_end``,
+        ``word_sources``, as in :func:`~brainalign.analyses.forecast_fit.window_scores`.
 
     Returns
     -------
     xr.Dataset
-        The Scores variables with two more dims, ``distance`` and ``depth_layer`` (coordinate
-        ``depth_relative_depth``: ``k``'s relative depth in the features).
+        The joint model's Scores variables plus ``window_scaling``, with two more dims, ``distance``
+        and ``depth_layer`` (coordinate ``depth_relative_depth``: ``k``'s relative depth in the
+        features); attribute ``penalty``.
     """
     distances = [int(d) for d in distances]
     depth_layers = [int(k) for k in depth_layers]
+    present_layers = [int(p) for p in present_layers]
     if not distances or not depth_layers or not present_layers:
         raise ValueError("forecast depth: present_layers, depth_layers and distances must be non-empty")
     first = next(iter(features.values()))
+    have = [int(v) for v in first["layer"].values]
+    if missing := [p for p in present_layers if p not in have]:
+        raise ValueError(f"forecast depth: present layers {missing} are not in the features (layers {have})")
     rel = first["relative_depth"].sel(layer=depth_layers).values if "relative_depth" in first.coords \
         else np.full(len(depth_layers), np.nan)
+    present = {story: ds.sel(layer=present_layers) for story, ds in features.items()}
     per_k = []
     for k in depth_layers:
         per_d = []
         for d in distances:
             if log is not None:
-                log(f"forecast depth: window from layer {k} at d = {d}, present layers {list(present_layers)}")
-            derived = {story: depth_window_features(ds, present_layers, k, d, width, combine)
-                       for story, ds in features.items()}
-            per_d.append(encode(derived))
+                log(f"forecast depth: window from layer {k} at d = {d}, present layers {present_layers}, "
+                    f"{penalty} penalty")
+            # the depth map needs no window-alone scores (no variance partition): one fit less per cell
+            per_d.append(window_scores(present, depth_window(features, k, d, width, combine), recordings,
+                                       penalty=penalty, scalings=scalings, min_improvement=min_improvement,
+                                       window_alone=False, **encode_options)
+                         .drop_vars(["r_window", "r2_window"]))
         per_k.append(xr.concat(per_d, dim=xr.DataArray(distances, dims="distance", name="distance"),
                                coords="minimal", compat="override"))
     grid = xr.concat(per_k, dim=xr.DataArray(depth_layers, dims=DEPTH_DIM, name=DEPTH_DIM),
                      coords="minimal", compat="override")
+    grid.attrs.update(forecast_width=int(width), forecast_combine=combine)
     return grid.assign_coords(depth_relative_depth=(DEPTH_DIM, np.asarray(rel, dtype=float)))
 
 
