@@ -1,8 +1,9 @@
 """Rule `forecast_depth_scores`: encoder scores of present features + a window from layer k at distance d,
-over the (d, k) grid of analyses.forecast (depth_layers / n_depth_layers, depth_distances)."""
+over the (d, k) grid of analyses.forecast (depth_layers / n_depth_layers, depth_distances), each cell with the
+forecast analysis' penalty (analyses.forecast.penalty, window_scalings, window_min_improvement)."""
 
 from brainalign.analyses.forecast_depth import depth_grid, depth_scores
-from brainalign.encoding import encode_dataset, read_encoding_inputs
+from brainalign.encoding import read_encoding_inputs
 from brainalign.encoding.settings import encoding_settings
 from brainalign.io.store import read_zarr, write_zarr
 from brainalign.runtime import provenance, setup_logging
@@ -18,21 +19,17 @@ features, recordings, onsets = read_encoding_inputs(smk.params.stories, smk.inpu
 first = next(iter(features.values()))
 present, depth_layers, distances = depth_grid(fc, first["layer"].values, read_zarr(smk.input.base)["layer"].values,
                                               features_store=smk.input.features[0], base_store=smk.input.base)
-log.info("forecast depth: present layers %s, window layers %s, distances %s, width %d (%s)", present, depth_layers,
-         distances, fc["width"], fc["combine"])
+log.info("forecast depth: present layers %s, window layers %s, distances %s, width %d (%s), %s penalty", present,
+         depth_layers, distances, fc["width"], fc["combine"], fc["penalty"])
 
-
-def encode(derived):
-    """Scores of one grid cell's features (present layers + window) with the workflow's design and encoder."""
-    return encode_dataset(derived, recordings, modality=smk.wildcards.modality, design=smk.params.design,
-                          encoding=encoding, layers=None, onsets=onsets, on_beyond_end=smk.params.on_beyond_end,
-                          word_sources=smk.params.word_tables)
-
-
+# each cell fitted as the forecast analysis fits F(d): present and window as bands, analyses.forecast.penalty
 needed = sorted(set(present) | set(depth_layers))
-scores = depth_scores({story: ds.sel(layer=needed).load() for story, ds in features.items()}, encode,
+scores = depth_scores({story: ds.sel(layer=needed).load() for story, ds in features.items()}, recordings,
                       present_layers=present, depth_layers=depth_layers, distances=distances,
-                      width=fc["width"], combine=fc["combine"], log=log.info)
+                      width=fc["width"], combine=fc["combine"], penalty=fc["penalty"],
+                      scalings=fc["window_scalings"], min_improvement=fc["window_min_improvement"], log=log.info,
+                      modality=smk.wildcards.modality, design=smk.params.design, encoding=encoding, onsets=onsets,
+                      on_beyond_end=smk.params.on_beyond_end, word_sources=smk.params.word_tables)
 scores.attrs.update(provenance({"forecast": fc, "design": smk.params.design, "encoding": smk.params.encoding},
                                model=smk.wildcards.model))
 write_zarr(scores, smk.output[0])
