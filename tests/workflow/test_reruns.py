@@ -256,7 +256,10 @@ def test_readers_open_only_listed_files(tmp_path, opened, modality):
     run = locate_run(root, "01", "a", modality)
     opened.clear()
     if modality == "fmri":
-        preprocess_run(run, options={"mask": str(synth.mask_path(root)), "strategy": {"motion": "basic"}}, story="a")
+        from brainalign.config_sections import with_defaults
+
+        options = with_defaults("preprocess.fmri", {"mask": str(synth.mask_path(root)), "strategy": {"motion": "basic"}})
+        preprocess_run(run, options=options, story="a")
         listed = {*run["files"], str(synth.mask_path(root))}  # + preprocess.fmri.mask, added by common.smk
     else:
         preprocess_meeg(run["bids_path"], l_freq=None, h_freq=None, notch=None, resample=None)
