@@ -73,7 +73,7 @@ def _check(root: Path, timings: dict | None = None):
     """The input check of the whole tree (rule check_inputs)."""
     specs = {"fmri": {"modality": "fmri"}, "eeg": {"modality": "eeg"}}
     runs = select_dataset_runs(root, specs, ["01", "02"], ["a", "b"])
-    timings = timings or synth.bids_config(root)["dataset"]["timings"]
+    timings = with_defaults("dataset.timings", timings or synth.bids_config(root)["dataset"]["timings"])
     return check_dataset(runs, root=root, kind="bids", timings=timings)
 
 

@@ -182,10 +182,11 @@ def test_music_in_a_file_of_its_own(tmp_path):
     events = tmp_path / "sub-01_task-story_events.tsv"
     events.write_text("onset\tduration\ttrial_type\tstim_file\n0.0\t10.0\tmusic\tintro_music.wav\n"
                       "12.0\t300.0\tstory\tstory_audio.wav\n")
-    info = stimulus_onset(events, {"stim_file": "{task}_audio.wav"}, subject="01", story="story")
+    info = stimulus_onset(events, with_defaults("dataset.stimulus_onset", {"stim_file": "{task}_audio.wav"}),
+                          subject="01", story="story")
     assert (info["onset"], info["stim_file"]) == (12.0, "story_audio.wav")
     with pytest.raises(InputError) as excinfo:
-        stimulus_onset(events, {"stim_file": None}, subject="01", story="story")
+        stimulus_onset(events, with_defaults("dataset.stimulus_onset", {"stim_file": None}), subject="01", story="story")
     assert_input_error(excinfo, events, r"2 stimulus files \['intro_music.wav', 'story_audio.wav'\]",
                        r"dataset.stimulus_onset.stim_file")
 
@@ -215,10 +216,10 @@ def test_events_contradict_themselves(tree):
 def test_events_file_missing(tmp_path):
     """No events.tsv with source events: error naming the run and the setting; none / seconds need none."""
     with pytest.raises(MissingInputError) as excinfo:
-        stimulus_onset(None, {"source": "events"}, subject="001", story="tunnel", where="sub-001 tunnel (bold.nii.gz)")
+        stimulus_onset(None, with_defaults("dataset.stimulus_onset", {"source": "events"}), subject="001", story="tunnel", where="sub-001 tunnel (bold.nii.gz)")
     assert_input_error(excinfo, "sub-001 tunnel", r"no events.tsv", r"dataset.stimulus_onset.source: none")
-    assert stimulus_onset(None, {"source": "none"}, subject="001", story="tunnel") == {"onset": 0.0, "source": "none"}
-    assert stimulus_onset(None, {"source": 2.5}, subject="001", story="tunnel") == {"onset": 2.5, "source": "config"}
+    assert stimulus_onset(None, with_defaults("dataset.stimulus_onset", {"source": "none"}), subject="001", story="tunnel") == {"onset": 0.0, "source": "none"}
+    assert stimulus_onset(None, with_defaults("dataset.stimulus_onset", {"source": 2.5}), subject="001", story="tunnel") == {"onset": 2.5, "source": "config"}
 
 
 def test_onset_not_a_time(tmp_path):
@@ -227,7 +228,8 @@ def test_onset_not_a_time(tmp_path):
     for value in ("n/a", "-3.0"):
         events.write_text(f"onset\tduration\ttrial_type\tstim_file\n{value}\t1534.0\tstory\ttunnel_audio.wav\n")
         with pytest.raises(InputError) as excinfo:
-            stimulus_onset(events, {"stim_file": "{task}_audio.wav"}, subject="01", story="tunnel")
+            stimulus_onset(events, with_defaults("dataset.stimulus_onset", {"stim_file": "{task}_audio.wav"}),
+                           subject="01", story="tunnel")
         assert_input_error(excinfo, events, r"column 'onset', line 2", r"seconds >= 0")
 
 

@@ -258,15 +258,20 @@ STORY_RUNS = with_defaults("dataset.story_runs", {
     "reach": {"task": "slumlordreach", "onset": "events", "events_index": 1, "tail": 15.0}})
 
 
+def _entry(**values) -> dict:
+    """A ``dataset.story_runs`` entry as the workflow's validation fills it."""
+    return with_defaults("dataset.story_runs", {"s": values})["s"]
+
+
 def test_story_segment_from_events_and_config(tmp_path):
     files = _two_story_run(tmp_path)
     assert story_segment("slumlord", STORY_RUNS["slumlord"], files["events"]) == (15.0, 60.0)
     assert story_segment("reach", STORY_RUNS["reach"], files["events"]) == (105.0, 45.0)
-    assert story_segment("reach", {"task": "x", "onset": 12.5}, None) == (12.5, None)
+    assert story_segment("reach", _entry(task="x", onset=12.5), None) == (12.5, None)
     with pytest.raises(ValueError, match=r"events_index=2 but the file has 2 row\(s\) with trial_type 'story'"):
-        story_segment("reach", {"task": "x", "onset": "events", "events_index": 2}, files["events"])
+        story_segment("reach", _entry(task="x", onset="events", events_index=2), files["events"])
     with pytest.raises(FileNotFoundError, match="dataset.story_runs.reach"):
-        story_segment("reach", {"task": "x"}, None)
+        story_segment("reach", _entry(task="x"), None)
 
 
 def test_two_stories_share_one_run_in_the_run_table(tmp_path):
