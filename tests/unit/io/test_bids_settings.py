@@ -43,3 +43,20 @@ def test_no_profile_is_the_schemas_default_profile():
     assert hf5_spec(profile, "/bids") == {"responses": "hf5", "hf5_root": "/bids/d"}
     with pytest.raises(ConfigError, match=r"dataset\.profile\.responses.*missing"):
         hf5_spec({"use_derivatives": False}, "/bids")
+
+
+def test_a_find_runs_query_without_profile_keys_takes_the_schemas(tmp_path, monkeypatch):
+    """find_runs' left-out use_derivatives/responses follow the schema's dataset.profile defaults."""
+    import brainalign.config_sections as sections
+    from brainalign.io.bids import find_runs
+
+    bold = tmp_path / "sub-01" / "func" / "sub-01_task-a_bold.nii.gz"
+    prep = tmp_path / "derivatives" / "fmriprep" / "sub-01" / "func" / "sub-01_task-a_desc-preproc_bold.nii.gz"
+    for p in (bold, prep):
+        p.parent.mkdir(parents=True)
+        p.write_bytes(b"")
+    assert find_runs(tmp_path, {"modality": "fmri"})["path"].tolist() == [str(prep)]  # schema: true
+    real = sections.defaults
+    monkeypatch.setattr("brainalign.io.bids.defaults",
+                        lambda key: False if key == "dataset.profile.use_derivatives" else real(key))
+    assert find_runs(tmp_path, {"modality": "fmri"})["path"].tolist() == [str(bold)]

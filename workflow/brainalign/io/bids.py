@@ -37,7 +37,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from brainalign.config_sections import complete, require
+from brainalign.config_sections import complete, defaults, require
 from brainalign.errors import ConfigError, InputError, MissingInputError
 from brainalign.io.tsv import numeric_column, read_bids_tsv
 
@@ -99,8 +99,8 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
         ``stories``, ``sessions`` (lists, default all); fMRI only: ``derivatives_root`` (default
         ``<root>/derivatives/fmriprep``), ``space`` (e.g. ``MNI152NLin2009cAsym``, or a surface
         space such as ``fsaverage6``: then ``path``/``path_r`` are the left/right GIFTI files),
-        ``use_derivatives`` (default true: preprocessed BOLD when found, else raw BOLD),
-        ``responses`` (``bold``, default, or ``hf5``: LeBel et al. 2023's preprocessed responses
+        ``use_derivatives`` (left out: the schema's ``dataset.profile`` default, true: preprocessed BOLD when found, else raw BOLD),
+        ``responses`` (``bold``, the schema's default, or ``hf5``: LeBel et al. 2023's preprocessed responses
         ``<hf5_root>/<subject>/<story>.hf5``, ``hf5_root`` default ``<root>/derivative/preprocessed_data``);
         iEEG only: ``electrodes_space`` (``preprocess.ieeg.electrodes_space``, default ``auto``: which
         electrodes.tsv column ``electrodes`` and ``files`` hold, :func:`choose_electrodes`).
@@ -119,7 +119,8 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
     if modality not in ("fmri", "meg", "eeg", "ieeg"):
         raise ValueError(f"spec['modality']={modality!r}: expected fmri, meg, eeg or ieeg")
     subjects, stories, sessions = (_spec_list(spec, k) for k in ("subjects", "stories", "sessions"))
-    if modality == "fmri" and spec.get("responses", "bold") == "hf5":
+    # a query's left-out profile keys take the schema's dataset.profile defaults (no second copy here)
+    if modality == "fmri" and spec.get("responses", defaults("dataset.profile.responses")) == "hf5":
         rows = _hf5_rows(root, spec)
     elif modality == "fmri":
         rows = _fmri_rows(root, spec)
@@ -182,7 +183,7 @@ def _fmri_rows(root: Path, spec: Mapping) -> list[dict]:
     deriv = Path(spec.get("derivatives_root") or root / "derivatives" / "fmriprep")
     space = spec.get("space")
     surface = bool(space) and str(space).startswith("fs")
-    use_deriv = spec.get("use_derivatives", True) and deriv.exists()
+    use_deriv = spec.get("use_derivatives", defaults("dataset.profile.use_derivatives")) and deriv.exists()
     rows = []
     for entry in _fmri_bolds(root, deriv, space, surface, use_deriv).values():
         ent = entry["ent"]
