@@ -17,6 +17,7 @@ import pytest
 from tests import synthetic_bids as synth
 from reliability_helpers import SHARED, assert_input_error
 
+from brainalign.config_sections import with_defaults
 from brainalign.errors import InputError, MissingInputError
 from brainalign.io.bids import locate_run, meeg_bids_path, recording_duration
 from brainalign.io.inputs import check_dataset, raise_blocking, select_dataset_runs
@@ -26,7 +27,7 @@ from brainalign.preprocess.fmri import preprocess_run
 from brainalign.preprocess.meeg import preprocess_meeg, read_raw
 
 RECORDINGS = SHARED / "recordings"
-FMRI_OPTIONS = {"strategy": {"motion": "basic"}, "drop_initial_trs": 0}
+FMRI_OPTIONS = with_defaults("preprocess.fmri", {"strategy": {"motion": "basic"}, "drop_initial_trs": 0})
 MEEG_OPTIONS = {"l_freq": None, "h_freq": None, "notch": None, "resample": None, "reference": None}
 
 
@@ -72,7 +73,7 @@ def _check(root: Path, timings: dict | None = None):
     """The input check of the whole tree (rule check_inputs)."""
     specs = {"fmri": {"modality": "fmri"}, "eeg": {"modality": "eeg"}}
     runs = select_dataset_runs(root, specs, ["01", "02"], ["a", "b"])
-    timings = timings or synth.bids_config(root)["dataset"]["timings"]
+    timings = with_defaults("dataset.timings", timings or synth.bids_config(root)["dataset"]["timings"])
     return check_dataset(runs, root=root, kind="bids", timings=timings)
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from brainalign.config_sections import with_defaults
 from brainalign.errors import ConfigError, InputError, MissingInputError
 from brainalign.io.bids import plan_runs, read_conditions, stimulus_onset, stimulus_onsets, stimulus_spec
 from brainalign.preprocess.fmri import preprocess_run
@@ -92,10 +93,10 @@ def tree(tmp_path_factory) -> Path:
 
 
 def profile_dataset(**overrides) -> dict:
-    """The narratives profile's dataset block (what common.smk plans with), with overrides."""
+    """The narratives profile's dataset block (what common.smk plans with: schema defaults filled), with overrides."""
     ds = yaml.safe_load(PROFILE.read_text())["dataset"]
     ds.update(overrides)
-    return ds
+    return with_defaults("dataset", ds)
 
 
 def plan(root: Path, ds: dict, stories: list[str]) -> pd.DataFrame:
@@ -161,7 +162,7 @@ def test_story_starts_seconds_into_the_scan(tree):
         info = stimulus_onset(events_of(tree, sub, task), spec, subject=sub, story=task)
         assert info == {"onset": 3.0, "source": "events", "events": str(events_of(tree, sub, task)), "row": 0,
                         "line": 2, "stim_file": f"{task}_audio.wav", "trial_type": "story"}
-    assert "shift" not in profile_dataset()["timings"]
+    assert "shift" not in yaml.safe_load(PROFILE.read_text())["dataset"]["timings"]  # the profile sets none
 
 
 def test_music_row_plays_the_story_audio(tree):
@@ -181,10 +182,11 @@ def test_music_in_a_file_of_its_own(tmp_path):
     events = tmp_path / "sub-01_task-story_events.tsv"
     events.write_text("onset\tduration\ttrial_type\tstim_file\n0.0\t10.0\tmusic\tintro_music.wav\n"
                       "12.0\t300.0\tstory\tstory_audio.wav\n")
-    info = stimulus_onset(events, {"stim_file": "{task}_audio.wav"}, subject="01", story="story")
+    info = stimulus_onset(events, with_defaults("dataset.stimulus_onset", {"stim_file": "{task}_audio.wav"}),
+                          subject="01", story="story")
     assert (info["onset"], info["stim_file"]) == (12.0, "story_audio.wav")
     with pytest.raises(InputError) as excinfo:
-        stimulus_onset(events, {"stim_file": None}, subject="01", story="story")
+        stimulus_onset(events, with_defaults("dataset.stimulus_onset", {"stim_file": None}), subject="01", story="story")
     assert_input_error(excinfo, events, r"2 stimulus files \['intro_music.wav', 'story_audio.wav'\]",
                        r"dataset.stimulus_onset.stim_file")
 
@@ -214,10 +216,10 @@ def test_events_contradict_themselves(tree):
 def test_events_file_missing(tmp_path):
     """No events.tsv with source events: error naming the run and the setting; none / seconds need none."""
     with pytest.raises(MissingInputError) as excinfo:
-        stimulus_onset(None, {"source": "events"}, subject="001", story="tunnel", where="sub-001 tunnel (bold.nii.gz)")
+        stimulus_onset(None, with_defaults("dataset.stimulus_onset", {"source": "events"}), subject="001", story="tunnel", where="sub-001 tunnel (bold.nii.gz)")
     assert_input_error(excinfo, "sub-001 tunnel", r"no events.tsv", r"dataset.stimulus_onset.source: none")
-    assert stimulus_onset(None, {"source": "none"}, subject="001", story="tunnel") == {"onset": 0.0, "source": "none"}
-    assert stimulus_onset(None, {"source": 2.5}, subject="001", story="tunnel") == {"onset": 2.5, "source": "config"}
+    assert stimulus_onset(None, with_defaults("dataset.stimulus_onset", {"source": "none"}), subject="001", story="tunnel") == {"onset": 0.0, "source": "none"}
+    assert stimulus_onset(None, with_defaults("dataset.stimulus_onset", {"source": 2.5}), subject="001", story="tunnel") == {"onset": 2.5, "source": "config"}
 
 
 def test_onset_not_a_time(tmp_path):
@@ -226,7 +228,8 @@ def test_onset_not_a_time(tmp_path):
     for value in ("n/a", "-3.0"):
         events.write_text(f"onset\tduration\ttrial_type\tstim_file\n{value}\t1534.0\tstory\ttunnel_audio.wav\n")
         with pytest.raises(InputError) as excinfo:
-            stimulus_onset(events, {"stim_file": "{task}_audio.wav"}, subject="01", story="tunnel")
+            stimulus_onset(events, with_defaults("dataset.stimulus_onset", {"stim_file": "{task}_audio.wav"}),
+                           subject="01", story="tunnel")
         assert_input_error(excinfo, events, r"column 'onset', line 2", r"seconds >= 0")
 
 
@@ -273,7 +276,7 @@ def test_onset_aligns_recording_and_words(tmp_path):
     """Audio 3.0 s in: planted response at lag 0 with the onset applied (r > 0.9), 2 TRs late without."""
     run, words = _run_with_onset(tmp_path, 3.0)
     mask = nib.Nifti1Image(np.ones((3, 3, 2), np.int8), np.diag([3.0, 3.0, 3.0, 1.0]))
-    options = {"mask": mask, "strategy": {}, "standardize": True, "detrend": True}
+    options = with_defaults("preprocess.fmri", {"mask": mask, "strategy": {}, "standardize": True, "detrend": True})
     spec = stimulus_spec(profile_dataset(), "tunnel")
     aligned = preprocess_run(run, options=options, story="tunnel", stimulus=spec, subject="001")
     np.testing.assert_allclose(aligned["time"].values[:3], (np.arange(3) + 0.5) * TR - 3.0)
@@ -282,7 +285,7 @@ def test_onset_aligns_recording_and_words(tmp_path):
     assert aligned.attrs["stimulus_file"] == "tunnel_audio.wav" and aligned.attrs["stimulus_onset_source"] == "events"
     lag, r = _peak_lag(aligned, words)
     assert lag == 0 and r > 0.9, (lag, r)
-    from_run_start = preprocess_run(run, options=options, story="tunnel", stimulus={"source": "none"}, subject="001")
+    from_run_start = preprocess_run(run, options=options, story="tunnel", stimulus=with_defaults("dataset.stimulus_onset", {"source": "none"}), subject="001")
     lag, _ = _peak_lag(from_run_start, words)
     assert lag == 2, lag  # 3.0 s = 2 TRs: the misalignment the profile's `shift: 0` used to leave
 
@@ -293,8 +296,9 @@ def test_onset_outside_the_run(tmp_path):
     run["events"].write_text("onset\tduration\ttrial_type\tstim_file\n900.0\t10.0\tstory\ttunnel_audio.wav\n")
     mask = nib.Nifti1Image(np.ones((3, 3, 2), np.int8), np.diag([3.0, 3.0, 3.0, 1.0]))
     with pytest.raises(InputError) as excinfo:
-        preprocess_run(run, options={"mask": mask, "strategy": {}}, story="tunnel", subject="001",
-                       stimulus={"source": "events", "stim_file": "{task}_audio.wav"})
+        preprocess_run(run, options=with_defaults("preprocess.fmri", {"mask": mask, "strategy": {}}), story="tunnel",
+                       subject="001", stimulus=with_defaults("dataset.stimulus_onset",
+                                                             {"source": "events", "stim_file": "{task}_audio.wav"}))
     assert_input_error(excinfo, run["events"], r"line 2", r"starts at 900 s, outside the run", r"volumes until 60 s")
 
 
@@ -316,7 +320,7 @@ def test_shared_run_follows_each_subjects_audio_onset(tmp_path):
         rows["onset"] += delay
         rows.to_csv(events, sep="\t", index=False)
         run = {"bold": func / f"sub-{sub}_task-slumlordreach_bold.nii.gz", "events": events, "task": "slumlordreach"}
-        out = preprocess_run(run, options={"mask": mask, "strategy": {}}, story="slumlord", story_run=story_run,
+        out = preprocess_run(run, options=with_defaults("preprocess.fmri", {"mask": mask, "strategy": {}}), story="slumlord", story_run=story_run,
                              words=words, stimulus=spec, subject=sub)
         origins[sub] = out.attrs["time_origin"]
         assert out.attrs["stimulus_onset"] == 4.5 + delay and out.attrs["run_onset"] == 29.5 + delay

@@ -23,6 +23,7 @@ import pytest
 import xarray as xr
 import yaml
 
+from brainalign.config_sections import with_defaults
 from brainalign.errors import ConfigError, InputError, MissingInputError
 from brainalign.io.bids import locate_run
 from brainalign.io.tsv import write_bids_tsv
@@ -203,7 +204,7 @@ def test_nan_in_hf5_responses(tmp_path):
     with h5py.File(path, "w") as f:
         f.create_dataset("data", data=data)
     run = {"bold": str(path)}
-    profile = {"hf5": {"tr": 2.0}}
+    profile = with_defaults("dataset.profile", {"hf5": {"tr": 2.0}})
     with pytest.raises(InputError) as excinfo:
         preprocess_run(run, options=options("fmri"), profile=profile)
     assert_input_error(excinfo, "story.hf5", r"31 non-finite value\(s\) \(31 NaN, 0 inf\) in 2 of 12 voxel",

@@ -139,8 +139,10 @@ TREES = {"narratives": _tree_narratives, "megmasc": _tree_megmasc, "lebel2023": 
 
 @pytest.mark.parametrize("name", ["narratives", "megmasc", "lebel2023", "podcast_ecog"])
 def test_profile_on_fake_tree(name, tmp_path):
+    from brainalign.config_sections import with_defaults
+
     profile = load(name)
-    ds = profile["dataset"]
+    ds = with_defaults("dataset", profile["dataset"])  # as the workflow's validation fills it
     facts = TREES[name](tmp_path)
     modality = ds["modalities"][0]
     spec = {"modality": modality, "stories": ds["stories"], **{k: v for k, v in ds.get("profile", {}).items()

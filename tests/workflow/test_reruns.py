@@ -256,7 +256,10 @@ def test_readers_open_only_listed_files(tmp_path, opened, modality):
     run = locate_run(root, "01", "a", modality)
     opened.clear()
     if modality == "fmri":
-        preprocess_run(run, options={"mask": str(synth.mask_path(root)), "strategy": {"motion": "basic"}}, story="a")
+        from brainalign.config_sections import with_defaults
+
+        options = with_defaults("preprocess.fmri", {"mask": str(synth.mask_path(root)), "strategy": {"motion": "basic"}})
+        preprocess_run(run, options=options, story="a")
         listed = {*run["files"], str(synth.mask_path(root))}  # + preprocess.fmri.mask, added by common.smk
     else:
         preprocess_meeg(run["bids_path"], l_freq=None, h_freq=None, notch=None, resample=None)
@@ -268,10 +271,11 @@ def test_readers_open_only_listed_files(tmp_path, opened, modality):
 
 def test_input_check_opens_only_its_inputs(tmp_path, opened):
     """The input check opens only the runs' listed files, their events and the word-timing files (its job's inputs)."""
+    from brainalign.config_sections import with_defaults
     from brainalign.io.inputs import check_dataset, select_dataset_runs
 
     root = synth.make_dataset(tmp_path / "bids")
-    timings = synth.bids_config(root)["dataset"]["timings"]
+    timings = with_defaults("dataset.timings", synth.bids_config(root)["dataset"]["timings"])
     runs = select_dataset_runs(root, {"fmri": {"modality": "fmri"}, "eeg": {"modality": "eeg"}}, ["01", "02"], ["a", "b"])
     listed = {p for table in runs.values() for row in table.itertuples() for p in (*row.files, row.events) if p}
     listed |= {timings["path"].format(root=root, story=t) for t in ("a", "b")}

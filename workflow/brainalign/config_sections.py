@@ -65,6 +65,12 @@ def with_defaults(key: str, values: Mapping[str, Any] | None = None) -> dict:
     return require(filled, key)
 
 
+def complete(values: Mapping[str, Any] | None, key: str) -> dict:
+    """The complete ``key`` section: ``values`` checked with :func:`require`, or, for None (a caller
+    with no such section, e.g. a dataset without a profile), the schema's defaults."""
+    return with_defaults(key) if values is None else require(values, key)
+
+
 def _structure(values: Mapping[str, Any], schema: Mapping[str, Any], key: str,
                absent: tuple[str, ...] = ()) -> ConfigError | None:
     """The first key that has a schema default but is absent from ``values``, or that the schema lacks.

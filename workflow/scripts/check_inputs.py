@@ -1,6 +1,7 @@
 """Rule `check_inputs`: every run's metadata and timings -> results/{ds}/inputs.tsv, or one error listing
 every blocking problem (brainalign.io.inputs)."""
 
+from brainalign.config_sections import with_defaults
 from brainalign.errors import InputError
 from brainalign.io.inputs import check_dataset, raise_blocking, select_dataset_runs
 from brainalign.io.tsv import write_bids_tsv
@@ -10,7 +11,7 @@ log = setup_logging(snakemake.log[0])  # noqa: F821
 smk = snakemake  # noqa: F821
 p = smk.params
 # the demo's generated tree has one run per subject and story, each starting with its story
-dataset = p.dataset if p.kind != "demo" else {"missing_run": p.missing}
+dataset = p.dataset if p.kind != "demo" else with_defaults("dataset", {"missing_run": p.missing})
 runs = select_dataset_runs(p.bids_root, p.specs, p.subjects, p.stories, dataset=dataset)
 table = check_dataset(runs, root=p.bids_root, kind=p.kind, timings=p.timings, story_runs=p.story_runs,
                       profile=p.profile, first_subject=p.first_subject,

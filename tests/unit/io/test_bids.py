@@ -204,24 +204,25 @@ def test_repeated_runs_by_label(tmp_path):
 
 
 def test_stimulus_onset_options(tmp_path):
+    from brainalign.config_sections import with_defaults
     from brainalign.io.bids import stimulus_onset, stimulus_spec
 
     events = touch(tmp_path / "sub-01_task-x_events.tsv", "onset\tduration\ttrial_type\tstim_file\n"
                    "2.0\t10.0\tmusic\tstimuli/x_audio.wav\n13.0\t100.0\tstory\tstimuli/x_audio.wav\n"
                    "200.0\t5.0\tprobe\tn/a\n")
-    spec = {"stim_file": "{task}_audio.wav"}
+    spec = with_defaults("dataset.stimulus_onset", {"stim_file": "{task}_audio.wav"})
     info = stimulus_onset(events, spec, subject="01", story="x")
     assert (info["onset"], info["line"], info["stim_file"]) == (2.0, 2, "x_audio.wav")  # file name in a folder
     assert stimulus_onset(events, {**spec, "trial_type": "story"}, subject="01", story="x")["onset"] == 13.0
-    assert stimulus_onset(events, {}, subject="01", story="x")["onset"] == 2.0  # the run's one stim_file
+    assert stimulus_onset(events, with_defaults("dataset.stimulus_onset"), subject="01", story="x")["onset"] == 2.0  # the run's one stim_file
     assert stimulus_onset(events, {**spec, "runs": {"01/x": 4.0}}, subject="01", story="x")["source"] == "override"
     with pytest.raises(ConfigError, match=r"stimulus_onset.stim_file.*unknown placeholder 'version'"):
-        stimulus_onset(events, {"stim_file": "{version}.wav"}, subject="01", story="x")
+        stimulus_onset(events, {**spec, "stim_file": "{version}.wav"}, subject="01", story="x")
     with pytest.raises(InputError, match=r"no row with trial_type 'speech'"):
         stimulus_onset(events, {**spec, "trial_type": "speech"}, subject="01", story="x")
     # a unit's own pattern replaces the dataset's
-    ds = {"stimulus_onset": spec, "conditions": {"units": {"xb": {"task": "x", "condition": "b",
-                                                                 "stim_file": "{task}{condition}.wav"}}}}
+    ds = with_defaults("dataset", {"stimulus_onset": spec, "conditions": {"units": {
+        "xb": {"task": "x", "condition": "b", "stim_file": "{task}{condition}.wav"}}}})
     assert stimulus_spec(ds, "xb")["stim_file"] == "{task}{condition}.wav"
     assert stimulus_spec(ds, "x") == {"source": "events", "stim_file": "{task}_audio.wav", "trial_type": None, "runs": {}}
 
@@ -232,11 +233,11 @@ def test_stimulus_onset_phases(tmp_path):
     from brainalign.io.tsv import read_bids_tsv
 
     assert _configured_onset({"source": "none", "runs": {"01/x": 3}}, "01/x") == {"onset": 3.0, "source": "override"}
-    assert _configured_onset({"source": "none"}, "01/x") == {"onset": 0.0, "source": "none"}
-    assert _configured_onset({"source": 1.5}, "01/x") == {"onset": 1.5, "source": "config"}
-    assert _configured_onset({"source": "events"}, "01/x") is None
+    assert _configured_onset({"source": "none", "runs": {}}, "01/x") == {"onset": 0.0, "source": "none"}
+    assert _configured_onset({"source": 1.5, "runs": {}}, "01/x") == {"onset": 1.5, "source": "config"}
+    assert _configured_onset({"source": "events", "runs": {}}, "01/x") is None
     with pytest.raises(ConfigError, match="dataset.stimulus_onset.source"):
-        _configured_onset({"source": "audio"}, "01/x")
+        _configured_onset({"source": "audio", "runs": {}}, "01/x")
 
     # rows listed out of time order: the audio's parts are sorted by onset, other files' rows ignored
     events = touch(tmp_path / "sub-01_task-x_events.tsv", "onset\tduration\ttrial_type\tstim_file\n"
@@ -264,10 +265,14 @@ def test_stimulus_onset_phases(tmp_path):
 
 def test_story_segment_reads_events_as_bids(tmp_path):
     """A double quote in a field is a character, not a quoted field swallowing the next rows."""
+    from brainalign.config_sections import with_defaults
     from brainalign.io.bids import story_segment
+
+    def entry(**values) -> dict:  # a story_runs entry as the workflow's validation fills it
+        return with_defaults("dataset.story_runs", {"s": values})["s"]
 
     events = touch(tmp_path / "sub-01_task-pair_events.tsv", "onset\tduration\ttrial_type\tnote\n"
                    "0.0\t5.0\tmusic\t\"intro\n10.0\t50.0\tstory\tfirst\n70.0\t40.0\tstory\tsecond\n")
-    assert story_segment("b", {"task": "pair", "onset": "events", "events_index": 1}, events) == (70.0, 40.0)
+    assert story_segment("b", entry(task="pair", onset="events", events_index=1), events) == (70.0, 40.0)
     with pytest.raises(InputError, match=r"events_index=2 but the file has 2 row\(s\) with trial_type 'story'"):
-        story_segment("c", {"task": "pair", "onset": "events", "events_index": 2}, events)
+        story_segment("c", entry(task="pair", onset="events", events_index=2), events)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainalign.config_sections import with_defaults
 from brainalign.errors import InputError
 from brainalign.io.inputs import check_dataset, raise_blocking, select_dataset_runs, timing_source
 from tests import synthetic_bids as synth
@@ -16,12 +17,12 @@ from tests import synthetic_bids as synth
 def test_timing_source_mirrors_the_words_rule():
     assert timing_source("a", "01", kind="demo", root="R", timings={}) == (
         "R/sub-01/func/sub-01_task-a_events.tsv", {"fmt": "bids_events"})
-    path, options = timing_source("s", "02", kind="bids", root="R", timings={
-        "format": "gentle", "path": "{root}/g/{story}/align.json", "per_subject": False, "on_beyond_end": "error"},
+    path, options = timing_source("s", "02", kind="bids", root="R", timings=with_defaults("dataset.timings", {
+        "format": "gentle", "path": "{root}/g/{story}/align.json", "per_subject": False, "on_beyond_end": "error"}),
         story_run={"task": "t", "timings_path": "{root}/g/t/align.json", "timings_offset": -3.0,
                    "timings_window": [0.0, 100.0]})
     assert path == "R/g/t/align.json"
-    assert options == {"fmt": "gentle", "shift": -3.0, "window": [0.0, 100.0],
+    assert options == {"fmt": "gentle", "on_overlap": "error", "shift": -3.0, "window": [0.0, 100.0],
                        "window_field": "dataset.story_runs.s.timings_window", "on_beyond_end": "warn",
                        "duration": None}
 
@@ -47,7 +48,7 @@ def test_inputs_table_columns(tmp_path):
 
     root = synth.make_dataset(tmp_path / "bids", subjects=("01",), stories=("a", "b"))
     runs = select_dataset_runs(root, {"fmri": {"modality": "fmri"}, "eeg": {"modality": "eeg"}}, ["01"], ["a", "b"])
-    table = check_dataset(runs, root=root, kind="bids", timings=synth.bids_config(root, subjects=("01",))["dataset"]["timings"])
+    table = check_dataset(runs, root=root, kind="bids", timings=with_defaults("dataset.timings", synth.bids_config(root, subjects=("01",))["dataset"]["timings"]))
     raise_blocking(table, "inputs.tsv")
     assert list(table.columns) == COLUMNS and len(table) == 4
     eeg = table[table.modality == "eeg"].iloc[0]

@@ -37,7 +37,9 @@ def _spec(root):
 
 
 def profile_dataset(**overrides) -> dict:
-    return {"missing_run": "drop", **overrides}
+    from brainalign.config_sections import with_defaults
+
+    return with_defaults("dataset", {"missing_run": "drop", **overrides})  # as the workflow's validation fills it
 
 
 @pytest.mark.parametrize("choice, encoded, left_out", [("first", "1", "run-2"), ("last", "2", "run-1")])

@@ -285,15 +285,19 @@ def test_parcel_means_average_voxels_and_place_centroids():
 
 
 def test_story_bounds_end_at_the_later_of_duration_and_last_word():
+    from brainalign.config_sections import with_defaults
     from brainalign.preprocess.fmri import _story_bounds
+
+    def entry(**values) -> dict:  # a dataset.story_runs entry as the workflow's validation fills it
+        return with_defaults("dataset.story_runs", {"s": {"task": "t", **values}})["s"]
 
     words = pd.DataFrame({"onset": [0.0, 50.0], "offset": [1.0, 120.0]})
     # The last word (120 s) outlasts the stated duration (100 s).
-    assert _story_bounds("s", {"onset": 30.0, "duration": 100.0}, None, None, words, "r") == (30.0, 120.0, 30.0)
-    assert _story_bounds("s", {"onset": 30.0, "duration": 200.0}, None, None, words, "r") == (30.0, 200.0, 30.0)
+    assert _story_bounds("s", entry(onset=30.0, duration=100.0), None, None, words, "r") == (30.0, 120.0, 30.0)
+    assert _story_bounds("s", entry(onset=30.0, duration=200.0), None, None, words, "r") == (30.0, 200.0, 30.0)
     # A word table cut from the whole audio: time 0 = stimulus onset - timings_offset; the last word's
     # end counts from the story's onset.
-    entry = {"onset": 30.0, "timings_path": "t.csv", "timings_offset": -25.0}
-    assert _story_bounds("s", entry, None, {"onset": 4.0}, words, "r") == (30.0, 119.0, 29.0)
+    cut = entry(onset=30.0, timings_path="t.csv", timings_offset=-25.0)
+    assert _story_bounds("s", cut, None, {"onset": 4.0}, words, "r") == (30.0, 119.0, 29.0)
     with pytest.raises(ValueError, match="neither a duration"):
-        _story_bounds("s", {"onset": 30.0}, None, None, None, "r")
+        _story_bounds("s", entry(onset=30.0), None, None, None, "r")

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from brainalign.config_sections import with_defaults
 from brainalign.io.bids import find_runs, locate_run, select_runs, split_story_runs, story_segment, story_tasks
 from brainalign.io.timings import cut_window, read_timings, read_word_table
 from brainalign.preprocess.fmri import (N_FSAVERAGE5, crop_story, preprocess_fmri, preprocess_hf5,
@@ -182,7 +183,7 @@ def test_hf5_discovery_and_rule_script(tmp_path):
     import xarray as xr
 
     profile = yaml.safe_load((REPO / "config" / "datasets" / "lebel2023.yaml").read_text())["dataset"]["profile"]
-    profile["responses"] = "hf5"
+    profile = with_defaults("dataset.profile", {**profile, "responses": "hf5"})  # as the workflow's validation fills it
     rng = np.random.default_rng(1)
     for sub in ("UTS01", "UTS02"):
         for story in ("adollshouse", "souls"):
@@ -195,7 +196,8 @@ def test_hf5_discovery_and_rule_script(tmp_path):
     out = tmp_path / "out.zarr"
     _run_script("preprocess_fmri.py", tmp_path, wildcards={"subject": "UTS02", "story": "souls"}, output=out,
                 params={"kind": "bids", "bids_root": str(tmp_path), "derivatives_root": None, "profile": profile,
-                        "options": {"mask": "epi", "detrend": True, "standardize": True}, "story_run": None,
+                        "options": with_defaults("preprocess.fmri", {"mask": "epi", "detrend": True, "standardize": True}),
+                        "story_run": None,
                         "words": None})
     data = xr.open_zarr(out)["data"]
     assert data.dims == ("time", "voxel") and data.shape == (30, 12)
@@ -251,19 +253,25 @@ def _two_story_run(root: Path) -> dict:
             "confounds": func / "sub-001_task-slumlordreach_desc-confounds_timeseries.tsv"}
 
 
-STORY_RUNS = {"slumlord": {"task": "slumlordreach", "onset": "events", "events_index": 0, "tail": 15.0},
-              "reach": {"task": "slumlordreach", "onset": "events", "events_index": 1, "tail": 15.0}}
+STORY_RUNS = with_defaults("dataset.story_runs", {
+    "slumlord": {"task": "slumlordreach", "onset": "events", "events_index": 0, "tail": 15.0},
+    "reach": {"task": "slumlordreach", "onset": "events", "events_index": 1, "tail": 15.0}})
+
+
+def _entry(**values) -> dict:
+    """A ``dataset.story_runs`` entry as the workflow's validation fills it."""
+    return with_defaults("dataset.story_runs", {"s": values})["s"]
 
 
 def test_story_segment_from_events_and_config(tmp_path):
     files = _two_story_run(tmp_path)
     assert story_segment("slumlord", STORY_RUNS["slumlord"], files["events"]) == (15.0, 60.0)
     assert story_segment("reach", STORY_RUNS["reach"], files["events"]) == (105.0, 45.0)
-    assert story_segment("reach", {"task": "x", "onset": 12.5}, None) == (12.5, None)
+    assert story_segment("reach", _entry(task="x", onset=12.5), None) == (12.5, None)
     with pytest.raises(ValueError, match=r"events_index=2 but the file has 2 row\(s\) with trial_type 'story'"):
-        story_segment("reach", {"task": "x", "onset": "events", "events_index": 2}, files["events"])
+        story_segment("reach", _entry(task="x", onset="events", events_index=2), files["events"])
     with pytest.raises(FileNotFoundError, match="dataset.story_runs.reach"):
-        story_segment("reach", {"task": "x"}, None)
+        story_segment("reach", _entry(task="x"), None)
 
 
 def test_two_stories_share_one_run_in_the_run_table(tmp_path):
@@ -306,7 +314,7 @@ def test_preprocess_run_ends_a_shared_run_story_at_its_duration_or_last_word(tmp
     files = _two_story_run(tmp_path)
     mask = nib.Nifti1Image(np.ones((4, 4, 3), np.int8), np.diag([3.0, 3.0, 3.0, 1.0]))
     run = {"bold": files["bold"], "confounds": files["confounds"], "events": files["events"]}
-    options = {"mask": mask, "strategy": {"wm_csf": "basic"}, "standardize": True}
+    options = with_defaults("preprocess.fmri", {"mask": mask, "strategy": {"wm_csf": "basic"}, "standardize": True})
     early_words = pd.DataFrame({"word": ["a"], "onset": [1.0], "offset": [30.0]})
     reach = preprocess_run(run, options=options, story="reach", story_run=STORY_RUNS["reach"], words=early_words)
     assert reach.sizes["time"] == 40 and reach.attrs["story_end"] == 45.0 and reach.attrs["task"] == "slumlordreach"
@@ -317,7 +325,7 @@ def test_preprocess_run_ends_a_shared_run_story_at_its_duration_or_last_word(tmp
     # a run of its own is not cut
     whole = preprocess_run(run, options=options, story="slumlordreach")
     assert whole.sizes["time"] == 120
-    no_end = {"task": "slumlordreach", "onset": 15.0}
+    no_end = with_defaults("dataset.story_runs", {"x": {"task": "slumlordreach", "onset": 15.0}})["x"]
     with pytest.raises(ValueError, match="neither a duration"):
         preprocess_run(run, options=options, story="x", story_run=no_end, words=None)
 
@@ -478,10 +486,11 @@ def test_crop_story_origin_and_hf5_onset(tmp_path):
     np.testing.assert_allclose(moved["time"].values, same["time"].values + 5.0)
     assert moved.attrs["time_origin"] == 100.0 and same.attrs["time_origin"] == 105.0
     hf5 = _write_hf5(tmp_path / "UTS01" / "souls.hf5", np.random.default_rng(0).standard_normal((20, 4)))
-    options = {"standardize": True}
+    options = with_defaults("preprocess.fmri", {"standardize": True})
+    profile = with_defaults("dataset.profile", {"hf5": {"tr": 2.0}})
     with pytest.raises(ConfigError, match=r"dataset.stimulus_onset.source.*responses: hf5"):
-        preprocess_run({"bold": str(hf5)}, options=options, profile={"hf5": {"tr": 2.0}}, story="souls",
-                       stimulus={"source": "events"}, subject="UTS01")
-    out = preprocess_run({"bold": str(hf5)}, options=options, profile={"hf5": {"tr": 2.0}}, story="souls",
-                         stimulus={"source": "none"}, subject="UTS01")
+        preprocess_run({"bold": str(hf5)}, options=options, profile=profile, story="souls",
+                       stimulus=with_defaults("dataset.stimulus_onset", {"source": "events"}), subject="UTS01")
+    out = preprocess_run({"bold": str(hf5)}, options=options, profile=profile, story="souls",
+                         stimulus=with_defaults("dataset.stimulus_onset", {"source": "none"}), subject="UTS01")
     np.testing.assert_allclose(out["time"].values[0], 21.0)  # the authors' clock, untouched

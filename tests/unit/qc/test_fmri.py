@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from brainalign.config_sections import with_defaults
 from brainalign.qc.fmri import MOTION_COLUMNS, fmri_qc, framewise_displacement, tsnr
 from tests.qc_runs import bold_run
 
@@ -56,7 +57,7 @@ def test_framewise_displacement_reads_fmriprep_columns_in_any_order():
 def test_fmri_qc_measures_the_run_the_encoder_uses(tmp_path):
     run, motion, preproc, drop = bold_run(tmp_path)
     strategy = {"motion": "basic", "wm_csf": "basic", "high_pass": False}
-    qc = fmri_qc(run, {"drop_initial_trs": drop, "strategy": strategy}, preproc)
+    qc = fmri_qc(run, with_defaults("preprocess.fmri", {"drop_initial_trs": drop, "strategy": strategy}), preproc)
     # retained volumes 3..39: an odd count, so the +-1 pattern is no longer exactly balanced
     kept = np.where(np.arange(drop, 40) % 2 == 0, 1.0, -1.0)
     expected = [(101 + 3 * kept).mean() / (101 + 3 * kept).std(), (101 + 3 * kept).mean() / (101 + 3 * kept).std(),
@@ -77,7 +78,7 @@ def test_fmri_qc_measures_the_run_the_encoder_uses(tmp_path):
 
 def test_fmri_qc_without_confounds_says_so(tmp_path):
     run, _, preproc, drop = bold_run(tmp_path)
-    qc = fmri_qc({"bold": run["bold"], "confounds": None}, {"drop_initial_trs": drop, "strategy": {}}, preproc)
+    qc = fmri_qc({"bold": run["bold"], "confounds": None}, with_defaults("preprocess.fmri", {"drop_initial_trs": drop, "strategy": {}}), preproc)
     assert qc.fd is None and qc.confounds.shape[1] == 0
     assert any("no confounds file" in n for n in qc.notes)
     assert np.isnan(qc.summary()["fd_mean_mm"])
@@ -95,13 +96,13 @@ def test_fmri_qc_of_surface_runs_and_preprocessed_responses(tmp_path):
         paths.append(tmp_path / f"sub-01_task-x_hemi-{hemi}_space-fsaverage5_bold.func.gii")
         nib.save(img, paths[-1])
     preproc = xr.DataArray(np.zeros((n_vol, 2 * n_vert)), dims=("time", "voxel"), attrs={"tr": 1.5})
-    qc = fmri_qc({"bold": paths, "confounds": None}, {"strategy": {}}, preproc)
+    qc = fmri_qc({"bold": paths, "confounds": None}, with_defaults("preprocess.fmri", {"strategy": {}}), preproc)
     assert qc.tsnr_map is None and qc.tsnr_values.shape == (2 * n_vert,)
     np.testing.assert_allclose(qc.tsnr_values, np.r_[np.full(n_vert, 100.0), np.full(n_vert, 50.0)], rtol=1e-6)
     assert any("surface" in n for n in qc.notes)
     plot_tsnr(qc, tmp_path / "surface_tsnr.png")  # a histogram, no volume map
     # preprocessed responses (LeBel et al. 2023 .hf5): no raw BOLD, so no tSNR, and the figures say so
-    hf5 = fmri_qc({"bold": tmp_path / "UTS01_story.hf5", "confounds": None}, {"strategy": {}},
+    hf5 = fmri_qc({"bold": tmp_path / "UTS01_story.hf5", "confounds": None}, with_defaults("preprocess.fmri", {"strategy": {}}),
                   preproc + np.random.default_rng(0).standard_normal(preproc.shape))
     assert hf5.tsnr_values.size == 0 and any("no raw BOLD" in n for n in hf5.notes)
     assert np.isnan(hf5.summary()["tsnr_median"])
@@ -113,11 +114,11 @@ def test_fmri_qc_without_motion_columns_and_with_atlas_targets(tmp_path):
     table = pd.read_csv(run["confounds"], sep="\t").drop(columns=list(MOTION_COLUMNS))
     table.to_csv(run["confounds"], sep="\t", index=False)
     parcels = preproc.assign_coords(region=("voxel", ["a", "b", "c"]))  # atlas targets: parcel means
-    qc = fmri_qc(run, {"drop_initial_trs": drop, "strategy": {"wm_csf": "basic"}}, parcels)
+    qc = fmri_qc(run, with_defaults("preprocess.fmri", {"drop_initial_trs": drop, "strategy": {"wm_csf": "basic"}}), parcels)
     assert qc.fd is None and any("no motion parameters" in n for n in qc.notes)
     assert list(qc.confounds.columns) == ["white_matter", "csf"]
     # every voxel with signal (x < 5: 5 * 6 * 4 voxels) stands in for the parcels
     assert qc.tsnr_values.shape == (120,) and any("atlas" in n for n in qc.notes)
     # a strategy that needs the missing columns fails as preprocessing does, naming the file
     with pytest.raises(ValueError, match=r"desc-confounds_timeseries\.tsv: confound column 'trans_x'"):
-        fmri_qc(run, {"drop_initial_trs": drop, "strategy": {"motion": "basic"}}, preproc)
+        fmri_qc(run, with_defaults("preprocess.fmri", {"drop_initial_trs": drop, "strategy": {"motion": "basic"}}), preproc)

@@ -7,6 +7,7 @@ import mne
 import numpy as np
 import pytest
 
+from brainalign.config_sections import with_defaults
 from brainalign.preprocess.ieeg import preprocess_ieeg
 from brainalign.preprocess.meeg import preprocess_meeg
 from brainalign.qc.meeg import bad_segments, meeg_qc, psd, removed_components
@@ -21,7 +22,7 @@ def test_psd_shows_the_notch():
     raw = eeg_raw()
     options = {"l_freq": 1.0, "h_freq": None, "notch": "auto", "resample": None, "reference": None}
     out = preprocess_meeg(raw.copy(), **options)
-    qc = meeg_qc(raw, out, options, "eeg")
+    qc = meeg_qc(raw, out, with_defaults("preprocess.meeg", options), "eeg")
     assert 50.0 in qc.marks["notch"]
     before = _power_at(qc.freqs_before, qc.psd_before, 50) / _power_at(qc.freqs_before, qc.psd_before, 6)
     after = _power_at(qc.freqs_after, qc.psd_after, 50) / _power_at(qc.freqs_after, qc.psd_after, 6)
@@ -37,7 +38,7 @@ def test_psd_shows_the_low_pass_and_resampling():
     raw = eeg_raw(line=False)
     options = {"l_freq": 0.5, "h_freq": 15.0, "notch": "auto", "resample": 100.0, "reference": "average"}
     out = preprocess_meeg(raw.copy(), **options)
-    qc = meeg_qc(raw, out, options, "eeg")
+    qc = meeg_qc(raw, out, with_defaults("preprocess.meeg", options), "eeg")
     assert qc.freqs_after[-1] == pytest.approx(50.0)  # Nyquist of the 100 Hz output
     assert qc.marks["notch"] == []  # 50 Hz lies above the low-pass: the band-pass removes it
     before = _power_at(qc.freqs_before, qc.psd_before, 30) / _power_at(qc.freqs_before, qc.psd_before, 6)
@@ -49,7 +50,7 @@ def test_bad_channels_segments_and_components():
     raw = eeg_raw(bads=["Oz"], annotations=[(5.0, 2.0), (20.0, 0.5)])
     options = {"l_freq": 1.0, "h_freq": 20.0, "notch": "auto", "resample": 100.0, "reference": "average"}
     out = preprocess_meeg(raw.copy(), **options)
-    qc = meeg_qc(raw, out, options, "eeg")
+    qc = meeg_qc(raw, out, with_defaults("preprocess.meeg", options), "eeg")
     assert qc.bads == ["Oz"] and "Oz" not in qc.channels_after and "Oz" not in qc.channels_before
     assert list(qc.segments["duration"]) == [2.0, 0.5]
     assert qc.n_bad_samples > 0
@@ -93,7 +94,7 @@ def test_ieeg_qc_marks_the_high_gamma_band():
         raw.info["line_freq"] = 60.0
     options = {"reference": None, "band": [70.0, 150.0], "notch": "auto", "resample": 50.0}
     out = preprocess_ieeg(raw.copy(), **options)
-    qc = meeg_qc(raw, out, options, "ieeg")
+    qc = meeg_qc(raw, out, with_defaults("preprocess.ieeg", options), "ieeg")
     assert qc.marks["band"] == [70.0, 150.0]
     assert qc.marks["notch"] == [120.0]  # only the harmonics inside the band (+-5 Hz) are notched
     assert qc.marks["l_freq"] is None and qc.marks["h_freq"] is None

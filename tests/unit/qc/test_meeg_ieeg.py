@@ -8,6 +8,7 @@ import mne
 import numpy as np
 import pandas as pd
 
+from brainalign.config_sections import with_defaults
 from brainalign.plotting.qc import plot_bads
 from brainalign.preprocess.ieeg import preprocess_ieeg
 from brainalign.qc.meeg import artifact_segments, ieeg_steps, meeg_qc
@@ -32,7 +33,7 @@ def _run(tmp_path):
 
 def test_contacts_are_placed_and_the_bad_one_is_among_them(tmp_path):
     raw, out, options = _run(tmp_path)
-    qc = meeg_qc(raw, out, options, "ieeg")
+    qc = meeg_qc(raw, out, with_defaults("preprocess.ieeg", options), "ieeg")
     assert set(qc.positions) == {f"G{i}" for i in range(1, 7)}  # G6 (bad, not in the store) too
     assert np.isfinite(np.array(list(qc.positions.values()))).all()
     assert qc.positions["G1"] == (-60.0, -20.0, 0.0) and qc.bads == ["G6"]
@@ -40,7 +41,7 @@ def test_contacts_are_placed_and_the_bad_one_is_among_them(tmp_path):
 
 def test_detected_artifacts_are_bad_segments_and_steps_are_listed(tmp_path):
     raw, out, options = _run(tmp_path)
-    qc = meeg_qc(raw, out, options, "ieeg")
+    qc = meeg_qc(raw, out, with_defaults("preprocess.ieeg", options), "ieeg")
     detected = qc.segments[qc.segments["description"] == "BAD_artifact (detected)"]
     assert len(detected) == len(artifact_segments(out.attrs)) >= 1
     assert (detected["onset"] <= 12.1).any() and (detected["onset"] + detected["duration"] >= 12.0).any()

@@ -537,7 +537,7 @@ def region_input_files(bids_root: str, settings: dict, *, demo: bool) -> tuple[d
     if demo:
         return {mod: [bids_root] for mod in _MODALITIES}, settings
     sources = find_region_sources(bids_root, settings)
-    if is_named(settings.get("atlas")):
+    if is_named(settings["atlas"]):  # checked by find_region_sources
         settings = {**settings, "atlas": sources["atlas"], "atlas_labels": sources["atlas_labels"]}
     keys = dict(_REGION_KEYS)
     if sources["ieeg"] != "none":
@@ -563,7 +563,9 @@ def attach_regions(scores: xr.Dataset, sources: dict | None, default: str = "all
     Parameters
     ----------
     sources
-        Output of :func:`find_region_sources` (or None).
+        Output of :func:`find_region_sources` (or None: no sources), whose ``ieeg_radius_mm`` and
+        ``atlas_threshold`` come from the validated ``analyses.regions`` (read directly: no second
+        default here).  Its files may be None (none found).
     default
         Region of every target when nothing labels them (whole brain / all sensors as one region).
     """
@@ -584,15 +586,14 @@ def attach_regions(scores: xr.Dataset, sources: dict | None, default: str = "all
         if mode == "labels" or (mode == "atlas" and has_atlas) or (mode == AUTO and (has_atlas or has_labels)):
             return label_electrodes(scores, mode=mode, atlas=sources.get("atlas"),
                                     atlas_labels=sources.get("atlas_labels"),
-                                    radius_mm=float(sources.get("ieeg_radius_mm", DEFAULT_RADIUS_MM)),
-                                    bids_root=sources.get("bids_root"),
-                                    threshold=float(sources.get("atlas_threshold", PROB_THRESHOLD)))
+                                    radius_mm=float(sources["ieeg_radius_mm"]), bids_root=sources.get("bids_root"),
+                                    threshold=float(sources["atlas_threshold"]))
         if mode == "atlas":
             raise ConfigError("analyses.regions.atlas", "analyses.regions.ieeg is 'atlas' but no atlas was found",
                               expected="a label image in MNI space (or <bids_root>/derivatives/atlas/*_dseg.nii.gz)")
     if dim == "voxel" and sources.get("atlas"):
         return label_voxels(scores, sources["atlas"], sources.get("atlas_labels"),
-                            threshold=float(sources.get("atlas_threshold", PROB_THRESHOLD)))
+                            threshold=float(sources["atlas_threshold"]))
     if dim == "channel" and sources.get("channel_groups"):
         return label_channels(scores, sources["channel_groups"])
     return scores.assign_coords(region=(dim, np.full(scores.sizes[dim], default)))

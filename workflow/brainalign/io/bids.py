@@ -37,6 +37,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from brainalign.config_sections import complete, defaults, require
 from brainalign.errors import ConfigError, InputError, MissingInputError
 from brainalign.io.tsv import numeric_column, read_bids_tsv
 
@@ -98,8 +99,8 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
         ``stories``, ``sessions`` (lists, default all); fMRI only: ``derivatives_root`` (default
         ``<root>/derivatives/fmriprep``), ``space`` (e.g. ``MNI152NLin2009cAsym``, or a surface
         space such as ``fsaverage6``: then ``path``/``path_r`` are the left/right GIFTI files),
-        ``use_derivatives`` (default true: preprocessed BOLD when found, else raw BOLD),
-        ``responses`` (``bold``, default, or ``hf5``: LeBel et al. 2023's preprocessed responses
+        ``use_derivatives`` (left out: the schema's ``dataset.profile`` default, true: preprocessed BOLD when found, else raw BOLD),
+        ``responses`` (``bold``, the schema's default, or ``hf5``: LeBel et al. 2023's preprocessed responses
         ``<hf5_root>/<subject>/<story>.hf5``, ``hf5_root`` default ``<root>/derivative/preprocessed_data``);
         iEEG only: ``electrodes_space`` (``preprocess.ieeg.electrodes_space``, default ``auto``: which
         electrodes.tsv column ``electrodes`` and ``files`` hold, :func:`choose_electrodes`).
@@ -118,7 +119,8 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
     if modality not in ("fmri", "meg", "eeg", "ieeg"):
         raise ValueError(f"spec['modality']={modality!r}: expected fmri, meg, eeg or ieeg")
     subjects, stories, sessions = (_spec_list(spec, k) for k in ("subjects", "stories", "sessions"))
-    if modality == "fmri" and spec.get("responses", "bold") == "hf5":
+    # a query's left-out profile keys take the schema's dataset.profile defaults (no second copy here)
+    if modality == "fmri" and spec.get("responses", defaults("dataset.profile.responses")) == "hf5":
         rows = _hf5_rows(root, spec)
     elif modality == "fmri":
         rows = _fmri_rows(root, spec)
@@ -181,7 +183,7 @@ def _fmri_rows(root: Path, spec: Mapping) -> list[dict]:
     deriv = Path(spec.get("derivatives_root") or root / "derivatives" / "fmriprep")
     space = spec.get("space")
     surface = bool(space) and str(space).startswith("fs")
-    use_deriv = spec.get("use_derivatives", True) and deriv.exists()
+    use_deriv = spec.get("use_derivatives", defaults("dataset.profile.use_derivatives")) and deriv.exists()
     rows = []
     for entry in _fmri_bolds(root, deriv, space, surface, use_deriv).values():
         ent = entry["ent"]
@@ -657,25 +659,25 @@ def plan_runs(
         ``conditions.units``.
     """
     subjects, stories = [str(s) for s in subjects], [str(s) for s in stories]
-    story_runs = dict(dataset.get("story_runs") or {})
-    cond_cfg = dict(dataset.get("conditions") or {})
-    units = {u: e for u, e in dict(cond_cfg.get("units") or {}).items() if u in stories}  # the units in use
+    dataset = require(dataset, "dataset")
+    story_runs, cond_cfg = dict(dataset["story_runs"]), dict(dataset["conditions"])
+    units = {u: e for u, e in dict(cond_cfg["units"]).items() if u in stories}  # the units in use
     both = sorted(set(units) & set(story_runs))
     if both:
         raise ConfigError("dataset.conditions.units", f"{both} also in dataset.story_runs",
                           expected="a story in one of the two")
     spec = dict(spec, stories=story_tasks(stories, {**units, **story_runs}))
     runs = split_story_runs(find_runs(bids_root, spec), story_runs)
-    ppath = str(cond_cfg.get("path") or "{root}/participants.tsv").format(root=bids_root)
+    ppath = str(cond_cfg["path"]).format(root=bids_root)
     conditions = None
     if Path(ppath).is_file():
-        conditions = read_conditions(ppath, column=str(cond_cfg.get("column", "condition")))
+        conditions = read_conditions(ppath, column=str(cond_cfg["column"]))
     elif units:
         raise MissingInputError(ppath, "participants.tsv not found, but dataset.conditions.units selects subjects "
                                 "by condition", expected="each subject's condition per task (dataset.conditions.path)")
     runs, excluded = split_condition_units(runs, units, conditions, source=ppath)
-    chosen = select_runs(runs, subjects, stories, missing=str(dataset.get("missing_run", "error")), root=bids_root,
-                         repeated=str(dataset.get("repeated_runs", "error")), excluded=excluded)
+    chosen = select_runs(runs, subjects, stories, missing=str(dataset["missing_run"]), root=bids_root,
+                         repeated=str(dataset["repeated_runs"]), excluded=excluded)
     return check_mixed_conditions(chosen, conditions, units, source=ppath)
 
 
@@ -700,16 +702,17 @@ def story_segment(story: str, entry: Mapping, events: str | os.PathLike | None) 
     MissingInputError, InputError
         Missing events file, column or row, naming the file and the story.
     """
-    onset, duration = entry.get("onset", "events"), entry.get("duration")
+    entry = require({story: entry}, "dataset.story_runs")[story]
+    onset, duration = entry["onset"], entry.get("duration")  # duration: optional, no default
     if onset != "events":
         return float(onset), None if duration is None else float(duration)
     if events is None or not Path(events).exists():
         raise MissingInputError(f"dataset.story_runs.{story}", f"onset 'events' needs the run's events.tsv, "
                                 f"none found ({events})", expected="the run's events.tsv beside its BOLD file")
-    kind = str(entry.get("events_trial_type", "story"))
+    kind = str(entry["events_trial_type"])
     table = read_bids_tsv(events, what="events file", required=["onset", "duration", "trial_type"])
     rows = [i for i, t in enumerate(table["trial_type"].tolist()) if t is not None and str(t) == kind]
-    index = int(entry.get("events_index", 0))
+    index = int(entry["events_index"])
     if not 0 <= index < len(rows):
         raise InputError(events, f"dataset.story_runs.{story}.events_index={index} but the file has "
                          f"{len(rows)} row(s) with trial_type '{kind}'", field="column 'trial_type'",
@@ -721,10 +724,6 @@ def story_segment(story: str, entry: Mapping, events: str | os.PathLike | None) 
         raise InputError(events, "missing onset", field=f"column 'onset', line {i + 2}",
                          expected=f"the start (s) of story {story}")
     return float(onsets[i]), float(duration) if duration is not None else float(durations[i])
-
-
-#: ``dataset.stimulus_onset`` defaults (schema).
-STIMULUS_DEFAULTS = {"source": "events", "stim_file": None, "trial_type": None, "runs": {}}
 
 
 def stimulus_onset(
@@ -780,7 +779,7 @@ def stimulus_onset(
         without a ``stim_file`` pattern, an onset that is missing or negative, or rows of the audio
         file that overlap (one file cannot play two parts at once, so its start is ambiguous).
     """
-    spec = {**STIMULUS_DEFAULTS, **dict(spec or {})}
+    spec = require(spec, "dataset.stimulus_onset")
     task = task or story
     key = f"{subject}/{story}"
     configured = _configured_onset(spec, key)
@@ -789,9 +788,9 @@ def stimulus_onset(
     where = where or f"sub-{subject} {story}"
     hint = ("set dataset.stimulus_onset.source: none (the story starts with the run) or a number of seconds, or "
             f"dataset.stimulus_onset.runs['{key}'] for this run")
-    trial_type = spec.get("trial_type")
+    trial_type = spec["trial_type"]
     table = _stimulus_events(events, trial_type, where, hint)
-    expected, match = _audio_rows(table, events, spec.get("stim_file"), hint,
+    expected, match = _audio_rows(table, events, spec["stim_file"], hint,
                                   story=story, task=task, condition=condition, subject=subject)
     onsets, ordered = _audio_parts_in_order(table, events, match, expected, hint)
     if trial_type:
@@ -826,10 +825,10 @@ def _stimulus_events(events: str | os.PathLike | None, trial_type: str | None, w
 def _configured_onset(spec: Mapping, key: str) -> dict | None:
     """The onset the config fixes for run ``key`` (``<subject>/<story>``): a ``runs`` override, ``source:
     none`` (0 s) or a number of seconds; None when it is to be read from the events (``source: events``)."""
-    runs = dict(spec.get("runs") or {})
+    runs = dict(spec["runs"])
     if key in runs:
         return {"onset": float(runs[key]), "source": "override"}
-    source = spec.get("source", "events")
+    source = spec["source"]
     if source == "none":
         return {"onset": 0.0, "source": "none"}
     if not isinstance(source, str):
@@ -899,8 +898,9 @@ def _audio_parts_in_order(table: pd.DataFrame, events: str | os.PathLike, match:
 def stimulus_spec(dataset: Mapping, story: str) -> dict:
     """The ``dataset.stimulus_onset`` settings of one story unit: a ``dataset.conditions.units``
     entry's own ``stim_file`` (e.g. milkyway's ``{task}{condition}_audio.wav``) replaces the pattern."""
-    spec = {**STIMULUS_DEFAULTS, **dict(dataset.get("stimulus_onset") or {})}
-    unit = ((dataset.get("conditions") or {}).get("units") or {}).get(story) or {}
+    dataset = require(dataset, "dataset")
+    spec = dict(dataset["stimulus_onset"])
+    unit = dataset["conditions"]["units"].get(story) or {}  # a story of no unit: the dataset's pattern
     if unit.get("stim_file"):
         spec["stim_file"] = unit["stim_file"]
     return spec
@@ -973,13 +973,13 @@ def locate_run(
     FileNotFoundError
         Naming the subject, story and where it looked.
     """
-    profile = dict(profile or {})
-    space = space or profile.get("space")
+    profile = complete(profile, "dataset.profile")  # None: the schema's default profile
+    space = space or profile.get("space")  # optional entries (no schema default): space, sessions
     if session is None and profile.get("sessions"):
         session = str(list(profile["sessions"])[0])
     spec = {"modality": modality, "subjects": [subject], "stories": [story], "space": space,
             "derivatives_root": derivatives_root, "sessions": [session] if session else None,
-            "use_derivatives": profile.get("use_derivatives", True), **hf5_spec(profile, bids_root)}
+            "use_derivatives": profile["use_derivatives"], **hf5_spec(profile, bids_root)}
     runs = find_runs(bids_root, spec)
     if runs.empty:
         where = Path(derivatives_root or Path(bids_root) / "derivatives" / "fmriprep") if modality == "fmri" else bids_root
@@ -1021,9 +1021,9 @@ def confounds_search_folders(bold: str | os.PathLike, bids_root: str | os.PathLi
 
 def hf5_spec(profile: Mapping | None, bids_root: str | os.PathLike) -> dict:
     """The ``find_runs`` keys of a profile's ``responses`` / ``hf5.root`` (``{root}`` = BIDS root)."""
-    profile = dict(profile or {})
-    root = (profile.get("hf5") or {}).get("root")
-    return {"responses": profile.get("responses", "bold"),
+    profile = complete(profile, "dataset.profile")
+    root = (profile.get("hf5") or {}).get("root")  # hf5 and its root: optional (no schema default)
+    return {"responses": profile["responses"],
             "hf5_root": str(root).format(root=bids_root) if root else None}
 
 

@@ -30,6 +30,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from brainalign.config_sections import complete, require
 from brainalign.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -110,9 +111,9 @@ def _fmri_header(row: Mapping, profile: Mapping, problems: list[Problem], out: d
     if path.endswith(".hf5"):
         import h5py
 
-        hf5 = dict(profile.get("hf5") or {})
+        hf5 = dict(profile.get("hf5") or {})  # optional block (no schema default); its keys are filled
         with h5py.File(path, "r") as f:
-            name = hf5.get("dataset", "data")
+            name = hf5["dataset"]
             if name not in f:
                 problems.append(Problem(f"{path}: no HDF5 dataset '{name}' (found {sorted(f.keys())})"))
                 return None
@@ -121,7 +122,7 @@ def _fmri_header(row: Mapping, profile: Mapping, problems: list[Problem], out: d
         if not hf5.get("tr"):
             problems.append(Problem("config key 'dataset.profile.hf5.tr': required with responses: hf5"))
             return None
-        return float((n + int(hf5.get("first_volume", 10))) * float(hf5["tr"]))
+        return float((n + int(hf5["first_volume"])) * float(hf5["tr"]))
     from brainalign.io.tr import header_tr, resolve_tr
 
     if path.endswith(".gii"):
@@ -260,7 +261,7 @@ def inspect_run(
             problems.append(Problem(f"{path}: file not found"))
     try:
         if row["modality"] == "fmri":
-            duration = _fmri_header(row, dict(profile or {}), problems, out)
+            duration = _fmri_header(row, complete(profile, "dataset.profile"), problems, out)
         else:
             duration = _meeg_header(row, str(root), problems, out, electrodes_space)
     except (InputError, ValueError, FileNotFoundError, OSError) as err:
@@ -310,15 +311,17 @@ def timing_source(story: str, subject: str, *, kind: str, root: str | os.PathLik
     if kind == "demo":
         return (f"{root}/sub-{subject}/func/sub-{subject}_task-{story}_events.tsv",
                 {"fmt": "bids_events"})
-    options = dict(timings)
-    options.pop("per_subject", None)
+    options = require(timings, "dataset.timings")
+    options.pop("per_subject")
     path = str(options.pop("path", "")).format(root=root, story=story, subject=subject)
     entry = story_run or {}
     if entry.get("timings_path"):
+        # A dataset.story_runs entry comes with timings_offset/timings_window filled; a
+        # dataset.conditions.units entry has neither (an alignment of the unit's own audio: no shift, no cut).
         path = entry["timings_path"].format(root=root, story=story, subject=subject)
         options.update(shift=float(entry.get("timings_offset", 0.0)), window=entry.get("timings_window", [0.0, None]),
                        window_field=f"dataset.story_runs.{story}.timings_window")
-    options["fmt"] = options.pop("format", "bids_events")
+    options["fmt"] = options.pop("format")
     # beyond-the-end is judged here against each recording, not against a configured duration
     options.update(on_beyond_end="warn", duration=None)
     return path, options
@@ -361,7 +364,7 @@ def word_offset(row: Mapping, story_run: Mapping | None, dataset: Mapping | None
         return 0.0 if onset is None else onset
     seg_onset = float(story_segment(story, story_run, row.get("events"))[0])
     if onset is not None and story_run.get("timings_path"):
-        return onset - float(story_run.get("timings_offset", 0.0))
+        return onset - float(require({story: story_run}, "dataset.story_runs")[story]["timings_offset"])
     return seg_onset
 
 
@@ -402,11 +405,11 @@ def check_dataset(
         :data:`COLUMNS`, one row per subject x story x modality, with the :class:`Problem` lists in
         ``table.attrs["problems"]`` (``[(subject, story, modality, Problem), ...]``).
     """
-    timings = dict(timings or {})
-    story_runs = dict(story_runs or {})
-    units = dict(((dataset or {}).get("conditions") or {}).get("units") or {})
-    per_subject = kind != "demo" and bool(timings.get("per_subject", False))
-    on_beyond_end = str(timings.get("on_beyond_end", "error"))
+    timings = complete(timings, "dataset.timings")
+    story_runs = complete(story_runs, "dataset.story_runs")
+    units = dict(require(dataset, "dataset")["conditions"]["units"]) if dataset else {}  # no block: no units
+    per_subject = kind != "demo" and bool(timings["per_subject"])
+    on_beyond_end = str(timings["on_beyond_end"])
     first = dict(first_subject or {})
     for table in runs.values():
         for row in table.itertuples():
@@ -478,5 +481,6 @@ def select_dataset_runs(root: str | os.PathLike, specs: Mapping[str, Mapping], s
     (:func:`~brainalign.io.bids.plan_runs` with each modality's spec and the ``dataset`` block)."""
     from brainalign.io.bids import plan_runs
 
-    return {mod: plan_runs(root, dict(dataset or {}), spec=spec, subjects=subjects, stories=stories)
+    dataset = complete(dataset, "dataset")  # None: the schema's defaults (a plain BIDS dataset)
+    return {mod: plan_runs(root, dataset, spec=spec, subjects=subjects, stories=stories)
             for mod, spec in specs.items()}

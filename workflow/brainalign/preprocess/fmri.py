@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from brainalign.config_sections import defaults, require
 from brainalign.io.bids import stimulus_onset, story_segment
 from brainalign.io.integrity import load_nifti, nifti_reading
 from brainalign.errors import ConfigError, InputError, MissingInputError
@@ -52,8 +53,9 @@ _LEVELS = {
     "power2": ("", "_power2"),
     "full": ("", "_derivative1", "_power2", "_derivative1_power2"),
 }
-#: Default confound strategy: 24-parameter-free "basic" motion + WM/CSF + cosine high-pass regressors.
-DEFAULT_STRATEGY = {"motion": "basic", "wm_csf": "basic", "high_pass": True}
+#: Default confound strategy (the schema's ``preprocess.fmri.strategy``: "basic" motion + WM/CSF + cosine
+#: high-pass regressors), for library callers that pass no strategy.
+DEFAULT_STRATEGY = defaults("preprocess.fmri.strategy")
 #: Strategy keys that select columns of the confounds file (a true value needs the file).
 CONFOUND_KEYS = ("motion", "wm_csf", "global_signal", "compcor", "high_pass", "non_steady_state", "extra")
 #: Every key a strategy may hold.
@@ -982,21 +984,19 @@ def _preprocess_hf5_run(run: Mapping, options: Mapping, profile: Mapping | None,
     The files carry no TR and no events: ``profile["hf5"]["tr"]`` is required, and a stimulus onset
     read from events applies only where ``stimulus["runs"]`` gives this run its own value.
     """
-    hf5 = dict((profile or {}).get("hf5") or {})
+    hf5 = dict(require(profile or {}, "dataset.profile").get("hf5") or {})  # hf5: optional, no default
     if "tr" not in hf5:
         raise ValueError("config key 'dataset.profile.hf5.tr': required with responses: hf5 (the .hf5 files "
                          "carry no TR)")
-    if stimulus is not None and (stimulus.get("source", "events") == "events") \
-            and key not in (stimulus.get("runs") or {}):
+    if stimulus is not None and stimulus["source"] == "events" \
+            and key not in stimulus["runs"]:
         from brainalign.errors import ConfigError
         raise ConfigError("dataset.stimulus_onset.source", "'events' does not apply to responses: hf5 (the files "
                           "have no events; their clock is set by dataset.profile.hf5.first_volume and "
                           "timings.shift)", expected="none (or a number of seconds) with responses: hf5")
-    return preprocess_hf5(run["bold"], tr=hf5["tr"], first_volume=int(hf5.get("first_volume", 10)),
-                          dataset=hf5.get("dataset", "data"), standardize=standardize,
-                          time_reference=options.get("time_reference", 0.5),
-                          nonfinite=options.get("nonfinite", "error"),
-                          nonfinite_max_fraction=options.get("nonfinite_max_fraction", DEFAULT_MAX_FRACTION))
+    return preprocess_hf5(run["bold"], tr=hf5["tr"], first_volume=int(hf5["first_volume"]),
+                          dataset=hf5["dataset"], standardize=standardize, time_reference=options["time_reference"],
+                          nonfinite=options["nonfinite"], nonfinite_max_fraction=options["nonfinite_max_fraction"])
 
 
 def _story_bounds(story: str, story_run: Mapping, events: PathLike | None, onset: Mapping | None,
@@ -1013,11 +1013,11 @@ def _story_bounds(story: str, story_run: Mapping, events: PathLike | None, onset
     # this run's own stimulus onset places it, so a subject whose audio started late stays aligned.
     origin = seg_onset
     if onset is not None and story_run.get("timings_path"):
-        origin = float(onset["onset"]) - float(story_run.get("timings_offset", 0.0))
+        origin = float(onset["onset"]) - float(story_run["timings_offset"])
         if abs(origin - seg_onset) > 1e-6:
             log.warning("%s: story '%s' starts at %.3f s in the events but its word table's 0 is at %.3f s "
                         "(stimulus onset %.3f s - timings_offset %g s); times count from the word table's 0",
-                        where, story, seg_onset, origin, float(onset["onset"]), float(story_run.get("timings_offset", 0.0)))
+                        where, story, seg_onset, origin, float(onset["onset"]), float(story_run["timings_offset"]))
     last_word = float(words["offset"].max()) if words is not None and len(words) else None
     if duration is None and last_word is None:
         raise ValueError(f"{where}: story '{story}' shares its run but has neither a duration "
@@ -1056,9 +1056,12 @@ def preprocess_run(
         ``bold`` (and optionally ``confounds``, ``sidecar``, ``events``, ``confounds_searched``:
         the folders where a missing confounds file was looked for) of the run.
     options
-        The ``preprocess.fmri`` config block (keyword arguments of :func:`preprocess_fmri`).
+        The validated ``preprocess.fmri`` config block (keyword arguments of :func:`preprocess_fmri`),
+        complete: every key the schema defaults (outside Snakemake:
+        ``brainalign.config_sections.with_defaults("preprocess.fmri", partial)``).
     profile
-        ``dataset.profile`` (its ``hf5`` block: ``tr`` required, ``first_volume``, ``dataset``).
+        The validated ``dataset.profile`` (its ``hf5`` block: ``tr`` required, ``first_volume``,
+        ``dataset``); read for ``.hf5`` responses only.
     story, story_run, words
         The story, its ``dataset.story_runs`` entry (None for a run of its own) and its word table:
         the story ends at its events duration, or at its last word when that is later or no
@@ -1082,18 +1085,25 @@ def preprocess_run(
     ValueError
         ``.hf5`` responses without ``profile.hf5.tr``; a shared-run story without a word table
         and without a duration.
+    ConfigError
+        ``options``, ``story_run``, ``stimulus`` (or, for ``.hf5`` responses, ``profile``) lacks a key the schema
+        defaults, naming it (``preprocess.fmri.time_reference``).
     InputError, ConfigError
         The stimulus onset cannot be read (see :func:`brainalign.io.bids.stimulus_onset`) or lies
         outside the run; ``.hf5`` responses with ``stimulus_onset.source: events``.
     """
-    options = dict(options)
-    standardize = options.pop("standardize", True)
+    options = require(options, "preprocess.fmri")
+    if story_run:
+        story_run = require({story: story_run}, "dataset.story_runs")[story]
+    if stimulus is not None:
+        stimulus = require(stimulus, "dataset.stimulus_onset")
+    standardize = options.pop("standardize")
     if str(run["bold"]).endswith(".hf5"):
         return _preprocess_hf5_run(run, options, profile, stimulus=stimulus, key=f"{subject}/{story}",
                                    standardize=standardize)
-    if run.get("confounds") is None and confound_keys(options.get("strategy")):
+    if run.get("confounds") is None and confound_keys(options["strategy"]):
         raise missing_confounds_error(run["bold"][0] if isinstance(run["bold"], (list, tuple)) else run["bold"],
-                                      options.get("strategy"), run.get("confounds_searched") or ())
+                                      options["strategy"], run.get("confounds_searched") or ())
     with nifti_reading(run["bold"]):  # a corrupt stream deep inside nilearn: an error naming the file
         data = preprocess_fmri(run["bold"], confounds=run.get("confounds"), sidecar=run.get("sidecar"),
                                standardize=standardize and not story_run, **options)
@@ -1107,7 +1117,7 @@ def preprocess_run(
         return data if onset is None else align_to_stimulus(data, onset, where=where)
 
     seg_onset, story_end, origin = _story_bounds(story, story_run, run.get("events"), onset, words, where)
-    out = crop_story(data, seg_onset, story_end, float(story_run.get("tail", 15.0)), standardize=standardize,
+    out = crop_story(data, seg_onset, story_end, float(story_run["tail"]), standardize=standardize,
                      where=where, origin=origin)
     out.attrs.update(task=str(story_run["task"]))
     if onset is not None:

@@ -182,8 +182,10 @@ def fmri_qc(run: Mapping, options: Mapping, preproc: xr.DataArray, max_carpet: i
     """
     import nibabel as nib
 
+    from brainalign.config_sections import require
     from brainalign.preprocess.fmri import DEFAULT_STRATEGY, load_confounds
 
+    options = require(options, "preprocess.fmri")
     notes: list[str] = []
     tr = float(preproc.attrs.get("tr", np.nan))
     bold = run["bold"]
@@ -192,7 +194,7 @@ def fmri_qc(run: Mapping, options: Mapping, preproc: xr.DataArray, max_carpet: i
     if len(paths) == 1 and str(paths[0]).endswith((".nii", ".nii.gz")):
         img = nib.load(str(paths[0]))
         n_vol = img.shape[3]
-        kept = np.arange(int(options.get("drop_initial_trs", 0)), n_vol - int(options.get("trim_end_trs", 0)))
+        kept = np.arange(int(options["drop_initial_trs"]), n_vol - int(options["trim_end_trs"]))
         data = np.asarray(img.dataobj, dtype=np.float32)[..., kept]
         affine = img.affine
         tsnr_map = tsnr(data, axis=-1).astype(np.float32)
@@ -207,7 +209,7 @@ def fmri_qc(run: Mapping, options: Mapping, preproc: xr.DataArray, max_carpet: i
     elif all(str(p).endswith(".gii") for p in paths):
         series = np.concatenate([np.stack([d.data for d in nib.load(str(p)).darrays]) for p in paths], axis=1)
         n_vol = series.shape[0]
-        kept = np.arange(int(options.get("drop_initial_trs", 0)), n_vol - int(options.get("trim_end_trs", 0)))
+        kept = np.arange(int(options["drop_initial_trs"]), n_vol - int(options["trim_end_trs"]))
         series = series[kept]
         values = tsnr(series, axis=0)
         notes.append("surface data: tSNR per vertex (no volume map)")
@@ -218,7 +220,7 @@ def fmri_qc(run: Mapping, options: Mapping, preproc: xr.DataArray, max_carpet: i
         kept = np.arange(n_vol)
         values = np.array([])
         notes.append("preprocessed responses as input: no raw BOLD, hence no tSNR; carpet of the responses")
-    strategy = DEFAULT_STRATEGY if options.get("strategy") is None else dict(options["strategy"])
+    strategy = DEFAULT_STRATEGY if options["strategy"] is None else dict(options["strategy"])  # as preprocess_fmri
     fd = None
     confounds = pd.DataFrame(index=range(kept.size))
     if run.get("confounds") is not None:

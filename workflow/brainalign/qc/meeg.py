@@ -217,21 +217,23 @@ def meeg_qc(raw, preproc: xr.DataArray, options: Mapping, modality: str) -> Meeg
     -------
     MeegQC
     """
+    from brainalign.config_sections import require
     from brainalign.preprocess.meeg import DATA_TYPES, line_noise_freqs
 
+    options = require(options, "preprocess.ieeg" if modality == "ieeg" else "preprocess.meeg")
     types = raw.get_channel_types()
     names = [c for c, t in zip(raw.ch_names, types) if t in DATA_TYPES]
     good = [c for c in names if c not in raw.info["bads"]] or names
     freqs_b, psd_b = psd(raw.get_data(picks=good), raw.info["sfreq"])
     after = np.asarray(preproc.transpose("channel", "time").values)
     freqs_a, psd_a = psd(after, float(preproc.attrs["sfreq"]))
-    band = options.get("band") if modality == "ieeg" else None
-    notch = options.get("notch", "auto")
-    h_freq = None if modality == "ieeg" else options.get("h_freq")
+    band = options["band"] if modality == "ieeg" else None
+    notch = options["notch"]
+    h_freq = None if modality == "ieeg" else options["h_freq"]
     notch_freqs = line_noise_freqs(raw, notch, h_freq)
     if band is not None:  # iEEG notches only the harmonics inside the high-gamma band (preprocess_ieeg)
         notch_freqs = [f for f in notch_freqs if band[0] - 5 <= f <= band[1] + 5]
-    marks = {"l_freq": None if modality == "ieeg" else options.get("l_freq"), "h_freq": h_freq,
+    marks = {"l_freq": None if modality == "ieeg" else options["l_freq"], "h_freq": h_freq,
              "notch": notch_freqs, "band": list(band) if band is not None else None}
     # every data channel, placed where the recording or (iEEG) the electrodes.tsv places it
     known = {**electrode_positions(preproc), **_raw_positions(raw, names)}
