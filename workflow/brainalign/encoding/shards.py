@@ -49,8 +49,10 @@ BASE_MB = 250
 #: Bytes per sample and target column at a shard's peak, in float32 copies: the collected values,
 #: the group's stacked ``Y``, the outer fold's training rows, the held-out predictions, the ridge's
 #: cross-products and the ceiling's per-story stack.  Measured: 7 copies (5 subjects x 600 TRs x
-#: 20,000 voxels, 1 and 4 target blocks: peak RSS 2169 and 940 MB); 8 keeps a margin.
-TARGET_COPIES = 8
+#: 20,000 voxels, 1 and 4 target blocks: peak RSS 2169 and 940 MB), 7.8 at 1,200 samples
+#: (benchmarks/scale.py: 7 subjects x 20,000 voxels in 1 and 4 blocks, 5515 and ~1620 MB); 9 keeps
+#: a margin (8 left 13 MB in one shard of 1696 MB: too little for a SLURM limit).
+TARGET_COPIES = 9
 #: Memory of the gather per MB of shard files it reads: the results held, the joined arrays, the
 #: assembled scores and the long CSV table (one row per subject x layer x target, with its coordinates).
 GATHER_COPIES = 6
