@@ -23,8 +23,8 @@ def test_sharded_scores_equal_the_single_jobs(tiny_demo, tmp_path, output_digest
     shutil.rmtree(work / SCORES)
     config = yaml.safe_load(TINY.read_text())
     # the tiny demo (one subject, 78 volumes, ~45,000 voxels in its BOLD grid, FIR design of 4 x 4096
-    # planned features): 0.7 GB leaves room for a few thousand voxels per shard
-    config["encoding"]["max_job_memory_gb"] = 0.7
+    # planned features): 0.45 GB holds about a third of its voxels per shard
+    config["encoding"]["max_job_memory_gb"] = 0.45
     sharded = tmp_path / "sharded.yaml"
     sharded.write_text(yaml.safe_dump(config))
     out = snakemake_runner(work, f"{SCORES}/smollm2/fmri.csv", config=sharded)

@@ -161,3 +161,75 @@ def test_demo_on_slurm_equals_local_run(slurm_cluster, tiny_demo, output_digest,
 
     differences = digest_diff(output_digest(local), output_digest(tmp_path))
     assert not differences, "SLURM outputs differ from the local run:\n" + "\n".join(differences[:50])
+
+
+SHARD_ID = re.compile(r"g\d+-l\d+-t\d+")
+
+
+def planned_shard_memory(out: subprocess.CompletedProcess) -> dict[str, int]:
+    """Shard id -> the mem_mb snakemake gave each encode_shard job (its plan's request, first attempt)."""
+    asked = {}
+    for job in (out.stdout + out.stderr).split("rule encode_shard:")[1:]:
+        job = job.split("rule ")[0]  # up to the next (local)rule
+        asked[job.split("shard=")[1].split()[0].rstrip(",")] = int(job.split("mem_mb=")[1].split(",")[0])
+    return asked
+
+
+def sacct_memory(jobids: list[str]) -> dict[str, int]:
+    """Memory (MB) each job asked SLURM for, from its accounting (``ReqMem``, e.g. ``460M``)."""
+    out = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID,ReqMem", "-j", ",".join(jobids)],
+                         capture_output=True, text=True, timeout=30)
+    units = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+    mem = {}
+    for line in out.stdout.split():
+        jobid, req = line.split("|", 1)
+        value = re.fullmatch(r"([\d.]+)([KMGT])n?c?", req)
+        mem[jobid] = round(float(value.group(1)) * units[value.group(2)]) if value else -1
+    return mem
+
+
+def test_sharded_encode_on_slurm_equals_local_unsharded(slurm_cluster, tiny_demo, tmp_path):
+    """encoding.max_job_memory_gb on the cluster: each shard is its own SLURM job asking for its planned
+    memory, and the gathered scores equal the local single encode job's (max |dr| <= 1e-6, same alphas)."""
+    import numpy as np
+    import yaml
+
+    from brainalign.io.store import read_zarr
+
+    scores = "results/demo/scores"
+    work = tmp_path / "work"
+    shutil.copytree(tiny_demo, work, symlinks=True)  # every input of the encoding, up to date
+    shutil.rmtree(work / scores)
+    config = yaml.safe_load(TINY.read_text())
+    # the tiny demo's one subject (78 volumes, ~45,000 voxels in its BOLD grid, an FIR design of 4 x 4096
+    # planned features): 0.45 GB holds a third of its voxels per shard
+    config["encoding"]["max_job_memory_gb"] = 0.45
+    sharded = tmp_path / "sharded.yaml"
+    sharded.write_text(yaml.safe_dump(config))
+    out = run_on_slurm(work, f"{scores}/smollm2/fmri.csv", "--configfile", str(sharded))
+    assert out.returncode == 0, _report(out)
+
+    jobs = slurm_jobs(out)
+    shard_jobs = {j: folder for j, folder in jobs.items() if folder == "rule_encode_shard"}
+    assert [f for f in jobs.values() if f == "rule_encode_gather"] == ["rule_encode_gather"], jobs
+    assert "rule_encode" not in jobs.values(), jobs  # gathered, not the single job
+    logs = dict(SUBMITTED.findall(out.stdout + out.stderr))
+    shard_of_job = {j: SHARD_ID.search(logs[j]).group(0) for j in shard_jobs}
+    planned = planned_shard_memory(out)
+    files = sorted(p.stem for p in (work / "results/demo/shards/encode/smollm2/fmri").glob("*.pkl"))
+    # one SLURM job per shard of the plan, several shards
+    assert len(files) >= 2 and sorted(shard_of_job.values()) == files == sorted(planned), (shard_of_job, files, planned)
+    states = sacct_states(list(jobs))
+    assert all(states.get(j, "").startswith("COMPLETED") for j in jobs), states
+    # each asked SLURM for the memory its plan gave it
+    requested = sacct_memory(list(shard_jobs))
+    assert {shard_of_job[j]: mb for j, mb in requested.items()} == planned, (requested, planned)
+    assert len(set(planned.values())) == 1  # one plan: every block the same size
+
+    local = read_zarr(tiny_demo / scores / "smollm2" / "fmri.zarr", load=True)
+    gathered = read_zarr(work / scores / "smollm2" / "fmri.zarr", load=True)
+    assert gathered.r.shape == local.r.shape
+    dr = float(np.nanmax(np.abs(gathered.r.values - local.r.values)))
+    assert dr <= 1e-6, dr
+    np.testing.assert_array_equal(gathered.alpha.values, local.alpha.values)
+    print(f"sharded on SLURM: {len(shard_jobs)} shard jobs of {sorted(set(planned.values()))} MB; max |dr| {dr:.3g}")

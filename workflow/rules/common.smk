@@ -449,10 +449,15 @@ def shard_of(modality, shard):
     return asdict(shard_plan(modality).shard(shard))
 
 
+_SHARD_RUNS = {}
+
+
 def shard_runs(modality, shard):
-    """The (subject, story) runs of a shard's subjects, in runs_of order."""
-    subjects = set(shard_of(modality, shard)["subjects"])
-    return [run for run in runs_of(modality) if run[0] in subjects]
+    """The (subject, story) runs of a shard's subjects, in runs_of order (kept: each job asks several times)."""
+    if (modality, shard) not in _SHARD_RUNS:
+        subjects = set(shard_of(modality, shard)["subjects"])
+        _SHARD_RUNS[modality, shard] = [run for run in runs_of(modality) if run[0] in subjects]
+    return _SHARD_RUNS[modality, shard]
 
 
 def shard_recordings(modality, shard):

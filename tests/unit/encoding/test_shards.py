@@ -189,9 +189,9 @@ def test_sizes_from_the_input_check(tmp_path):
                                 row("01", "b", "fmri", "250", "800", "81924"), row("01", "a", "meg", "9000", "900", "208"),
                                 row("02", "a", "fmri", "300", "900", "81924")]) + "\n")
     runs = [("01", "a"), ("01", "b"), ("02", "a")]
-    assert run_sizes(table, "fmri", runs) == {"01": {"rows": 550, "targets": 81924},
-                                              "02": {"rows": 300, "targets": 81924}}
-    assert run_sizes(table, "meg", [("01", "a")]) == {"01": {"rows": 900, "targets": 208}}
+    assert run_sizes(table, "fmri", runs) == {"01": {"rows": 550, "targets": 81924, "stories": ["a", "b"]},
+                                              "02": {"rows": 300, "targets": 81924, "stories": ["a"]}}
+    assert run_sizes(table, "meg", [("01", "a")]) == {"01": {"rows": 900, "targets": 208, "stories": ["a"]}}
     with pytest.raises(InputError, match=r"inputs\.tsv.*sub-02 b \(fmri\)"):
         run_sizes(table, "fmri", runs + [("02", "b")])
     from brainalign.config_sections import with_defaults

@@ -43,13 +43,19 @@ from .pipeline import GroupFit, fit_group, group_ceiling, subject_groups
 #: extracted, after the plan): 4096, the hidden size of 7-8B-parameter models.  The plan must not
 #: change when the features appear, or the set of shard jobs would change between runs.
 DESIGN_FEATURES_BOUND = 4096
-#: Memory of the interpreter and libraries (numpy, xarray, zarr, scipy) before any data (MB).
-BASE_MB = 500
+#: Memory of the interpreter and libraries (numpy, xarray, zarr, scipy) before any data (MB); measured
+#: 160 MB after the imports, the rest for the stores' read buffers.
+BASE_MB = 250
 #: Bytes per sample and target column at a shard's peak, in float32 copies: the collected values,
 #: the group's stacked ``Y``, the outer fold's training rows, the held-out predictions, the ridge's
 #: cross-products and the ceiling's per-story stack.  Measured: 7 copies (5 subjects x 600 TRs x
-#: 20,000 voxels, 1 and 4 target blocks: peak RSS 2169 and 940 MB); 8 keeps a margin.
-TARGET_COPIES = 8
+#: 20,000 voxels, 1 and 4 target blocks: peak RSS 2169 and 940 MB), 7.8 at 1,200 samples
+#: (benchmarks/scale.py: 7 subjects x 20,000 voxels in 1 and 4 blocks, 5515 and ~1620 MB); 9 keeps
+#: a margin (8 left 13 MB in one shard of 1696 MB: too little for a SLURM limit).
+TARGET_COPIES = 9
+#: Memory of the gather per MB of shard files it reads: the results held, the joined arrays, the
+#: assembled scores and the long CSV table (one row per subject x layer x target, with its coordinates).
+GATHER_COPIES = 6
 #: Version of the shard file layout; the gather refuses other versions.
 SHARD_FORMAT = 1
 
@@ -91,14 +97,15 @@ class ShardPlan:
 
     def shard(self, shard_id: str) -> Shard:
         """The shard of an id (a ``shard`` wildcard)."""
-        for s in self.shards:
-            if s.id == shard_id:
-                return s
-        raise KeyError(f"no shard {shard_id!r} in the plan (shards: {self.ids})")
+        # a dict built once: the plan of a large dataset has thousands of shards, each looked up per job
+        index = self.__dict__.setdefault("_index", {s.id: s for s in self.shards})
+        if shard_id not in index:
+            raise KeyError(f"no shard {shard_id!r} in the plan (shards: {self.ids[:10]} ...)")
+        return index[shard_id]
 
 
 def estimate_mb(n_rows: int, n_columns: int, *, design_width: int, n_alphas: int, n_permutations: int = 0,
-                n_read_columns: int = 0) -> int:
+                n_read_columns: int = 0, target_cells: int | None = None) -> int:
     """Estimated peak memory (MB) of fitting ``n_columns`` target columns over ``n_rows`` samples.
 
     Parameters
@@ -116,6 +123,9 @@ def estimate_mb(n_rows: int, n_columns: int, *, design_width: int, n_alphas: int
     n_read_columns
         Columns read beyond the block (word-locked: every channel x lag of one subject's story,
         whose NaN windows decide the words kept), held while the run is epoched.
+    target_cells
+        Samples x target columns over the shard's subjects, when they have different numbers of
+        samples (subjects who heard different stories); default ``n_rows * n_columns``.
 
     Returns
     -------
@@ -126,11 +136,21 @@ def estimate_mb(n_rows: int, n_columns: int, *, design_width: int, n_alphas: int
     """
     k = min(n_rows, design_width)
     design = 8 * (4 * n_rows * design_width + n_alphas * n_rows * k + 2 * k * k)
-    targets = 4 * TARGET_COPIES * n_rows * n_columns
+    targets = 4 * TARGET_COPIES * (n_rows * n_columns if target_cells is None else target_cells)
     nulls = 8 * 2 * n_permutations * n_columns
     read = 4 * 2 * n_rows * n_read_columns
     chunk = 2 * 64 * 2**20  # the ridge's per-chunk prediction block (ridge.CHUNK_BYTES) and its products
     return int(math.ceil(BASE_MB + (design + targets + nulls + read + chunk) / 2**20))
+
+
+def gather_mem_mb(shard_bytes: int) -> int:
+    """Estimated peak memory (MB) of the gather from the total size of the shard files it reads.
+
+    The shard files hold the fits (float32 ``layer x target`` arrays per subject) and the targets'
+    coordinates: everything the scores are made of, so the gather's memory follows from their size
+    (:data:`GATHER_COPIES` copies over twice :data:`BASE_MB`: it imports pandas too and writes a table).
+    """
+    return int(math.ceil(2 * BASE_MB + GATHER_COPIES * shard_bytes / 2**20))
 
 
 def design_width(modality: str, design: Mapping, n_features: int = DESIGN_FEATURES_BOUND) -> int:
@@ -161,10 +181,11 @@ def plan_shards(
     ----------
     sizes
         ``{subject: {"rows": samples over all stories, "targets": voxels or channels}}`` in the
-        recordings' order (upper bounds are fine: the blocks are fractions of the real counts).
+        recordings' order (upper bounds are fine: the blocks are fractions of the real counts);
+        optionally ``"stories"``, the subject's stories.
     subject_fits
-        ``joint``: every subject in each shard, one solve (inter-subject ceiling per target block);
-        ``separate``: one subject per shard group.
+        ``joint``: the subjects who heard the same stories in each shard of their group, one solve
+        (inter-subject ceiling per target block); ``separate``: one subject per shard group.
     max_job_memory_gb
         The budget of one job (GB = 1024 MB).
     design_width, n_alphas, n_permutations
@@ -187,19 +208,27 @@ def plan_shards(
     """
     budget = int(max_job_memory_gb * 1024)
     if subject_fits == "joint":
-        groups = [list(sizes)]
+        # subjects who heard different stories never share a solve (their designs differ,
+        # pipeline.subject_groups): a shard group per set of stories reads only its subjects' runs
+        by_stories: dict = {}
+        for s in sizes:
+            by_stories.setdefault(tuple(sorted(sizes[s].get("stories", ()))), []).append(s)
+        groups = list(by_stories.values())
     else:
         groups = [[s] for s in sizes]
     shards = []
     for gi, group in enumerate(groups):
+        # the design is one group's at a time (at most the longest subject's samples); the targets are
+        # every subject's block: their samples summed, not the longest times the subjects
         rows = max(int(sizes[s]["rows"]) for s in group)
+        all_rows = sum(int(sizes[s]["rows"]) for s in group)
         n_targets = max(int(sizes[s]["targets"]) for s in group)
         read = n_targets * n_lags if n_lags > 1 else 0
 
         def peak(n_blocks: int) -> int:
             per_subject = -(-n_targets // n_blocks) * n_lags
             return estimate_mb(rows, per_subject * len(group), design_width=design_width, n_alphas=n_alphas,
-                               n_permutations=n_permutations, n_read_columns=read)
+                               n_permutations=n_permutations, n_read_columns=read, target_cells=all_rows * per_subject)
 
         if peak(n_targets) > budget:
             raise ConfigError("encoding.max_job_memory_gb",
@@ -235,7 +264,7 @@ def run_sizes(table, modality: str, runs: Sequence[tuple[str, str]]) -> dict[str
     """``{subject: {"rows", "targets"}}`` of a modality's runs from the input check's table.
 
     Rows: fMRI volumes, or MEG/EEG/iEEG words (each word is a design row), summed over the
-    subject's runs; targets: the most voxels (the BOLD image's grid: an upper bound of the masked
+    subject's runs; stories: the subject's stories; targets: the most voxels (the BOLD image's grid: an upper bound of the masked
     voxels) or channels of its runs.
 
     Raises
@@ -261,7 +290,8 @@ def run_sizes(table, modality: str, runs: Sequence[tuple[str, str]]) -> dict[str
             raise InputError(source, f"run sub-{subject} {story} ({modality}) has no {rows_col}/n_targets",
                              field=f"{rows_col}, n_targets", expected="the sizes the input check records for "
                              "every planned run (re-run check_inputs)")
-        entry = sizes.setdefault(str(subject), {"rows": 0, "targets": 0})
+        entry = sizes.setdefault(str(subject), {"rows": 0, "targets": 0, "stories": []})
+        entry["stories"].append(str(story))
         entry["rows"] += int(values[0])
         entry["targets"] = max(entry["targets"], int(values[1]))
     return sizes
