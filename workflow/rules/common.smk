@@ -548,3 +548,12 @@ def repeat_recordings_of(modality):
 def repeated_encoded_runs(modality):
     """The encoded (subject, story) runs that have repetitions, in a fixed order."""
     return sorted({(s, t) for s, t, _ in repeat_runs_of(modality)})
+
+
+# The sharded encode's gather (workflow/rules/encode.smk)
+def gather_mem_mb(wildcards, input, attempt):
+    """The gather's request from the size of the shard files it reads (brainalign.encoding.shards.gather_mem_mb);
+    in a dry run, before the shards exist, Snakemake shows it as <TBD>."""
+    from brainalign.encoding.shards import gather_mem_mb as estimate
+
+    return estimate(sum(Path(path).stat().st_size for path in input.shards)) * attempt

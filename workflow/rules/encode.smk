@@ -78,14 +78,6 @@ rule encode_shard:
         "../scripts/encode_shard.py"
 
 
-def gather_mem_mb(wildcards, input, attempt):
-    """The gather's request from the size of the shard files it reads (brainalign.encoding.shards.gather_mem_mb);
-    in a dry run, before the shards exist, Snakemake shows it as <TBD>."""
-    from brainalign.encoding.shards import gather_mem_mb as estimate
-
-    return estimate(sum(Path(path).stat().st_size for path in input.shards)) * attempt
-
-
 rule encode_gather:
     input:
         shards=lambda wc: shard_files(wc.model, wc.modality),

@@ -4,7 +4,8 @@ request from the size of the shard files."""
 import pickle
 
 import numpy as np
-from synthetic_features import random_features
+from brainalign.encoding.settings import design_settings, solver_settings
+from tests.synthetic_features import random_features
 
 from brainalign.encoding.shards import (BASE_MB, GATHER_COPIES, Shard, estimate_mb, fit_shard, gather_mem_mb,
                                         plan_shards)
@@ -53,8 +54,8 @@ def test_gather_request_follows_the_shard_files(tmp_path):
                                         dims=("time", "voxel"), coords={"time": times}, attrs={"tr": 2.0})
     shard = Shard(id="g0-l0-t0", subjects=("01", "02"), layer_block=0, n_layer_blocks=1, target_block=0,
                   n_target_blocks=1, mem_mb=1000)
-    result = fit_shard(feats, recs, shard, modality="fmri", design={"method": "hrf"},
-                       encoding={"alphas": [1.0, 10.0, 100.0], "inner_folds": 3})
+    result = fit_shard(feats, recs, shard, modality="fmri", design=design_settings("fmri", method="hrf"),
+                       encoding=solver_settings(alphas=[1.0, 10.0, 100.0], inner_folds=3))
     size = len(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     # the results' arrays: 3 variables x 3 layers x 300 voxels x 2 subjects (float32) are in the file
     assert size >= 3 * 3 * 300 * 2 * 4
