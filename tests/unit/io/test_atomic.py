@@ -40,3 +40,22 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, mon
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
+
+
+def test_atomic_directory_replaces_whole_or_leaves_nothing(tmp_path):
+    from brainalign.io.atomic import atomic_directory
+
+    target = tmp_path / "out" / "model"
+    with atomic_directory(target) as tmp:
+        assert tmp.parent == target.parent and not target.exists()
+        (tmp / "a.txt").write_text("1")
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+    with atomic_directory(target) as tmp:  # a second write replaces the folder, old files gone
+        (tmp / "b.txt").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    with pytest.raises(RuntimeError, match="killed"):
+        with atomic_directory(target) as tmp:
+            (tmp / "c.txt").write_text("3")
+            raise RuntimeError("killed mid-write")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]     # the old folder kept, untouched
+    assert sorted(p.name for p in target.parent.iterdir()) == ["model"]  # no temporary sibling left

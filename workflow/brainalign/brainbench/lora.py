@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -25,6 +26,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from brainalign.io.atomic import atomic_directory
 from brainalign.progress import progress
 
 from .parsing import TestCase
@@ -302,13 +304,7 @@ def save_adapter(peft_model, directory: str | os.PathLike) -> Path:
     Provenance (base model hash, settings, corpus) belongs beside the directory, not inside it: the
     directory holds exactly :data:`ADAPTER_FILES`.
     """
-    import shutil
-    import tempfile
-
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
-    try:
+    with atomic_directory(directory) as tmp:
         peft_model.save_pretrained(tmp, safe_serialization=True)
         for extra in tmp.iterdir():  # peft also writes a README model card: not part of the adapter
             if extra.name not in ADAPTER_FILES:
@@ -316,13 +312,7 @@ def save_adapter(peft_model, directory: str | os.PathLike) -> Path:
         missing = [f for f in ADAPTER_FILES if not (tmp / f).is_file()]
         if missing:
             raise RuntimeError(f"peft did not write {missing} into {tmp}")
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory
+    return Path(directory)
 
 
 def apply_adapter(model, directory: str | os.PathLike, merge: bool = True):

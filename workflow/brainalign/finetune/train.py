@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +27,7 @@ import pandas as pd
 
 from brainalign.brainbench.lora import LoraSettings, batch_indices, lora_model, optimiser, settings_dict
 from brainalign.features.alignment import align_words
+from brainalign.io.atomic import atomic_directory
 from brainalign.progress import progress
 
 from .objectives import Objective
@@ -244,21 +243,12 @@ def save_merged(peft_model, tokenizer, directory: str | os.PathLike, provenance:
     The directory holds ``config.json``, safetensors weights, the tokenizer and ``finetune.json``
     (``provenance``): what ``brainalign.models`` loads for ``source: local``.
     """
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
-    try:
+    with atomic_directory(directory) as tmp:
         merged = peft_model.merge_and_unload()
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / "finetune.json").write_text(json.dumps(provenance, indent=2, default=str))
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory
+    return Path(directory)
 
 
 def provenance(objective: Objective, settings: LoraSettings, base_info: dict, n_documents: int) -> dict:

@@ -5,7 +5,10 @@ the stores share it)."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -31,3 +34,24 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Fill a directory atomically: yields an empty temporary sibling; when the block ends without an
+    error it replaces ``path`` whole (an older ``path`` is removed first), else it is removed.
+
+    For writers that produce a folder (a saved model, a LoRA adapter): a killed job leaves only a
+    ``.<name>.tmp-*`` sibling, never a half-filled ``path``.
+    """
+    directory = Path(path)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    try:
+        yield tmp
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
