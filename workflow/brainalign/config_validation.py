@@ -54,9 +54,10 @@ def reject_null_sections(config: Mapping[str, Any], schema: Mapping[str, Any] | 
     """Fail, naming the key, where the config sets a settings block to null that the schema has as a
     mapping with defaults (``preprocess.meeg.ica: null``, the form before ICA got ``enabled``).
 
-    Snakemake's ``validate(set_default=True)`` fills a block's defaults before it checks the block's
-    type, so a null there ends in an ``AttributeError`` that names nothing; the workflow calls this
-    first (``workflow/rules/common.smk``).
+    Snakemake's ``validate`` answers such a null with "None is not of type 'object'" and a dump of
+    the block's schema, which does not say how to switch the block off (and a block typed
+    ``[object, null]`` whose keys have defaults crashes it: its ``set_default`` calls ``setdefault``
+    on the None), so the workflow calls this first (``workflow/rules/common.smk``).
 
     Raises
     ------

@@ -59,7 +59,7 @@ def test_enabled_switches_ica_on_and_off():
     raw = _blink_raw()
     kw = dict(l_freq=None, h_freq=None, resample=None, notch=None, reference=None)
     off = preprocess_meeg(raw, ica=defaults("preprocess.meeg.ica"), ssp=defaults("preprocess.meeg.ssp"), **kw)
-    plain = preprocess_meeg(raw, **kw)
+    plain = preprocess_meeg(raw, ica=None, ssp=None, **kw)
     assert not any(s.startswith(("ica:", "ssp_")) for s in off.attrs["steps"])
     assert "EOG" not in off.channel.values and np.allclose(off.values, plain.values)  # enabled: false = no ICA
     on = preprocess_meeg(raw, ica=with_defaults("preprocess.meeg.ica", {"enabled": True, "n_components": 6,

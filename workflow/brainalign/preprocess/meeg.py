@@ -28,7 +28,7 @@ import mne
 import numpy as np
 import xarray as xr
 
-from brainalign.config_sections import require
+from brainalign.config_sections import defaults, require
 from brainalign.errors import ConfigError
 from brainalign.preprocess.common import read_region_table, zscore_time
 from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, apply_nonfinite_policy, check_policy, mark_bad_samples
@@ -36,6 +36,9 @@ from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, apply_nonfinit
 log = logging.getLogger(__name__)
 
 DATA_TYPES = ("mag", "grad", "eeg", "seeg", "ecog", "dbs")
+#: The schema's ``preprocess.meeg.ica`` / ``.ssp`` blocks (both off): :func:`preprocess_meeg`'s defaults.
+DEFAULT_ICA = defaults("preprocess.meeg.ica")
+DEFAULT_SSP = defaults("preprocess.meeg.ssp")
 _TYPE_ALIASES = {"meg": ("mag", "grad")}
 
 
@@ -577,8 +580,8 @@ def preprocess_meeg(
     bad_channels: str = "drop",
     bad_segments: str = "nan",
     montage: str | None = None,
-    ica: Mapping | None = None,
-    ssp: Mapping | None = None,
+    ica: Mapping | None = DEFAULT_ICA,
+    ssp: Mapping | None = DEFAULT_SSP,
     standardize: bool = True,
     channel_groups=None,
     seed: int = 0,
@@ -615,8 +618,8 @@ def preprocess_meeg(
     ica, ssp
         Artefact removal: the complete ``preprocess.meeg.ica`` / ``preprocess.meeg.ssp`` sections
         (every key, the schema's defaults filled: outside Snakemake
-        ``brainalign.config_sections.with_defaults("preprocess.meeg.ica", {"enabled": True})``), or
-        None for none.  ICA runs when ``ica["enabled"]``: components whose time course correlates
+        ``brainalign.config_sections.with_defaults("preprocess.meeg.ica", {"enabled": True})``;
+        default: the schema's blocks, both off), or None for none.  ICA runs when ``ica["enabled"]``: components whose time course correlates
         with an EOG channel by more than ``eog_threshold`` are removed, ECG ones by MNE's CTPS
         method; SSP adds ``ssp["eog"]`` / ``ssp["ecg"]`` projectors per channel type (0: none).
     standardize
