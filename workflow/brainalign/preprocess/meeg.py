@@ -616,12 +616,11 @@ def preprocess_meeg(
         Standard montage (e.g. ``"standard_1005"``, ``"biosemi64"``) set when the file has no
         electrode positions; ignored for MEG.
     ica, ssp
-        Artefact removal: the complete ``preprocess.meeg.ica`` / ``preprocess.meeg.ssp`` sections
-        (every key, the schema's defaults filled: outside Snakemake
-        ``brainalign.config_sections.with_defaults("preprocess.meeg.ica", {"enabled": True})``;
-        default: the schema's blocks, both off), or None for none.  ICA runs when ``ica["enabled"]``: components whose time course correlates
-        with an EOG channel by more than ``eog_threshold`` are removed, ECG ones by MNE's CTPS
-        method; SSP adds ``ssp["eog"]`` / ``ssp["ecg"]`` projectors per channel type (0: none).
+        Artefact removal: complete ``preprocess.meeg.ica`` / ``.ssp`` sections (outside Snakemake
+        ``with_defaults("preprocess.meeg.ica", {"enabled": True})``; default: the schema's, both
+        off), or None.  ICA (when ``ica["enabled"]``) removes components correlating with an EOG
+        channel above ``eog_threshold`` and ECG ones (MNE's CTPS); SSP adds ``ssp["eog"]`` /
+        ``ssp["ecg"]`` projectors per channel type (0: none).
     standardize
         Z-score each channel over the run.
     channel_groups
