@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from brainalign.preprocess.fmri import DEFAULT_STRATEGY, preprocess_fmri, preprocess_hf5
+from brainalign.config_sections import defaults as schema_default
+from brainalign.config_sections import with_defaults
+from brainalign.preprocess.fmri import DEFAULT_STRATEGY, confound_keys, preprocess_fmri, preprocess_hf5
 from brainalign.preprocess.ieeg import preprocess_ieeg
 from brainalign.preprocess.meeg import preprocess_meeg
 
@@ -63,8 +65,10 @@ def test_schema_defaults_equal_the_function_defaults(block):
     defaults = _defaults(function, supplied)
     for name, prop in BLOCKS[block]["properties"].items():
         assert "default" in prop, f"preprocess.{block}.{name} has no default"
-        assert prop["default"] == defaults[name], (
-            f"preprocess.{block}.{name}: schema default {prop['default']!r} != {function.__name__} default "
+        # a block's default with its own keys' defaults filled, as the workflow's validation fills it
+        assert schema_default(f"preprocess.{block}.{name}") == defaults[name], (
+            f"preprocess.{block}.{name}: schema default {schema_default(f'preprocess.{block}.{name}')!r} != "
+            f"{function.__name__} default "
             f"{defaults[name]!r}")
 
 
@@ -89,17 +93,22 @@ def test_validated_defaults_bind_to_the_function(block):
     function, supplied = FUNCTIONS[block]
     options = config["preprocess"][block]
     inspect.signature(function).bind("run", **options)
-    assert options == {**_defaults(function, supplied), **_base_config().get("preprocess", {}).get(block, {})}
+    given = _base_config().get("preprocess", {}).get(block, {})
+    # a block the config gives (strategy) gets its left-out keys' defaults too (n_compcor)
+    given = {k: with_defaults(f"preprocess.{block}.{k}", v) if isinstance(v, dict) else v for k, v in given.items()}
+    assert options == {**_defaults(function, supplied), **given}
 
 
 def test_strategy_sub_keys_get_no_default():
-    """`strategy: {}` must stay empty (no confounds): its sub-keys carry no schema default to fill in."""
+    """`strategy: {}` must keep meaning no confounds: the only sub-key with a schema default is
+    n_compcor, which selects nothing without compcor."""
     from snakemake.utils import validate
 
     config = _base_config()
     config["preprocess"]["fmri"]["strategy"] = {}
     validate(config, str(SCHEMA_PATH))
-    assert config["preprocess"]["fmri"]["strategy"] == {}
+    assert set(config["preprocess"]["fmri"]["strategy"]) == {"n_compcor"}
+    assert confound_keys(config["preprocess"]["fmri"]["strategy"]) == []
 
 
 @pytest.mark.parametrize("block,key,value,needle", [

@@ -212,6 +212,8 @@ def test_sharded_encode_plans_shard_jobs_with_their_memory(tmp_path):
 # every job, its wildcards, outputs and params (the config sections the scripts receive).  Recorded
 # with tests/workflow/plan_snapshot.py from commit bdb5e75; a change that means to alter the plan
 # regenerates it (python tests/workflow/plan_snapshot.py WORKDIR OUT.json [brainbench]).
+# Regenerated for preprocess.meeg.ica/ssp as blocks with defaults and strategy.n_compcor's schema
+# default (only those params changed: ica/ssp null -> their default blocks, n_compcor: 5 added).
 PLAN_SNAPSHOT = REPO / "tests" / "workflow" / "data" / "demo_plan.json"
 
 

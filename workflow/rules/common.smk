@@ -13,6 +13,9 @@ from brainalign.checkout import use_checkout
 use_checkout(Path(workflow.current_basedir).parents[1])
 
 
+from brainalign.config_validation import reject_null_sections
+
+reject_null_sections(config)  # `ica: null` and the like: an error saying the form to write, before validate
 validate(config, schema="../schemas/config.schema.yaml")
 
 # BRAINALIGN_CONFIG_DUMP=<file> snakemake -n ...: the configuration every rule sees (config files

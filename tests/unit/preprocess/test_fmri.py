@@ -130,7 +130,7 @@ def test_confound_errors(tmp_path):
     with pytest.raises(ValueError, match=r"confounds_timeseries.tsv: confound column 'trans_x_power2'"):
         preprocess_fmri(bold, confounds=conf_path, strategy={"motion": "power2"})
     with pytest.raises(ValueError, match=r"confounds_timeseries.tsv: n_compcor=5 but only 2 'a_comp_cor_\*' columns"):
-        preprocess_fmri(bold, confounds=conf_path, strategy={"compcor": "anat_combined"})
+        preprocess_fmri(bold, confounds=conf_path, strategy={"compcor": "anat_combined", "n_compcor": 5})
     short = tmp_path / "short.tsv"
     conf.iloc[:-1].to_csv(short, sep="\t", index=False)
     with pytest.raises(ValueError, match="short.tsv: 59 rows of confounds but the run has 60 volumes"):

@@ -8,7 +8,7 @@ import pytest
 
 from brainalign.config_sections import with_defaults
 from brainalign.errors import ConfigError
-from brainalign.preprocess.fmri import DEFAULT_STRATEGY, preprocess_run
+from brainalign.preprocess.fmri import DEFAULT_STRATEGY, confound_keys, preprocess_run
 
 
 def _bold(tmp_path) -> str:
@@ -47,4 +47,6 @@ def test_hf5_settings_come_from_the_validated_profile(tmp_path):
 
 def test_the_default_strategy_is_the_schemas():
     assert DEFAULT_STRATEGY == with_defaults("preprocess.fmri")["strategy"]
-    assert with_defaults("preprocess.fmri", {"strategy": {}})["strategy"] == {}  # {}: no confounds, not the default
+    # {}: no confounds, not the default; the schema fills only n_compcor, which selects no column by itself
+    empty = with_defaults("preprocess.fmri", {"strategy": {}})["strategy"]
+    assert set(empty) == {"n_compcor"} and confound_keys(empty) == []

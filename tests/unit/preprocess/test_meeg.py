@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainalign.config_sections import with_defaults
 from brainalign.io.timings import read_timings
 from brainalign.preprocess.meeg import check_same_sfreq, preprocess_meeg
 
@@ -222,7 +223,7 @@ def test_ica_removes_blinks(tmp_path):
     info = mne.create_info([f"E{i}" for i in range(8)] + ["EOG"], sfreq, ["eeg"] * 8 + ["eog"])
     raw = mne.io.RawArray(np.vstack([eeg, blinks * 1e-4 + 1e-7 * rng.standard_normal(n)]), info, verbose="error")
     clean = preprocess_meeg(raw, l_freq=None, h_freq=None, resample=None, notch=None, reference=None,
-                            ica={"n_components": 6, "eog": True, "ecg": False})
+                            ica=with_defaults("preprocess.meeg.ica", {"enabled": True, "n_components": 6, "ecg": False}))
     dirty = preprocess_meeg(raw, l_freq=None, h_freq=None, resample=None, notch=None, reference=None)
     assert clean.sizes["channel"] == 8 and "EOG" not in clean.channel.values
     r_dirty = abs(np.corrcoef(dirty.values[:, 0], blinks)[0, 1])

@@ -174,7 +174,8 @@ def test_request_scales_with_channels_times_samples_and_attempt():
     assert 4000 < one < 16_700 / 2  # above the former constant, well below the old peak
     assert memory_mb(4 * n, "ieeg") > 3.5 * one * (1 - 0.1)  # 2048 Hz: about four times as much
     assert memory_mb(n, "ieeg", attempt=2) == 2 * one
-    assert memory_mb(n, "meg", {"ica": {"n_components": 0.99}}) > memory_mb(n, "meg")
+    assert memory_mb(n, "meg", {"ica": {"enabled": True}}) > memory_mb(n, "meg")
+    assert memory_mb(n, "meg", {"ica": {"enabled": False}}) == memory_mb(n, "meg")
     assert memory_mb(None, "ieeg", attempt=3) == 3 * FALLBACK_MB
     assert runtime_minutes(4 * n, "ieeg") > runtime_minutes(n, "ieeg") > runtime_minutes(n // 100, "ieeg")
     assert runtime_minutes(n, "ieeg", attempt=2) == 2 * runtime_minutes(n, "ieeg")

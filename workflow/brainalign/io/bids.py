@@ -136,10 +136,10 @@ def find_runs(root: str | os.PathLike, spec: Mapping | None = None) -> pd.DataFr
         df = df[df["session"].isin(sessions)]
     df = df.sort_values(["subject", "story", "session", "run"], na_position="first").reset_index(drop=True)
     # every file the run's preprocessing reads, so that the workflow can make each one a rule input
-    electrodes_space = spec.get("electrodes_space") if modality == "ieeg" else None
+    electrodes_space = _electrodes_space(spec.get("electrodes_space")) if modality == "ieeg" else None
     df["files"] = [tuple(run_files(row, root, electrodes_space)) for row in df.to_dict("records")]
     if modality == "ieeg":  # the electrodes.tsv the reader uses: the one of electrodes_space
-        df["electrodes"] = [meeg_sidecars(meeg_bids_path(p, root, modality), electrodes_space or "auto")["electrodes"]
+        df["electrodes"] = [meeg_sidecars(meeg_bids_path(p, root, modality), electrodes_space)["electrodes"]
                             for p in df["path"]]
     return df
 
@@ -1149,7 +1149,7 @@ def is_mni_space(space: str) -> bool:
     return str(space).upper().startswith("MNI")
 
 
-def choose_electrodes(bids_path, space: str | None = "auto", *,
+def choose_electrodes(bids_path, space: str | None, *,
                       key: str = "preprocess.ieeg.electrodes_space") -> dict | None:
     """The ``electrodes.tsv`` (and ``coordsystem.json``) whose positions a recording's channels get.
 
@@ -1279,6 +1279,11 @@ def meeg_bids_path(path: str | os.PathLike, root: str | os.PathLike, modality: s
                              suffix=modality, extension=Path(path).suffix, root=root)
 
 
+def _electrodes_space(space: str | None) -> str:
+    """``space``, or for None (a query that does not set it) the schema's ``preprocess.ieeg.electrodes_space``."""
+    return defaults("preprocess.ieeg.electrodes_space") if space is None else space
+
+
 def run_files(row: Mapping, root: str | os.PathLike, electrodes_space: str | None = None) -> list[str]:
     """Every file the preprocessing job of one run (a row of :func:`find_runs`) reads, in a fixed order.
 
@@ -1306,7 +1311,7 @@ def run_files(row: Mapping, root: str | os.PathLike, electrodes_space: str | Non
         return list(dict.fromkeys(files))
     files = recording_files(path)
     bids_path = meeg_bids_path(path, root, row["modality"])
-    space = (electrodes_space or "auto") if row["modality"] == "ieeg" else None
+    space = _electrodes_space(electrodes_space) if row["modality"] == "ieeg" else None
     sidecars = meeg_sidecars(bids_path, space)
     files += [p for p in sidecars.values() if p]
     if space is not None and sidecars["electrodes"] is None and str(space).lower() != "none":

@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from brainalign.config_sections import complete, require
+from brainalign.config_sections import complete, defaults, require
 from brainalign.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,9 @@ def _meeg_header(row: Mapping, root: str, problems: list[Problem], out: dict,
 
     path = row["path"]
     bids_path = meeg_bids_path(path, root, row["modality"])
-    space = (electrodes_space or "auto") if row["modality"] == "ieeg" else None
+    # None: a caller without the ieeg section; the schema's default, not a second literal
+    space = ((defaults("preprocess.ieeg.electrodes_space") if electrodes_space is None else electrodes_space)
+             if row["modality"] == "ieeg" else None)
     if space is not None:
         try:
             choose_electrodes(bids_path, space)
@@ -241,7 +243,7 @@ def inspect_run(
         ``dataset.timings.on_beyond_end``: words (or events) after the recording's end are a blocking
         problem with ``error``, a note otherwise.
     electrodes_space
-        iEEG: ``preprocess.ieeg.electrodes_space`` (default ``auto``); a table the preprocessing
+        iEEG: ``preprocess.ieeg.electrodes_space`` (None: the schema's default); a table the preprocessing
         could not choose (none, none in that space, several) is a blocking problem.
 
     Returns

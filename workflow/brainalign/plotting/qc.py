@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -178,6 +179,24 @@ def plot_psd(qc: MeegQC, path: str | os.PathLike, title: str = "") -> Path:
     return save_figure(fig, path)
 
 
+def artefact_summary(removed: Mapping[str, list], steps: Sequence[str]) -> list[str]:
+    """The lines of the artefact panel: ICA components and SSP projectors removed, and the steps.
+
+    ``removed`` is :func:`brainalign.qc.meeg.removed_components` of the store's ``steps``; a method
+    that did not run says which setting switches it on (``preprocess.meeg.ica.enabled``, ``ssp``).
+    """
+    ica = removed.get("ica")
+    ssp = {k: v for k, v in removed.items() if k.startswith("ssp")}
+    if ica:
+        ica_line = f"ICA: components {ica} removed"
+    else:
+        ica_line = ("ICA: fitted, no component removed" if "ica" in removed
+                    else "ICA: not run (preprocess.meeg.ica.enabled: false)")
+    ssp_line = ("SSP: " + ", ".join(f"{k[4:].upper()} {v[0]} projector(s)" for k, v in ssp.items()) if ssp
+                else "SSP: not run (preprocess.meeg.ssp.eog/ecg: 0 projectors)")
+    return [ica_line, ssp_line, "steps: " + " → ".join(steps)]
+
+
 def plot_bads(qc: MeegQC, path: str | os.PathLike, title: str = "") -> Path:
     """Channel positions with the bad channels marked, the ``BAD`` segments on the recording's time
     line, and the ICA components / SSP projectors removed."""
@@ -211,12 +230,7 @@ def plot_bads(qc: MeegQC, path: str | os.PathLike, title: str = "") -> Path:
     ax.set_title(f"{len(qc.segments)} BAD segments, {total:.1f} s of {qc.duration:.1f} s "
                  f"({qc.n_bad_samples} output samples set to NaN)", fontsize=9)
     ax = fig.add_subplot(grid[1, 1])
-    ica = qc.removed.get("ica")
-    ssp = {k: v for k, v in qc.removed.items() if k.startswith("ssp")}
-    lines = [f"ICA: components {ica} removed" if ica else
-             ("ICA: fitted, no component removed" if "ica" in qc.removed else "ICA: not run"),
-             ("SSP: " + ", ".join(f"{k[4:].upper()} {v[0]} projector(s)" for k, v in ssp.items())) if ssp else "SSP: not run",
-             "steps: " + " → ".join(qc.steps)]
+    lines = artefact_summary(qc.removed, qc.steps)
     ax.axis("off")
     ax.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=8, wrap=True, transform=ax.transAxes)
     fig.suptitle(title or "bad channels, segments, removed components", fontsize=11)

@@ -84,8 +84,8 @@ def confound_columns(columns: Sequence[str], strategy: Mapping, source: str = "c
         Keys (each optional): ``motion``, ``wm_csf``, ``global_signal`` — one of ``basic``,
         ``derivatives``, ``power2``, ``full`` (as nilearn's ``load_confounds``); ``compcor`` —
         ``anat_combined`` / ``anat`` (``a_comp_cor_*``), ``temporal`` (``t_comp_cor_*``) or
-        ``temporal_anat`` (both), with ``n_compcor`` (int or ``"all"``, default 5); ``high_pass`` —
-        true to include fMRIPrep's ``cosine*`` regressors; ``non_steady_state`` — true to include
+        ``temporal_anat`` (both), with ``n_compcor`` (int or ``"all"``; required with ``compcor``:
+        the schema's default is 5); ``high_pass`` — true to include fMRIPrep's ``cosine*`` regressors; ``non_steady_state`` — true to include
         ``non_steady_state_outlier*``; ``extra`` — a list of further column names.
 
     Raises
@@ -120,7 +120,12 @@ def confound_columns(columns: Sequence[str], strategy: Mapping, source: str = "c
                     "temporal_anat_combined": ["t_comp_cor_", "a_comp_cor_"]}
         if compcor not in prefixes:
             raise ValueError(f"strategy['compcor']={compcor!r}: expected one of {list(prefixes)}")
-        n = strategy.get("n_compcor", 5)
+        if "n_compcor" not in strategy:  # the schema fills it; no second default here
+            raise ConfigError("preprocess.fmri.strategy.n_compcor", f"missing with compcor={compcor!r}",
+                              expected="CompCor components per kind (an integer >= 1) or 'all' (schema default 5)",
+                              hint="outside Snakemake, fill the defaults with brainalign.config_sections.with_defaults"
+                                   "('preprocess.fmri.strategy', {...})")
+        n = strategy["n_compcor"]
         for prefix in prefixes[compcor]:
             found = sorted((c for c in cols if c.startswith(prefix)), key=lambda c: int(re.sub(r"\D", "", c) or 0))
             if not found:

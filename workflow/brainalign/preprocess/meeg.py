@@ -28,6 +28,7 @@ import mne
 import numpy as np
 import xarray as xr
 
+from brainalign.config_sections import defaults, require
 from brainalign.errors import ConfigError
 from brainalign.preprocess.common import read_region_table, zscore_time
 from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, apply_nonfinite_policy, check_policy, mark_bad_samples
@@ -35,6 +36,9 @@ from brainalign.preprocess.nonfinite import DEFAULT_MAX_FRACTION, apply_nonfinit
 log = logging.getLogger(__name__)
 
 DATA_TYPES = ("mag", "grad", "eeg", "seeg", "ecog", "dbs")
+#: The schema's ``preprocess.meeg.ica`` / ``.ssp`` blocks (both off): :func:`preprocess_meeg`'s defaults.
+DEFAULT_ICA = defaults("preprocess.meeg.ica")
+DEFAULT_SSP = defaults("preprocess.meeg.ssp")
 _TYPE_ALIASES = {"meg": ("mag", "grad")}
 
 
@@ -315,11 +319,27 @@ def _montage_name(raw: mne.io.BaseRaw, montage: str | None, source: str) -> str:
 
 
 # -------------------------------------------------------------------------------- artefacts
+def artefact_sections(ica: Mapping | None, ssp: Mapping | None) -> tuple[dict | None, dict | None]:
+    """The ICA and SSP settings to apply: each complete (``preprocess.meeg.ica`` / ``.ssp``, every key
+    required, as the schema fills them), or None when switched off (``ica.enabled: false``; no SSP
+    projector asked for) or not given (a library caller's ``None``).
+
+    Raises
+    ------
+    ConfigError
+        A given section missing a key (``preprocess.meeg.ica.method``) or naming an unknown one.
+    """
+    ica = require(ica, "preprocess.meeg.ica") if ica is not None else None
+    ssp = require(ssp, "preprocess.meeg.ssp") if ssp is not None else None
+    return (ica if ica and ica["enabled"] else None), (ssp if ssp and (ssp["eog"] or ssp["ecg"]) else None)
+
+
 def _apply_ssp(raw: mne.io.BaseRaw, ssp: Mapping, source: str) -> list[str]:
+    """Add and apply ``ssp["eog"]`` / ``ssp["ecg"]`` projectors per channel type (0: none)."""
     done = []
     types = set(raw.get_channel_types())
     for kind, compute in (("eog", mne.preprocessing.compute_proj_eog), ("ecg", mne.preprocessing.compute_proj_ecg)):
-        n = ssp.get(kind)
+        n = ssp[kind]
         if not n:
             continue
         if kind not in types and kind == "eog":
@@ -334,20 +354,19 @@ def _apply_ssp(raw: mne.io.BaseRaw, ssp: Mapping, source: str) -> list[str]:
 
 def _apply_ica(raw: mne.io.BaseRaw, ica: Mapping, seed: int, source: str) -> list[str]:
     """Fit ICA on a 1 Hz high-passed copy; remove components matching EOG/ECG channels."""
-    opts = dict(ica)
-    n_components = opts.get("n_components", 0.99)
+    opts = require(ica, "preprocess.meeg.ica")  # every key from the schema: no second default here
     fit_raw = raw.copy().filter(1.0, None, verbose="error")
-    model = mne.preprocessing.ICA(n_components=n_components, method=opts.get("method", "fastica"),
-                                  rng=seed, max_iter=opts.get("max_iter", 1000))
+    model = mne.preprocessing.ICA(n_components=opts["n_components"], method=opts["method"],
+                                  rng=seed, max_iter=opts["max_iter"])
     model.fit(fit_raw, verbose="error")
     exclude: list[int] = []
     types = set(raw.get_channel_types())
-    if opts.get("eog", True) and "eog" in types:
+    if opts["eog"] and "eog" in types:
         # correlation (not z-score) threshold: z-scores cannot reach 3 with a handful of components
-        idx, _ = model.find_bads_eog(fit_raw, threshold=opts.get("eog_threshold", 0.5), measure="correlation",
+        idx, _ = model.find_bads_eog(fit_raw, threshold=opts["eog_threshold"], measure="correlation",
                                      verbose="error")
         exclude += idx
-    if opts.get("ecg", True) and ("ecg" in types or types & {"mag", "grad"}):
+    if opts["ecg"] and ("ecg" in types or types & {"mag", "grad"}):
         try:
             idx, _ = model.find_bads_ecg(fit_raw, verbose="error")
             exclude += idx
@@ -561,8 +580,8 @@ def preprocess_meeg(
     bad_channels: str = "drop",
     bad_segments: str = "nan",
     montage: str | None = None,
-    ica: Mapping | None = None,
-    ssp: Mapping | None = None,
+    ica: Mapping | None = DEFAULT_ICA,
+    ssp: Mapping | None = DEFAULT_SSP,
     standardize: bool = True,
     channel_groups=None,
     seed: int = 0,
@@ -597,9 +616,11 @@ def preprocess_meeg(
         Standard montage (e.g. ``"standard_1005"``, ``"biosemi64"``) set when the file has no
         electrode positions; ignored for MEG.
     ica, ssp
-        Optional artefact removal: ``ica={"n_components": 0.99, "method": "fastica", "eog": True,
-        "ecg": True, "eog_threshold": 0.5}`` (components whose time course correlates with an EOG
-        channel by more than ``eog_threshold`` are removed; ECG by MNE's CTPS method); ``ssp={"eog": 1, "ecg": 1}`` (projectors per channel type).
+        Artefact removal: complete ``preprocess.meeg.ica`` / ``.ssp`` sections (outside Snakemake
+        ``with_defaults("preprocess.meeg.ica", {"enabled": True})``; default: the schema's, both
+        off), or None.  ICA (when ``ica["enabled"]``) removes components correlating with an EOG
+        channel above ``eog_threshold`` and ECG ones (MNE's CTPS); SSP adds ``ssp["eog"]`` /
+        ``ssp["ecg"]`` projectors per channel type (0: none).
     standardize
         Z-score each channel over the run.
     channel_groups
@@ -633,6 +654,7 @@ def preprocess_meeg(
         raise ValueError(f"bad_channels={bad_channels!r}: expected 'drop', 'interpolate' or 'keep'")
     if bad_segments not in ("nan", "keep"):
         raise ValueError(f"bad_segments={bad_segments!r}: expected 'nan' or 'keep'")
+    ica, ssp = artefact_sections(ica, ssp)
     raw, source, bads, steps = _open_run(raw_or_bids_path, h_freq=h_freq, resample=resample, montage=montage)
     data_names, aux = _pick_and_load(raw, picks, bads, bad_channels, keep_aux=bool(ica or ssp), source=source)
     nf_attrs = _repair_channels(raw, data_names, bad_channels, steps, policy=nonfinite,

@@ -159,12 +159,17 @@ def input_values(files: Sequence[str | os.PathLike], modality: str) -> int | Non
     return shape["n_channels"] * shape["n_times"] if shape else None
 
 
+def _ica_enabled(options: Mapping | None) -> bool:
+    """Whether the ``preprocess.meeg`` section switches ICA on (``ica.enabled``; no section: off)."""
+    return bool(options and (options.get("ica") or {}).get("enabled"))
+
+
 def memory_mb(n_values: int | None, modality: str, options: Mapping | None = None, attempt: int = 1) -> int:
     """``mem_mb`` of a preprocessing job reading ``n_values`` float64 values (see the module docstring)."""
     if n_values is None:
         return int(FALLBACK_MB * attempt)
     section = _section(modality)
-    factor = FACTOR[section] + (ICA_FACTOR if section == "meeg" and (options or {}).get("ica") else 0.0)
+    factor = FACTOR[section] + (ICA_FACTOR if section == "meeg" and _ica_enabled(options) else 0.0)
     need = (BASE_MB[section] + factor * 8.0 * n_values / MB) * MARGIN
     return int(math.ceil(need / 100.0) * 100) * int(attempt)
 
