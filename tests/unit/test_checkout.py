@@ -7,7 +7,6 @@ import pytest
 from brainalign import checkout
 
 
-
 def test_library_root_is_the_folder_above_the_package():
     root = checkout.library_root()
     assert (root / "brainalign" / "checkout.py").is_file()
@@ -30,3 +29,12 @@ def test_another_checkout_is_refused_naming_both(monkeypatch, tmp_path):
     assert str(checkout.library_root() / "brainalign") in message
     assert f"pip install --no-deps -e {tmp_path}" in message
     assert checkout.ROOT_VARIABLE not in os.environ  # nothing exported for a refused checkout
+
+
+def test_a_checkout_linking_this_workflow_folder_is_accepted(monkeypatch, tmp_path):
+    # a work folder whose workflow/ links to this checkout's (as the workflow tests build) imports the
+    # same library files: accepted, and its own root is exported
+    monkeypatch.delenv(checkout.ROOT_VARIABLE, raising=False)
+    (tmp_path / "workflow").symlink_to(checkout.library_root())
+    assert checkout.use_checkout(tmp_path) == tmp_path.resolve()
+    assert os.environ[checkout.ROOT_VARIABLE] == str(tmp_path.resolve())
