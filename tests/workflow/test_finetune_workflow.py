@@ -67,6 +67,17 @@ scores_path = lambda model, modality: f"{{RESULTS}}/scores/{{model}}/{{modality}
 model_entry = lambda name: {{}}
 model_files = lambda wildcards: []
 
+# as common.smk: the shared analyses/figures settings and helpers
+from brainalign.analyses import plan as _an_plan
+from brainalign.analyses.regions import region_input_files
+from brainalign.config_validation import validated
+ANALYSES_CFG = validated(config, "analyses")
+FIGURES_CFG = validated(config, "figures")
+FIG_EXT = FIGURES_CFG["format"]
+_TRAINED_RE = _an_plan.alternation(BASE_MODELS)
+_REGION_FILES, ANALYSES_CFG["regions"] = region_input_files(BIDS_ROOT, ANALYSES_CFG["regions"], demo=KIND == "demo")
+region_inputs = lambda modality: _REGION_FILES[modality]
+
 wildcard_constraints:
     model=r"[A-Za-z0-9-]+(_random)?",
     modality=r"fmri|meg|eeg|ieeg",

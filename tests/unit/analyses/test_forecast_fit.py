@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 from tests.synthetic_features import random_features
 
+from brainalign.encoding.settings import design_settings, solver_settings
 from brainalign.analyses.forecast import band_partition, band_table, forecast_gain
 from brainalign.analyses.forecast_fit import forecast_layers, forecast_scores, forecast_window, window_scores
 from brainalign.design.fmri import apply_operator, fmri_operator
@@ -17,8 +18,8 @@ from brainalign.errors import ConfigError
 
 TR = 2.0
 AHEAD = 15
-ENC = {"alphas": np.logspace(-1, 4, 6).tolist(), "inner_folds": 3, "n_permutations": 0, "ceiling": "none"}
-DESIGN = {"method": "hrf"}
+ENC = solver_settings(alphas=np.logspace(-1, 4, 6).tolist(), inner_folds=3, n_permutations=0, ceiling="none")
+DESIGN = design_settings("fmri", method="hrf")  # complete: the library fills nothing
 
 
 def _recordings(rng, feats, subjects=("01", "02", "03"), n_each=4, n_noise=4):
