@@ -1,9 +1,8 @@
 """Rule `analysis_forecast`: F(d) per region, the best distance d* and its map."""
 
-from brainalign.analyses import (band_partition, band_table, base_unit_scores, best_distance,
+from brainalign.analyses import (band_partition, band_table, base_unit_scores, best_distance, comparison_layer,
                                  distance_map, forecast_gain, forecast_table, top_units)
 from brainalign.analyses.regions import attach_regions, find_region_sources
-from brainalign.config_checks import check_layers
 from brainalign.io.store import atomic_write_table, read_zarr
 from brainalign.plotting import (plot_brain_map, plot_forecast, plot_forecast_bands, plot_topomaps,
                                  values_to_nifti)
@@ -18,10 +17,7 @@ model, modality = smk.wildcards.model, smk.wildcards.modality
 base = attach_regions(read_zarr(smk.input.base, load=True), sources)
 stack = read_zarr(smk.input.forecast, load=True)
 by_d = {int(d): attach_regions(stack.sel(distance=d, drop=True), sources) for d in stack["distance"].values}
-layer = fc["layer"]
-if not isinstance(layer, str):  # a layer number: it must be in the base and the forecast scores
-    check_layers([layer], sorted(set(base["layer"].values) & set(stack["layer"].values)), "analyses.forecast.layer",
-                 f"both {smk.input.base} and {smk.input.forecast}")
+layer = comparison_layer(fc["layer"], base, stack, f"both {smk.input.base} and {smk.input.forecast}")
 opts = dict(var=an["score"], layer=layer, lag_reduce=an["lag_reduce"])
 
 gain = forecast_gain(base, by_d, **opts)

@@ -1,11 +1,10 @@
 """Rule `analysis_forecast_depth`: the gain map F(d, k) per region, d* and k*, and their correlation with
 the hierarchy position (analyses.hierarchy.positions, else each region's best relative depth)."""
 
-from brainalign.analyses import base_unit_scores, best_layers, top_units
+from brainalign.analyses import base_unit_scores, best_layers, comparison_layer, top_units
 from brainalign.analyses.forecast_depth import (best_forecast_depth, depth_gain, depth_gain_table,
                                                 forecast_hierarchy_correlation)
 from brainalign.analyses.regions import attach_regions, find_region_sources
-from brainalign.config_checks import check_layers
 from brainalign.io.store import atomic_write_table, read_zarr
 from brainalign.plotting.forecast_depth import plot_forecast_depth
 from brainalign.runtime import setup_logging
@@ -18,10 +17,7 @@ fc = an["forecast"]
 model, modality = smk.wildcards.model, smk.wildcards.modality
 base = attach_regions(read_zarr(smk.input.base, load=True), sources)
 grid = attach_regions(read_zarr(smk.input.scores, load=True), sources)
-layer = fc["layer"]
-if not isinstance(layer, str):  # a layer number: it must be a present layer of both the base and the grid
-    check_layers([layer], sorted(set(base["layer"].values) & set(grid["layer"].values)), "analyses.forecast.layer",
-                 f"both {smk.input.base} and {smk.input.scores}")
+layer = comparison_layer(fc["layer"], base, grid, f"both {smk.input.base} and {smk.input.scores}")
 
 gain = depth_gain(base, grid, var=an["score"], layer=layer, lag_reduce=an["lag_reduce"])
 table = depth_gain_table(gain, an["confidence"])

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from brainalign.config_checks import check_layers
+
 from .units import LagReduce, check_scores, reduce_lag, region_labels, subject_stats, target_dim, to_units
 
 
@@ -312,3 +314,15 @@ def distance_map(base: xr.Dataset, by_distance: Mapping[int, xr.Dataset], best: 
     values = dmap["d_star"].astype(float)
     values.attrs.update(dmap.attrs, per_region=False)
     return values
+
+
+def comparison_layer(layer: int | str, base: xr.Dataset, other: xr.Dataset, sources: str) -> int | str:
+    """``analyses.forecast.layer`` checked for a comparison of ``base`` scores with ``other`` scores.
+
+    A layer number must be a layer of both score sets (a :class:`brainalign.errors.ConfigError`
+    naming the key and ``sources`` otherwise); ``'peak'`` and the other keywords pass unchanged.
+    """
+    if not isinstance(layer, str):
+        check_layers([layer], sorted(set(base["layer"].values) & set(other["layer"].values)),
+                     "analyses.forecast.layer", sources)
+    return layer
