@@ -64,10 +64,12 @@ rule analysis_hierarchy:
         figures=FIGURES_CFG,
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=10,
+        mem_mb=input_mem_mb("analysis_hierarchy", "scores"),
+        runtime=input_runtime("analysis_hierarchy", "scores"),
     log:
         f"{RESULTS}/logs/analyses/hierarchy/{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/analyses/hierarchy/{{modality}}.tsv",
     conda:
         "../../envs/analyses.yaml"
     script:
@@ -141,10 +143,12 @@ rule analysis_forecast:
         figures=FIGURES_CFG,
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=10,
+        mem_mb=input_mem_mb("analysis_forecast", "base", "forecast"),
+        runtime=input_runtime("analysis_forecast", "base", "forecast"),
     log:
         f"{RESULTS}/logs/analyses/forecast/{{model}}/{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/analyses/forecast/{{model}}/{{modality}}.tsv",
     conda:
         "../../envs/analyses.yaml"
     script:
@@ -204,10 +208,12 @@ rule analysis_forecast_depth:
         figures=FIGURES_CFG,
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=10,
+        mem_mb=input_mem_mb("analysis_forecast_depth", "base", "scores"),
+        runtime=input_runtime("analysis_forecast_depth", "base", "scores"),
     log:
         f"{RESULTS}/logs/analyses/forecast_depth/{{model}}/{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/analyses/forecast_depth/{{model}}/{{modality}}.tsv",
     conda:
         "../../envs/analyses.yaml"
     script:
@@ -258,10 +264,12 @@ rule analysis_comparison:
         analyses=ANALYSES_CFG,
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=10,
+        mem_mb=input_mem_mb("analysis_comparison", "scores", "features"),
+        runtime=input_runtime("analysis_comparison", "scores", "features"),
     log:
         f"{RESULTS}/logs/analyses/comparison/{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/analyses/comparison/{{modality}}.tsv",
     conda:
         "../../envs/analyses.yaml"
     script:
@@ -380,10 +388,12 @@ rule analysis_context:
         figures=FIGURES_CFG,
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=input_mem_mb("analysis_context", "scores"),
+        runtime=input_runtime("analysis_context", "scores"),
     log:
         f"{RESULTS}/logs/analyses/context/{{model}}/{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/analyses/context/{{model}}/{{modality}}.tsv",
     conda:
         "../../envs/analyses.yaml"
     script:

@@ -119,10 +119,12 @@ rule electrodes:
         analyses=ANALYSES_CFG,
     threads: 1
     resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=lambda wc, attempt: 10 * attempt,
+        mem_mb=input_mem_mb("electrodes", "scores"),
+        runtime=input_runtime("electrodes", "scores"),
     log:
         f"{RESULTS}/logs/electrodes/{{model}}/{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/electrodes/{{model}}/{{modality}}.tsv",
     conda:
         "../../envs/encode.yaml"
     script:

@@ -42,10 +42,12 @@ rule figure_layer_profiles:
         figures=FIGURES_CFG,
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=input_mem_mb("figure_layer_profiles", "scores", "control"),
+        runtime=input_runtime("figure_layer_profiles", "scores", "control"),
     log:
         f"{RESULTS}/logs/figures/{{model}}/{{modality}}/layer_profiles.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{model}}/{{modality}}/layer_profiles.tsv",
     conda:
         "../../envs/figures.yaml"
     script:
@@ -86,10 +88,12 @@ rule figure_brain_maps:
         figures=FIGURES_CFG,
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=10,
+        mem_mb=input_mem_mb("figure_brain_maps", "scores"),
+        runtime=input_runtime("figure_brain_maps", "scores"),
     log:
         f"{RESULTS}/logs/figures/{{model}}/fmri/brain_maps.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{model}}/fmri/brain_maps.tsv",
     conda:
         "../../envs/figures.yaml"
     script:
@@ -117,10 +121,12 @@ rule figure_sensors:
         figures=FIGURES_CFG,
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=input_mem_mb("figure_sensors", "scores"),
+        runtime=input_runtime("figure_sensors", "scores"),
     log:
         f"{RESULTS}/logs/figures/{{model}}/{{meeg}}/sensors.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{model}}/{{meeg}}/sensors.tsv",
     conda:
         "../../envs/figures.yaml"
     script:
@@ -147,10 +153,12 @@ rule figure_topomaps:
         figures=FIGURES_CFG,
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=input_mem_mb("figure_topomaps", "scores"),
+        runtime=input_runtime("figure_topomaps", "scores"),
     log:
         f"{RESULTS}/logs/figures/{{model}}/{{meeg}}/topomaps.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{model}}/{{meeg}}/topomaps.tsv",
     conda:
         "../../envs/figures.yaml"
     script:
@@ -174,10 +182,12 @@ rule figure_electrodes:
         model=_TRAINED_RE,
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=input_mem_mb("figure_electrodes", "table"),
+        runtime=input_runtime("figure_electrodes", "table"),
     log:
         f"{RESULTS}/logs/figures/{{model}}/ieeg/electrodes.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{model}}/ieeg/electrodes.tsv",
     conda:
         "../../envs/figures.yaml"
     script:

@@ -67,8 +67,8 @@ rule analysis_finetune:
         analyses=ANALYSES_CFG,
     threads: 1
     resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 30 * attempt,
+        mem_mb=input_mem_mb("analysis_finetune", "base", "tuned"),
+        runtime=input_runtime("analysis_finetune", "base", "tuned"),
     log:
         f"{RESULTS}/logs/analyses/finetune/{{model}}/{{modality}}.log",
     benchmark:

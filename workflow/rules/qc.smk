@@ -45,10 +45,12 @@ rule qc_fmri:
         story_run=lambda wc: STORY_RUNS.get(wc.story),
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=10,
+        mem_mb=input_mem_mb("qc_fmri", "preproc"),
+        runtime=input_runtime("qc_fmri", "preproc"),
     log:
         f"{RESULTS}/logs/qc/fmri/sub-{{subject}}/{{story}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/qc/fmri/sub-{{subject}}/{{story}}.tsv",
     conda:
         "../../envs/qc.yaml"
     script:
@@ -82,10 +84,12 @@ rule qc_meeg:
         run=lambda wc: run_info(wc.meeg, wc.subject, wc.story),
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=10,
+        mem_mb=input_mem_mb("qc_meeg", "preproc"),
+        runtime=input_runtime("qc_meeg", "preproc"),
     log:
         f"{RESULTS}/logs/qc/{{meeg}}/sub-{{subject}}/{{story}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/qc/{{meeg}}/sub-{{subject}}/{{story}}.tsv",
     conda:
         "../../envs/qc.yaml"
     script:
@@ -160,10 +164,12 @@ rule table_best_layers:
         title=lambda wc: f"Best layer per region: {wc.model}, {wc.modality}",
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=input_mem_mb("table_best_layers"),
+        runtime=input_runtime("table_best_layers"),
     log:
         f"{RESULTS}/logs/tables/best_layers/{{model}}_{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/tables/best_layers/{{model}}_{{modality}}.tsv",
     conda:
         "../../envs/qc.yaml"
     script:
@@ -187,10 +193,12 @@ rule table_best_distance:
         title=lambda wc: f"Best forecast distance d* per region: {wc.model}, {wc.modality}",
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=input_mem_mb("table_best_distance"),
+        runtime=input_runtime("table_best_distance"),
     log:
         f"{RESULTS}/logs/tables/best_distance/{{model}}_{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/tables/best_distance/{{model}}_{{modality}}.tsv",
     conda:
         "../../envs/qc.yaml"
     script:

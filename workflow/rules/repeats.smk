@@ -72,10 +72,12 @@ rule repeat_ceiling:
         repeats=lambda wc: repeat_runs_of(wc.modality),
     threads: 1
     resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 20 * attempt,
+        mem_mb=input_mem_mb("repeat_ceiling"),
+        runtime=input_runtime("repeat_ceiling"),
     log:
         f"{RESULTS}/logs/repeat_ceiling/{{modality}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/repeat_ceiling/{{modality}}.tsv",
     conda:
         "../../envs/encode.yaml"
     script:
