@@ -19,9 +19,10 @@ from .shards import estimate_mb, size_groups, sizing_from_config
 #: Layers assumed when the config does not list them (``encoding.layers: null``: every layer of the model,
 #: known only once its features exist): 48, the deepest models planned, so the request is an upper bound.
 LAYERS_BOUND = 48
-#: Floating-point operations per minute of one job (2 threads of numpy/BLAS at ~1.7 GFLOP/s each: a slow,
-#: shared node; faster nodes finish early, which a runtime request allows).
-FLOPS_PER_MINUTE = 2e11
+#: Floating-point operations per minute of one job: 20 GFLOP/s.  Measured 53-77 GFLOP/s of wall time
+#: (encode_dataset, 2 subjects x 740 volumes x 6,000 voxels, FIR design of 2,048 columns, 3 layers, on a
+#: 2-core node shared with other jobs); the margin covers slower nodes and the parts not counted.
+FLOPS_PER_MINUTE = 1.2e12
 #: Minutes every job gets besides its fits (start-up, reading the stores, writing the scores).
 BASE_MINUTES = 10
 #: The jobs sized here.
@@ -50,26 +51,34 @@ def single_job_mb(sizes: Mapping[str, Mapping], *, subject_fits: str, design_wid
     return peak
 
 
-def single_job_minutes(sizes: Mapping[str, Mapping], *, subject_fits: str, design_width: int, n_alphas: int,
-                       n_layers: int, n_fits: int = 1, n_permutations: int = 0, n_lags: int = 1,
-                       inner_folds: int = 5, outer_folds: int | None = None) -> int:
-    """Estimated run time (minutes) of one job fitting every subject of ``sizes``.
+def single_job_flops(sizes: Mapping[str, Mapping], *, subject_fits: str, design_width: int, n_alphas: int,
+                     n_layers: int, n_fits: int = 1, n_permutations: int = 0, n_lags: int = 1,
+                     inner_folds: int = 5, outer_folds: int | None = None) -> float:
+    """Estimated floating-point operations of one job fitting every subject of ``sizes``.
 
     Per solve group, layer and cross-validated fit (``n_fits``: a forecast distance's joint, banded
-    and window-alone fits count each), every outer fold and its inner folds decompose the training
-    design (``2 n p k`` flops, ``k = min(n, p)``) and predict every target at every penalty
-    (``2 n k`` per target and penalty), plus the circular-shift nulls; at :data:`FLOPS_PER_MINUTE`,
-    over :data:`BASE_MINUTES`.  ``outer_folds`` None: one per story.
+    and window-alone fits count each), every outer fold projects the training design (``2 n p k``
+    flops, ``k = min(n, p)``), decomposes it once and per inner fold (``k^3`` each), and predicts
+    every inner fold's held-out rows at every penalty (``2 n k`` per target and penalty over the
+    inner folds, as :mod:`brainalign.encoding.ridge` does) besides two cross-products per target;
+    plus the circular-shift nulls.  ``outer_folds`` None: one per story (at least 2).
     """
     flops = 0.0
     for group in size_groups(sizes, subject_fits):
         n = max(int(sizes[s]["rows"]) for s in group)
         columns = max(int(sizes[s]["targets"]) for s in group) * n_lags * len(group)
-        folds = (outer_folds or max(len(sizes[s].get("stories", ())) or 1 for s in group)) * (1 + inner_folds)
+        folds = outer_folds or max(2, max(len(sizes[s].get("stories", ())) for s in group))
         k = min(n, design_width)
-        per_fit = folds * (2.0 * n * design_width * k + 2.0 * n * k * columns * n_alphas)
+        per_fit = folds * (2.0 * n * design_width * k + (1 + inner_folds) * float(k) ** 3
+                           + 2.0 * n * k * columns * (n_alphas + 2))
         flops += n_layers * n_fits * per_fit + n_permutations * n * columns
-    return int(BASE_MINUTES + math.ceil(flops / FLOPS_PER_MINUTE))
+    return flops
+
+
+def single_job_minutes(sizes: Mapping[str, Mapping], **work) -> int:
+    """Estimated run time (minutes) of one job: :func:`single_job_flops` (``work``: its arguments) at
+    :data:`FLOPS_PER_MINUTE`, over :data:`BASE_MINUTES`."""
+    return int(BASE_MINUTES + math.ceil(single_job_flops(sizes, **work) / FLOPS_PER_MINUTE))
 
 
 def _job_shape(job: str, config: Mapping) -> dict:
