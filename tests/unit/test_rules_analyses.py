@@ -44,6 +44,10 @@ model_entry = lambda name: {{}}
 model_files = lambda wildcards: []
 ON_BEYOND_END = "error"
 WORD_TABLES = {{}}
+ENCODING = config["encoding"]
+SHARDED = False  # the refitting analyses' single jobs (their shard rules: tests/workflow/test_refit_scripts.py)
+job_mem_mb = job_runtime = lambda job: lambda wildcards, input, attempt: 1000 * attempt
+gather_mem_mb = lambda wildcards, input, attempt: 1000 * attempt
 
 # as common.smk: the shared analyses/figures settings and helpers
 from brainalign.analyses import plan as _an_plan

@@ -214,6 +214,8 @@ def test_sharded_encode_plans_shard_jobs_with_their_memory(tmp_path):
 # regenerates it (python tests/workflow/plan_snapshot.py WORKDIR OUT.json [brainbench]).
 # Regenerated for preprocess.meeg.ica/ssp as blocks with defaults and strategy.n_compcor's schema
 # default (only those params changed: ica/ssp null -> their default blocks, n_compcor: 5 added).
+# Regenerated for the sharded refits (issue 16): forecast_scores' params.encoding is the solver settings
+# without max_job_memory_gb, as encode's (the only change).
 PLAN_SNAPSHOT = REPO / "tests" / "workflow" / "data" / "demo_plan.json"
 
 

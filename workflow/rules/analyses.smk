@@ -89,14 +89,14 @@ rule forecast_scores:
         runs=lambda wc: runs_of(wc.modality),
         forecast=_FC,
         design=design_of,
-        encoding=config["encoding"],
+        encoding=ENCODING,  # the solver settings: sharded or not, the same scores and config hash
         seed=SEED,  # circular-shift nulls (encoding.n_permutations), as the encode rule's
         on_beyond_end=ON_BEYOND_END,
         word_tables=WORD_TABLES,
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=job_mem_mb("forecast"),  # from the runs' sizes (inputs.tsv; brainalign.encoding.sizing)
+        runtime=job_runtime("forecast"),
     log:
         f"{RESULTS}/logs/analyses/forecast/{{model}}/{{modality}}_scores.log",
     benchmark:
@@ -105,6 +105,76 @@ rule forecast_scores:
         "../../envs/analyses.yaml"
     script:
         "../scripts/analysis_forecast_scores.py"
+
+
+# With encoding.max_job_memory_gb (SHARDED): forecast_scores as shard jobs (the encode plan's subject
+# groups and target blocks, sized for this analysis' design: common.smk refit_plan) and one gather
+# writing the same scores (brainalign.analyses.refit_shards); without it, the single job above.
+if SHARDED:
+
+    ruleorder: forecast_gather > forecast_scores
+
+else:
+
+    ruleorder: forecast_scores > forecast_gather
+
+
+rule forecast_shard:
+    input:
+        base=lambda wc: scores_path(wc.model, wc.modality),  # its layers, as the single job's
+        features=lambda wc: features_of(wc.model),
+        recordings=lambda wc: refit_recordings("forecast", wc.modality, wc.shard),
+        words=lambda wc: refit_words("forecast", wc.modality, wc.shard),
+    output:
+        f"{RESULTS}/shards/forecast/{{model}}/{{modality}}/{{shard}}.pkl",
+    wildcard_constraints:
+        shard=r"g\d+-l\d+-t\d+",
+    params:
+        stories=STORIES,
+        runs=lambda wc: refit_runs("forecast", wc.modality, wc.shard),
+        shard=lambda wc: refit_shard_of("forecast", wc.modality, wc.shard),
+        forecast=_FC,
+        design=design_of,
+        encoding=ENCODING,
+        seed=SEED,
+        on_beyond_end=ON_BEYOND_END,
+        word_tables=WORD_TABLES,
+    threads: 2
+    resources:
+        mem_mb=lambda wc, attempt: refit_shard_of("forecast", wc.modality, wc.shard)["mem_mb"] * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    log:
+        f"{RESULTS}/logs/forecast_shard/{{model}}/{{modality}}/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/forecast_shard/{{model}}/{{modality}}/{{shard}}.tsv",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_forecast_shard.py"
+
+
+rule forecast_gather:
+    input:
+        shards=lambda wc: refit_shard_files("forecast", wc.model, wc.modality),
+    output:
+        directory(_an_plan.analysis_file(RESULTS, "forecast", "scores")),
+    params:
+        subjects=lambda wc: subjects_of(wc.modality),
+        forecast=_FC,
+        design=design_of,
+        encoding=ENCODING,
+    threads: 1
+    resources:
+        mem_mb=gather_mem_mb,
+        runtime=lambda wc, attempt: 30 * attempt,
+    log:
+        f"{RESULTS}/logs/analyses/forecast/{{model}}/{{modality}}_scores_gather.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/forecast_gather/{{model}}/{{modality}}.tsv",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_forecast_gather.py"
 
 
 rule analysis_forecast:
@@ -168,14 +238,14 @@ rule forecast_depth_scores:
         runs=lambda wc: runs_of(wc.modality),
         forecast=_FC,
         design=design_of,
-        encoding=config["encoding"],
+        encoding=ENCODING,  # the solver settings: sharded or not, the same scores and config hash
         seed=SEED,  # circular-shift nulls (encoding.n_permutations), as the encode rule's
         on_beyond_end=ON_BEYOND_END,
         word_tables=WORD_TABLES,
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=job_mem_mb("forecast_depth"),  # from the runs' sizes (inputs.tsv; brainalign.encoding.sizing)
+        runtime=job_runtime("forecast_depth"),
     log:
         f"{RESULTS}/logs/analyses/forecast_depth/{{model}}/{{modality}}_scores.log",
     benchmark:
@@ -184,6 +254,76 @@ rule forecast_depth_scores:
         "../../envs/analyses.yaml"
     script:
         "../scripts/analysis_forecast_depth_scores.py"
+
+
+# With encoding.max_job_memory_gb (SHARDED): forecast_depth_scores as shard jobs (the encode plan's subject
+# groups and target blocks, sized for this analysis' design: common.smk refit_plan) and one gather
+# writing the same scores (brainalign.analyses.refit_shards); without it, the single job above.
+if SHARDED:
+
+    ruleorder: forecast_depth_gather > forecast_depth_scores
+
+else:
+
+    ruleorder: forecast_depth_scores > forecast_depth_gather
+
+
+rule forecast_depth_shard:
+    input:
+        base=lambda wc: scores_path(wc.model, wc.modality),  # its layers, as the single job's
+        features=lambda wc: features_of(wc.model),
+        recordings=lambda wc: refit_recordings("forecast_depth", wc.modality, wc.shard),
+        words=lambda wc: refit_words("forecast_depth", wc.modality, wc.shard),
+    output:
+        f"{RESULTS}/shards/forecast_depth/{{model}}/{{modality}}/{{shard}}.pkl",
+    wildcard_constraints:
+        shard=r"g\d+-l\d+-t\d+",
+    params:
+        stories=STORIES,
+        runs=lambda wc: refit_runs("forecast_depth", wc.modality, wc.shard),
+        shard=lambda wc: refit_shard_of("forecast_depth", wc.modality, wc.shard),
+        forecast=_FC,
+        design=design_of,
+        encoding=ENCODING,
+        seed=SEED,
+        on_beyond_end=ON_BEYOND_END,
+        word_tables=WORD_TABLES,
+    threads: 2
+    resources:
+        mem_mb=lambda wc, attempt: refit_shard_of("forecast_depth", wc.modality, wc.shard)["mem_mb"] * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    log:
+        f"{RESULTS}/logs/forecast_depth_shard/{{model}}/{{modality}}/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/forecast_depth_shard/{{model}}/{{modality}}/{{shard}}.tsv",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_forecast_depth_shard.py"
+
+
+rule forecast_depth_gather:
+    input:
+        shards=lambda wc: refit_shard_files("forecast_depth", wc.model, wc.modality),
+    output:
+        directory(_an_plan.analysis_file(RESULTS, "forecast_depth", "scores")),
+    params:
+        subjects=lambda wc: subjects_of(wc.modality),
+        forecast=_FC,
+        design=design_of,
+        encoding=ENCODING,
+    threads: 1
+    resources:
+        mem_mb=gather_mem_mb,
+        runtime=lambda wc, attempt: 30 * attempt,
+    log:
+        f"{RESULTS}/logs/analyses/forecast_depth/{{model}}/{{modality}}_scores_gather.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/forecast_depth_gather/{{model}}/{{modality}}.tsv",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_forecast_depth_gather.py"
 
 
 rule analysis_forecast_depth:
@@ -349,14 +489,14 @@ rule context_scores:
         stories=STORIES,
         runs=lambda wc: runs_of(wc.modality),
         design=design_of,
-        encoding=config["encoding"],
+        encoding=ENCODING,  # the solver settings: sharded or not, the same scores and config hash
         seed=SEED,  # circular-shift nulls (encoding.n_permutations), as the encode rule's
         on_beyond_end=ON_BEYOND_END,
         word_tables=WORD_TABLES,
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=job_mem_mb("context"),  # from the runs' sizes (inputs.tsv; brainalign.encoding.sizing)
+        runtime=job_runtime("context"),
     log:
         f"{RESULTS}/logs/analyses/context/{{model}}/{{modality}}_scores_ctx{{context}}.log",
     benchmark:
@@ -365,6 +505,76 @@ rule context_scores:
         "../../envs/analyses.yaml"
     script:
         "../scripts/analysis_context_scores.py"
+
+
+# With encoding.max_job_memory_gb (SHARDED): context_scores as shard jobs (the encode plan's subject
+# groups and target blocks, sized for this analysis' design: common.smk refit_plan) and one gather
+# writing the same scores (brainalign.analyses.refit_shards); without it, the single job above.
+if SHARDED:
+
+    ruleorder: context_gather > context_scores
+
+else:
+
+    ruleorder: context_scores > context_gather
+
+
+rule context_shard:
+    input:
+        features=[_an_plan.analysis_file(RESULTS, "context", "features", story=story) for story in STORIES],
+        recordings=lambda wc: refit_recordings("context", wc.modality, wc.shard),
+        words=lambda wc: refit_words("context", wc.modality, wc.shard),
+    output:
+        f"{RESULTS}/shards/context/{{model}}/{{modality}}_ctx{{context}}/{{shard}}.pkl",
+    wildcard_constraints:
+        shard=r"g\d+-l\d+-t\d+",
+        context=r"\d+",
+    params:
+        stories=STORIES,
+        runs=lambda wc: refit_runs("context", wc.modality, wc.shard),
+        shard=lambda wc: refit_shard_of("context", wc.modality, wc.shard),
+        design=design_of,
+        encoding=ENCODING,
+        seed=SEED,
+        on_beyond_end=ON_BEYOND_END,
+        word_tables=WORD_TABLES,
+    threads: 2
+    resources:
+        mem_mb=lambda wc, attempt: refit_shard_of("context", wc.modality, wc.shard)["mem_mb"] * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    log:
+        f"{RESULTS}/logs/context_shard/{{model}}/{{modality}}_ctx{{context}}/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/context_shard/{{model}}/{{modality}}_ctx{{context}}/{{shard}}.tsv",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_context_shard.py"
+
+
+rule context_gather:
+    input:
+        shards=lambda wc: refit_shard_files("context", wc.model, wc.modality, wc.context),
+    output:
+        directory(_an_plan.analysis_file(RESULTS, "context", "scores")),
+    wildcard_constraints:
+        context=r"\d+",
+    params:
+        subjects=lambda wc: subjects_of(wc.modality),
+        design=design_of,
+        encoding=ENCODING,
+    threads: 1
+    resources:
+        mem_mb=gather_mem_mb,
+        runtime=lambda wc, attempt: 30 * attempt,
+    log:
+        f"{RESULTS}/logs/analyses/context/{{model}}/{{modality}}_scores_ctx{{context}}_gather.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/context_gather/{{model}}/{{modality}}_ctx{{context}}.tsv",
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../scripts/analysis_context_gather.py"
 
 
 rule analysis_context:

@@ -585,3 +585,99 @@ def input_runtime(rule, *names):
 
     size = rule_size(rule)
     return lambda wildcards, input, attempt: size.runtime(_sized_bytes(input, names), attempt)
+
+
+# Sharded refits (encoding.max_job_memory_gb; brainalign.analyses.refit_shards): forecast_scores,
+# forecast_depth_scores and context_scores run as shard jobs of the encode plan's subject groups and
+# target blocks, sized for their own design (a forecast window adds bands), and one gather each.
+_REFIT_PLANS = {}
+
+
+def refit_plan(analysis, modality):
+    """The shard plan of a refitting analysis (forecast, forecast_depth, context): the encode plan where the
+    design is the encode's (context), else planned again with the analysis' wider design."""
+    if (analysis, modality) not in _REFIT_PLANS:
+        from brainalign.analyses.refit_shards import refit_design_factor
+        from brainalign.encoding.shards import plan_from_config
+        from brainalign.errors import ConfigError, InputError
+
+        factor = refit_design_factor(analysis, ANALYSES_CFG["forecast"])
+        if factor == 1:
+            _REFIT_PLANS[analysis, modality] = shard_plan(modality)
+        else:
+            table = checkpoints.check_inputs.get().output[0]
+            try:
+                _REFIT_PLANS[analysis, modality] = plan_from_config(table, modality, runs_of(modality), config,
+                                                                    design_factor=factor)
+            except (ConfigError, InputError) as err:
+                raise WorkflowError(f"the {analysis} shards of {modality} (a design {factor} x the encode's: the "
+                                    f"forecast window's features join the present's): {err}") from None
+    return _REFIT_PLANS[analysis, modality]
+
+
+def refit_shard_files(analysis, model, modality, context=None):
+    """The partial results a refit gather joins, one per shard of the analysis' plan."""
+    folder = modality if context is None else f"{modality}_ctx{context}"
+    return [f"{RESULTS}/shards/{analysis}/{model}/{folder}/{s}.pkl" for s in refit_plan(analysis, modality).ids]
+
+
+def refit_shard_of(analysis, modality, shard):
+    """A shard of a refitting analysis' plan, as a plain dict (the job's params)."""
+    from dataclasses import asdict
+
+    return asdict(refit_plan(analysis, modality).shard(shard))
+
+
+def refit_runs(analysis, modality, shard):
+    """The (subject, story) runs of a refit shard's subjects, in runs_of order."""
+    subjects = set(refit_shard_of(analysis, modality, shard)["subjects"])
+    return [run for run in runs_of(modality) if run[0] in subjects]
+
+
+def refit_recordings(analysis, modality, shard):
+    return [f"{RESULTS}/preproc/{modality}/sub-{s}/{t}.zarr" for s, t in refit_runs(analysis, modality, shard)]
+
+
+def refit_words(analysis, modality, shard):
+    """Per-subject word tables of a refit shard's runs; empty unless dataset.timings.per_subject."""
+    if not PER_SUBJECT:
+        return []
+    return [f"{RESULTS}/words/{t}/sub-{s}.tsv" for s, t in refit_runs(analysis, modality, shard)]
+
+
+# Unsharded encoder jobs (encode, forecast_scores, forecast_depth_scores, context_scores): mem_mb and runtime
+# from the sizes the input check records (brainalign.encoding.sizing.job_resources), x attempt. Before the
+# check has run (a dry run) the sizes are unknown and Snakemake shows <TBD>, as for any input-sized resource.
+_JOB_RESOURCES = {}
+
+
+def _job_resources(job, modality, input):
+    if (job, modality) not in _JOB_RESOURCES:
+        import errno
+
+        from brainalign.encoding.sizing import job_resources
+        from brainalign.errors import ConfigError, InputError
+
+        try:
+            table = checkpoints.check_inputs.get().output[0]
+        except IncompleteCheckpointException:
+            table = None
+        if table is None or not Path(table).exists():
+            raise FileNotFoundError(errno.ENOENT, "the input check has not recorded the runs' sizes yet",
+                                    input.recordings[0])
+        try:
+            _JOB_RESOURCES[job, modality] = job_resources(job, table, modality, runs_of(modality),
+                                                          {**config, "analyses": ANALYSES_CFG})
+        except (ConfigError, InputError) as err:
+            raise WorkflowError(str(err)) from None
+    return _JOB_RESOURCES[job, modality]
+
+
+def job_mem_mb(job):
+    """The mem_mb of an unsharded encoder job (encode, forecast, forecast_depth, context), x attempt."""
+    return lambda wildcards, input, attempt: _job_resources(job, wildcards.modality, input)["mem_mb"] * attempt
+
+
+def job_runtime(job):
+    """The runtime (minutes) of an unsharded encoder job, x attempt."""
+    return lambda wildcards, input, attempt: _job_resources(job, wildcards.modality, input)["runtime"] * attempt

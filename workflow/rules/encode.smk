@@ -22,8 +22,8 @@ rule encode:
         subject_fits=lambda wc: SUBJECT_FITS[wc.modality],  # joint / separate (encoding.subjects), in the plan
     threads: 2
     resources:
-        mem_mb=lambda wc, attempt: 8000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
+        mem_mb=job_mem_mb("encode"),  # from the runs' sizes (inputs.tsv; brainalign.encoding.sizing)
+        runtime=job_runtime("encode"),
     log:
         f"{RESULTS}/logs/encode/{{model}}/{{modality}}.log",
     benchmark:

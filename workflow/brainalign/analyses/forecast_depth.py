@@ -25,7 +25,7 @@ per ``k``).  Each unit's best cell of the (d, k) map gives its forecast distance
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -145,36 +145,69 @@ def depth_scores(features: Mapping[str, xr.Dataset], recordings: Mapping[str, Ma
         and ``depth_layer`` (coordinate ``depth_relative_depth``: ``k``'s relative depth in the
         features); attribute ``penalty``.
     """
+    cells = {}
+    for (k, d), present, window in depth_cells(features, present_layers=present_layers, depth_layers=depth_layers,
+                                               distances=distances, width=width, combine=combine):
+        if log is not None:
+            log(f"forecast depth: window from layer {k} at d = {d}, present layers {list(present_layers)}, "
+                f"{penalty} penalty")
+        # the depth map needs no window-alone scores (no variance partition): one fit less per cell
+        cells[k, d] = window_scores(present, window, recordings, penalty=penalty, scalings=scalings,
+                                    min_improvement=min_improvement, window_alone=False, **encode_options)
+    return stack_depth(cells, depth_layers=depth_layers, distances=distances, width=width, combine=combine,
+                       relative_depth=depth_relative(next(iter(features.values())), depth_layers))
+
+
+def depth_cells(features: Mapping[str, xr.Dataset], *, present_layers: Sequence[int], depth_layers: Sequence[int],
+                distances: Sequence[int], width: int, combine: str
+                ) -> Iterator[tuple[tuple[int, int], dict[str, xr.Dataset], dict[str, xr.Dataset]]]:
+    """The cells of the (k, d) grid, one at a time: ``((k, d), present features, window of layer k at d)``.
+
+    Shared by :func:`depth_scores` and the shards of a sharded run
+    (:mod:`brainalign.analyses.refit_shards`); each cell is fitted as
+    :func:`~brainalign.analyses.forecast_fit.window_scores` fits it, with ``window_alone=False``.
+
+    Raises
+    ------
+    ValueError
+        An empty grid, or present layers missing from the features (naming them and the layers present).
+    """
     distances = [int(d) for d in distances]
     depth_layers = [int(k) for k in depth_layers]
     present_layers = [int(p) for p in present_layers]
     if not distances or not depth_layers or not present_layers:
         raise ValueError("forecast depth: present_layers, depth_layers and distances must be non-empty")
-    first = next(iter(features.values()))
-    have = [int(v) for v in first["layer"].values]
+    have = [int(v) for v in next(iter(features.values()))["layer"].values]
     if missing := [p for p in present_layers if p not in have]:
         raise ValueError(f"forecast depth: present layers {missing} are not in the features (layers {have})")
-    rel = first["relative_depth"].sel(layer=depth_layers).values if "relative_depth" in first.coords \
-        else np.full(len(depth_layers), np.nan)
     present = {story: ds.sel(layer=present_layers) for story, ds in features.items()}
+    for k in depth_layers:
+        for d in distances:
+            yield (k, d), present, depth_window(features, k, d, width, combine)
+
+
+def depth_relative(features: xr.Dataset, depth_layers: Sequence[int]) -> np.ndarray:
+    """Relative depth of each window layer ``k`` (the features' ``relative_depth``; NaN without it)."""
+    depth_layers = [int(k) for k in depth_layers]
+    if "relative_depth" not in features.coords:
+        return np.full(len(depth_layers), np.nan)
+    return np.asarray(features["relative_depth"].sel(layer=depth_layers).values, dtype=float)
+
+
+def stack_depth(cells: Mapping[tuple[int, int], xr.Dataset], *, depth_layers: Sequence[int], distances: Sequence[int],
+                width: int, combine: str, relative_depth: Sequence[float]) -> xr.Dataset:
+    """The cells' scores (``{(k, d): window scores}``) as the grid :func:`depth_scores` returns."""
+    distances = [int(d) for d in distances]
+    depth_layers = [int(k) for k in depth_layers]
     per_k = []
     for k in depth_layers:
-        per_d = []
-        for d in distances:
-            if log is not None:
-                log(f"forecast depth: window from layer {k} at d = {d}, present layers {present_layers}, "
-                    f"{penalty} penalty")
-            # the depth map needs no window-alone scores (no variance partition): one fit less per cell
-            per_d.append(window_scores(present, depth_window(features, k, d, width, combine), recordings,
-                                       penalty=penalty, scalings=scalings, min_improvement=min_improvement,
-                                       window_alone=False, **encode_options)
-                         .drop_vars(["r_window", "r2_window"]))
+        per_d = [cells[k, d].drop_vars(["r_window", "r2_window"]) for d in distances]
         per_k.append(xr.concat(per_d, dim=xr.DataArray(distances, dims="distance", name="distance"),
                                coords="minimal", compat="override"))
     grid = xr.concat(per_k, dim=xr.DataArray(depth_layers, dims=DEPTH_DIM, name=DEPTH_DIM),
                      coords="minimal", compat="override")
     grid.attrs.update(forecast_width=int(width), forecast_combine=combine)
-    return grid.assign_coords(depth_relative_depth=(DEPTH_DIM, np.asarray(rel, dtype=float)))
+    return grid.assign_coords(depth_relative_depth=(DEPTH_DIM, np.asarray(relative_depth, dtype=float)))
 
 
 def depth_gain(base: xr.Dataset, grid: xr.Dataset, *, var: str = "r", by: str | None = "region",

@@ -15,7 +15,7 @@ Both fits also score the window alone, for the variance partition of
 from __future__ import annotations
 
 import logging
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -23,8 +23,8 @@ import xarray as xr
 from ..config_checks import check_layers
 from ..encoding.banded import DEFAULT_MIN_IMPROVEMENT, DEFAULT_SCALINGS, cross_validate_banded_grid
 from ..encoding.cv import cross_validate
-from ..encoding.pipeline import (GroupFit, assemble_scores, collect_targets, encode_dataset, group_problem,
-                                 subject_groups)
+from ..encoding.pipeline import (EncodingTargets, GroupFit, assemble_scores, collect_targets, fit_group,
+                                 group_ceiling, group_problem, subject_groups)
 from ..features.forecast import forecast_features
 from .settings import evenly_spaced_layers
 
@@ -89,6 +89,77 @@ def _group_fits(features, window, targets, group, grid: dict, alone_too) -> tupl
     return per_subject(joint), per_subject(alone), per_subject({k: scale for k in keys})
 
 
+def window_fits(
+    features: Mapping[str, xr.Dataset],
+    window: Mapping[str, xr.Dataset],
+    recordings: Mapping[str, Mapping[str, xr.DataArray]],
+    *,
+    penalty: str = "banded",
+    scalings: Sequence[float] = DEFAULT_SCALINGS,
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT,
+    window_alone: bool = True,
+    block: tuple[int, int] | None = None,
+    **encode_options,
+) -> tuple[EncodingTargets, dict[str, list[GroupFit]], dict[str, np.ndarray]]:
+    """The fit phase of :func:`window_scores`: the targets and every group's fits, not yet assembled.
+
+    Shared by the single job (:func:`window_scores`) and the shards of a sharded run
+    (:mod:`brainalign.analyses.refit_shards`, ``block=(k, K)``: only target block ``k`` of ``K``).
+
+    Returns
+    -------
+    tuple
+        The targets (:func:`~brainalign.encoding.collect.collect_targets`), the fits per part
+        (``joint``; ``alone``, the window alone, absent with a shared penalty and no ``window_alone``;
+        ``scale``, banded only: the window's scaling in the ``r``/``r2``/``alpha`` slots) and the
+        inter-subject ceilings of the joint model (shared penalty, as :func:`encode_dataset` gives).
+    """
+    if penalty not in PENALTIES:
+        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
+    encode_options = {**encode_options, "encoding": {**encode_options["encoding"], "n_permutations": 0}}
+    window = _window_like(features, window)
+    targets = collect_targets(features, recordings, block=block, **encode_options)
+    fits: dict[str, list[GroupFit]] = {}
+    ceilings: dict[str, np.ndarray] = {}
+    for group in subject_groups(targets):
+        if penalty == "shared":
+            # one penalty over the concatenated features (what encode_dataset of the joined features fits)
+            joined = {s: _with_hidden(ds, np.concatenate([ds["hidden"].values, window[s]["hidden"].values], axis=-1))
+                      for s, ds in features.items()}
+            parts = {"joint": fit_group(joined, targets, group)}
+            if window_alone:
+                parts["alone"] = fit_group(window, targets, group)
+            ceilings.update(group_ceiling(targets, group))
+        else:
+            grid = {"scalings": scalings, "min_improvement": min_improvement}
+            parts = dict(zip(("joint", "alone", "scale"),
+                             _group_fits(features, window, targets, group, grid, window_alone)))
+        for name, fit in parts.items():
+            fits.setdefault(name, []).append(fit)
+    return targets, fits, ceilings
+
+
+def window_dataset(parts: Mapping[str, xr.Dataset], penalty: str) -> xr.Dataset:
+    """The finishing phase of :func:`window_scores`: the assembled parts of :func:`window_fits` as one dataset.
+
+    ``parts``: ``joint`` (and ``alone``, ``scale`` where :func:`window_fits` fitted them) assembled
+    into Scores datasets (:func:`~brainalign.encoding.assemble.assemble_scores`, or the gather of a
+    sharded run).
+    """
+    joint = parts["joint"].copy()
+    alone = parts["alone"] if "alone" in parts else xr.full_like(joint, np.nan)
+    if penalty == "shared":
+        joint["window_scaling"] = xr.ones_like(joint["r"])
+    else:
+        joint["window_scaling"] = parts["scale"]["r"]
+    joint["r_window"], joint["r2_window"] = alone["r"], alone["r2"]
+    joint["r_window"].attrs["description"] = "held-out Pearson r of the window features alone"
+    joint["window_scaling"].attrs["description"] = (
+        "design scaling of the window band (its penalty is alpha / scaling^2; 0 = left out), mean over outer folds")
+    joint.attrs["penalty"] = penalty
+    return joint
+
+
 def window_scores(
     features: Mapping[str, xr.Dataset],
     window: Mapping[str, xr.Dataset],
@@ -137,32 +208,13 @@ def window_scores(
         (the window alone) and ``window_scaling`` (banded: the window's mean scaling over outer folds,
         0 = left out; shared: 1); attribute ``penalty``.
     """
-    if penalty not in PENALTIES:
-        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
-    encoding = {**encoding, "n_permutations": 0}
-    window = _window_like(features, window)
-    common = dict(modality=modality, design=design, encoding=encoding, onsets=onsets,
-                  on_beyond_end=on_beyond_end, word_sources=word_sources)
-    if penalty == "shared":
-        joined = {s: _with_hidden(ds, np.concatenate([ds["hidden"].values, window[s]["hidden"].values], axis=-1))
-                  for s, ds in features.items()}
-        joint = encode_dataset(joined, recordings, **common)
-        alone = encode_dataset(window, recordings, **common) if window_alone else xr.full_like(joint, np.nan)
-        joint["window_scaling"] = xr.ones_like(joint["r"])
-    else:
-        targets = collect_targets(features, recordings, **common)
-        grid = {"scalings": scalings, "min_improvement": min_improvement}
-        fits = [_group_fits(features, window, targets, group, grid, window_alone)
-                for group in subject_groups(targets)]
-        joint = assemble_scores(targets, [f[0] for f in fits])
-        alone = assemble_scores(targets, [f[1] for f in fits])
-        joint["window_scaling"] = assemble_scores(targets, [f[2] for f in fits])["r"]
-    joint["r_window"], joint["r2_window"] = alone["r"], alone["r2"]
-    joint["r_window"].attrs["description"] = "held-out Pearson r of the window features alone"
-    joint["window_scaling"].attrs["description"] = (
-        "design scaling of the window band (its penalty is alpha / scaling^2; 0 = left out), mean over outer folds")
-    joint.attrs["penalty"] = penalty
-    return joint
+    targets, fits, ceilings = window_fits(features, window, recordings, penalty=penalty, scalings=scalings,
+                                          min_improvement=min_improvement, window_alone=window_alone,
+                                          modality=modality, design=design, encoding=encoding, onsets=onsets,
+                                          on_beyond_end=on_beyond_end, word_sources=word_sources)
+    parts = {name: assemble_scores(targets, part, ceilings if name == "joint" else None)
+             for name, part in fits.items()}
+    return window_dataset(parts, penalty)
 
 
 def forecast_layers(base_layers: Sequence[int], feature_layers: Sequence[int], forecast: Mapping, *,
@@ -192,6 +244,17 @@ def forecast_window(features: Mapping[str, xr.Dataset], distance: int, width: in
     return out
 
 
+def forecast_cells(features: Mapping[str, xr.Dataset], distances: Sequence[int], width: int = 1,
+                   combine: str = "concat") -> Iterator[tuple[int, Mapping[str, xr.Dataset], dict[str, xr.Dataset]]]:
+    """The forecast analysis' fits, one at a time: ``(d, present features, window at d)``.
+
+    Shared by :func:`forecast_scores` and the shards of a sharded run
+    (:mod:`brainalign.analyses.refit_shards`).
+    """
+    for d in distances:
+        yield int(d), features, forecast_window(features, int(d), width, combine)
+
+
 def forecast_scores(
     features: Mapping[str, xr.Dataset],
     recordings: Mapping[str, Mapping[str, xr.DataArray]],
@@ -219,12 +282,17 @@ def forecast_scores(
         ``on_beyond_end``, ``word_sources`` as in :func:`window_scores`.
     """
     per_distance = []
-    for d in distances:
+    for d, present, window in forecast_cells(features, distances, width, combine):
         log.info("distance %d: width %d (%s), %s penalty", d, width, combine, penalty)
-        window = forecast_window(features, int(d), width, combine)
-        per_distance.append(window_scores(features, window, recordings, penalty=penalty, scalings=scalings,
+        per_distance.append(window_scores(present, window, recordings, penalty=penalty, scalings=scalings,
                                           min_improvement=min_improvement, **encode_options))
-    out = xr.concat(per_distance, dim=xr.DataArray([int(d) for d in distances], dims="distance", name="distance"),
-                    coords="minimal", compat="override")
+    return stack_distances(per_distance, distances, width=width, combine=combine)
+
+
+def stack_distances(per_distance: Sequence[xr.Dataset], distances: Sequence[int], *, width: int,
+                    combine: str) -> xr.Dataset:
+    """:func:`window_scores` of every distance stacked along ``distance`` (the forecast scores' layout)."""
+    out = xr.concat(list(per_distance), dim=xr.DataArray([int(d) for d in distances], dims="distance",
+                                                         name="distance"), coords="minimal", compat="override")
     out.attrs.update(forecast_width=int(width), forecast_combine=combine)
     return out

@@ -164,6 +164,19 @@ def design_width(modality: str, design: Mapping, n_features: int = DESIGN_FEATUR
     return n_features
 
 
+def size_groups(sizes: Mapping[str, Mapping], subject_fits: str) -> list[list[str]]:
+    """The subjects fitted in one solve, from the planned sizes: ``joint``, those who heard the same stories;
+    ``separate``, each subject alone."""
+    if subject_fits != "joint":
+        return [[s] for s in sizes]
+    # subjects who heard different stories never share a solve (their designs differ,
+    # pipeline.subject_groups): a shard group per set of stories reads only its subjects' runs
+    by_stories: dict = {}
+    for s in sizes:
+        by_stories.setdefault(tuple(sorted(sizes[s].get("stories", ()))), []).append(s)
+    return list(by_stories.values())
+
+
 def plan_shards(
     sizes: Mapping[str, Mapping[str, int]],
     *,
@@ -207,15 +220,7 @@ def plan_shards(
         shrink with the targets), naming ``encoding.max_job_memory_gb`` and the smallest budget.
     """
     budget = int(max_job_memory_gb * 1024)
-    if subject_fits == "joint":
-        # subjects who heard different stories never share a solve (their designs differ,
-        # pipeline.subject_groups): a shard group per set of stories reads only its subjects' runs
-        by_stories: dict = {}
-        for s in sizes:
-            by_stories.setdefault(tuple(sorted(sizes[s].get("stories", ()))), []).append(s)
-        groups = list(by_stories.values())
-    else:
-        groups = [[s] for s in sizes]
+    groups = size_groups(sizes, subject_fits)
     shards = []
     for gi, group in enumerate(groups):
         # the design is one group's at a time (at most the longest subject's samples); the targets are
@@ -297,12 +302,20 @@ def run_sizes(table, modality: str, runs: Sequence[tuple[str, str]]) -> dict[str
     return sizes
 
 
-def plan_from_config(table, modality: str, runs: Sequence[tuple[str, str]], config: Mapping) -> ShardPlan:
-    """The shard plan of a modality from the input check's table and the workflow config.
+def sizing_from_config(table, modality: str, runs: Sequence[tuple[str, str]], config: Mapping, *,
+                       design_factor: int = 1) -> dict:
+    """What sizes the jobs of a modality: :func:`plan_shards`' arguments but the budget.
 
-    ``config``: the validated workflow config; ``encoding.max_job_memory_gb`` the budget,
-    ``encoding.subjects`` joint or separate, ``design`` the design width and word-locked lags
-    (at ``preprocess.<meeg|ieeg>.resample`` Hz, or the runs' own rate).
+    ``config``: the validated workflow config; ``encoding.subjects`` joint or separate, ``design`` the
+    design width and word-locked lags (at ``preprocess.<meeg|ieeg>.resample`` Hz, or the runs' own
+    rate).  ``design_factor``: times the encode design's width one fit holds (a forecast window's
+    features join the present's, :func:`brainalign.analyses.refit_shards.refit_design_factor`).
+
+    Returns
+    -------
+    dict
+        ``sizes`` (:func:`run_sizes`), ``subject_fits``, ``design_width``, ``n_alphas``,
+        ``n_permutations``, ``n_lags``.
     """
     from .settings import resolve_subject_fits
 
@@ -322,10 +335,20 @@ def plan_from_config(table, modality: str, runs: Sequence[tuple[str, str]], conf
             t = read_bids_tsv(table) if not isinstance(table, pd.DataFrame) else table
             sfreq = max(_number(v) or 0.0 for v in t.loc[t["modality"] == modality, "sfreq_hz"])
         n_lags = int(round((float(design["tmax"]) - float(design["tmin"])) * float(sfreq))) + 1
-    return plan_shards(sizes, subject_fits=resolve_subject_fits(enc["subjects"], modality),
-                       max_job_memory_gb=float(enc["max_job_memory_gb"]),
-                       design_width=design_width(modality, design), n_alphas=int(enc["alphas"]["num"]),
-                       n_permutations=int(enc["n_permutations"]), n_lags=n_lags)
+    return dict(sizes=sizes, subject_fits=resolve_subject_fits(enc["subjects"], modality),
+                design_width=design_width(modality, design) * int(design_factor), n_alphas=int(enc["alphas"]["num"]),
+                n_permutations=int(enc["n_permutations"]), n_lags=n_lags)
+
+
+def plan_from_config(table, modality: str, runs: Sequence[tuple[str, str]], config: Mapping, *,
+                     design_factor: int = 1) -> ShardPlan:
+    """The shard plan of a modality from the input check's table and the workflow config.
+
+    ``config``: the validated workflow config; ``encoding.max_job_memory_gb`` the budget, the rest
+    as in :func:`sizing_from_config` (``design_factor``: the wider design of a forecast window).
+    """
+    return plan_shards(**sizing_from_config(table, modality, runs, config, design_factor=design_factor),
+                       max_job_memory_gb=float(config["encoding"]["max_job_memory_gb"]))
 
 
 @dataclass
