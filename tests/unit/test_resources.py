@@ -63,3 +63,21 @@ def test_rule_size_names_the_sized_rules():
     assert rule_size("analysis_hierarchy") is RULE_SIZES["analysis_hierarchy"]
     with pytest.raises(KeyError, match="analysis_hierarchy"):
         rule_size("no_such_rule")
+
+
+def test_rule_callables_size_named_inputs(tmp_path):
+    from snakemake.iocontainers import Namedlist
+
+    from brainalign.resources import input_mem_mb, input_runtime
+
+    big = write_zarr(_scores(40, 2000), tmp_path / "big.zarr")
+    (tmp_path / "atlas.nii").write_bytes(b"z" * 2**20)
+    # as Snakemake builds a job's input: flat paths, a name per item or slice
+    inputs = Namedlist(toclone=[str(big), str(tmp_path / "atlas.nii")])
+    inputs._set_name("scores", 0)
+    inputs._set_name("regions", 1, end=2)
+    size = RULE_SIZES["figure_layer_profiles"]
+    mem = input_mem_mb("figure_layer_profiles", "scores")
+    assert mem(None, inputs, 1) == size.mem_mb(zarr_bytes(big))
+    assert input_mem_mb("figure_layer_profiles")(None, inputs, 2) == size.mem_mb(zarr_bytes(big) + 2**20, 2)
+    assert input_runtime("figure_layer_profiles", "scores")(None, inputs, 1) == size.runtime(zarr_bytes(big))

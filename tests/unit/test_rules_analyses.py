@@ -53,6 +53,7 @@ gather_mem_mb = lambda wildcards, input, attempt: 1000 * attempt
 from brainalign.analyses import plan as _an_plan
 from brainalign.analyses.regions import region_input_files
 from brainalign.config_validation import validated
+from brainalign.resources import input_mem_mb, input_runtime
 ANALYSES_CFG = validated(config, "analyses")
 FIGURES_CFG = validated(config, "figures")
 FIG_EXT = FIGURES_CFG["format"]

@@ -169,3 +169,30 @@ def rule_size(rule: str) -> JobSize:
     if rule not in RULE_SIZES:
         raise KeyError(f"rule {rule!r} has no entry in brainalign.resources.RULE_SIZES (sized: {sorted(RULE_SIZES)})")
     return RULE_SIZES[rule]
+
+
+def _named_bytes(input, names: tuple[str, ...]) -> int:
+    """Bytes of a job's inputs ``names`` (a Snakemake ``input`` namedlist; every input when none)."""
+    if not names:
+        return input_bytes(list(input))
+    paths = []
+    for name in names:
+        value = input[name]
+        paths += [value] if isinstance(value, (str, os.PathLike)) else list(value)
+    return input_bytes(paths)
+
+
+def input_mem_mb(rule: str, *names: str):
+    """A rule's ``mem_mb`` callable: :data:`RULE_SIZES` ``[rule]`` of its inputs ``names`` (all when none), x attempt.
+
+    Used in the rule files as ``mem_mb=input_mem_mb("figure_brain_maps", "scores")``; Snakemake passes
+    the job's ``input`` and ``attempt``.
+    """
+    size = rule_size(rule)
+    return lambda wildcards, input, attempt: size.mem_mb(_named_bytes(input, names), attempt)
+
+
+def input_runtime(rule: str, *names: str):
+    """A rule's ``runtime`` callable (minutes), like :func:`input_mem_mb`."""
+    size = rule_size(rule)
+    return lambda wildcards, input, attempt: size.runtime(_named_bytes(input, names), attempt)

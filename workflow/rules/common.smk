@@ -564,27 +564,7 @@ def gather_mem_mb(wildcards, input, attempt):
 
 # Requests of the rules that read data growing with the dataset (score stores, preprocessed recordings):
 # from the uncompressed size of the inputs they read (brainalign.resources.RULE_SIZES); <TBD> in a dry run.
-def _sized_bytes(input, names):
-    from brainalign.resources import input_bytes
-
-    paths = [p for n in names for p in ([input[n]] if isinstance(input[n], str) else input[n])] if names else list(input)
-    return input_bytes(paths)
-
-
-def input_mem_mb(rule, *names):
-    """mem_mb of `rule` from the size of its inputs `names` (all when none), x attempt."""
-    from brainalign.resources import rule_size
-
-    size = rule_size(rule)
-    return lambda wildcards, input, attempt: size.mem_mb(_sized_bytes(input, names), attempt)
-
-
-def input_runtime(rule, *names):
-    """runtime (minutes) of `rule` from the size of its inputs `names` (all when none), x attempt."""
-    from brainalign.resources import rule_size
-
-    size = rule_size(rule)
-    return lambda wildcards, input, attempt: size.runtime(_sized_bytes(input, names), attempt)
+from brainalign.resources import input_mem_mb, input_runtime
 
 
 # Sharded refits (encoding.max_job_memory_gb; brainalign.analyses.refit_shards): forecast_scores,
