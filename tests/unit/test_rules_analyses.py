@@ -47,7 +47,8 @@ WORD_TABLES = {{}}
 ENCODING = config["encoding"]
 SHARDED = False  # the refitting analyses' single jobs (their shard rules: tests/workflow/test_refit_scripts.py)
 job_mem_mb = job_runtime = lambda job: lambda wildcards, input, attempt: 1000 * attempt
-gather_mem_mb = lambda wildcards, input, attempt: 1000 * attempt
+gather_mem_mb = gather_runtime = lambda wildcards, input, attempt: 1000 * attempt
+shard_runtime = lambda job: lambda wildcards, attempt: 60 * attempt
 
 # as common.smk: the shared analyses/figures settings and helpers
 from brainalign.analyses import plan as _an_plan

@@ -142,7 +142,7 @@ rule forecast_shard:
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: refit_shard_of("forecast", wc.modality, wc.shard)["mem_mb"] * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
+        runtime=shard_runtime("forecast"),
     log:
         f"{RESULTS}/logs/forecast_shard/{{model}}/{{modality}}/{{shard}}.log",
     benchmark:
@@ -166,7 +166,7 @@ rule forecast_gather:
     threads: 1
     resources:
         mem_mb=gather_mem_mb,
-        runtime=lambda wc, attempt: 30 * attempt,
+        runtime=gather_runtime,
     log:
         f"{RESULTS}/logs/analyses/forecast/{{model}}/{{modality}}_scores_gather.log",
     benchmark:
@@ -291,7 +291,7 @@ rule forecast_depth_shard:
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: refit_shard_of("forecast_depth", wc.modality, wc.shard)["mem_mb"] * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
+        runtime=shard_runtime("forecast_depth"),
     log:
         f"{RESULTS}/logs/forecast_depth_shard/{{model}}/{{modality}}/{{shard}}.log",
     benchmark:
@@ -315,7 +315,7 @@ rule forecast_depth_gather:
     threads: 1
     resources:
         mem_mb=gather_mem_mb,
-        runtime=lambda wc, attempt: 30 * attempt,
+        runtime=gather_runtime,
     log:
         f"{RESULTS}/logs/analyses/forecast_depth/{{model}}/{{modality}}_scores_gather.log",
     benchmark:
@@ -541,7 +541,7 @@ rule context_shard:
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: refit_shard_of("context", wc.modality, wc.shard)["mem_mb"] * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
+        runtime=shard_runtime("context"),
     log:
         f"{RESULTS}/logs/context_shard/{{model}}/{{modality}}_ctx{{context}}/{{shard}}.log",
     benchmark:
@@ -566,7 +566,7 @@ rule context_gather:
     threads: 1
     resources:
         mem_mb=gather_mem_mb,
-        runtime=lambda wc, attempt: 30 * attempt,
+        runtime=gather_runtime,
     log:
         f"{RESULTS}/logs/analyses/context/{{model}}/{{modality}}_scores_ctx{{context}}_gather.log",
     benchmark:

@@ -661,3 +661,34 @@ def job_mem_mb(job):
 def job_runtime(job):
     """The runtime (minutes) of an unsharded encoder job, x attempt."""
     return lambda wildcards, input, attempt: _job_resources(job, wildcards.modality, input)["runtime"] * attempt
+
+
+# Shard and gather run times (brainalign.encoding.sizing.shard_minutes / gather_minutes), x attempt: a
+# shard's share of the single job's work (its subjects, target block and layer block); a gather's from the
+# size of the shard files it reads (<TBD> in a dry run, like its mem_mb).
+_JOB_WORK = {}
+
+
+def shard_runtime(job):
+    """runtime of a shard job of `job` (encode, forecast, forecast_depth, context), x attempt."""
+
+    def runtime(wildcards, attempt):
+        from brainalign.encoding.sizing import job_work, shard_minutes
+
+        key = (job, wildcards.modality)
+        if key not in _JOB_WORK:  # the table read once per job and modality, not once per shard
+            table = checkpoints.check_inputs.get().output[0]
+            _JOB_WORK[key] = job_work(job, table, wildcards.modality, runs_of(wildcards.modality),
+                                      {**config, "analyses": ANALYSES_CFG})
+        shard = shard_of(wildcards.modality, wildcards.shard) if job == "encode" else \
+            refit_shard_of(job, wildcards.modality, wildcards.shard)
+        return shard_minutes(_JOB_WORK[key], shard) * attempt
+
+    return runtime
+
+
+def gather_runtime(wildcards, input, attempt):
+    """runtime of a gather from the size of the shard files it reads, x attempt."""
+    from brainalign.encoding.sizing import gather_minutes
+
+    return gather_minutes(sum(Path(path).stat().st_size for path in input.shards)) * attempt

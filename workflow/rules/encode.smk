@@ -67,7 +67,7 @@ rule encode_shard:
     threads: 2
     resources:
         mem_mb=lambda wc, attempt: shard_of(wc.modality, wc.shard)["mem_mb"] * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
+        runtime=shard_runtime("encode"),
     log:
         f"{RESULTS}/logs/encode_shard/{{model}}/{{modality}}/{{shard}}.log",
     benchmark:
@@ -94,7 +94,7 @@ rule encode_gather:
     threads: 1
     resources:
         mem_mb=gather_mem_mb,
-        runtime=lambda wc, attempt: 30 * attempt,
+        runtime=gather_runtime,
     log:
         f"{RESULTS}/logs/encode_gather/{{model}}/{{modality}}.log",
     benchmark:

@@ -109,3 +109,24 @@ def test_a_measured_single_jobs_peak_is_within_its_request():
     print(f"single job: peak {got['peak_mb']:.0f} MB, request {asked} MB")
     assert got["peak_mb"] <= asked
     assert asked <= 3 * got["peak_mb"]
+
+
+def test_a_shards_runtime_is_its_share_of_the_single_jobs_work(tmp_path):
+    from brainalign.encoding.sizing import gather_minutes, job_work, shard_minutes
+
+    table, runs = _table(tmp_path, n_targets=200000)
+    config = _config()
+    work = job_work("encode", table, "fmri", runs, config)
+    subjects = ["00", "01", "02"]
+    whole = shard_minutes(work, {"id": "g0-l0-t0", "subjects": subjects, "n_target_blocks": 1, "n_layer_blocks": 1})
+    assert whole == job_resources("encode", table, "fmri", runs, config)["runtime"]
+    quarter = shard_minutes(work, {"id": "g0-l0-t1", "subjects": subjects, "n_target_blocks": 4, "n_layer_blocks": 1})
+    # the targets' share shrinks 4x; the start-up and the design's decompositions do not
+    assert BASE_MINUTES < quarter < whole
+    assert quarter - BASE_MINUTES <= (whole - BASE_MINUTES) / 4 + 2
+    half_layers = shard_minutes(work, {"id": "g0-l1-t0", "subjects": subjects, "n_target_blocks": 1,
+                                       "n_layer_blocks": 2})
+    assert half_layers < whole
+    with pytest.raises(ValueError, match="g9"):
+        shard_minutes(work, {"id": "g9-l0-t0", "subjects": ["99"], "n_target_blocks": 1, "n_layer_blocks": 1})
+    assert gather_minutes(0) == BASE_MINUTES < gather_minutes(2**31)

@@ -136,3 +136,53 @@ def job_resources(job: str, table, modality: str, runs: Sequence[tuple[str, str]
     minutes = single_job_minutes(**sizing, n_layers=shape["n_layers"], n_fits=shape["n_fits"],
                                  inner_folds=int(enc["inner_folds"]), outer_folds=enc["outer_folds"])
     return {"mem_mb": mem, "runtime": minutes}
+
+
+def job_work(job: str, table, modality: str, runs: Sequence[tuple[str, str]], config: Mapping) -> dict:
+    """What the work of ``job``'s fits depends on: :func:`single_job_flops`' arguments for every subject.
+
+    Computed once per job and modality (it reads the input check's table) and shared by the estimates of
+    its shards (:func:`shard_minutes`).  Arguments as :func:`job_resources`.
+    """
+    if job not in JOBS:
+        raise ValueError(f"unknown job {job!r}: expected one of {JOBS}")
+    shape = _job_shape(job, config)
+    sizing = sizing_from_config(table, modality, runs, config, design_factor=shape["design_factor"])
+    enc = config["encoding"]
+    return dict(sizing, n_permutations=shape["n_permutations"], n_layers=shape["n_layers"], n_fits=shape["n_fits"],
+                inner_folds=int(enc["inner_folds"]), outer_folds=enc["outer_folds"])
+
+
+def shard_minutes(work: Mapping, shard: Mapping) -> int:
+    """Estimated run time (minutes) of one shard: its subjects, its block of targets and of layers.
+
+    The single job's flop count (:func:`single_job_flops`) restricted to the shard: the subjects of its
+    group, ``ceil(targets / n_target_blocks)`` targets each, ``ceil(layers / n_layer_blocks)`` layers.
+    The design's decompositions count in full in every shard (each shard repeats them: the sharding's
+    CPU overhead).
+
+    Parameters
+    ----------
+    work
+        :func:`job_work` of the shard's job and modality.
+    shard
+        The shard (:class:`~brainalign.encoding.shards.Shard` as a dict: ``id``, ``subjects``,
+        ``n_target_blocks``, ``n_layer_blocks``).
+    """
+    subjects = {str(s) for s in shard["subjects"]}
+    blocks = int(shard["n_target_blocks"])
+    sizes = {s: dict(v, targets=-(-int(v["targets"]) // blocks)) for s, v in work["sizes"].items() if s in subjects}
+    if not sizes:
+        raise ValueError(f"shard {shard.get('id')}: none of its subjects {sorted(subjects)[:5]} has planned runs")
+    layers = -(-int(work["n_layers"]) // int(shard["n_layer_blocks"]))
+    return single_job_minutes(**dict(work, sizes=sizes, n_layers=layers))
+
+
+#: Minutes a gather needs per GB of shard files it reads (joining, FDR, the long table): ~1.7 MB/s, far
+#: below a disk's rate; benchmarks/scale.py compares the gather's wall time with it.
+GATHER_MINUTES_PER_GB = 10
+
+
+def gather_minutes(shard_bytes: int) -> int:
+    """Estimated run time (minutes) of a gather from the total size of the shard files it reads."""
+    return int(BASE_MINUTES + math.ceil(GATHER_MINUTES_PER_GB * shard_bytes / 2**30))
