@@ -352,14 +352,15 @@ def select_runs(
     chosen, absent, skipped, repeats = [], [], [], []
     for sub in subjects:
         for story in stories:
-            hits = runs.iloc[positions.get((str(sub), str(story)), [])]
-            if hits.empty:
+            found = positions.get((str(sub), str(story)))
+            if not found:
                 if (str(sub), str(story)) in excluded:
                     skipped.append((str(sub), str(story)))
                 else:
                     absent.append((str(sub), str(story)))
                 continue
-            row, others = (hits.iloc[0], []) if len(hits) == 1 else choose_repeat(hits, str(sub), str(story), repeated)
+            row, others = (runs.iloc[found[0]], []) if len(found) == 1 else choose_repeat(
+                runs.iloc[found], str(sub), str(story), repeated)
             if others:
                 repeats.append(f"sub-{sub} {story}: {_run_label(row)} (not {', '.join(others)})")
             row = row.copy()
