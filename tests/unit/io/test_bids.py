@@ -292,3 +292,21 @@ def test_select_runs_matches_rows_anywhere_in_the_table():
     assert chosen["repeats"].tolist() == ["", "ses-2", "ses-2", "ses-2"]
     assert select_runs(runs, ["01", "02"], ["a", "b"], repeated="last")["session"].tolist() == ["1", "2", "2", "2"]
     assert select_runs(runs, ["03"], ["a"], missing="drop").empty
+
+
+def test_find_runs_lists_each_folder_anew(tmp_path):
+    """Sidecars are looked up in directory listings shared within one discovery only: a file added
+    (or removed) between two discoveries is seen by the second; hidden files never match."""
+    narratives_tree(tmp_path)
+    func = tmp_path / "sub-002" / "func"
+    (func / "sub-002_task-pieman_events.tsv").unlink()
+    touch(func / ".sub-002_task-pieman_events.tsv")
+    spec = {"modality": "fmri", "space": "MNI152NLin2009cAsym"}
+    first = find_runs(tmp_path, spec).set_index(["subject", "story"])
+    assert not isinstance(first.loc[("002", "pieman"), "events"], str)  # none found (NaN in the table)
+    assert first.loc[("001", "pieman"), "events"].endswith("sub-001_task-pieman_events.tsv")
+    touch(func / "sub-002_task-pieman_events.tsv")
+    (tmp_path / "sub-001" / "func" / "sub-001_task-pieman_events.tsv").unlink()
+    again = find_runs(tmp_path, spec).set_index(["subject", "story"])
+    assert again.loc[("002", "pieman"), "events"] == str(func / "sub-002_task-pieman_events.tsv")
+    assert not isinstance(again.loc[("001", "pieman"), "events"], str)
