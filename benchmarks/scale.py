@@ -367,7 +367,6 @@ def narratives_config(root: Path, tasks: list[str], n_models: int, budget_gb: fl
     ds["conditions"]["units"] = units
     ds["stimulus_onset"]["runs"] = FIXED_ONSETS
     ds["profile"]["space"] = "fsaverage6"
-    ds["profile"].pop("download", None)
     config["models"] = {f"lm{i:02d}": {"source": "hub", "id": f"example-org/lm-{i:02d}", "revision": "main"}
                         for i in range(n_models)}
     config.setdefault("encoding", {})["max_job_memory_gb"] = budget_gb

@@ -129,3 +129,19 @@ def test_brainbench_rules_alone_validate_against_the_main_schema(tmp_path):
     bad = dry_run({"models": ["m"], "testsets": {"t": str(tmp_path / "items.csv")}, "batch_size": 0})
     assert bad.returncode != 0 and "brainbench.batch_size" in bad.stdout + bad.stderr
     assert validated({"brainbench": {"models": ["m"]}}, "brainbench")["lora"]["rank"] == defaults("brainbench.lora.rank")
+
+
+def test_section_schema_is_a_copy_and_require_reads_the_schema_itself():
+    """require walks one shared sub-schema (no copy per call); a caller changing section_schema's copy
+    changes neither later copies nor what require accepts."""
+    forecast = with_defaults("analyses.forecast")
+    copy_ = section_schema("analyses.forecast")
+    copy_["properties"].clear()
+    copy_["additionalProperties"] = True
+    assert section_schema("analyses.forecast")["properties"]
+    with pytest.raises(ConfigError, match=r"analyses\.forecast\.nope.*unknown key"):
+        require({**forecast, "nope": 1}, "analyses.forecast")
+    missing = dict(forecast)
+    missing.pop(next(iter(missing)))
+    with pytest.raises(ConfigError, match="missing"):
+        require(missing, "analyses.forecast")

@@ -29,21 +29,29 @@ def _schema() -> dict:
     return load_schema(SCHEMA)
 
 
-def section_schema(key: str) -> dict:
-    """The sub-schema of the dotted config ``key`` (``"analyses"``, ``"analyses.forecast"``, ``"design.fmri"``).
-
-    Raises
-    ------
-    KeyError
-        If the schema has no such key.
-    """
+@lru_cache(maxsize=None)
+def _shared_section_schema(key: str) -> Mapping[str, Any]:
+    """The sub-schema of ``key`` itself, shared (read-only: :func:`require` only walks it, once per
+    rule job and story of a plan, where a deep copy of the ``dataset`` schema each time costs seconds)."""
     schema: Mapping[str, Any] = _schema()
     for part in key.split("."):
         properties = schema.get("properties") or {}
         if part not in properties:
             raise KeyError(f"the config schema has no key {key!r} (no {part!r} under it)")
         schema = properties[part]
-    return copy.deepcopy(dict(schema))
+    return schema
+
+
+def section_schema(key: str) -> dict:
+    """The sub-schema of the dotted config ``key`` (``"analyses"``, ``"analyses.forecast"``, ``"design.fmri"``),
+    a copy the caller may change.
+
+    Raises
+    ------
+    KeyError
+        If the schema has no such key.
+    """
+    return copy.deepcopy(dict(_shared_section_schema(key)))
 
 
 def defaults(key: str) -> Any:
@@ -120,7 +128,7 @@ def require(values: Mapping[str, Any] | None, key: str, absent: tuple[str, ...] 
     """
     if not isinstance(values, Mapping):
         raise ConfigError(key, f"{values!r} is not a mapping", expected="the validated config section")
-    problem = _structure(values, section_schema(key), key, tuple(absent))
+    problem = _structure(values, _shared_section_schema(key), key, tuple(absent))
     if problem is not None:
         raise problem
     return dict(values)

@@ -1,6 +1,7 @@
 # Shared set-up: config validation, the names every rule expands over, path helpers.
 # Pure bookkeeping: no science here.
 
+from functools import lru_cache
 from pathlib import Path
 
 from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
@@ -73,6 +74,7 @@ else:
         if not SUBJECTS:
             _config_error("dataset.bids_root", f"no sub-* directories under {_root}")
 
+@lru_cache(maxsize=None)  # per story: the config does not change within a run, the plan asks per job
 def stimulus_reads_events(story):
     """Whether a BIDS fMRI run's stimulus onset is read from its events.tsv (dataset.stimulus_onset)."""
     from brainalign.io.bids import stimulus_spec
@@ -196,13 +198,18 @@ def repeat_ceiling_of(modality):
     return [f"{RESULTS}/ceilings/{modality}.zarr"] if REPEAT_RUNS[modality] else []
 
 
+@lru_cache(maxsize=None)  # per story unit: every preprocessing job of the story asks
+def _stimulus_spec(story):
+    from brainalign.io.bids import stimulus_spec
+
+    return stimulus_spec(config["dataset"], story)
+
+
 def stimulus_spec_of(story):
     """dataset.stimulus_onset for a story unit (None for the demo, whose runs start with the story)."""
     if KIND == "demo":
         return None
-    from brainalign.io.bids import stimulus_spec
-
-    return stimulus_spec(config["dataset"], story)
+    return dict(_stimulus_spec(story))  # a copy: a job's params are its own
 
 BASE_MODELS = list(config["models"])
 CONTROL_OF = {m: f"{m}_random" for m, e in config["models"].items() if e["random_control"]}
@@ -385,7 +392,8 @@ def words_inputs(wildcards):
 
 
 def features_of(model):
-    return expand(f"{RESULTS}/features/{model}/{{story}}.zarr", story=STORIES)
+    """The feature stores of a model, one per story (every encoder job of the model reads them all)."""
+    return [f"{RESULTS}/features/{model}/{story}.zarr" for story in STORIES]
 
 
 def runs_of(modality):
@@ -445,11 +453,16 @@ def shard_files(model, modality):
     return [f"{RESULTS}/shards/encode/{model}/{modality}/{s}.pkl" for s in shard_plan(modality).ids]
 
 
+_SHARD_DICTS = {}
+
+
 def shard_of(modality, shard):
-    """A shard of the plan, as a plain dict (the job's params)."""
+    """A shard of the plan, as a plain dict (the job's params; made once per shard, each job asks twice)."""
     from dataclasses import asdict
 
-    return asdict(shard_plan(modality).shard(shard))
+    if (modality, shard) not in _SHARD_DICTS:
+        _SHARD_DICTS[modality, shard] = asdict(shard_plan(modality).shard(shard))
+    return _SHARD_DICTS[modality, shard]
 
 
 _SHARD_RUNS = {}

@@ -276,3 +276,37 @@ def test_story_segment_reads_events_as_bids(tmp_path):
     assert story_segment("b", entry(task="pair", onset="events", events_index=1), events) == (70.0, 40.0)
     with pytest.raises(InputError, match=r"events_index=2 but the file has 2 row\(s\) with trial_type 'story'"):
         story_segment("c", entry(task="pair", onset="events", events_index=2), events)
+
+
+def test_select_runs_matches_rows_anywhere_in_the_table():
+    """A pair's rows are found wherever they lie (a repetition far from its first run, a shuffled
+    table): the same choice, repeats and grid order as a per-pair lookup."""
+    import pandas as pd
+
+    rows = [dict(subject=s, story=t, session=ses, run=None, path=f"{s}-{t}-{ses}")
+            for ses in ("1", "2") for t in ("b", "a") for s in ("02", "01")]
+    runs = pd.DataFrame(rows[:-1]).iloc[::-1]  # sub-01 a has one session only; the table reversed
+    chosen = select_runs(runs, ["01", "02"], ["a", "b"], repeated="first")
+    assert list(zip(chosen["subject"], chosen["story"])) == [("01", "a"), ("01", "b"), ("02", "a"), ("02", "b")]
+    assert chosen["session"].tolist() == ["1", "1", "1", "1"]
+    assert chosen["repeats"].tolist() == ["", "ses-2", "ses-2", "ses-2"]
+    assert select_runs(runs, ["01", "02"], ["a", "b"], repeated="last")["session"].tolist() == ["1", "2", "2", "2"]
+    assert select_runs(runs, ["03"], ["a"], missing="drop").empty
+
+
+def test_find_runs_lists_each_folder_anew(tmp_path):
+    """Sidecars are looked up in directory listings shared within one discovery only: a file added
+    (or removed) between two discoveries is seen by the second; hidden files never match."""
+    narratives_tree(tmp_path)
+    func = tmp_path / "sub-002" / "func"
+    (func / "sub-002_task-pieman_events.tsv").unlink()
+    touch(func / ".sub-002_task-pieman_events.tsv")
+    spec = {"modality": "fmri", "space": "MNI152NLin2009cAsym"}
+    first = find_runs(tmp_path, spec).set_index(["subject", "story"])
+    assert not isinstance(first.loc[("002", "pieman"), "events"], str)  # none found (NaN in the table)
+    assert first.loc[("001", "pieman"), "events"].endswith("sub-001_task-pieman_events.tsv")
+    touch(func / "sub-002_task-pieman_events.tsv")
+    (tmp_path / "sub-001" / "func" / "sub-001_task-pieman_events.tsv").unlink()
+    again = find_runs(tmp_path, spec).set_index(["subject", "story"])
+    assert again.loc[("002", "pieman"), "events"] == str(func / "sub-002_task-pieman_events.tsv")
+    assert not isinstance(again.loc[("001", "pieman"), "events"], str)

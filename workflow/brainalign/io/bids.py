@@ -27,6 +27,7 @@ recording_files(path)           a recording and its companions (.eeg/.vmrk, .fdt
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import logging
 import os
@@ -70,11 +71,30 @@ def _conflicts(name: str, ent: Mapping[str, str], keys=("sub", "ses", "task", "a
     return any(k in other and k in ent and other[k] != ent[k] for k in keys)
 
 
-def _sidecar_glob(directory: Path, ent: Mapping[str, str], suffix: str, keys=("sub", "ses", "task", "acq", "run")) -> str | None:
+def _names(directory: Path, listing: dict[str, list[str]] | None) -> list[str]:
+    """The names in ``directory`` that a ``*`` pattern can match (not hidden; none if it cannot be read),
+    listed once per ``listing`` (one run discovery: several sidecars of every run are looked up there)."""
+    key = str(directory)
+    if listing is not None and key in listing:
+        return listing[key]
+    try:
+        names = [n for n in os.listdir(directory) if not n.startswith(".")]
+    except OSError:
+        names = []
+    if listing is not None:
+        listing[key] = names
+    return names
+
+
+def _sidecar_glob(directory: Path, ent: Mapping[str, str], suffix: str, keys=("sub", "ses", "task", "acq", "run"),
+                  listing: dict[str, list[str]] | None = None) -> str | None:
     """The file ``<entities>*_<suffix>`` beside a run (exact entities first, then without run), never
-    one whose entities contradict the run's (``sub-01*_events.tsv`` must not pick another task's events)."""
+    one whose entities contradict the run's (``sub-01*_events.tsv`` must not pick another task's events).
+    ``listing``: directory listings shared by the lookups of one discovery (:func:`_names`)."""
+    names = _names(directory, listing)
     for ks in (keys, tuple(k for k in keys if k != "run"), tuple(k for k in keys if k not in ("run", "task", "acq"))):
-        hit = _first(h for h in glob.glob(str(directory / f"{_prefix(ent, ks)}*_{suffix}")) if not _conflicts(h, ent))
+        pattern = f"{_prefix(ent, ks)}*_{suffix}"
+        hit = _first(str(directory / n) for n in names if fnmatch.fnmatchcase(n, pattern) and not _conflicts(n, ent))
         if hit:
             return hit
     return None
@@ -184,7 +204,7 @@ def _fmri_rows(root: Path, spec: Mapping) -> list[dict]:
     space = spec.get("space")
     surface = bool(space) and str(space).startswith("fs")
     use_deriv = spec.get("use_derivatives", defaults("dataset.profile.use_derivatives")) and deriv.exists()
-    rows = []
+    rows, listing = [], {}
     for entry in _fmri_bolds(root, deriv, space, surface, use_deriv).values():
         ent = entry["ent"]
         if "deriv" in entry:
@@ -201,14 +221,14 @@ def _fmri_rows(root: Path, spec: Mapping) -> list[dict]:
         deriv_dir = deriv / f"sub-{ent['sub']}" / (f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
         confounds = next((hit for folder in (d, deriv_dir, raw_dir)
                           for suffix in ("desc-confounds_timeseries.tsv", "desc-confounds_regressors.tsv")
-                          if (hit := _sidecar_glob(folder, ent, suffix))), None)
+                          if (hit := _sidecar_glob(folder, ent, suffix, listing=listing))), None)
         sidecar = re.sub(r"(\.nii(\.gz)?|\.func\.gii)$", ".json", path)
         if not Path(sidecar).exists():
-            sidecar = (_sidecar_glob(raw_dir, ent, "bold.json")
+            sidecar = (_sidecar_glob(raw_dir, ent, "bold.json", listing=listing)
                        or _first(glob.glob(str(root / f"task-{ent.get('task')}_bold.json"))))
         rows.append(dict(subject=ent.get("sub"), session=ent.get("ses"), story=ent.get("task"), run=ent.get("run"),
                          modality="fmri", path=path, path_r=path_r,
-                         events=_sidecar_glob(raw_dir, ent, "events.tsv"), confounds=confounds,
+                         events=_sidecar_glob(raw_dir, ent, "events.tsv", listing=listing), confounds=confounds,
                          sidecar=sidecar, channels=None, electrodes=None))
     return rows
 
@@ -344,17 +364,23 @@ def select_runs(
     if missing not in ("error", "drop"):
         raise ValueError(f"missing={missing!r}: expected 'error' or 'drop'")
     excluded = dict(excluded or {})
+    # each (subject, story)'s rows, found in one pass: a boolean mask per pair costs subjects x stories
+    # passes over the table (Narratives: 345 x 22 over ~900 rows, seconds of every plan)
+    positions: dict[tuple, list[int]] = {}
+    for i, key in enumerate(zip(runs["subject"], runs["story"])):
+        positions.setdefault(key, []).append(i)
     chosen, absent, skipped, repeats = [], [], [], []
     for sub in subjects:
         for story in stories:
-            hits = runs[(runs["subject"] == str(sub)) & (runs["story"] == str(story))]
-            if hits.empty:
+            found = positions.get((str(sub), str(story)))
+            if not found:
                 if (str(sub), str(story)) in excluded:
                     skipped.append((str(sub), str(story)))
                 else:
                     absent.append((str(sub), str(story)))
                 continue
-            row, others = (hits.iloc[0], []) if len(hits) == 1 else choose_repeat(hits, str(sub), str(story), repeated)
+            row, others = (runs.iloc[found[0]], []) if len(found) == 1 else choose_repeat(
+                runs.iloc[found], str(sub), str(story), repeated)
             if others:
                 repeats.append(f"sub-{sub} {story}: {_run_label(row)} (not {', '.join(others)})")
             row = row.copy()
