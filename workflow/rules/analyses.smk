@@ -122,7 +122,7 @@ else:
 rule forecast_shard:
     input:
         base=lambda wc: scores_path(wc.model, wc.modality),  # its layers, as the single job's
-        features=lambda wc: features_of(wc.model),
+        features=lambda wc: [f"{RESULTS}/features/{wc.model}/{t}.zarr" for t in runs_stories(refit_runs("forecast", wc.modality, wc.shard))],
         recordings=lambda wc: refit_recordings("forecast", wc.modality, wc.shard),
         words=lambda wc: refit_words("forecast", wc.modality, wc.shard),
     output:
@@ -130,7 +130,7 @@ rule forecast_shard:
     wildcard_constraints:
         shard=r"g\d+-l\d+-t\d+",
     params:
-        stories=STORIES,
+        stories=lambda wc: runs_stories(refit_runs("forecast", wc.modality, wc.shard)),
         runs=lambda wc: refit_runs("forecast", wc.modality, wc.shard),
         shard=lambda wc: refit_shard_of("forecast", wc.modality, wc.shard),
         forecast=_FC,
@@ -271,7 +271,7 @@ else:
 rule forecast_depth_shard:
     input:
         base=lambda wc: scores_path(wc.model, wc.modality),  # its layers, as the single job's
-        features=lambda wc: features_of(wc.model),
+        features=lambda wc: [f"{RESULTS}/features/{wc.model}/{t}.zarr" for t in runs_stories(refit_runs("forecast_depth", wc.modality, wc.shard))],
         recordings=lambda wc: refit_recordings("forecast_depth", wc.modality, wc.shard),
         words=lambda wc: refit_words("forecast_depth", wc.modality, wc.shard),
     output:
@@ -279,7 +279,7 @@ rule forecast_depth_shard:
     wildcard_constraints:
         shard=r"g\d+-l\d+-t\d+",
     params:
-        stories=STORIES,
+        stories=lambda wc: runs_stories(refit_runs("forecast_depth", wc.modality, wc.shard)),
         runs=lambda wc: refit_runs("forecast_depth", wc.modality, wc.shard),
         shard=lambda wc: refit_shard_of("forecast_depth", wc.modality, wc.shard),
         forecast=_FC,

@@ -476,6 +476,13 @@ def shard_runs(modality, shard):
     return _SHARD_RUNS[modality, shard]
 
 
+def runs_stories(runs):
+    """The stories of some (subject, story) runs, in STORIES order: a shard reads only these stories' features
+    (fewer inputs per job, a far smaller DAG for many shards, and a story's new features rerun only its shards)."""
+    heard = {t for _, t in runs}
+    return [t for t in STORIES if t in heard]
+
+
 def shard_recordings(modality, shard):
     return [f"{RESULTS}/preproc/{modality}/sub-{s}/{t}.zarr" for s, t in shard_runs(modality, shard)]
 

@@ -48,7 +48,7 @@ else:
 
 rule encode_shard:
     input:
-        features=lambda wc: features_of(wc.model),
+        features=lambda wc: [f"{RESULTS}/features/{wc.model}/{t}.zarr" for t in runs_stories(shard_runs(wc.modality, wc.shard))],
         recordings=lambda wc: shard_recordings(wc.modality, wc.shard),
         words=lambda wc: shard_words(wc.modality, wc.shard),
     output:
@@ -56,7 +56,7 @@ rule encode_shard:
     wildcard_constraints:
         shard=r"g\d+-l\d+-t\d+",
     params:
-        stories=STORIES,
+        stories=lambda wc: runs_stories(shard_runs(wc.modality, wc.shard)),
         runs=lambda wc: shard_runs(wc.modality, wc.shard),
         shard=lambda wc: shard_of(wc.modality, wc.shard),
         design=design_of,
