@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> None:
                 jobs = read_benchmarks([work / "results" / "demo"])
                 job = jobs[jobs["rule"] == rule].iloc[-1]
                 rows.append({"rule": rule, "factor": factor, "input_mb": n_bytes / 2**20,
-                             "peak_mb": float(job["max_rss"]), "request_mb": float(job["requested_mem_mb"]),
-                             "wall_s": float(job["s"])})
+                             "peak_mb": float(job["max_rss_mb"]), "request_mb": float(job["requested_mem_mb"]),
+                             "wall_s": float(job["wall_s"])})
                 r = rows[-1]
                 print(f"{rule:24s} x{factor:<4d} input {r['input_mb']:8.1f} MB  peak {r['peak_mb']:7.0f} MB  "
                       f"request {r['request_mb']:7.0f} MB  {r['wall_s']:6.1f} s", flush=True)

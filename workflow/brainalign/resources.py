@@ -11,9 +11,10 @@ dataset therefore asks for
 where the input's size is what it holds *in memory*: a Zarr store counts its arrays' uncompressed
 bytes (shape x item size, from the store's consolidated metadata: no chunk is read), any other file
 its size on disk.  ``attempt`` is Snakemake's retry counter (a retried job asks for more, as every
-rule of the workflow does).  The per-rule constants are in :data:`RULE_SIZES`; their ``copies`` were
-measured with ``benchmarks/rule_memory.py`` (the peak resident memory of each rule on demo score
-stores replicated over many subjects, against the uncompressed bytes it read).
+rule of the workflow does).  The per-rule constants are in :data:`RULE_SIZES`: measured for the main
+score readers with ``benchmarks/rule_memory.py`` (the peak resident memory of each rule on demo score
+stores replicated over many subjects, against the uncompressed bytes it read), a wider margin for the
+others.
 
 In a dry run the inputs do not exist yet: :func:`path_bytes` raises ``FileNotFoundError``, so
 Snakemake shows the request as ``<TBD>`` and computes it when the job is scheduled, from the real files.
@@ -66,27 +67,33 @@ class JobSize:
         return int(math.ceil((self.base_minutes + self.minutes_per_gb * n_bytes / 2**30) * max(1, int(attempt))))
 
 
-#: Rules sized from their inputs.  ``copies``: see benchmarks/rule_memory.py (measured slope of the peak
-#: resident memory over the uncompressed input, rounded up, plus head-room); ``base_mb``: the largest peak
-#: of the rule on the demo (inputs of a few MB), rounded up.
+#: Measured (benchmarks/rule_memory.py, demo fMRI score stores replicated to 3-360 subjects, up to 1.56 GB of
+#: input): peak = base + slope x input with slope 1.00 (figure_layer_profiles), 1.07 (analysis_hierarchy),
+#: 1.15 (figure_brain_maps) and base peaks 220-320 MB.  Sized with twice the slope and twice the base.
+MEASURED = JobSize(base_mb=600, copies=2.0)
+#: Rules not measured at scale (they read the same kind of stores with a few more intermediate tables or
+#: figures): a wider margin, three copies.
+UNMEASURED = JobSize(base_mb=1000, copies=3.0)
+
+#: Rules sized from their inputs.
 RULE_SIZES: dict[str, JobSize] = {
-    "analysis_hierarchy": JobSize(base_mb=1000, copies=4.0),
-    "analysis_forecast": JobSize(base_mb=1000, copies=4.0),
-    "analysis_forecast_depth": JobSize(base_mb=1000, copies=4.0),
-    "analysis_comparison": JobSize(base_mb=1000, copies=4.0),
-    "analysis_context": JobSize(base_mb=1000, copies=4.0),
-    "analysis_finetune": JobSize(base_mb=1000, copies=4.0),
-    "figure_layer_profiles": JobSize(base_mb=1000, copies=4.0),
-    "figure_brain_maps": JobSize(base_mb=1500, copies=4.0),
-    "figure_sensors": JobSize(base_mb=1000, copies=4.0),
-    "figure_topomaps": JobSize(base_mb=1000, copies=4.0),
-    "figure_electrodes": JobSize(base_mb=1000, copies=4.0),
-    "table_best_layers": JobSize(base_mb=800, copies=4.0, base_minutes=2.0),
-    "table_best_distance": JobSize(base_mb=800, copies=4.0, base_minutes=2.0),
-    "electrodes": JobSize(base_mb=1000, copies=4.0),
-    "qc_fmri": JobSize(base_mb=1500, copies=4.0),
-    "qc_meeg": JobSize(base_mb=1500, copies=4.0),
-    "repeat_ceiling": JobSize(base_mb=1000, copies=4.0),
+    "analysis_hierarchy": MEASURED,
+    "figure_layer_profiles": MEASURED,
+    "figure_brain_maps": JobSize(base_mb=800, copies=2.0),  # nilearn's templates and surfaces on top
+    "analysis_forecast": UNMEASURED,
+    "analysis_forecast_depth": UNMEASURED,
+    "analysis_comparison": UNMEASURED,
+    "analysis_context": UNMEASURED,
+    "analysis_finetune": UNMEASURED,
+    "figure_sensors": UNMEASURED,
+    "figure_topomaps": UNMEASURED,
+    "figure_electrodes": UNMEASURED,
+    "table_best_layers": JobSize(base_mb=800, copies=3.0, base_minutes=2.0),
+    "table_best_distance": JobSize(base_mb=800, copies=3.0, base_minutes=2.0),
+    "electrodes": UNMEASURED,
+    "qc_fmri": JobSize(base_mb=1500, copies=3.0),
+    "qc_meeg": JobSize(base_mb=1500, copies=3.0),
+    "repeat_ceiling": UNMEASURED,
 }
 
 
