@@ -104,6 +104,10 @@ def planned(tmp_path_factory) -> Path:
     config["preprocess"]["meeg"]["channel_groups"] = "bids/derivatives/groups/eeg_groups.tsv"
     (work / "config").mkdir()
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    # the input check for real: the encoder jobs size their requests from its table (encoding.sizing), so an
+    # empty placeholder would stop them; every other output is a placeholder (touch keeps the table's content)
+    check = _run(CHECK, "--cores", "1", cwd=work)
+    assert check.returncode == 0, check.stderr[-3000:]
     plan = _run("--summary", cwd=work)
     assert plan.returncode == 0, plan.stderr[-3000:]
     for out in _summary(plan.stdout)["output_file"]:
