@@ -94,7 +94,11 @@ for sub in ("01", "02", "03"):
 rows = int(sum(r.sizes["time"] for r in recs["01"].values()))
 encode_dataset(feats, recs, modality="fmri", design=design_settings("fmri", method="hrf"),
                encoding=solver_settings(alphas=np.logspace(-1, 5, 11).tolist(), inner_folds=3, ceiling="none"))
-print(json.dumps({"rows": rows, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this process's own pages; ru_maxrss would also count the parent's (pytest's) peak, which Linux carries
+# across fork + exec (1,890 MB in a full suite run for a 370 MB job)
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+print(json.dumps({"rows": rows, "peak_mb": peak}))
 """
 
 
