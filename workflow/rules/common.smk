@@ -579,7 +579,12 @@ def gather_mem_mb(wildcards, input, attempt):
     in a dry run, before the shards exist, Snakemake shows it as <TBD>."""
     from brainalign.encoding.shards import gather_mem_mb as estimate
 
-    return estimate(sum(Path(path).stat().st_size for path in input.shards)) * attempt
+    return estimate(_shard_bytes(input)) * attempt
+
+
+def _shard_bytes(input):
+    """Total size of the shard files a gather reads (FileNotFoundError before they exist: <TBD>)."""
+    return sum(Path(path).stat().st_size for path in input.shards)
 
 
 # Requests of the rules that read data growing with the dataset (score stores, preprocessed recordings):
@@ -711,4 +716,4 @@ def gather_runtime(wildcards, input, attempt):
     """runtime of a gather from the size of the shard files it reads, x attempt."""
     from brainalign.encoding.sizing import gather_minutes
 
-    return gather_minutes(sum(Path(path).stat().st_size for path in input.shards)) * attempt
+    return gather_minutes(_shard_bytes(input)) * attempt

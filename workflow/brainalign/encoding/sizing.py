@@ -126,16 +126,9 @@ def job_resources(job: str, table, modality: str, runs: Sequence[tuple[str, str]
     InputError
         A run without sizes in the table (:func:`~brainalign.encoding.shards.run_sizes`).
     """
-    if job not in JOBS:
-        raise ValueError(f"unknown job {job!r}: expected one of {JOBS}")
-    shape = _job_shape(job, config)
-    sizing = sizing_from_config(table, modality, runs, config, design_factor=shape["design_factor"])
-    sizing["n_permutations"] = shape["n_permutations"]
-    enc = config["encoding"]
-    mem = single_job_mb(**sizing)
-    minutes = single_job_minutes(**sizing, n_layers=shape["n_layers"], n_fits=shape["n_fits"],
-                                 inner_folds=int(enc["inner_folds"]), outer_folds=enc["outer_folds"])
-    return {"mem_mb": mem, "runtime": minutes}
+    work = job_work(job, table, modality, runs, config)
+    memory = {k: work[k] for k in ("sizes", "subject_fits", "design_width", "n_alphas", "n_permutations", "n_lags")}
+    return {"mem_mb": single_job_mb(**memory), "runtime": single_job_minutes(**work)}
 
 
 def job_work(job: str, table, modality: str, runs: Sequence[tuple[str, str]], config: Mapping) -> dict:
